@@ -1,0 +1,42 @@
+# strait: top-level entry points. The real build is CMake + Ninja; this file only sequences it.
+#   make        build build/straitd and build/strait (RelWithDebInfo)
+#   make test   unit + fuzz-corpus replay under ASan/UBSan, then integration tests with real clients
+#   make demo   start straitd on the embedded cluster and run the main job through its endpoint
+#   make bench  benchmarks: direct vs HAProxy vs strait (see docs/performance.md)
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test unit integration demo bench format clean
+
+all: build
+
+deps:
+	@scripts/deps
+
+build: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DST_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build-asan -j $(JOBS)
+
+unit: build-asan
+	@cd build-asan && ctest -L 'unit|fuzz' --output-on-failure -j $(JOBS)
+
+integration: build
+	@cd build && ctest -L integration --output-on-failure
+
+test: unit integration
+
+demo: build
+	@scripts/demo
+
+bench: build
+	@bench/run
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tools/*.c' 'bench/*.c')
+
+clean:
+	rm -rf build build-asan

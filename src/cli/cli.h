@@ -1,0 +1,11 @@
+/*
+ * strait CLI: shared declarations. main.c dispatches the first argument to a command group; each
+ * group lives in its own file (policy.c, admin.c, kafka.c, ...) and parses its own arguments.
+ */
+#ifndef ST_CLI_CLI_H
+#define ST_CLI_CLI_H
+
+/* Command groups: return the process exit status. argv[0] is the group name. */
+int st_cli_admin(int argc, char **argv);
+
+#endif
