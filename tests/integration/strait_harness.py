@@ -1,0 +1,346 @@
+"""Integration-test harness: runs a real straitd for one test and tears it down.
+
+Each Straitd gets a fresh temporary data dir and its own loopback endpoint address (127.A.B.1, chosen
+so that no socket, live or in TIME_WAIT, holds its ports), waits (bounded) for the ready file, and
+exposes the endpoint's bootstrap/brokers plus `strait admin` helpers. On exit it stops straitd with
+SIGTERM (SIGKILL after a bound) and, if the test failed or straitd did not stop cleanly, prints its
+log. Also holds the small client helpers the tests share (message sets, consume-to-EOF).
+
+Environment: ST_BUILD_DIR (dir holding straitd and strait; default <source>/build), ST_SOURCE_DIR,
+ST_LOG_LEVEL (straitd --log-level, default info), ST_KEEP=1 keeps the data dir.
+"""
+import errno
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SOURCE_DIR = os.environ.get("ST_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
+BUILD_DIR = os.environ.get("ST_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+STRAITD = os.path.join(BUILD_DIR, "straitd")
+STRAIT = os.path.join(BUILD_DIR, "strait")
+INTEROP_DIR = os.path.join(SOURCE_DIR, "tests", "interop")
+
+READY_TIMEOUT = 30.0  # seconds to wait for the ready file
+STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
+ADMIN_TIMEOUT = 30.0  # seconds for one `strait admin` call
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    """Fails the test with msg unless cond holds."""
+    if not cond:
+        raise TestFailure(msg)
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    """Polls pred() until it returns a truthy value (returned) or timeout seconds pass (fails)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise TestFailure("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def _ports_free(addr, ports):
+    """True if every port can be bound on addr right now (no listener, no TIME_WAIT leftovers)."""
+    for port in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((addr, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def pick_loopback(first_port=14001, count=8):
+    """Returns a loopback address 127.A.B.1 whose first `count` endpoint ports are all free."""
+    rnd = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        addr = "127.%d.%d.1" % (rnd.randint(1, 254), rnd.randint(1, 254))
+        if _ports_free(addr, range(first_port, first_port + count)):
+            return addr
+    raise TestFailure("no free loopback address found")
+
+
+class Straitd:
+    """One straitd process for a test. Use as a context manager.
+
+    brokers: embedded mock cluster size (--embedded-kafka N); port_range: "A-B" or None for the
+    default; extra_args: more straitd flags.
+    """
+
+    def __init__(self, brokers=3, port_range=None, extra_args=(), address=None):
+        self.n_brokers = brokers
+        self.port_range = port_range
+        self.extra_args = list(extra_args)
+        first = int(port_range.split("-")[0]) if port_range else 14001
+        self.address = address or pick_loopback(first, max(brokers, 1))
+        self.data_dir = tempfile.mkdtemp(prefix="strait-it-")
+        self.ready_path = os.path.join(self.data_dir, "ready.json")
+        self.log_path = os.path.join(self.data_dir, "straitd.log")
+        self.proc = None
+        self.ready = None
+        self.stopped_rc = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self):
+        check(os.access(STRAITD, os.X_OK), "no straitd at %s (build first)" % STRAITD)
+        argv = [STRAITD, "--data-dir", self.data_dir, "--embedded-kafka", str(self.n_brokers),
+                "--insecure-endpoint", self.address, "--ready-file", self.ready_path,
+                "--log-level", os.environ.get("ST_LOG_LEVEL", "info")]
+        if self.port_range:
+            argv += ["--port-range", self.port_range]
+        argv += self.extra_args
+        log("starting: %s" % " ".join(argv))
+        self._logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self._logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.ready = wait_for(self._read_ready, READY_TIMEOUT, "straitd ready file")
+        ep = self.endpoint()
+        log("straitd pid %d ready: endpoint %s, upstream %s" % (
+            self.proc.pid, ep["bootstrap"], self.ready["upstream"].get("bootstrap")))
+        return self
+
+    def _read_ready(self):
+        rc = self.proc.poll()
+        if rc is not None:
+            raise TestFailure("straitd exited with status %d before it was ready" % rc)
+        try:
+            with open(self.ready_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None  # not there yet, or half written
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, bounded wait, SIGKILL as a last resort. Returns the exit status."""
+        if self.proc is None or self.stopped_rc is not None:
+            return self.stopped_rc
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log("straitd did not stop within %.0f s of SIGTERM; killing it" % STOP_TIMEOUT)
+                self.proc.kill()
+                self.proc.wait(10)
+                self.stopped_rc = "killed"
+                return self.stopped_rc
+        self.stopped_rc = self.proc.returncode
+        return self.stopped_rc
+
+    def dump_log(self, tail=200):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return
+        print("----- straitd log (%s, last %d of %d lines) -----" % (
+            self.log_path, min(tail, len(lines)), len(lines)), file=sys.stderr)
+        for line in lines[-tail:]:
+            print(line, file=sys.stderr)
+        print("----- end of straitd log -----", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            self.dump_log()
+            self._cleanup(keep=True)
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        was_alive = self.alive()
+        rc = self.stop()
+        clean = was_alive and rc == 0
+        if exc_type is None and not clean:
+            self.dump_log()
+            self._cleanup(keep=True)
+            if not was_alive:
+                raise TestFailure("straitd died during the test (exit status %r)" % rc)
+            raise TestFailure("straitd did not stop cleanly on SIGTERM (exit status %r)" % rc)
+        if exc_type is not None:
+            self.dump_log()
+        self._cleanup(keep=exc_type is not None)
+        return False
+
+    def _cleanup(self, keep):
+        if getattr(self, "_logf", None):
+            self._logf.close()
+        if keep or os.environ.get("ST_KEEP") == "1":
+            log("kept data dir %s" % self.data_dir)
+        else:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # -- endpoint --------------------------------------------------------------------------------
+    def endpoint(self, name="insecure"):
+        for ep in self.ready["endpoints"]:
+            if ep["name"] == name:
+                return ep
+        raise TestFailure("no endpoint %r in ready file: %r" % (name, self.ready))
+
+    @property
+    def bootstrap(self):
+        return self.endpoint()["bootstrap"]
+
+    @property
+    def broker_ports(self):
+        """{nodeId: port} of the insecure endpoint."""
+        return {b["nodeId"]: b["port"] for b in self.endpoint()["brokers"]}
+
+    @property
+    def upstream_bootstrap(self):
+        return self.ready["upstream"]["bootstrap"]
+
+    @property
+    def admin_socket(self):
+        return self.ready.get("adminSocket") or os.path.join(self.data_dir, "admin.sock")
+
+    # -- admin -----------------------------------------------------------------------------------
+    def admin(self, *args, check_rc=True):
+        argv = [STRAIT, "admin", "--socket", self.admin_socket] + [str(a) for a in args]
+        r = subprocess.run(argv, capture_output=True, timeout=ADMIN_TIMEOUT)
+        out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+        if check_rc and r.returncode != 0:
+            raise TestFailure("%s failed (status %d): %s %s" % (" ".join(argv), r.returncode,
+                                                               out, err))
+        return out
+
+    def status(self):
+        return json.loads(self.admin("status"))
+
+    def create_topic(self, name, partitions, replication_factor=None):
+        args = ["embedded", "create-topic", name, "--partitions", partitions]
+        if replication_factor is not None:
+            args += ["--replication-factor", replication_factor]
+        self.admin(*args)
+
+    def broker_down(self, node_id):
+        self.admin("embedded", "broker-down", node_id)
+
+    def broker_up(self, node_id):
+        self.admin("embedded", "broker-up", node_id)
+
+
+def run(test_fn):
+    """Runs test_fn() as the whole test program: prints a closing line and exits 0/1."""
+    name = os.path.basename(sys.argv[0])
+    t0 = time.monotonic()
+    try:
+        test_fn()
+    except BaseException as e:  # noqa: BLE001 - report anything, including KeyboardInterrupt
+        traceback.print_exc()
+        log("%s FAILED after %.1f s: %s" % (name, time.monotonic() - t0, e))
+        print("0 passed, 1 failed", flush=True)
+        sys.exit(1)
+    log("%s passed in %.1f s" % (name, time.monotonic() - t0))
+    print("1 passed, 0 failed", flush=True)
+    sys.exit(0)
+
+
+def unique_name(prefix):
+    return "%s-%d-%d" % (prefix, os.getpid(), random.randint(0, 1 << 30))
+
+
+# -- messages --------------------------------------------------------------------------------------
+def make_messages(tag, count, max_len=300):
+    """Deterministic, distinct (key, value) pairs of printable ASCII (no tabs or newlines), so they
+    survive any line-oriented client. Value lengths vary between ~20 and max_len bytes."""
+    msgs = []
+    for i in range(count):
+        h = hashlib.sha256(("%s/%d" % (tag, i)).encode()).hexdigest()
+        body = (h * (1 + max_len // 64))[: (int(h[:4], 16) % max_len)]
+        msgs.append(("%s-k%06d" % (tag, i), "%s-v%06d-%s" % (tag, i, body)))
+    return msgs
+
+
+def consume_to_eof(bootstrap, topic, timeout=60.0, extra_conf=None):
+    """Reads every partition of topic from the beginning up to its end (no consumer group join) with
+    confluent-kafka. Returns [(partition, offset, key, value)] (key/value decoded as UTF-8)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition, OFFSET_BEGINNING
+    conf = {"bootstrap.servers": bootstrap, "group.id": unique_name("eof-reader"),
+            "enable.auto.commit": False, "enable.partition.eof": True,
+            "auto.offset.reset": "earliest"}
+    conf.update(extra_conf or {})
+    c = Consumer(conf)
+    out = []
+    try:
+        md = c.list_topics(topic, timeout=30)
+        tmd = md.topics[topic]
+        check(tmd.error is None, "metadata for %s: %s" % (topic, tmd.error))
+        parts = sorted(tmd.partitions)
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        pending = set(parts)
+        deadline = time.monotonic() + timeout
+        while pending:
+            check(time.monotonic() < deadline, "consume %s: partitions %s not at end after %.0f s "
+                  "(%d messages so far)" % (topic, sorted(pending), timeout, len(out)))
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:  # KafkaError._PARTITION_EOF
+                    pending.discard(m.partition())
+                    continue
+                raise KafkaException(m.error())
+            out.append((m.partition(), m.offset(),
+                        m.key().decode() if m.key() is not None else None,
+                        m.value().decode() if m.value() is not None else None))
+    finally:
+        c.close()
+    return out
+
+
+def assert_exactly(sent, received, what):
+    """received [(partition, offset, key, value)] must hold each (key, value) of sent exactly once,
+    and within each partition in the order they were sent."""
+    index = {}
+    for i, kv in enumerate(sent):
+        index[kv] = i
+    seen = {}
+    dup, unknown = 0, []
+    for (p, off, k, v) in received:
+        kv = (k, v)
+        if kv not in index:
+            unknown.append(kv)
+        elif kv in seen:
+            dup += 1
+        else:
+            seen[kv] = (p, off)
+    missing = [kv for kv in sent if kv not in seen]
+    check(not unknown, "%s: %d unexpected messages, e.g. %r" % (what, len(unknown), unknown[:3]))
+    check(dup == 0, "%s: %d duplicate messages" % (what, dup))
+    check(not missing, "%s: %d of %d messages missing, e.g. %r" % (
+        what, len(missing), len(sent), missing[:3]))
+    by_part = {}
+    for (p, off, k, v) in sorted(received, key=lambda r: (r[0], r[1])):
+        by_part.setdefault(p, []).append(index[(k, v)])
+    for p, idx in by_part.items():
+        check(idx == sorted(idx), "%s: partition %d out of send order" % (what, p))
+    log("%s: all %d messages back exactly once, in order, across %d partitions" % (
+        what, len(sent), len(by_part)))
