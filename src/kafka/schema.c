@@ -200,7 +200,8 @@ visit(struct wctx *c, struct st_kvisit *v)
 
 /* One scalar (non-array, non-struct) value of type f->type. */
 static int
-walk_scalar(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, struct st_krd *r)
+walk_scalar(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, bool elem,
+            struct st_krd *r)
 {
     struct st_kvisit v = {.field = f, .off = r->pos};
     int w = fixed_width(f->type);
@@ -220,7 +221,7 @@ walk_scalar(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, s
         if (rd_len(r, compact, f->type == ST_KT_STRING ? 2 : 4, &v.is_null, &n, c->err) < 0)
             return -1;
         if (v.is_null) {
-            if (!nullable(f, ver)) {
+            if (elem || !nullable(f, ver)) {
                 *c->err = "null in a non-nullable field";
                 return -1;
             }
@@ -245,7 +246,7 @@ walk_value(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, st
 {
     if (!f->is_array) {
         if (f->type != ST_KT_STRUCT)
-            return walk_scalar(c, f, ver, flex, r);
+            return walk_scalar(c, f, ver, flex, false, r);
         if (nullable(f, ver)) {
             if (rd_left(r) < 1) {
                 *c->err = "truncated struct marker";
@@ -275,7 +276,7 @@ walk_value(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, st
         return -1;
     for (size_t i = 0; i < count; i++) {
         if (f->type != ST_KT_STRUCT) {
-            if (walk_scalar(c, f, ver, flex, r) < 0)
+            if (walk_scalar(c, f, ver, flex, true, r) < 0)
                 return -1;
             continue;
         }
@@ -484,8 +485,8 @@ static int dec_struct(struct st_karena *a, const struct st_kstruct *st, int16_t 
                       struct st_krd *r, struct st_kobj *o, const char **err);
 
 static int
-dec_scalar(const struct st_kfield *f, int16_t ver, bool flex, struct st_krd *r, struct st_kval *v,
-           const char **err)
+dec_scalar(const struct st_kfield *f, int16_t ver, bool flex, bool elem, struct st_krd *r,
+           struct st_kval *v, const char **err)
 {
     int w = fixed_width(f->type);
     v->present = 1;
@@ -506,7 +507,7 @@ dec_scalar(const struct st_kfield *f, int16_t ver, bool flex, struct st_krd *r, 
     if (rd_len(r, flex && !f->no_flex, f->type == ST_KT_STRING ? 2 : 4, &is_null, &n, err) < 0)
         return -1;
     if (is_null) {
-        if (!nullable(f, ver)) {
+        if (elem || !nullable(f, ver)) {
             *err = "null in a non-nullable field";
             return -1;
         }
@@ -529,7 +530,7 @@ dec_value(struct st_karena *a, const struct st_kfield *f, int16_t ver, bool flex
 {
     if (!f->is_array) {
         if (f->type != ST_KT_STRUCT)
-            return dec_scalar(f, ver, flex, r, v, err);
+            return dec_scalar(f, ver, flex, false, r, v, err);
         v->present = 1;
         if (nullable(f, ver)) {
             if (rd_left(r) < 1) {
@@ -587,7 +588,7 @@ dec_value(struct st_karena *a, const struct st_kfield *f, int16_t ver, bool flex
         return -1;
     }
     for (size_t i = 0; i < count; i++)
-        if (dec_scalar(f, ver, flex, r, &v->elems[i], err) < 0)
+        if (dec_scalar(f, ver, flex, true, r, &v->elems[i], err) < 0)
             return -1;
     return 0;
 }
