@@ -1,0 +1,260 @@
+/*
+ * Cluster view: the upstream brokers as last seen, the node -> port map, and the endpoints that
+ * expose them. Every broker named by any response passes through st_gw_cluster_observe() before
+ * the response is forwarded, so a new broker's port is bound on every endpoint before a client
+ * can learn about it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/dns.h>
+
+#include "gateway/internal.h"
+#include "util/log.h"
+
+void
+st_gw_limits_default(struct st_gw_limits *l)
+{
+    l->max_request_bytes = 100u << 20;  /* Kafka's socket.request.max.bytes */
+    l->max_preauth_bytes = 64u << 10;   /* ApiVersions/SASL only */
+    l->max_response_bytes = 256u << 20; /* fetch.max.bytes defaults to 50 MiB; leave room */
+    l->buffer_high_water = 1u << 20;
+    l->max_inflight = 1024;
+    l->connect_timeout_ms = 10000;
+    l->metadata_refresh_ms = 10000;
+}
+
+struct st_gw_cluster *
+st_gw_cluster_new(struct event_base *base, struct evdns_base *dns, const char *name,
+                  const char *bootstrap, const char *portmap_path, int port_min, int port_max,
+                  const struct st_gw_limits *limits, const char **err)
+{
+    struct st_gw_cluster *c = calloc(1, sizeof(*c));
+    if (!c) {
+        *err = "out of memory";
+        return NULL;
+    }
+    c->base = base;
+    c->dns = dns;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->bootstrap = strdup(bootstrap);
+    if (!c->bootstrap) {
+        free(c);
+        *err = "out of memory";
+        return NULL;
+    }
+    if (limits)
+        c->limits = *limits;
+    else
+        st_gw_limits_default(&c->limits);
+    if (st_portmap_load(&c->portmap, portmap_path, port_min, port_max, err) != 0) {
+        free(c->bootstrap);
+        free(c);
+        return NULL;
+    }
+    st_gw_learner_init(&c->learner, c);
+    return c;
+}
+
+void
+st_gw_cluster_shutdown(struct st_gw_cluster *c)
+{
+    while (c->conns)
+        st_conn_close(c->conns, "gateway shutting down");
+    st_gw_learner_stop(&c->learner);
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        st_gw_endpoint_free(c->endpoints[i]);
+    free(c->endpoints);
+    c->endpoints = NULL;
+    c->n_endpoints = 0;
+}
+
+void
+st_gw_cluster_free(struct st_gw_cluster *c)
+{
+    if (!c)
+        return;
+    st_gw_cluster_shutdown(c);
+    st_portmap_free(&c->portmap);
+    free(c->nodes);
+    free(c->bootstrap);
+    free(c);
+}
+
+struct st_gw_endpoint *
+st_gw_endpoint_add(struct st_gw_cluster *c, const char *name, const char *address, bool insecure,
+                   const char **err)
+{
+    struct st_gw_endpoint *e = calloc(1, sizeof(*e));
+    struct st_gw_endpoint **arr = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof(*arr));
+    if (!e || !arr) {
+        free(e);
+        if (arr)
+            c->endpoints = arr;
+        *err = "out of memory";
+        return NULL;
+    }
+    c->endpoints = arr;
+    e->cluster = c;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    snprintf(e->address, sizeof(e->address), "%s", address);
+    e->address_len = strlen(e->address);
+    e->insecure = insecure;
+    /* Bind every port the map already knows (after a restart), so clients reconnecting straight
+     * to a broker port find it. Connections wait in the backlog until discovery completes. */
+    for (size_t i = 0; i < c->portmap.n; i++) {
+        if (st_gw_endpoint_expose(e, c->portmap.entries[i].node_id, c->portmap.entries[i].port) !=
+            0) {
+            st_gw_endpoint_free(e);
+            *err = "cannot bind an endpoint port (see log)";
+            return NULL;
+        }
+    }
+    c->endpoints[c->n_endpoints++] = e;
+    if (c->serving)
+        st_gw_endpoint_enable(e);
+    return e;
+}
+
+struct st_gw_node *
+st_gw_cluster_find_node(struct st_gw_cluster *c, int32_t id)
+{
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i].id == id)
+            return &c->nodes[i];
+    return NULL;
+}
+
+static int
+expose_everywhere(struct st_gw_cluster *c, int32_t id)
+{
+    const char *err = NULL;
+    int port = st_portmap_assign(&c->portmap, id, &err);
+    if (port < 0) {
+        st_error("cluster %s: broker %d cannot get an endpoint port: %s; clients will not see it",
+                 c->name, id, err);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        if (st_gw_endpoint_expose(c->endpoints[i], id, port) != 0)
+            rc = -1;
+    return rc;
+}
+
+int
+st_gw_cluster_observe(struct st_gw_cluster *c, const struct st_kbroker *b, bool authoritative)
+{
+    if (b->node_id < 0)
+        return 0;
+    struct st_gw_node *n = st_gw_cluster_find_node(c, b->node_id);
+    if (!n) {
+        if (c->n_nodes == c->cap_nodes) {
+            size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 8;
+            struct st_gw_node *nn = realloc(c->nodes, cap * sizeof(*nn));
+            if (!nn)
+                return -1;
+            c->nodes = nn;
+            c->cap_nodes = cap;
+        }
+        n = &c->nodes[c->n_nodes++];
+        memset(n, 0, sizeof(*n));
+        n->id = b->node_id;
+        st_info("cluster %s: broker %d discovered at %.*s:%d", c->name, b->node_id,
+                (int)b->host_len, b->host, b->port);
+    }
+    size_t hl = b->host_len < sizeof(n->host) - 1 ? b->host_len : sizeof(n->host) - 1;
+    if (hl != strlen(n->host) || memcmp(n->host, b->host, hl) != 0 || n->port != b->port) {
+        if (n->host[0])
+            st_info("cluster %s: broker %d moved from %s:%d to %.*s:%d", c->name, n->id, n->host,
+                    n->port, (int)b->host_len, b->host, b->port);
+        memcpy(n->host, b->host, hl);
+        n->host[hl] = '\0';
+        n->port = b->port;
+    }
+    if (b->rack) {
+        size_t rl = b->rack_len < sizeof(n->rack) - 1 ? b->rack_len : sizeof(n->rack) - 1;
+        memcpy(n->rack, b->rack, rl);
+        n->rack[rl] = '\0';
+    }
+    if (authoritative)
+        n->listed = true;
+    return expose_everywhere(c, b->node_id);
+}
+
+void
+st_gw_cluster_mark_listed(struct st_gw_cluster *c, const int32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = c->nodes[i].id == ids[j];
+        if (c->nodes[i].listed && !found)
+            st_info("cluster %s: broker %d left the cluster metadata (its port stays reserved)",
+                    c->name, c->nodes[i].id);
+        c->nodes[i].listed = found;
+    }
+}
+
+void
+st_gw_cluster_learned(struct st_gw_cluster *c)
+{
+    if (c->serving)
+        return;
+    c->serving = true;
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        st_gw_endpoint_enable(c->endpoints[i]);
+    st_info("cluster %s: %zu brokers learned; endpoints serving", c->name, c->n_nodes);
+    if (c->on_learned)
+        c->on_learned(c, c->on_learned_arg);
+}
+
+void
+st_gw_cluster_start(struct st_gw_cluster *c, void (*on_learned)(struct st_gw_cluster *, void *),
+                    void *arg)
+{
+    c->on_learned = on_learned;
+    c->on_learned_arg = arg;
+    st_gw_learner_start(&c->learner);
+}
+
+const char *
+st_gw_cluster_name(const struct st_gw_cluster *c)
+{
+    return c->name;
+}
+const char *
+st_gw_cluster_bootstrap(const struct st_gw_cluster *c)
+{
+    return c->bootstrap;
+}
+size_t
+st_gw_cluster_node_count(const struct st_gw_cluster *c)
+{
+    return c->n_nodes;
+}
+const struct st_gw_node *
+st_gw_cluster_node(const struct st_gw_cluster *c, size_t i)
+{
+    return i < c->n_nodes ? &c->nodes[i] : NULL;
+}
+const struct st_gw_counters *
+st_gw_cluster_counters(const struct st_gw_cluster *c)
+{
+    return &c->counters;
+}
+const struct st_portmap *
+st_gw_cluster_portmap(const struct st_gw_cluster *c)
+{
+    return &c->portmap;
+}
+size_t
+st_gw_cluster_endpoint_count(const struct st_gw_cluster *c)
+{
+    return c->n_endpoints;
+}
+struct st_gw_endpoint *
+st_gw_cluster_endpoint(const struct st_gw_cluster *c, size_t i)
+{
+    return i < c->n_endpoints ? c->endpoints[i] : NULL;
+}

@@ -1,0 +1,738 @@
+/*
+ * A proxied connection: one client socket accepted on an endpoint port, one upstream socket to the
+ * broker that port stands for, both on the same event loop.
+ *
+ *   client --read--> req.buf [sent | ready | unscanned] --write--> upstream
+ *   client <--write-- resp.buf [sent | ready | unscanned] <--read-- upstream
+ *
+ * Each direction has one buffer. Frames are scanned in place: a frame that needs no change is
+ * released as-is (large frames stream through as their bytes arrive, only the header is looked
+ * at); a response carrying broker addresses is buffered whole and rewritten in place (splice).
+ * Requests are pipelined in order; each expected response is matched by correlation id against
+ * the FIFO of pending requests. Back-pressure: a side stops being read while its buffer holds
+ * more than buffer_high_water unsent bytes or too many requests are in flight.
+ *
+ * Every way a connection ends goes through st_conn_close().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+
+#include "gateway/internal.h"
+#include "net/sock.h"
+#include "util/log.h"
+
+/* Requests up to this size are buffered whole before being scanned; bigger ones (Produce) are
+ * streamed after their first HEADER_WINDOW bytes, which hold the header and `acks`. */
+#define HEADER_WINDOW (64u << 10)
+/* Bytes read per read(2) at most. */
+#define READ_CHUNK (256u << 10)
+
+struct st_flow {
+    struct st_buf buf; /* bytes received and not yet written out */
+    size_t ready;      /* bytes at buf head already scanned and ready to be written */
+    uint64_t passthru; /* bytes of the current frame still to arrive, released unscanned */
+    size_t need;       /* bytes the scanner waits for to complete a frame it must see whole */
+};
+
+struct st_pending {
+    int32_t correlation_id; /* of the request */
+    int16_t api_key;        /* request type */
+    int16_t api_version;    /* request version: decides the response layout */
+    uint8_t *local;         /* response strait answers itself (owned), NULL = from upstream */
+    uint32_t local_len;     /* bytes at local, size prefix included */
+};
+
+enum conn_state {
+    CONN_RESOLVING,  /* looking up the broker's address */
+    CONN_CONNECTING, /* non-blocking connect in progress */
+    CONN_OPEN,       /* both sides connected */
+};
+
+struct st_conn {
+    uint64_t id;                       /* for log prefixes */
+    struct st_gw_cluster *cluster;     /* owner of everything below */
+    struct st_gw_endpoint *ep;         /* endpoint the client came in on */
+    int32_t node_id;                   /* broker this connection goes to */
+    int port;                          /* endpoint port the client used */
+    int cfd, ufd;                      /* client and upstream sockets (-1 when closed) */
+    struct event *c_rev, *c_wev;       /* client read / write readiness */
+    struct event *u_rev, *u_wev;       /* upstream read / write readiness */
+    struct event *timer;               /* upstream connect timeout */
+    bool c_rd_on, c_wr_on, u_rd_on, u_wr_on; /* which events are currently added */
+    struct evdns_getaddrinfo_request *dns_req; /* pending resolution */
+    enum conn_state state;             /* upstream side */
+    struct st_flow req;                /* client -> upstream */
+    struct st_flow resp;               /* upstream -> client */
+    struct st_pending *pending;        /* ring of requests awaiting a response */
+    size_t p_head, p_count, p_cap;     /* ring position, entries, capacity */
+    struct st_buf scratch;             /* rewrite output, reused */
+    char peer[64];                     /* client "ip:port" */
+    struct st_conn *prev, *next;       /* cluster's list of open connections */
+};
+
+static struct st_ratelimit proto_rl = ST_RATELIMIT_INIT(20);
+
+static void conn_update(struct st_conn *conn);
+static void process_responses(struct st_conn *conn);
+static void flush_to_client(struct st_conn *conn);
+static void flush_to_upstream(struct st_conn *conn);
+
+/* ---- pending FIFO ---- */
+
+static struct st_pending *
+pending_head(struct st_conn *conn)
+{
+    return conn->p_count ? &conn->pending[conn->p_head] : NULL;
+}
+
+static int
+pending_push(struct st_conn *conn, const struct st_pending *p)
+{
+    if (conn->p_count == conn->p_cap) {
+        size_t cap = conn->p_cap ? conn->p_cap * 2 : 16;
+        struct st_pending *np = malloc(cap * sizeof(*np));
+        if (!np)
+            return -1;
+        for (size_t i = 0; i < conn->p_count; i++)
+            np[i] = conn->pending[(conn->p_head + i) % conn->p_cap];
+        free(conn->pending);
+        conn->pending = np;
+        conn->p_cap = cap;
+        conn->p_head = 0;
+    }
+    conn->pending[(conn->p_head + conn->p_count) % conn->p_cap] = *p;
+    conn->p_count++;
+    return 0;
+}
+
+static void
+pending_pop(struct st_conn *conn)
+{
+    struct st_pending *p = &conn->pending[conn->p_head];
+    free(p->local);
+    p->local = NULL;
+    conn->p_head = (conn->p_head + 1) % conn->p_cap;
+    conn->p_count--;
+}
+
+/* ---- close path ---- */
+
+static void
+close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (level <= ST_LOG_WARN) {
+        conn->cluster->counters.protocol_errors++;
+        st_log_limited(&proto_rl, level, "C-%llu %s->%s:%d broker %d: closing: %s",
+                       (unsigned long long)conn->id, conn->peer, conn->ep->address, conn->port,
+                       conn->node_id, reason);
+        level = ST_LOG_TRACE; /* already logged */
+    }
+    if (level <= st_log_get_level())
+        st_log(level, "C-%llu %s->%s:%d broker %d: closing: %s", (unsigned long long)conn->id,
+               conn->peer, conn->ep->address, conn->port, conn->node_id, reason);
+    st_conn_close(conn, NULL);
+}
+
+static void
+event_drop(struct event **ev)
+{
+    if (*ev) {
+        event_free(*ev);
+        *ev = NULL;
+    }
+}
+
+void
+st_conn_close(struct st_conn *conn, const char *reason)
+{
+    struct st_gw_cluster *c = conn->cluster;
+    if (reason)
+        st_debug("C-%llu %s: closing: %s", (unsigned long long)conn->id, conn->peer, reason);
+    /* Best effort: whatever response bytes are ready go out before the close. */
+    if (conn->cfd >= 0 && conn->resp.ready > 0)
+        (void)send(conn->cfd, st_buf_head(&conn->resp.buf), conn->resp.ready,
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (conn->dns_req)
+        evdns_getaddrinfo_cancel(conn->dns_req);
+    event_drop(&conn->c_rev);
+    event_drop(&conn->c_wev);
+    event_drop(&conn->u_rev);
+    event_drop(&conn->u_wev);
+    event_drop(&conn->timer);
+    if (conn->cfd >= 0)
+        close(conn->cfd);
+    if (conn->ufd >= 0)
+        close(conn->ufd);
+    while (conn->p_count)
+        pending_pop(conn);
+    free(conn->pending);
+    st_buf_free(&conn->req.buf);
+    st_buf_free(&conn->resp.buf);
+    st_buf_free(&conn->scratch);
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        c->conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    c->counters.conns_closed++;
+    c->counters.conns_current--;
+    conn->ep->counters.conns_closed++;
+    conn->ep->counters.conns_current--;
+    free(conn);
+}
+
+/* ---- rewriting callbacks ---- */
+
+static int
+rw_observe(void *arg, const struct st_kbroker *b, bool authoritative)
+{
+    struct st_conn *conn = arg;
+    /* A failure to expose one broker is logged by the cluster; the rewrite then drops that entry
+     * (map fails) rather than leaking its upstream address. */
+    (void)st_gw_cluster_observe(conn->cluster, b, authoritative);
+    return 0;
+}
+
+static int
+rw_map(void *arg, int32_t node_id, const char **host, size_t *host_len, int32_t *port)
+{
+    struct st_conn *conn = arg;
+    return st_gw_endpoint_map(conn->ep, node_id, host, host_len, port);
+}
+
+/* ---- request scanning (client -> upstream) ---- */
+
+/*
+ * Answers a request locally: removes the request frame at the scan point from the request buffer
+ * and queues `resp` (a whole frame) in the pending FIFO so it goes out in order.
+ */
+static int
+answer_locally(struct st_conn *conn, size_t frame_len, const struct st_kreq_hdr *h,
+               struct st_buf *resp)
+{
+    struct st_flow *f = &conn->req;
+    if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, frame_len, NULL, 0) != 0)
+        return -1;
+    struct st_pending p = {h->correlation_id, h->api_key, h->api_version, NULL, 0};
+    p.local = malloc(st_buf_used(resp));
+    if (!p.local)
+        return -1;
+    memcpy(p.local, st_buf_head(resp), st_buf_used(resp));
+    p.local_len = (uint32_t)st_buf_used(resp);
+    if (pending_push(conn, &p) != 0) {
+        free(p.local);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 to go on, -1 when the connection was closed. */
+static int
+process_requests(struct st_conn *conn)
+{
+    struct st_flow *f = &conn->req;
+    const struct st_gw_limits *lim = &conn->cluster->limits;
+    uint32_t max_frame = conn->ep->insecure ? lim->max_request_bytes : lim->max_preauth_bytes;
+    f->need = 0;
+    for (;;) {
+        size_t avail = st_buf_used(&f->buf) - f->ready;
+        if (f->passthru) {
+            size_t n = avail < f->passthru ? avail : (size_t)f->passthru;
+            f->ready += n;
+            f->passthru -= n;
+            if (f->passthru)
+                return 0;
+            continue;
+        }
+        if (avail < 4)
+            return 0;
+        const uint8_t *p = st_buf_head(&f->buf) + f->ready;
+        int32_t size = st_rd_i32(p);
+        if (size < 10 || (uint32_t)size > max_frame) {
+            /* A TLS ClientHello starts 0x16 0x03: say so, it is the classic misconfiguration. */
+            if (p[0] == 0x16 && p[1] == 0x03)
+                close_fmt(conn, ST_LOG_WARN,
+                          "client sent a TLS handshake to a plaintext port; configure the client "
+                          "for PLAINTEXT on this endpoint");
+            else
+                close_fmt(conn, ST_LOG_WARN, "request frame size %d outside 10..%u", size,
+                          max_frame);
+            return -1;
+        }
+        size_t window = (size_t)size < HEADER_WINDOW ? (size_t)size : HEADER_WINDOW;
+        if (avail - 4 < window) {
+            f->need = window - (avail - 4);
+            return 0;
+        }
+        struct st_kreq_hdr h;
+        const char *err = NULL;
+        if (st_kafka_req_hdr_parse(p + 4, window, &h, &err) != 0) {
+            close_fmt(conn, ST_LOG_WARN, "malformed request header: %s", err);
+            return -1;
+        }
+        if (!st_kafka_request_supported(h.api_key, h.api_version)) {
+            int16_t mn, mx;
+            if (h.api_key == ST_KAFKA_API_VERSIONS &&
+                st_kafka_supported_range(h.api_key, &mn, &mx) && h.api_version > mx &&
+                (size_t)size <= window) {
+                /* KIP-511: answer a too-new ApiVersions in v0 format so the client retries lower. */
+                st_buf_reset(&conn->scratch);
+                if (st_kafka_build_apiversions_error(&conn->scratch, h.correlation_id,
+                                                     ST_KERR_UNSUPPORTED_VERSION) != 0 ||
+                    answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
+                    close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
+                    return -1;
+                }
+                conn->cluster->counters.requests++;
+                continue;
+            }
+            const char *name = st_kafka_api_name(h.api_key);
+            close_fmt(conn, ST_LOG_WARN,
+                      "unsupported request %s (key %d) version %d: not offered in ApiVersions",
+                      name ? name : "unknown", h.api_key, h.api_version);
+            return -1;
+        }
+        bool expect_response = true;
+        if (h.api_key == ST_KAFKA_PRODUCE) {
+            int16_t acks;
+            if (st_kafka_produce_acks(h.api_version, p + 4 + h.hdr_len, window - h.hdr_len, &acks,
+                                      &err) != 0) {
+                close_fmt(conn, ST_LOG_WARN, "malformed Produce request: %s", err);
+                return -1;
+            }
+            expect_response = acks != 0;
+        }
+        if (expect_response) {
+            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0};
+            if (pending_push(conn, &pe) != 0) {
+                close_fmt(conn, ST_LOG_ERROR, "out of memory");
+                return -1;
+            }
+        }
+        conn->cluster->counters.requests++;
+        size_t have = avail - 4;
+        if ((size_t)size <= have) {
+            f->ready += 4 + (size_t)size;
+        } else {
+            f->ready += avail;
+            f->passthru = (uint64_t)size - have;
+        }
+    }
+}
+
+/* ---- response scanning (upstream -> client) ---- */
+
+static int
+rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame_off, int32_t size)
+{
+    struct st_flow *f = &conn->resp;
+    uint8_t *frame = f->buf.data + frame_off + 4;
+    size_t hdr_len;
+    const char *err = NULL;
+    if (st_kafka_resp_hdr_len(pe->api_key, pe->api_version, frame, (size_t)size, &hdr_len, &err) !=
+        0) {
+        close_fmt(conn, ST_LOG_WARN, "malformed %s v%d response from broker: %s",
+                  st_kafka_api_name(pe->api_key), pe->api_version, err);
+        return -1;
+    }
+    struct st_krewrite_ops ops = {conn, rw_observe, rw_map};
+    st_buf_reset(&conn->scratch);
+    enum st_krw_result r =
+        st_kafka_response_rewrite(pe->api_key, pe->api_version, frame + hdr_len,
+                                  (size_t)size - hdr_len, &ops, &conn->scratch, &err);
+    if (r == ST_KRW_ERROR) {
+        close_fmt(conn, ST_LOG_WARN, "cannot rewrite %s v%d response from broker: %s",
+                  st_kafka_api_name(pe->api_key), pe->api_version, err);
+        return -1;
+    }
+    size_t new_size = (size_t)size;
+    if (r == ST_KRW_REWRITTEN) {
+        size_t body_off = frame_off + 4 + hdr_len;
+        if (st_buf_splice(&f->buf, body_off, (size_t)size - hdr_len, st_buf_head(&conn->scratch),
+                          st_buf_used(&conn->scratch)) != 0) {
+            close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+            return -1;
+        }
+        new_size = hdr_len + st_buf_used(&conn->scratch);
+        st_buf_put_i32_at(&f->buf, frame_off, (int32_t)new_size);
+        conn->cluster->counters.responses_rewritten++;
+    }
+    f->ready += 4 + new_size;
+    return 0;
+}
+
+static void
+process_responses(struct st_conn *conn)
+{
+    struct st_flow *f = &conn->resp;
+    const struct st_gw_limits *lim = &conn->cluster->limits;
+    f->need = 0;
+    for (;;) {
+        if (f->passthru) {
+            size_t avail = st_buf_used(&f->buf) - f->ready;
+            size_t n = avail < f->passthru ? avail : (size_t)f->passthru;
+            f->ready += n;
+            f->passthru -= n;
+            if (f->passthru)
+                return;
+            continue;
+        }
+        struct st_pending *pe = pending_head(conn);
+        if (pe && pe->local) {
+            /* Our own answer is next in line: insert it at the scan point. */
+            if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, 0, pe->local, pe->local_len) !=
+                0) {
+                close_fmt(conn, ST_LOG_ERROR, "out of memory");
+                return;
+            }
+            f->ready += pe->local_len;
+            pending_pop(conn);
+            continue;
+        }
+        size_t avail = st_buf_used(&f->buf) - f->ready;
+        if (avail < 8)
+            return;
+        const uint8_t *p = st_buf_head(&f->buf) + f->ready;
+        int32_t size = st_rd_i32(p);
+        int32_t corr = st_rd_i32(p + 4);
+        if (size < 4 || (uint32_t)size > lim->max_response_bytes) {
+            close_fmt(conn, ST_LOG_WARN, "broker sent a response frame of size %d", size);
+            return;
+        }
+        if (!pe) {
+            close_fmt(conn, ST_LOG_WARN, "broker sent a response (correlation id %d) nobody asked for",
+                      corr);
+            return;
+        }
+        if (corr != pe->correlation_id) {
+            close_fmt(conn, ST_LOG_WARN,
+                      "broker response correlation id %d does not match the oldest request's %d",
+                      corr, pe->correlation_id);
+            return;
+        }
+        if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version)) {
+            if (avail < 4 + (size_t)size) {
+                f->need = 4 + (size_t)size - avail;
+                return;
+            }
+            if (rewrite_in_place(conn, pe, f->buf.rpos + f->ready, size) != 0)
+                return;
+        } else if (avail >= 4 + (size_t)size) {
+            f->ready += 4 + (size_t)size;
+        } else {
+            f->ready += avail;
+            f->passthru = 4 + (uint64_t)size - avail;
+        }
+        pending_pop(conn);
+    }
+}
+
+/* ---- I/O ---- */
+
+/*
+ * Reads what the socket has into `f` (bounded). Returns bytes read, 0 on EOF, -1 on error, or -2
+ * when the read would block.
+ */
+static ssize_t
+read_into(int fd, struct st_flow *f)
+{
+    size_t want = READ_CHUNK;
+    if (f->need > want)
+        want = f->need;
+    if (st_buf_reserve(&f->buf, want) != 0)
+        return -1;
+    ssize_t n = read(fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
+    if (n > 0) {
+        f->buf.len += (size_t)n;
+        return n;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return -2;
+    return n;
+}
+
+/* Writes the ready bytes of `f` to fd. Returns 0 (all or some written / would block) or -1. */
+static int
+write_from(int fd, struct st_flow *f, uint64_t *counter, uint64_t *counter2)
+{
+    while (f->ready > 0) {
+        ssize_t n = send(fd, st_buf_head(&f->buf), f->ready, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        f->ready -= (size_t)n;
+        *counter += (uint64_t)n;
+        *counter2 += (uint64_t)n;
+        st_buf_consume(&f->buf, (size_t)n);
+    }
+    return 0;
+}
+
+static void
+flush_to_upstream(struct st_conn *conn)
+{
+    if (conn->state != CONN_OPEN || conn->req.ready == 0)
+        return;
+    if (write_from(conn->ufd, &conn->req, &conn->cluster->counters.bytes_to_upstream,
+                   &conn->ep->counters.bytes_to_upstream) != 0)
+        close_fmt(conn, ST_LOG_INFO, "broker %d connection failed: %s", conn->node_id,
+                  strerror(errno));
+}
+
+static void
+flush_to_client(struct st_conn *conn)
+{
+    if (conn->resp.ready == 0)
+        return;
+    if (write_from(conn->cfd, &conn->resp, &conn->cluster->counters.bytes_to_clients,
+                   &conn->ep->counters.bytes_to_clients) != 0)
+        close_fmt(conn, ST_LOG_DEBUG, "client write failed: %s", strerror(errno));
+}
+
+static void
+set_event(struct event *ev, bool *on, bool want)
+{
+    if (want == *on)
+        return;
+    if (want)
+        event_add(ev, NULL);
+    else
+        event_del(ev);
+    *on = want;
+}
+
+/* Recomputes which of the four events should be armed. */
+static void
+conn_update(struct st_conn *conn)
+{
+    const struct st_gw_limits *lim = &conn->cluster->limits;
+    size_t req_unsent = st_buf_used(&conn->req.buf);
+    size_t resp_unsent = st_buf_used(&conn->resp.buf);
+    bool c_read = (req_unsent < lim->buffer_high_water || conn->req.need) &&
+                  conn->p_count < lim->max_inflight;
+    bool u_read = conn->state == CONN_OPEN &&
+                  (resp_unsent < lim->buffer_high_water || conn->resp.need);
+    set_event(conn->c_rev, &conn->c_rd_on, c_read);
+    set_event(conn->c_wev, &conn->c_wr_on, conn->resp.ready > 0);
+    set_event(conn->u_rev, &conn->u_rd_on, u_read);
+    set_event(conn->u_wev, &conn->u_wr_on,
+              conn->state == CONN_CONNECTING || (conn->state == CONN_OPEN && conn->req.ready > 0));
+}
+
+/* Client readable: read, scan, forward. */
+static void
+on_client_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    ssize_t n = read_into(conn->cfd, &conn->req);
+    if (n == -2)
+        return;
+    if (n <= 0) {
+        close_fmt(conn, ST_LOG_DEBUG, n == 0 ? "client closed the connection" : "client read error");
+        return;
+    }
+    conn->cluster->counters.bytes_from_clients += (uint64_t)n;
+    conn->ep->counters.bytes_from_clients += (uint64_t)n;
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t errs = c->counters.protocol_errors, closed = c->counters.conns_closed;
+    if (process_requests(conn) != 0)
+        return;
+    /* Local answers (ApiVersions) may be at the head of the response queue already. */
+    if (conn->p_count && pending_head(conn)->local) {
+        process_responses(conn);
+        if (c->counters.conns_closed != closed || c->counters.protocol_errors != errs)
+            return;
+        flush_to_client(conn);
+        if (c->counters.conns_closed != closed)
+            return;
+    }
+    flush_to_upstream(conn);
+    if (c->counters.conns_closed != closed)
+        return;
+    conn_update(conn);
+}
+
+static void
+on_client_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    uint64_t closed = conn->cluster->counters.conns_closed;
+    flush_to_client(conn);
+    if (conn->cluster->counters.conns_closed != closed)
+        return;
+    conn_update(conn);
+}
+
+static void
+on_upstream_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    ssize_t n = read_into(conn->ufd, &conn->resp);
+    if (n == -2)
+        return;
+    if (n <= 0) {
+        close_fmt(conn, ST_LOG_INFO, "broker %d closed the connection%s", conn->node_id,
+                  conn->p_count ? " with requests in flight" : "");
+        return;
+    }
+    struct st_gw_cluster *c = conn->cluster;
+    c->counters.bytes_from_upstream += (uint64_t)n;
+    conn->ep->counters.bytes_from_upstream += (uint64_t)n;
+    uint64_t closed = c->counters.conns_closed;
+    process_responses(conn);
+    if (c->counters.conns_closed != closed)
+        return;
+    flush_to_client(conn);
+    if (c->counters.conns_closed != closed)
+        return;
+    conn_update(conn);
+}
+
+static void
+on_upstream_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    uint64_t closed = conn->cluster->counters.conns_closed;
+    if (conn->state == CONN_CONNECTING) {
+        int e = st_sock_connect_result(conn->ufd);
+        if (e != 0) {
+            struct st_gw_node *n = st_gw_cluster_find_node(conn->cluster, conn->node_id);
+            close_fmt(conn, ST_LOG_INFO, "cannot connect to broker %d at %s:%d: %s", conn->node_id,
+                      n ? n->host : "?", n ? n->port : 0, strerror(e));
+            return;
+        }
+        conn->state = CONN_OPEN;
+        event_drop(&conn->timer);
+        st_sock_tune_tcp(conn->ufd);
+    }
+    flush_to_upstream(conn);
+    if (conn->cluster->counters.conns_closed != closed)
+        return;
+    conn_update(conn);
+}
+
+static void
+on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    close_fmt(conn, ST_LOG_INFO, "connecting to broker %d timed out", conn->node_id);
+}
+
+static void
+on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct st_conn *conn = arg;
+    conn->dns_req = NULL;
+    if (result == EVUTIL_EAI_CANCEL)
+        return; /* the connection is being closed */
+    if (result != 0 || !res) {
+        close_fmt(conn, ST_LOG_INFO, "cannot resolve broker %d's host: %s", conn->node_id,
+                  evutil_gai_strerror(result));
+        return;
+    }
+    conn->ufd = st_sock_connect(res->ai_addr, res->ai_addrlen);
+    evutil_freeaddrinfo(res);
+    if (conn->ufd < 0) {
+        close_fmt(conn, ST_LOG_INFO, "cannot connect to broker %d: %s", conn->node_id,
+                  strerror(errno));
+        return;
+    }
+    struct event_base *base = conn->cluster->base;
+    conn->u_rev = event_new(base, conn->ufd, EV_READ | EV_PERSIST, on_upstream_read, conn);
+    conn->u_wev = event_new(base, conn->ufd, EV_WRITE | EV_PERSIST, on_upstream_write, conn);
+    if (!conn->u_rev || !conn->u_wev) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        return;
+    }
+    conn->state = CONN_CONNECTING;
+    conn_update(conn);
+}
+
+void
+st_conn_accept(struct st_gw_listener *l, int fd)
+{
+    struct st_gw_endpoint *ep = l->ep;
+    struct st_gw_cluster *c = ep->cluster;
+    struct st_conn *conn = calloc(1, sizeof(*conn));
+    if (!conn) {
+        close(fd);
+        return;
+    }
+    conn->id = ++c->next_conn_id;
+    conn->cluster = c;
+    conn->ep = ep;
+    conn->node_id = l->node_id;
+    conn->port = l->port;
+    conn->cfd = fd;
+    conn->ufd = -1;
+    st_buf_init(&conn->req.buf, 0);
+    st_buf_init(&conn->resp.buf, 0);
+    st_buf_init(&conn->scratch, 0);
+    st_sock_addr_str(fd, 0, conn->peer, sizeof(conn->peer));
+    st_sock_tune_tcp(fd);
+    conn->next = c->conns;
+    if (c->conns)
+        c->conns->prev = conn;
+    c->conns = conn;
+    c->counters.conns_accepted++;
+    c->counters.conns_current++;
+    ep->counters.conns_accepted++;
+    ep->counters.conns_current++;
+    st_debug("C-%llu %s->%s:%d accepted for broker %d", (unsigned long long)conn->id, conn->peer,
+             ep->address, l->port, l->node_id);
+
+    conn->c_rev = event_new(c->base, fd, EV_READ | EV_PERSIST, on_client_read, conn);
+    conn->c_wev = event_new(c->base, fd, EV_WRITE | EV_PERSIST, on_client_write, conn);
+    conn->timer = evtimer_new(c->base, on_connect_timeout, conn);
+    if (!conn->c_rev || !conn->c_wev || !conn->timer) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        return;
+    }
+    struct timeval tv = {c->limits.connect_timeout_ms / 1000,
+                         (c->limits.connect_timeout_ms % 1000) * 1000};
+    evtimer_add(conn->timer, &tv);
+
+    struct st_gw_node *n = st_gw_cluster_find_node(c, l->node_id);
+    if (!n || !n->host[0]) {
+        close_fmt(conn, ST_LOG_INFO, "broker %d is not in the cluster metadata", l->node_id);
+        return;
+    }
+    char port[8];
+    snprintf(port, sizeof(port), "%d", n->port);
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    conn->state = CONN_RESOLVING;
+    /* Numeric hosts resolve synchronously: the callback may run (and even close conn) here. */
+    uint64_t closed = c->counters.conns_closed;
+    struct evdns_getaddrinfo_request *req =
+        evdns_getaddrinfo(c->dns, n->host, port, &hints, on_resolved, conn);
+    if (c->counters.conns_closed != closed)
+        return;
+    if (conn->state == CONN_RESOLVING)
+        conn->dns_req = req;
+    conn_update(conn);
+}

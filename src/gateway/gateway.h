@@ -1,0 +1,107 @@
+/*
+ * The Kafka endpoint gateway: one upstream cluster exposed on one or more endpoints (an address
+ * plus one port per broker). Data flows one way through it:
+ *
+ *   client --> endpoint port P --> st_conn --(node_of(P))--> upstream broker
+ *   client <-- rewritten response <-- st_conn <-- upstream broker
+ *
+ * st_gw_cluster owns the upstream view (node id -> upstream address), the persisted node->port
+ * map, the endpoints and the metadata learner. Brokers named in any response are observed first,
+ * so a new broker's port is bound on every endpoint before the response naming it is forwarded.
+ *
+ * Context: everything here runs on one libevent loop thread; nothing is locked.
+ */
+#ifndef ST_GATEWAY_GATEWAY_H
+#define ST_GATEWAY_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "gateway/portmap.h"
+
+struct evdns_base;
+struct st_gw_cluster;
+struct st_gw_endpoint;
+struct st_conn;
+
+/* Limits and timings of a cluster's data plane; st_gw_limits_default() fills sane values. */
+struct st_gw_limits {
+    uint32_t max_request_bytes;    /* largest client frame after authentication */
+    uint32_t max_preauth_bytes;    /* largest client frame before authentication */
+    uint32_t max_response_bytes;   /* largest upstream frame */
+    uint32_t buffer_high_water;    /* stop reading a side when this many bytes wait to be sent */
+    uint32_t max_inflight;         /* pipelined requests per connection before reads pause */
+    uint32_t connect_timeout_ms;   /* upstream connect timeout */
+    uint32_t metadata_refresh_ms;  /* periodic broker discovery interval */
+};
+void st_gw_limits_default(struct st_gw_limits *l);
+
+/* Byte and connection counters (monotonic). */
+struct st_gw_counters {
+    uint64_t bytes_from_clients;  /* bytes received from clients */
+    uint64_t bytes_to_clients;    /* bytes sent to clients */
+    uint64_t bytes_to_upstream;   /* bytes sent to brokers */
+    uint64_t bytes_from_upstream; /* bytes received from brokers */
+    uint64_t conns_accepted;      /* client connections accepted */
+    uint64_t conns_closed;        /* client connections closed, any reason */
+    uint64_t conns_current;       /* open client connections */
+    uint64_t requests;            /* client requests forwarded or answered */
+    uint64_t protocol_errors;     /* connections closed for malformed or unsupported frames */
+    uint64_t responses_rewritten; /* responses whose broker addresses were rewritten */
+};
+
+/* One upstream broker as last seen. */
+struct st_gw_node {
+    int32_t id;          /* Kafka node id */
+    char host[256];      /* upstream host as the cluster advertises it */
+    int32_t port;        /* upstream port */
+    char rack[64];       /* rack, "" when none */
+    bool listed;         /* present in the last authoritative broker list */
+};
+
+/*
+ * Creates a cluster view for upstream `bootstrap` ("host:port,host:port"), persisting its
+ * node->port map at `portmap_path` within [port_min, port_max].
+ * Returns a new cluster (free with st_gw_cluster_free()) or NULL with *err set.
+ */
+struct st_gw_cluster *st_gw_cluster_new(struct event_base *base, struct evdns_base *dns,
+                                        const char *name, const char *bootstrap,
+                                        const char *portmap_path, int port_min, int port_max,
+                                        const struct st_gw_limits *limits, const char **err);
+void st_gw_cluster_free(struct st_gw_cluster *c);
+
+/*
+ * Adds a plaintext endpoint listening on `address` (an IP literal). Listeners are bound for every
+ * known node immediately and for new nodes as they appear; connections are served once the
+ * cluster has learned its brokers. `insecure` marks the development endpoint (no authentication).
+ * Returns the endpoint (owned by the cluster) or NULL with *err.
+ */
+struct st_gw_endpoint *st_gw_endpoint_add(struct st_gw_cluster *c, const char *name,
+                                          const char *address, bool insecure, const char **err);
+
+/*
+ * Starts broker discovery: an eager metadata fetch now, then one every metadata_refresh_ms.
+ * `on_learned` is called once, after the first successful fetch has bound every broker's port.
+ */
+void st_gw_cluster_start(struct st_gw_cluster *c, void (*on_learned)(struct st_gw_cluster *, void *),
+                         void *arg);
+
+/* Closes every connection and listener (shutdown). */
+void st_gw_cluster_shutdown(struct st_gw_cluster *c);
+
+/* Read-only views for status reporting. */
+const char *st_gw_cluster_name(const struct st_gw_cluster *c);
+const char *st_gw_cluster_bootstrap(const struct st_gw_cluster *c);
+size_t st_gw_cluster_node_count(const struct st_gw_cluster *c);
+const struct st_gw_node *st_gw_cluster_node(const struct st_gw_cluster *c, size_t i);
+const struct st_gw_counters *st_gw_cluster_counters(const struct st_gw_cluster *c);
+const struct st_portmap *st_gw_cluster_portmap(const struct st_gw_cluster *c);
+size_t st_gw_cluster_endpoint_count(const struct st_gw_cluster *c);
+struct st_gw_endpoint *st_gw_cluster_endpoint(const struct st_gw_cluster *c, size_t i);
+const char *st_gw_endpoint_name(const struct st_gw_endpoint *e);
+const char *st_gw_endpoint_address(const struct st_gw_endpoint *e);
+const struct st_gw_counters *st_gw_endpoint_counters(const struct st_gw_endpoint *e);
+
+#endif

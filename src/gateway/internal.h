@@ -1,0 +1,105 @@
+/*
+ * Gateway internals shared by cluster.c, endpoint.c, conn.c and learner.c. Not for other layers:
+ * they use gateway.h.
+ */
+#ifndef ST_GATEWAY_INTERNAL_H
+#define ST_GATEWAY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "gateway/gateway.h"
+#include "kafka/proto.h"
+#include "util/buf.h"
+
+struct evdns_getaddrinfo_request;
+
+/* One bound port of an endpoint: connections accepted here go to `node_id`. */
+struct st_gw_listener {
+    struct st_gw_endpoint *ep; /* owner */
+    int32_t node_id;           /* broker this port stands for */
+    int port;                  /* bound port */
+    int fd;                    /* listening socket */
+    struct event *ev;          /* accept event, added once the cluster is serving */
+};
+
+struct st_gw_endpoint {
+    struct st_gw_cluster *cluster;       /* owner */
+    char name[64];                       /* "insecure", or the VPC connection's name */
+    char address[64];                    /* listen IP literal, also the advertised host */
+    size_t address_len;                  /* strlen(address) */
+    bool insecure;                       /* development endpoint: no authentication */
+    struct st_gw_listener *listeners;    /* one per exposed node, owned */
+    size_t n_listeners, cap_listeners;   /* used / allocated */
+    struct st_gw_counters counters;      /* this endpoint's traffic */
+};
+
+/* Periodic broker discovery: a tiny Kafka client (ApiVersions, then Metadata without topics). */
+struct st_gw_learner {
+    struct st_gw_cluster *cluster;           /* owner */
+    int fd;                                  /* upstream socket, -1 when idle */
+    struct event *rev, *wev, *timer;         /* socket events and the refresh/timeout timer */
+    struct evdns_getaddrinfo_request *dns;   /* pending resolution */
+    int state;                               /* LEARN_* in learner.c */
+    struct st_buf out, in;                   /* request bytes to send, response bytes read */
+    int16_t metadata_version;                /* chosen from the broker's ApiVersions */
+    unsigned attempt;                        /* round-robin index over candidate addresses */
+    char target[300];                        /* "host:port" being asked, for logs */
+    bool refresh_pending;                    /* a refresh was requested while busy */
+};
+
+struct st_gw_cluster {
+    struct event_base *base;            /* loop everything runs on */
+    struct evdns_base *dns;             /* async resolver for upstream hosts */
+    char name[64];                      /* cluster name for logs and status */
+    char *bootstrap;                    /* owned "host:port,..." as configured */
+    struct st_gw_node *nodes;           /* upstream view, owned */
+    size_t n_nodes, cap_nodes;          /* used / allocated */
+    struct st_portmap portmap;          /* persisted node -> port map */
+    struct st_gw_limits limits;         /* data-plane limits */
+    struct st_gw_endpoint **endpoints;  /* owned endpoints */
+    size_t n_endpoints;                 /* count */
+    struct st_conn *conns;              /* open connections (doubly linked) */
+    struct st_gw_learner learner;       /* broker discovery */
+    bool serving;                       /* first discovery done; listeners accept */
+    void (*on_learned)(struct st_gw_cluster *, void *); /* first-discovery callback */
+    void *on_learned_arg;               /* its argument */
+    struct st_gw_counters counters;     /* cluster-wide traffic */
+    uint64_t next_conn_id;              /* connection ids for log prefixes */
+};
+
+/* cluster.c */
+struct st_gw_node *st_gw_cluster_find_node(struct st_gw_cluster *c, int32_t id);
+/*
+ * Records a broker seen in a response and makes sure every endpoint has a port bound for it.
+ * Returns 0, or -1 when the node could not be exposed (logged).
+ */
+int st_gw_cluster_observe(struct st_gw_cluster *c, const struct st_kbroker *b, bool authoritative);
+/* Marks nodes not named by the last authoritative list (kept with their ports). */
+void st_gw_cluster_mark_listed(struct st_gw_cluster *c, const int32_t *ids, size_t n);
+/* Called by the learner after each successful discovery. */
+void st_gw_cluster_learned(struct st_gw_cluster *c);
+
+/* endpoint.c */
+int st_gw_endpoint_expose(struct st_gw_endpoint *e, int32_t node_id, int port);
+void st_gw_endpoint_enable(struct st_gw_endpoint *e);
+void st_gw_endpoint_free(struct st_gw_endpoint *e);
+/* Endpoint address for a node, for rewriting; -1 when this endpoint has no port for it. */
+int st_gw_endpoint_map(struct st_gw_endpoint *e, int32_t node_id, const char **host,
+                       size_t *host_len, int32_t *port);
+
+/* conn.c */
+void st_conn_accept(struct st_gw_listener *l, int fd);
+/* The one close path of a connection; `reason` is logged. */
+void st_conn_close(struct st_conn *conn, const char *reason);
+
+/* learner.c */
+void st_gw_learner_init(struct st_gw_learner *l, struct st_gw_cluster *c);
+void st_gw_learner_start(struct st_gw_learner *l);
+/* Asks for a discovery round as soon as possible (e.g. a client named an unknown node). */
+void st_gw_learner_poke(struct st_gw_learner *l);
+void st_gw_learner_stop(struct st_gw_learner *l);
+
+#endif
