@@ -1,15 +1,201 @@
 /*
- * `strait admin ...`: talks HTTP to straitd's local admin Unix socket (file permissions are the
- * trust boundary). Commands: status, embedded broker down/up, embedded create-topic.
+ * `strait admin ...`: local administration over straitd's admin Unix socket (HTTP + JSON, see
+ * src/app/admin.h). File permissions on the socket are the trust boundary, so no credentials.
+ *
+ *   strait admin [--socket PATH | --data-dir DIR] status
+ *   strait admin ... embedded broker-down ID | broker-up ID
+ *   strait admin ... embedded create-topic NAME [--partitions N] [--replication-factor R]
  */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "cli/cli.h"
+#include "util/buf.h"
+
+static void
+admin_usage(FILE *f)
+{
+    fprintf(f, "usage: strait admin [--socket PATH | --data-dir DIR] <command>\n"
+               "\n"
+               "commands:\n"
+               "  status                                   clusters, brokers and their endpoint "
+               "ports, counters (JSON)\n"
+               "  embedded broker-down ID                  take an embedded broker down\n"
+               "  embedded broker-up ID                    bring it back\n"
+               "  embedded create-topic NAME [--partitions N] [--replication-factor R]\n"
+               "\n"
+               "The socket defaults to $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock.\n");
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct st_buf *b = arg;
+    if (st_buf_append(b, p, size * n) != 0)
+        return 0;
+    return size * n;
+}
+
+/* Performs one request; prints the JSON answer (or the error message). Returns an exit status. */
+static int
+admin_call(const char *socket_path, const char *method, const char *path, const char *body)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        fprintf(stderr, "strait: cannot initialise libcurl\n");
+        return 1;
+    }
+    char url[512];
+    snprintf(url, sizeof(url), "http://localhost%s", path);
+    struct st_buf out = ST_BUF_INIT;
+    struct curl_slist *hdrs = NULL;
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "strait: cannot reach straitd's admin socket %s: %s\n", socket_path,
+                curl_easy_strerror(rc));
+        st_buf_free(&out);
+        return 1;
+    }
+    int exit_code = status >= 200 && status < 300 ? 0 : 1;
+    if (exit_code != 0) {
+        json_error_t jerr;
+        json_t *j = json_loadb((const char *)st_buf_head(&out), st_buf_used(&out), 0, &jerr);
+        const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+        fprintf(stderr, "strait: %s (HTTP %ld)\n", msg ? msg : "admin request failed", status);
+        json_decref(j);
+    } else {
+        fwrite(st_buf_head(&out), 1, st_buf_used(&out), stdout);
+    }
+    st_buf_free(&out);
+    return exit_code;
+}
+
+static int
+parse_int(const char *s, const char *what, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < -2147483647L || v > 2147483647L) {
+        fprintf(stderr, "strait: %s must be an integer, got '%s'\n", what, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int
+embedded_cmd(const char *sock, int argc, char **argv)
+{
+    if (argc < 1) {
+        admin_usage(stderr);
+        return 2;
+    }
+    char path[256];
+    if ((strcmp(argv[0], "broker-down") == 0 || strcmp(argv[0], "broker-up") == 0)) {
+        int id;
+        if (argc != 2 || parse_int(argv[1], "broker id", &id) != 0) {
+            fprintf(stderr, "usage: strait admin embedded %s ID\n", argv[0]);
+            return 2;
+        }
+        snprintf(path, sizeof(path), "/v1/embedded/brokers/%d/%s", id,
+                 strcmp(argv[0], "broker-up") == 0 ? "up" : "down");
+        return admin_call(sock, "POST", path, "{}");
+    }
+    if (strcmp(argv[0], "create-topic") == 0) {
+        static const struct option longopts[] = {
+            {"partitions", required_argument, NULL, 'p'},
+            {"replication-factor", required_argument, NULL, 'r'},
+            {NULL, 0, NULL, 0},
+        };
+        int partitions = 1, rf = 1, ch;
+        optind = 1;
+        while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+            if (ch == 'p' && parse_int(optarg, "--partitions", &partitions) == 0)
+                continue;
+            if (ch == 'r' && parse_int(optarg, "--replication-factor", &rf) == 0)
+                continue;
+            return 2;
+        }
+        if (optind != argc - 1) {
+            fprintf(stderr, "usage: strait admin embedded create-topic NAME [--partitions N] "
+                            "[--replication-factor R]\n");
+            return 2;
+        }
+        json_t *body = json_pack("{s:s, s:i, s:i}", "name", argv[optind], "partitions",
+                                 partitions, "replicationFactor", rf);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        int rc = admin_call(sock, "POST", "/v1/embedded/topics", text);
+        free(text);
+        return rc;
+    }
+    fprintf(stderr, "strait: unknown embedded command '%s'\n", argv[0]);
+    admin_usage(stderr);
+    return 2;
+}
 
 int
 st_cli_admin(int argc, char **argv)
 {
-    fprintf(stderr, "usage: strait admin <status|embedded> ...\n");
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char sock[4096];
+    const char *env = getenv("STRAIT_ADMIN_SOCKET");
+    snprintf(sock, sizeof(sock), "%s", env && *env ? env : "/var/lib/strait/admin.sock");
+    int ch;
+    optind = 1;
+    /* "+" stops at the first command word so subcommand options are left alone. */
+    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            snprintf(sock, sizeof(sock), "%s", optarg);
+            break;
+        case 'd':
+            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
+            break;
+        case 'h':
+            admin_usage(stdout);
+            return 0;
+        default:
+            admin_usage(stderr);
+            return 2;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1) {
+        admin_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[0], "status") == 0)
+        return admin_call(sock, "GET", "/v1/status", NULL);
+    if (strcmp(argv[0], "embedded") == 0)
+        return embedded_cmd(sock, argc - 1, argv + 1);
+    fprintf(stderr, "strait: unknown admin command '%s'\n", argv[0]);
+    admin_usage(stderr);
     return 2;
 }

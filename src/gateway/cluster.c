@@ -76,6 +76,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
         return;
     st_gw_cluster_shutdown(c);
     st_portmap_free(&c->portmap);
+    free(c->broker_api);
     free(c->nodes);
     free(c->bootstrap);
     free(c);
@@ -194,6 +195,35 @@ st_gw_cluster_mark_listed(struct st_gw_cluster *c, const int32_t *ids, size_t n)
                     c->name, c->nodes[i].id);
         c->nodes[i].listed = found;
     }
+}
+
+void
+st_gw_cluster_set_broker_api(struct st_gw_cluster *c, const uint8_t *entries, size_t n)
+{
+    int16_t(*api)[3] = n ? malloc(n * sizeof(*api)) : NULL;
+    if (n && !api)
+        return; /* keep the previous table */
+    for (size_t i = 0; i < n; i++) {
+        api[i][0] = st_rd_i16(entries + i * 6);
+        api[i][1] = st_rd_i16(entries + i * 6 + 2);
+        api[i][2] = st_rd_i16(entries + i * 6 + 4);
+    }
+    free(c->broker_api);
+    c->broker_api = api;
+    c->n_broker_api = n;
+}
+
+bool
+st_gw_cluster_broker_range(const struct st_gw_cluster *c, int16_t key, int16_t *min, int16_t *max)
+{
+    for (size_t i = 0; i < c->n_broker_api; i++) {
+        if (c->broker_api[i][0] == key) {
+            *min = c->broker_api[i][1];
+            *max = c->broker_api[i][2];
+            return true;
+        }
+    }
+    return false;
 }
 
 void

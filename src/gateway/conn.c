@@ -243,6 +243,50 @@ answer_locally(struct st_conn *conn, size_t frame_len, const struct st_kreq_hdr 
     return 0;
 }
 
+/* True when an ApiVersions request is newer than strait or the brokers can answer. */
+static bool
+apiversions_too_new(const struct st_gw_cluster *c, const struct st_kreq_hdr *h)
+{
+    int16_t mn, mx, bmn, bmx;
+    if (!st_kafka_supported_range(ST_KAFKA_API_VERSIONS, &mn, &mx) || h->api_version > mx)
+        return true;
+    return st_gw_cluster_broker_range(c, ST_KAFKA_API_VERSIONS, &bmn, &bmx) && h->api_version > bmx;
+}
+
+/*
+ * A whole ApiVersions response frame (header v0, body v0) with UNSUPPORTED_VERSION and the
+ * intersection of strait's table with the brokers' ranges (fail closed, as the relayed one).
+ */
+static int
+build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_buf *out)
+{
+    size_t start = out->len;
+    int rc = st_buf_append_i32(out, 0) | st_buf_append_i32(out, corr) |
+             st_buf_append_i16(out, ST_KERR_UNSUPPORTED_VERSION);
+    size_t count_at = out->len;
+    rc |= st_buf_append_i32(out, 0);
+    int32_t n = 0;
+    /* API keys are small numbers (under 100 today); 1000 leaves room for the future. */
+    for (int16_t key = 0; key <= 1000 && rc == 0; key++) {
+        int16_t mn, mx, bmn, bmx;
+        if (!st_kafka_supported_range(key, &mn, &mx))
+            continue;
+        if (c->n_broker_api) {
+            if (!st_gw_cluster_broker_range(c, key, &bmn, &bmx) || bmx < mn || bmn > mx)
+                continue;
+            mn = bmn > mn ? bmn : mn;
+            mx = bmx < mx ? bmx : mx;
+        }
+        rc |= st_buf_append_i16(out, key) | st_buf_append_i16(out, mn) | st_buf_append_i16(out, mx);
+        n++;
+    }
+    if (rc)
+        return -1;
+    st_buf_put_i32_at(out, count_at, n);
+    st_buf_put_i32_at(out, start, (int32_t)(out->len - start - 4));
+    return 0;
+}
+
 /* Returns 0 to go on, -1 when the connection was closed. */
 static int
 process_requests(struct st_conn *conn)
@@ -287,22 +331,20 @@ process_requests(struct st_conn *conn)
             close_fmt(conn, ST_LOG_WARN, "malformed request header: %s", err);
             return -1;
         }
-        if (!st_kafka_request_supported(h.api_key, h.api_version)) {
-            int16_t mn, mx;
-            if (h.api_key == ST_KAFKA_API_VERSIONS &&
-                st_kafka_supported_range(h.api_key, &mn, &mx) && h.api_version > mx &&
-                (size_t)size <= window) {
-                /* KIP-511: answer a too-new ApiVersions in v0 format so the client retries lower. */
-                st_buf_reset(&conn->scratch);
-                if (st_kafka_build_apiversions_error(&conn->scratch, h.correlation_id,
-                                                     ST_KERR_UNSUPPORTED_VERSION) != 0 ||
-                    answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
-                    close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
-                    return -1;
-                }
-                conn->cluster->counters.requests++;
-                continue;
+        if (h.api_key == ST_KAFKA_API_VERSIONS && apiversions_too_new(conn->cluster, &h) &&
+            (size_t)size <= window) {
+            /* KIP-511: answer a too-new ApiVersions ourselves, in v0 format, naming the highest
+             * version both strait and the brokers speak; the client retries with it. */
+            st_buf_reset(&conn->scratch);
+            if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
+                answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
+                close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
+                return -1;
             }
+            conn->cluster->counters.requests++;
+            continue;
+        }
+        if (!st_kafka_request_supported(h.api_key, h.api_version)) {
             const char *name = st_kafka_api_name(h.api_key);
             close_fmt(conn, ST_LOG_WARN,
                       "unsupported request %s (key %d) version %d: not offered in ApiVersions",
@@ -327,6 +369,7 @@ process_requests(struct st_conn *conn)
             }
         }
         conn->cluster->counters.requests++;
+        conn->ep->counters.requests++;
         size_t have = avail - 4;
         if ((size_t)size <= have) {
             f->ready += 4 + (size_t)size;

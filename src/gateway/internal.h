@@ -67,6 +67,8 @@ struct st_gw_cluster {
     void (*on_learned)(struct st_gw_cluster *, void *); /* first-discovery callback */
     void *on_learned_arg;               /* its argument */
     struct st_gw_counters counters;     /* cluster-wide traffic */
+    int16_t (*broker_api)[3];           /* {key, min, max} from the brokers' ApiVersions, owned */
+    size_t n_broker_api;                /* entries in broker_api */
     uint64_t next_conn_id;              /* connection ids for log prefixes */
 };
 
@@ -79,6 +81,11 @@ struct st_gw_node *st_gw_cluster_find_node(struct st_gw_cluster *c, int32_t id);
 int st_gw_cluster_observe(struct st_gw_cluster *c, const struct st_kbroker *b, bool authoritative);
 /* Marks nodes not named by the last authoritative list (kept with their ports). */
 void st_gw_cluster_mark_listed(struct st_gw_cluster *c, const int32_t *ids, size_t n);
+/* Replaces the brokers' API version ranges (learner, from ApiVersions v0). */
+void st_gw_cluster_set_broker_api(struct st_gw_cluster *c, const uint8_t *entries, size_t n);
+/* The brokers' range for a key; false when unknown. */
+bool st_gw_cluster_broker_range(const struct st_gw_cluster *c, int16_t key, int16_t *min,
+                                int16_t *max);
 /* Called by the learner after each successful discovery. */
 void st_gw_cluster_learned(struct st_gw_cluster *c);
 

@@ -160,6 +160,7 @@ handle_apiversions(struct st_gw_learner *l, const uint8_t *p, size_t len)
     int32_t n = st_rd_i32(p + 6);
     if (n < 0 || (size_t)n > (len - 10) / 6)
         return "malformed ApiVersions response";
+    st_gw_cluster_set_broker_api(l->cluster, p + 10, (size_t)n);
     int16_t our_min, our_max;
     if (!st_kafka_supported_range(ST_KAFKA_METADATA, &our_min, &our_max))
         return "no supported Metadata version";
