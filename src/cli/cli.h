@@ -7,5 +7,6 @@
 
 /* Command groups: return the process exit status. argv[0] is the group name. */
 int st_cli_admin(int argc, char **argv);
+int st_cli_policy(int argc, char **argv);
 
 #endif

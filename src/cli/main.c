@@ -15,6 +15,7 @@ struct st_cli_group {
 
 static const struct st_cli_group groups[] = {
     {"admin", st_cli_admin, "local administration over straitd's admin socket (status, embedded cluster)"},
+    {"policy", st_cli_policy, "validate IAM policies and simulate authorization decisions offline"},
 };
 
 static void
