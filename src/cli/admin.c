@@ -128,7 +128,7 @@ embedded_cmd(const char *sock, int argc, char **argv)
             {NULL, 0, NULL, 0},
         };
         int partitions = 1, rf = 1, ch;
-        optind = 1;
+        optind = 0; /* 0, not 1: fully reinitialise GNU getopt after the "+" scan above */
         while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
             if (ch == 'p' && parse_int(optarg, "--partitions", &partitions) == 0)
                 continue;
@@ -167,7 +167,7 @@ st_cli_admin(int argc, char **argv)
     const char *env = getenv("STRAIT_ADMIN_SOCKET");
     snprintf(sock, sizeof(sock), "%s", env && *env ? env : "/var/lib/strait/admin.sock");
     int ch;
-    optind = 1;
+    optind = 0;
     /* "+" stops at the first command word so subcommand options are left alone. */
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (ch) {

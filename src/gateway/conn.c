@@ -136,14 +136,14 @@ close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    if (level <= ST_LOG_WARN) {
+    if (level <= ST_LOG_WARN)
         conn->cluster->counters.protocol_errors++;
+    /* Peer-triggered: a flood of bad clients or a down broker must not flood the log. */
+    if (level <= ST_LOG_INFO)
         st_log_limited(&proto_rl, level, "C-%llu %s->%s:%d broker %d: closing: %s",
                        (unsigned long long)conn->id, conn->peer, conn->ep->address, conn->port,
                        conn->node_id, reason);
-        level = ST_LOG_TRACE; /* already logged */
-    }
-    if (level <= st_log_get_level())
+    else if (level <= st_log_get_level())
         st_log(level, "C-%llu %s->%s:%d broker %d: closing: %s", (unsigned long long)conn->id,
                conn->peer, conn->ep->address, conn->port, conn->node_id, reason);
     st_conn_close(conn, NULL);
@@ -416,6 +416,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         new_size = hdr_len + st_buf_used(&conn->scratch);
         st_buf_put_i32_at(&f->buf, frame_off, (int32_t)new_size);
         conn->cluster->counters.responses_rewritten++;
+        conn->ep->counters.responses_rewritten++;
     }
     f->ready += 4 + new_size;
     return 0;
