@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,7 +33,8 @@ usage(FILE *f)
             "simulate  reads one request or a JSON array of requests:\n"
             "          {\"identityPolicies\": [...], \"resourcePolicy\": {...}|null,\n"
             "           \"principal\": ARN, \"action\": \"svc:Action\", \"resource\": ARN,\n"
-            "           \"context\": {\"key\": \"v\" | [\"v\", ...]}}\n"
+            "           \"context\": {\"key\": \"v\" | [\"v\", ...]},\n"
+            "           \"resourcePolicyType\": \"resource\"|\"cluster\"|\"trust\" (optional)}\n"
             "          and prints {\"decision\", \"matchedStatements\", \"explanation\"} for each.\n"
             "FILE may be '-' for stdin. --output defaults to text on a terminal, json otherwise.\n");
 }
@@ -405,7 +407,21 @@ simulate_one(const json_t *rq, bool *failed)
     }
     const json_t *rpv = json_object_get(rq, "resourcePolicy");
     if (rpv && !json_is_null(rpv)) {
-        rp = load_policy(rpv, ST_POLICY_RESOURCE, "resourcePolicy", &err_json);
+        /* A role trust policy (sts:AssumeRole*) has no Resource element. */
+        const char *type = str_field(rq, "resourcePolicyType");
+        enum st_policy_kind kind = strncasecmp(action, "sts:", 4) == 0 ? ST_POLICY_TRUST
+                                                                       : ST_POLICY_RESOURCE;
+        if (type && strcmp(type, "trust") == 0)
+            kind = ST_POLICY_TRUST;
+        else if (type && strcmp(type, "cluster") == 0)
+            kind = ST_POLICY_CLUSTER;
+        else if (type && strcmp(type, "resource") == 0)
+            kind = ST_POLICY_RESOURCE;
+        else if (type) {
+            err = "resourcePolicyType must be resource, cluster or trust";
+            goto fail;
+        }
+        rp = load_policy(rpv, kind, "resourcePolicy", &err_json);
         if (!rp)
             goto fail;
     }

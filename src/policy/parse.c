@@ -1177,6 +1177,15 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
         add(c, ST_POLICY_SEV_ERROR, "CONFLICTING_ELEMENTS", path, MSG_SYNTAX,
             "A statement cannot have both Resource and NotResource; keep one.");
         rc = -1;
+    } else if (!rs && !nrs && c->opts->kind == ST_POLICY_TRUST) {
+        /* A role trust policy applies to the role it is attached to. */
+        st->res = calloc(1, sizeof(*st->res));
+        if (!st->res) {
+            c->oom = true;
+            return -1;
+        }
+        st->res[0].star = true;
+        st->n_res = 1;
     } else if (!rs && !nrs) {
         add(c, ST_POLICY_SEV_ERROR, "MISSING_RESOURCE", path, MSG_NO_RESOURCES,
             "The statement has no Resource or NotResource; add the ARNs it applies to, or "
