@@ -1,0 +1,192 @@
+/*
+ * Store tests: migrations and schema version, idempotent puts, key conflicts, cluster policy
+ * optimistic concurrency, paging, cascade on cluster delete, 0600 file mode, and that everything
+ * survives a close/reopen.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[256];
+
+static int
+setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/st_store_test.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct st_store *
+open_store(void)
+{
+    const char *err = NULL;
+    struct st_store *s = st_store_open(dir, &err);
+    assert_non_null(s);
+    return s;
+}
+
+static json_t *
+cluster(const char *arn, const char *account, const char *version)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "clusterArn", arn, "account", account,
+                     "clusterName", "demo", "state", "ACTIVE", "currentVersion", version);
+}
+
+static void
+test_iam_idempotent_and_durable(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    bool created = false;
+    assert_int_equal(st_store_schema_version(s), 1);
+    assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
+    assert_false(created);
+    const char *u = "arn:aws:iam::111122223333:user/admin";
+    assert_int_equal(st_store_principal_put(s, u, "111122223333", "user", "admin", NULL, &created,
+                                            &err),
+                     0);
+    assert_true(created);
+    assert_int_equal(st_store_key_put(s, "AKIATEST", u, "sekrit", &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(st_store_key_put(s, "AKIATEST", u, "sekrit", &created, &err), 0);
+    assert_false(created);
+    assert_int_equal(st_store_key_put(s, "AKIATEST", u, "other", &created, &err),
+                     ST_STORE_CONFLICT);
+    assert_int_equal(st_store_attach(s, u, "AmazonMSKFullAccess", &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(st_store_attach(s, u, "NoSuchPolicy", &created, &err), ST_STORE_NOTFOUND);
+    assert_int_equal(st_store_inline_put(s, u, "p1", "{\"Version\":\"2012-10-17\"}", &created,
+                                         &err),
+                     0);
+    /* A user of an unknown account is refused by the foreign key. */
+    assert_int_equal(st_store_principal_put(s, "arn:aws:iam::999999999999:user/x", "999999999999",
+                                            "user", "x", NULL, &created, &err),
+                     ST_STORE_CONFLICT);
+    st_store_close(s);
+
+    struct stat stt;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/strait.db", dir);
+    assert_int_equal(stat(path, &stt), 0);
+    assert_int_equal(stt.st_mode & 0777, 0600);
+
+    s = open_store();
+    json_t *keys = st_store_key_list(s);
+    assert_int_equal(json_array_size(keys), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(keys, 0), "secret")),
+                        "sekrit");
+    json_decref(keys);
+    json_t *pols = st_store_principal_policies(s, u);
+    assert_int_equal(json_array_size(pols), 2);
+    json_decref(pols);
+    st_store_close(s);
+}
+
+static void
+test_cluster_policy_versions(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    bool created;
+    assert_int_equal(st_store_account_put(s, "111122223333", "p", &created, &err), 0);
+    const char *arn = "arn:aws:kafka:us-east-1:111122223333:cluster/demo/u-1";
+    json_t *c = cluster(arn, "111122223333", "V1");
+    assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
+    assert_null(st_store_cluster_policy_get(s, arn));
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", "X", "P1", &err),
+                     ST_STORE_CONFLICT);
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", NULL, "P1", &err), 0);
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", NULL, "P2", &err),
+                     ST_STORE_CONFLICT);
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{\"a\":1}", "P0", "P2", &err),
+                     ST_STORE_CONFLICT);
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{\"a\":1}", "P1", "P2", &err), 0);
+    json_t *p = st_store_cluster_policy_get(s, arn);
+    assert_string_equal(json_string_value(json_object_get(p, "currentVersion")), "P2");
+    assert_string_equal(json_string_value(json_object_get(p, "policy")), "{\"a\":1}");
+    json_decref(p);
+    /* Optimistic cluster update. */
+    json_object_set_new(c, "currentVersion", json_string("V2"));
+    assert_int_equal(st_store_cluster_update(s, c, "V0", &err), ST_STORE_CONFLICT);
+    assert_int_equal(st_store_cluster_update(s, c, "V1", &err), 0);
+    assert_int_equal(st_store_cluster_policy_delete(s, arn, &err), 0);
+    assert_int_equal(st_store_cluster_policy_delete(s, arn, &err), ST_STORE_NOTFOUND);
+    json_decref(c);
+    st_store_close(s);
+}
+
+static void
+test_connections_paging_and_cascade(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    bool created;
+    assert_int_equal(st_store_account_put(s, "111122223333", "p", &created, &err), 0);
+    const char *arn = "arn:aws:kafka:us-east-1:111122223333:cluster/demo/u-1";
+    json_t *c = cluster(arn, "111122223333", "V1");
+    assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
+    json_decref(c);
+    for (int i = 0; i < 5; i++) {
+        char carn[200];
+        snprintf(carn, sizeof(carn),
+                 "arn:aws:kafka:us-east-1:444455556666:vpc-connection/111122223333/demo/c%d", i);
+        json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "vpcConnectionArn", carn, "owner",
+                              "444455556666", "targetClusterArn", arn, "state", "CREATING");
+        assert_int_equal(st_store_conn_insert(s, r, &err), 0);
+        json_decref(r);
+    }
+    json_t *page = st_store_conn_list(s, "444455556666", NULL, NULL, 2);
+    assert_int_equal(json_array_size(page), 2);
+    const char *last =
+        json_string_value(json_object_get(json_array_get(page, 1), "vpcConnectionArn"));
+    json_t *page2 = st_store_conn_list(s, "444455556666", NULL, last, 10);
+    assert_int_equal(json_array_size(page2), 3);
+    json_decref(page);
+    json_decref(page2);
+    json_t *none = st_store_conn_list(s, "111122223333", NULL, NULL, 0);
+    assert_int_equal(json_array_size(none), 0);
+    json_decref(none);
+    assert_int_equal(st_store_cluster_delete(s, arn, &err), 0);
+    json_t *gone = st_store_conn_list(s, NULL, arn, NULL, 0);
+    assert_int_equal(json_array_size(gone), 0);
+    json_decref(gone);
+    json_t *tags = json_pack("{s:s}", "env", "test");
+    assert_int_equal(st_store_tags_merge(s, "arn:x", tags, &err), 0);
+    json_decref(tags);
+    json_t *t = st_store_tags_get(s, "arn:x");
+    assert_string_equal(json_string_value(json_object_get(t, "env")), "test");
+    json_decref(t);
+    st_store_close(s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_iam_idempotent_and_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_policy_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_paging_and_cascade, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
