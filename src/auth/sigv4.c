@@ -16,7 +16,7 @@
 #include "auth/encoding.h"
 
 /* Limits on what a request may carry; real SDK requests use a fraction of them. */
-#define MAX_PARAMS 128
+#define MAX_PARAMS ST_SIGV4_MAX_PARAMS
 #define MAX_HEADERS 128
 #define MAX_SIGNED_HEADERS_LEN 4096
 
@@ -448,13 +448,9 @@ canonical_query_params(struct st_buf *out, const struct st_sigv4_param *p, size_
     return rc ? -1 : 0;
 }
 
-/*
- * Splits a raw query into decoded parameters stored in `store` (reserved up front so the
- * pointers stay valid). Returns the count, or -1 with *err.
- */
-static long
-split_query(const char *q, size_t len, struct st_buf *store, struct st_sigv4_param *p,
-            const char **err)
+long
+st_sigv4_split_query(const char *q, size_t len, struct st_buf *store, struct st_sigv4_param *p,
+                     const char **err)
 {
     if (st_buf_reserve(store, len + 1) != 0) {
         *err = "out of memory";
@@ -495,7 +491,7 @@ st_sigv4_canonical_query(struct st_buf *out, const char *query, size_t len, cons
 {
     struct st_buf store = ST_BUF_INIT;
     struct st_sigv4_param p[MAX_PARAMS];
-    long n = split_query(query, len, &store, p, err);
+    long n = st_sigv4_split_query(query, len, &store, p, err);
     int rc = -1;
     if (n >= 0) {
         rc = canonical_query_params(out, p, (size_t)n, NULL);

@@ -37,6 +37,7 @@
 #define ST_SIGV4_MAX_REGION 63
 #define ST_SIGV4_MAX_SERVICE 63
 #define ST_SIGV4_MAX_TOKEN 16384
+#define ST_SIGV4_MAX_PARAMS 128 /* most query parameters a request may carry */
 /* Longest credential string: AKID/yyyymmdd/region/service/aws4_request. */
 #define ST_SIGV4_MAX_CREDENTIAL                                                                    \
     (ST_SIGV4_MAX_AKID + 1 + 8 + 1 + ST_SIGV4_MAX_REGION + 1 + ST_SIGV4_MAX_SERVICE + 1 + 12)
@@ -258,6 +259,16 @@ int st_sigv4_canonical_uri(struct st_buf *out, const char *path, size_t len)
  * re-encode per RFC 3986, sort by name then value, join with '&'. Returns 0 or -1 with `*err`.
  */
 int st_sigv4_canonical_query(struct st_buf *out, const char *query, size_t len, const char **err)
+    __attribute__((warn_unused_result));
+
+/*
+ * Splits a raw query string on '&' into at most ST_SIGV4_MAX_PARAMS parameters, form-decoding
+ * names and values (`%XX`, `+` = space) into `store`, which must be empty and stays owned by the
+ * caller (free with st_buf_free()); `p` points into it. A segment without '=' has an empty value;
+ * empty segments are skipped. Returns the count, or -1 with `*err`.
+ */
+long st_sigv4_split_query(const char *query, size_t len, struct st_buf *store,
+                          struct st_sigv4_param *p, const char **err)
     __attribute__((warn_unused_result));
 
 /*
