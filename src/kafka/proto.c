@@ -697,6 +697,23 @@ done:
     return res;
 }
 
+/* v0-format UNSUPPORTED_VERSION body advertising ApiVersions [0, requested - 1] only. */
+static enum st_krw_result
+apiversions_fallback(int16_t api_version, struct st_buf *out, const char **err)
+{
+    int16_t hi = api_version > 0 ? (int16_t)(api_version - 1) : 0;
+    int16_t smin, smax;
+    if (st_kafka_supported_range(ST_KAFKA_API_VERSIONS, &smin, &smax) && hi > smax)
+        hi = smax;
+    if (st_buf_append_i16(out, ST_KERR_UNSUPPORTED_VERSION) < 0 || st_buf_append_i32(out, 1) < 0 ||
+        st_buf_append_i16(out, ST_KAFKA_API_VERSIONS) < 0 || st_buf_append_i16(out, 0) < 0 ||
+        st_buf_append_i16(out, hi) < 0) {
+        *err = "output buffer limit";
+        return ST_KRW_ERROR;
+    }
+    return ST_KRW_REWRITTEN;
+}
+
 enum st_krw_result
 st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
                           const struct st_krewrite_ops *ops, struct st_buf *out,
@@ -711,8 +728,9 @@ st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *b
         return rewrite_node_endpoints_tag(m, api_version, body, len, ops, out, err);
 
     int16_t ver = api_version;
-    if (api_key == ST_KAFKA_API_VERSIONS && len >= 2 &&
-        st_rd_i16(body) == ST_KERR_UNSUPPORTED_VERSION)
+    bool av_error = api_key == ST_KAFKA_API_VERSIONS && len >= 2 &&
+                    st_rd_i16(body) == ST_KERR_UNSUPPORTED_VERSION;
+    if (av_error)
         ver = 0; /* the broker answers a too-new request in the v0 format */
 
     struct st_karena arena;
@@ -720,8 +738,14 @@ st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *b
     struct st_kdoc doc;
     enum st_krw_result res = ST_KRW_ERROR;
     struct rw w = {ops, &arena, false, err};
-    if (st_kdoc_decode(&arena, m, ver, body, len, &doc, err) < 0)
-        goto done;
+    if (st_kdoc_decode(&arena, m, ver, body, len, &doc, err) < 0) {
+        if (!av_error)
+            goto done;
+        /* Neither Kafka's v0 error format nor the requested version (the librdkafka mock sends
+         * a hybrid): answer with a v0 error body that only lets the client retry lower. */
+        st_karena_free(&arena);
+        return apiversions_fallback(api_version, out, err);
+    }
     int rc;
     switch (api_key) {
     case ST_KAFKA_METADATA:

@@ -145,7 +145,11 @@ enum st_krw_result {
  *   - FindCoordinator v0-3 (top level) and v4+ (Coordinators[]), skipping NodeId -1 / empty host
  *   - Produce v10+, Fetch v16+ NodeEndpoints tagged field; ShareFetch/ShareAcknowledge NodeEndpoints
  *   - ApiVersions: ApiKeys[] filtered to the supported table, each range clamped (fail closed);
- *     a v0-format error body (UNSUPPORTED_VERSION) is recognised and filtered the same way
+ *     a v0-format error body (UNSUPPORTED_VERSION) is recognised and filtered the same way; an
+ *     UNSUPPORTED_VERSION body that parses in no known format (the librdkafka mock's hybrid) is
+ *     replaced by a v0 error body advertising only ApiVersions [0, api_version - 1]
+ *   - FindCoordinator entries whose node has no endpoint also get NodeId -1 and, when their
+ *     ErrorCode was 0, COORDINATOR_NOT_AVAILABLE so the client looks the coordinator up again
  * Unknown tagged fields are preserved byte-exact. `out` is appended to (not reset).
  */
 enum st_krw_result st_kafka_response_rewrite(int16_t api_key, int16_t api_version,
