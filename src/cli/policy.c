@@ -21,22 +21,22 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: strait policy validate FILE [--type identity|resource|cluster|trust]\n"
-            "                              [--allow-2008] [--output json|text]\n"
-            "       strait policy simulate --input FILE [--output json|text]\n"
-            "\n"
-            "validate  checks a policy document like IAM Access Analyzer: errors (the document\n"
-            "          is rejected) and warnings, each with a JSON pointer. Exit 0 when there is\n"
-            "          no error, 1 when there is one. --type defaults to resource when a statement\n"
-            "          has Principal/NotPrincipal, identity otherwise.\n"
-            "simulate  reads one request or a JSON array of requests:\n"
-            "          {\"identityPolicies\": [...], \"resourcePolicy\": {...}|null,\n"
-            "           \"principal\": ARN, \"action\": \"svc:Action\", \"resource\": ARN,\n"
-            "           \"context\": {\"key\": \"v\" | [\"v\", ...]},\n"
-            "           \"resourcePolicyType\": \"resource\"|\"cluster\"|\"trust\" (optional)}\n"
-            "          and prints {\"decision\", \"matchedStatements\", \"explanation\"} for each.\n"
-            "FILE may be '-' for stdin. --output defaults to text on a terminal, json otherwise.\n");
+    fprintf(
+        f, "usage: strait policy validate FILE [--type identity|resource|cluster|trust]\n"
+           "                              [--allow-2008] [--output json|text]\n"
+           "       strait policy simulate --input FILE [--output json|text]\n"
+           "\n"
+           "validate  checks a policy document like IAM Access Analyzer: errors (the document\n"
+           "          is rejected) and warnings, each with a JSON pointer. Exit 0 when there is\n"
+           "          no error, 1 when there is one. --type defaults to resource when a statement\n"
+           "          has Principal/NotPrincipal, identity otherwise.\n"
+           "simulate  reads one request or a JSON array of requests:\n"
+           "          {\"identityPolicies\": [...], \"resourcePolicy\": {...}|null,\n"
+           "           \"principal\": ARN, \"action\": \"svc:Action\", \"resource\": ARN,\n"
+           "           \"context\": {\"key\": \"v\" | [\"v\", ...]},\n"
+           "           \"resourcePolicyType\": \"resource\"|\"cluster\"|\"trust\" (optional)}\n"
+           "          and prints {\"decision\", \"matchedStatements\", \"explanation\"} for each.\n"
+           "FILE may be '-' for stdin. --output defaults to text on a terminal, json otherwise.\n");
 }
 
 /* Reads a whole file (or stdin for "-"). Returns a new NUL-terminated buffer or NULL. */
@@ -105,10 +105,10 @@ findings_json(const struct st_policy_findings *f)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < f->n; i++) {
         const struct st_policy_finding *it = &f->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "findingType",
-                              it->severity == ST_POLICY_SEV_ERROR ? "ERROR" : "WARNING",
-                              "issueCode", it->code, "path", it->path, "findingDetails",
-                              it->message);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s}", "findingType",
+                      it->severity == ST_POLICY_SEV_ERROR ? "ERROR" : "WARNING", "issueCode",
+                      it->code, "path", it->path, "findingDetails", it->message);
         if (o && it->aws_message[0])
             json_object_set_new(o, "awsMessage", json_string(it->aws_message));
         json_array_append_new(arr, o);
@@ -204,10 +204,10 @@ cmd_validate(int argc, char **argv)
     struct st_policy *p = st_policy_parse(buf, len, &opts, &f, &err);
     static const char *const kinds[] = {"identity", "resource", "cluster", "trust"};
     if (json_out) {
-        json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:o}", "policyType", kinds[opts.kind],
-                              "valid", p != NULL, "errors", (json_int_t)f.n_errors, "warnings",
-                              (json_int_t)(f.n + f.dropped - f.n_errors), "findings",
-                              findings_json(&f));
+        json_t *o =
+            json_pack("{s:s, s:b, s:I, s:I, s:o}", "policyType", kinds[opts.kind], "valid",
+                      p != NULL, "errors", (json_int_t)f.n_errors, "warnings",
+                      (json_int_t)(f.n + f.dropped - f.n_errors), "findings", findings_json(&f));
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s)
             printf("%s\n", s);
@@ -225,7 +225,8 @@ cmd_validate(int argc, char **argv)
     return rc;
 }
 
-/* ---- simulate ----------------------------------------------------------------------------------- */
+/* ---- simulate -----------------------------------------------------------------------------------
+ */
 
 /* Compiles a policy given as an object or a JSON string. Returns NULL and sets *err_json. */
 static struct st_policy *
@@ -409,8 +410,8 @@ simulate_one(const json_t *rq, bool *failed)
     if (rpv && !json_is_null(rpv)) {
         /* A role trust policy (sts:AssumeRole*) has no Resource element. */
         const char *type = str_field(rq, "resourcePolicyType");
-        enum st_policy_kind kind = strncasecmp(action, "sts:", 4) == 0 ? ST_POLICY_TRUST
-                                                                       : ST_POLICY_RESOURCE;
+        enum st_policy_kind kind =
+            strncasecmp(action, "sts:", 4) == 0 ? ST_POLICY_TRUST : ST_POLICY_RESOURCE;
         if (type && strcmp(type, "trust") == 0)
             kind = ST_POLICY_TRUST;
         else if (type && strcmp(type, "cluster") == 0)
@@ -447,11 +448,10 @@ simulate_one(const json_t *rq, bool *failed)
             snprintf(pname, sizeof(pname), "identityPolicies[%d]", m->policy);
         else
             snprintf(pname, sizeof(pname), "resourcePolicy");
-        json_array_append_new(matched,
-                              json_pack("{s:s, s:I, s:o, s:s}", "policy", pname, "statementIndex",
-                                        (json_int_t)m->stmt, "sid",
-                                        m->sid ? json_string(m->sid) : json_null(), "effect",
-                                        m->deny ? "Deny" : "Allow"));
+        json_array_append_new(matched, json_pack("{s:s, s:I, s:o, s:s}", "policy", pname,
+                                                 "statementIndex", (json_int_t)m->stmt, "sid",
+                                                 m->sid ? json_string(m->sid) : json_null(),
+                                                 "effect", m->deny ? "Deny" : "Allow"));
     }
     result = json_pack("{s:s, s:o, s:s}", "decision", st_policy_result_name(d.result),
                        "matchedStatements", matched, "explanation",

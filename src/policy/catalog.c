@@ -112,7 +112,8 @@ st_policy_catalog_find(const char *action)
     if (!colon)
         return NULL;
     size_t n;
-    const struct st_policy_action_info *cat = st_policy_catalog(action, (size_t)(colon - action), &n);
+    const struct st_policy_action_info *cat =
+        st_policy_catalog(action, (size_t)(colon - action), &n);
     for (size_t i = 0; cat && i < n; i++)
         if (strcasecmp(cat[i].name, colon + 1) == 0)
             return &cat[i];
@@ -136,9 +137,9 @@ st_policy_catalog_count_matches(const char *service, size_t slen, const char *pa
 bool
 st_policy_kafka_resource_type(const char *type, size_t len)
 {
-    static const char *const types[] = {"cluster",       "topic",      "group",
+    static const char *const types[] = {"cluster",          "topic",          "group",
                                         "transactional-id", "vpc-connection", "configuration",
-                                        "replicator",    "channel"};
+                                        "replicator",       "channel"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (strlen(types[i]) == len && memcmp(types[i], type, len) == 0)
             return true;

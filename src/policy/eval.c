@@ -272,7 +272,8 @@ stmt_applies(const struct st_pstmt *st, const struct ereq *e, enum why *why, siz
     return true;
 }
 
-/* ---- explanation ------------------------------------------------------------------------------- */
+/* ---- explanation -------------------------------------------------------------------------------
+ */
 
 void
 st_policy_explain_init(struct st_policy_explain *e)
@@ -352,9 +353,8 @@ pm_name(enum st_principal_match m)
 
 /* Describes one statement's outcome in the explanation. */
 static int
-x_stmt(struct st_policy_explain *x, int policy, size_t idx, const struct st_pstmt *st,
-       enum why why, size_t cond, const char *cond_why, enum st_principal_match pm,
-       const struct ereq *e)
+x_stmt(struct st_policy_explain *x, int policy, size_t idx, const struct st_pstmt *st, enum why why,
+       size_t cond, const char *cond_why, enum st_principal_match pm, const struct ereq *e)
 {
     char where[64];
     if (policy >= 0)
@@ -391,7 +391,8 @@ x_stmt(struct st_policy_explain *x, int policy, size_t idx, const struct st_pstm
     return rc;
 }
 
-/* ---- decision ---------------------------------------------------------------------------------- */
+/* ---- decision ----------------------------------------------------------------------------------
+ */
 
 enum rp_state { RP_NA = 0, RP_NONE, RP_ALLOW_ACCOUNT, RP_ALLOW, RP_DENY };
 

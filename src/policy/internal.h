@@ -77,11 +77,11 @@ enum st_cond_family {
 };
 
 enum st_cond_cmp {
-    ST_CMP_EQ = 0,   /* equals / like */
-    ST_CMP_LT,       /* less than */
-    ST_CMP_LE,       /* less than or equals */
-    ST_CMP_GT,       /* greater than */
-    ST_CMP_GE,       /* greater than or equals */
+    ST_CMP_EQ = 0, /* equals / like */
+    ST_CMP_LT,     /* less than */
+    ST_CMP_LE,     /* less than or equals */
+    ST_CMP_GT,     /* greater than */
+    ST_CMP_GE,     /* greater than or equals */
 };
 
 enum st_cond_set {
@@ -124,28 +124,28 @@ enum st_prin_mode { ST_PMODE_NONE = 0, ST_PMODE_PRINCIPAL = 1, ST_PMODE_NOTPRINC
 
 /* One compiled statement. */
 struct st_pstmt {
-    char *sid;               /* Sid or NULL */
-    bool deny;               /* Effect: Deny */
-    int prin_mode;           /* enum st_prin_mode */
-    struct st_pprin *prins;  /* principal entries */
-    size_t n_prins;          /* number of principal entries */
-    bool not_action;         /* NotAction instead of Action */
-    char **actions;          /* action patterns (case-insensitive globs) */
-    size_t n_actions;        /* number of action patterns */
-    bool not_resource;       /* NotResource instead of Resource */
-    struct st_pres *res;     /* resource patterns */
-    size_t n_res;            /* number of resource patterns */
-    struct st_pcond *conds;  /* conditions (AND) */
-    size_t n_conds;          /* number of conditions */
+    char *sid;              /* Sid or NULL */
+    bool deny;              /* Effect: Deny */
+    int prin_mode;          /* enum st_prin_mode */
+    struct st_pprin *prins; /* principal entries */
+    size_t n_prins;         /* number of principal entries */
+    bool not_action;        /* NotAction instead of Action */
+    char **actions;         /* action patterns (case-insensitive globs) */
+    size_t n_actions;       /* number of action patterns */
+    bool not_resource;      /* NotResource instead of Resource */
+    struct st_pres *res;    /* resource patterns */
+    size_t n_res;           /* number of resource patterns */
+    struct st_pcond *conds; /* conditions (AND) */
+    size_t n_conds;         /* number of conditions */
 };
 
 struct st_policy {
-    atomic_uint refs;        /* reference count */
-    int version;             /* 20121017 or 20081017 */
+    atomic_uint refs;         /* reference count */
+    int version;              /* 20121017 or 20081017 */
     enum st_policy_kind kind; /* what it was parsed as */
-    char *id;                /* Id or NULL */
-    struct st_pstmt *stmts;  /* statements */
-    size_t n_stmts;          /* number of statements */
+    char *id;                 /* Id or NULL */
+    struct st_pstmt *stmts;   /* statements */
+    size_t n_stmts;           /* number of statements */
 };
 
 /* Context lookup shared by conditions and variables (case-insensitive key). NULL if absent. */

@@ -23,8 +23,8 @@
 #define MSG_ONE_COLON "Actions/Condition can contain only one colon."
 #define MSG_LEGACY "The policy failed legacy parsing"
 #define MSG_DUP_SID "Statement IDs (SID) in a single policy must be unique."
-#define MSG_SID_CHARS                                                                             \
-    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular "    \
+#define MSG_SID_CHARS                                                                              \
+    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular "      \
     "expression [0-9A-Za-z]*"
 #define MSG_HAS_PRINCIPAL "Policy document should not specify a principal."
 #define MSG_NO_PRINCIPAL "Missing required field Principal"
@@ -314,7 +314,8 @@ pat_compile(struct pctx *c, struct st_pat *p, const char *s, size_t n, bool vars
     return 0;
 }
 
-/* ---- list helpers ----------------------------------------------------------------------------- */
+/* ---- list helpers -----------------------------------------------------------------------------
+ */
 
 /* Number of entries of a string-or-array element. */
 static size_t
@@ -364,7 +365,8 @@ check_strings(struct pctx *c, const json_t *v, const char *path, const char *nam
     return 0;
 }
 
-/* ---- principals ------------------------------------------------------------------------------- */
+/* ---- principals -------------------------------------------------------------------------------
+ */
 
 static bool
 has_wild(const char *s)
@@ -516,7 +518,8 @@ compile_principal(struct pctx *c, struct st_pstmt *st, const json_t *v, const ch
     return 0;
 }
 
-/* ---- actions and resources -------------------------------------------------------------------- */
+/* ---- actions and resources --------------------------------------------------------------------
+ */
 
 static bool
 vendor_char(char ch)
@@ -570,8 +573,7 @@ compile_actions(struct pctx *c, struct st_pstmt *st, const json_t *v, const char
         }
         if (memchr(colon + 1, ':', sl - (size_t)(colon - s) - 1)) {
             add(c, ST_POLICY_SEV_ERROR, "INVALID_ACTION", p, MSG_ONE_COLON,
-                "Action \"%.200s\" contains more than one ':'; write it as service:ActionName.",
-                s);
+                "Action \"%.200s\" contains more than one ':'; write it as service:ActionName.", s);
             rc = -1;
             continue;
         }
@@ -669,13 +671,14 @@ compile_resources(struct pctx *c, struct st_pstmt *st, const json_t *v, const ch
     return rc;
 }
 
-/* ---- conditions -------------------------------------------------------------------------------- */
+/* ---- conditions --------------------------------------------------------------------------------
+ */
 
 struct op_def {
-    const char *name;            /* base operator name */
-    enum st_cond_family family;  /* family */
-    enum st_cond_cmp cmp;        /* comparison */
-    bool like, nocase, negated;  /* flags */
+    const char *name;           /* base operator name */
+    enum st_cond_family family; /* family */
+    enum st_cond_cmp cmp;       /* comparison */
+    bool like, nocase, negated; /* flags */
 };
 
 static const struct op_def ops[] = {
@@ -780,7 +783,8 @@ b64_decode(struct pctx *c, const char *s, size_t n, uint8_t **out, size_t *out_l
                 return -1;
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         d[o++] = (uint8_t)(w >> 16);
         if (pad < 2)
             d[o++] = (uint8_t)(w >> 8);
@@ -816,8 +820,8 @@ compile_cval(struct pctx *c, struct st_pcond *pc, struct st_cval *cv, const json
             "Condition values must be strings, numbers or booleans, not %s.", jtype(e));
         return -1;
     }
-    bool vars = c->vars && (pc->family == ST_CF_STRING || pc->family == ST_CF_ARN ||
-                            pc->family == ST_CF_BOOL);
+    bool vars = c->vars &&
+                (pc->family == ST_CF_STRING || pc->family == ST_CF_ARN || pc->family == ST_CF_BOOL);
     if (pat_compile(c, &cv->pat, s, sl, vars, path) != 0)
         return -1;
     cv->ok = true;
@@ -1000,8 +1004,7 @@ compile_conditions(struct pctx *c, struct st_pstmt *st, const json_t *v, const c
                 const json_t *e = list_at(vals, i, kp, vp, sizeof(vp));
                 if (json_is_array(e) || json_is_object(e) || json_is_null(e)) {
                     add(c, ST_POLICY_SEV_ERROR, "INVALID_TYPE", vp, MSG_SYNTAX,
-                        "Condition values must be strings, numbers or booleans, not %s.",
-                        jtype(e));
+                        "Condition values must be strings, numbers or booleans, not %s.", jtype(e));
                     rc = -1;
                     break;
                 }
@@ -1019,7 +1022,8 @@ compile_conditions(struct pctx *c, struct st_pstmt *st, const json_t *v, const c
     return rc;
 }
 
-/* ---- statements ------------------------------------------------------------------------------- */
+/* ---- statements -------------------------------------------------------------------------------
+ */
 
 static bool
 sid_valid(const char *s)
@@ -1062,9 +1066,9 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
     json_t *v;
     json_object_foreach((json_t *)o, k, v)
     {
-        static const char *const known[] = {"Sid",      "Effect",    "Principal",
-                                            "NotPrincipal", "Action", "NotAction",
-                                            "Resource", "NotResource", "Condition"};
+        static const char *const known[] = {"Sid",          "Effect",      "Principal",
+                                            "NotPrincipal", "Action",      "NotAction",
+                                            "Resource",     "NotResource", "Condition"};
         bool ok = false;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(k, known[i]) == 0;
@@ -1106,11 +1110,11 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
             "The statement has no Effect; add \"Effect\": \"Allow\" or \"Deny\".");
         rc = -1;
     } else if (!json_is_string(eff) || (strcmp(json_string_value(eff), "Allow") != 0 &&
-                                         strcmp(json_string_value(eff), "Deny") != 0)) {
+                                        strcmp(json_string_value(eff), "Deny") != 0)) {
         add(c, ST_POLICY_SEV_ERROR, "INVALID_EFFECT", p, MSG_SYNTAX,
             "Effect must be exactly \"Allow\" or \"Deny\" (case-sensitive)%s%.100s%s.",
-            json_is_string(eff) ? ", not \"" : "", json_is_string(eff) ? json_string_value(eff) : "",
-            json_is_string(eff) ? "\"" : "");
+            json_is_string(eff) ? ", not \"" : "",
+            json_is_string(eff) ? json_string_value(eff) : "", json_is_string(eff) ? "\"" : "");
         rc = -1;
     } else {
         st->deny = strcmp(json_string_value(eff), "Deny") == 0;
@@ -1207,7 +1211,8 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
     return rc;
 }
 
-/* ---- document --------------------------------------------------------------------------------- */
+/* ---- document ---------------------------------------------------------------------------------
+ */
 
 static void
 policy_free(struct st_policy *p)
@@ -1271,8 +1276,8 @@ compile_doc(struct pctx *c, struct st_policy *pol, const json_t *root)
         }
     }
     if (pol->version != 20121017) {
-        add(c, c->opts->require_2012 ? ST_POLICY_SEV_ERROR : ST_POLICY_SEV_WARNING,
-            "OLD_VERSION", ver ? "/Version" : "", c->opts->require_2012 ? MSG_VERSION : NULL,
+        add(c, c->opts->require_2012 ? ST_POLICY_SEV_ERROR : ST_POLICY_SEV_WARNING, "OLD_VERSION",
+            ver ? "/Version" : "", c->opts->require_2012 ? MSG_VERSION : NULL,
             "%s: policy variables such as ${aws:username} are literal text under 2008-10-17; "
             "add \"Version\": \"2012-10-17\".",
             ver ? "Version is 2008-10-17" : "Version is missing, so it defaults to 2008-10-17");

@@ -60,7 +60,10 @@ struct st_policy_findings {
     size_t n_errors;                 /* findings with severity ERROR */
     size_t dropped;                  /* findings not stored because of the cap (256) */
 };
-#define ST_POLICY_FINDINGS_INIT {NULL, 0, 0, 0, 0}
+#define ST_POLICY_FINDINGS_INIT                                                                    \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 /* Releases the findings' storage and empties the list. */
 void st_policy_findings_free(struct st_policy_findings *f);
@@ -99,16 +102,16 @@ struct st_policy_ctx_value {
     const char *key;           /* condition key, matched case-insensitively */
     const char *const *values; /* NUL-terminated values */
     size_t n_values;           /* number of values */
-    bool is_set;               /* multi-valued key (array in the request), even with 0 or 1 values */
+    bool is_set; /* multi-valued key (array in the request), even with 0 or 1 values */
 };
 
 /* An authorization request. All strings are NUL-terminated and borrowed. */
 struct st_policy_request {
-    const char *principal;                  /* principal ARN, service principal, or "" (anonymous) */
-    const char *action;                     /* "service:ActionName" */
-    const char *resource;                   /* resource ARN ("*" for actions without resources) */
-    const struct st_policy_ctx_value *ctx;  /* context keys */
-    size_t n_ctx;                           /* number of context keys */
+    const char *principal;                 /* principal ARN, service principal, or "" (anonymous) */
+    const char *action;                    /* "service:ActionName" */
+    const char *resource;                  /* resource ARN ("*" for actions without resources) */
+    const struct st_policy_ctx_value *ctx; /* context keys */
+    size_t n_ctx;                          /* number of context keys */
 };
 
 /* How a policy's principal entry covers a request principal (spec §4.2), weakest first. */
@@ -128,10 +131,10 @@ enum st_policy_result {
 
 /* A statement that applied to a request. */
 struct st_policy_matched {
-    int policy;          /* index into the identity policies, or -1 for the resource policy */
-    size_t stmt;         /* statement index within its policy */
-    const char *sid;     /* Sid or NULL (borrowed from the policy) */
-    bool deny;           /* Effect is Deny */
+    int policy;      /* index into the identity policies, or -1 for the resource policy */
+    size_t stmt;     /* statement index within its policy */
+    const char *sid; /* Sid or NULL (borrowed from the policy) */
+    bool deny;       /* Effect is Deny */
     enum st_principal_match pm; /* principal match (resource policy only; MATCH otherwise) */
 };
 
@@ -148,10 +151,11 @@ void st_policy_explain_init(struct st_policy_explain *e);
 void st_policy_explain_free(struct st_policy_explain *e);
 
 struct st_policy_decision {
-    enum st_policy_result result;     /* the decision */
-    bool identity_allow;              /* an identity policy allowed (and none denied) */
-    enum st_principal_match resource_allow; /* best principal match of an applicable resource Allow */
-    bool same_account;                /* principal account equals the resource account */
+    enum st_policy_result result; /* the decision */
+    bool identity_allow;          /* an identity policy allowed (and none denied) */
+    enum st_principal_match
+        resource_allow;                /* best principal match of an applicable resource Allow */
+    bool same_account;                 /* principal account equals the resource account */
     struct st_policy_explain *explain; /* in: NULL, or an initialized explanation to fill */
 };
 
@@ -179,8 +183,8 @@ const char *st_policy_result_name(enum st_policy_result r);
  * Action covers `action` (NULL = any action). Conditions and resources are not considered.
  * For the control plane: "does this cluster policy grant account X / role Y anything?".
  */
-enum st_principal_match st_policy_principal_covers(const struct st_policy *p,
-                                                   const char *principal, const char *action);
+enum st_principal_match st_policy_principal_covers(const struct st_policy *p, const char *principal,
+                                                   const char *action);
 
 /*
  * Matches one principal entry as written in a policy (`entry`: "*", account id, ARN, or a

@@ -1,8 +1,8 @@
 /*
- * Replays the decision fixtures of tests/data/policy (every .json file) through the policy library (the same
- * cases test_policy_cli.sh replays through `strait policy simulate`): each case is the file's
- * defaults merged with the case, evaluated with an explanation, and compared with "expect" and,
- * when present, "expectMatched".
+ * Replays the decision fixtures of tests/data/policy (every .json file) through the policy library
+ * (the same cases test_policy_cli.sh replays through `strait policy simulate`): each case is the
+ * file's defaults merged with the case, evaluated with an explanation, and compared with "expect"
+ * and, when present, "expectMatched".
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -82,28 +82,25 @@ run_case(const char *file, const json_t *cs)
         assert_true(kv[k].n_values <= 8);
         for (size_t i = 0; i < kv[k].n_values; i++) {
             const json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
-            vals[k][i] = json_is_string(x) ? json_string_value(x)
-                         : json_is_true(x) ? "true"
+            vals[k][i] = json_is_string(x)  ? json_string_value(x)
+                         : json_is_true(x)  ? "true"
                          : json_is_false(x) ? "false"
                                             : "?";
         }
         k++;
     }
     if (rc == 0) {
-        struct st_policy_request req = {json_string_value(json_object_get(cs, "principal")),
-                                        action, json_string_value(json_object_get(cs, "resource")),
-                                        kv, k};
+        struct st_policy_request req = {json_string_value(json_object_get(cs, "principal")), action,
+                                        json_string_value(json_object_get(cs, "resource")), kv, k};
         /* Decide twice: without explanation (the fast path) and with; both must agree. */
         struct st_policy_decision fast = {0}, full = {0};
         struct st_policy_explain x;
         st_policy_explain_init(&x);
         full.explain = &x;
-        assert_int_equal(st_policy_evaluate(&req, (const struct st_policy *const *)ids, n_ids, rp,
-                                            &fast),
-                         0);
-        assert_int_equal(st_policy_evaluate(&req, (const struct st_policy *const *)ids, n_ids, rp,
-                                            &full),
-                         0);
+        assert_int_equal(
+            st_policy_evaluate(&req, (const struct st_policy *const *)ids, n_ids, rp, &fast), 0);
+        assert_int_equal(
+            st_policy_evaluate(&req, (const struct st_policy *const *)ids, n_ids, rp, &full), 0);
         if (fast.result != full.result) {
             fprintf(stderr, "%s: %s: fast path %s, explained %s\n", file, name,
                     st_policy_result_name(fast.result), st_policy_result_name(full.result));

@@ -141,8 +141,8 @@ test_arn_resource_match(void **state)
     assert_true(rm("arn:aws:kafka:us-east-1:*", t));
     assert_true(rm("arn:aws:kafka", t));
     /* The resource part may contain ':' and `*` crosses it. */
-    assert_true(rm("arn:aws:kafka:us-east-1:1:group/c/*",
-                   "arn:aws:kafka:us-east-1:1:group/c/u/app:v1/x"));
+    assert_true(
+        rm("arn:aws:kafka:us-east-1:1:group/c/*", "arn:aws:kafka:us-east-1:1:group/c/u/app:v1/x"));
     assert_true(rm("arn:aws:kafka:us-east-1:1:group/c/u/app:*",
                    "arn:aws:kafka:us-east-1:1:group/c/u/app:v1/x"));
 }
@@ -232,17 +232,17 @@ test_principal_entries(void **state)
 {
     (void)state;
     assert_int_equal(st_principal_match_entry("*", false, "arn:aws:iam::1:user/x"), ST_PM_MATCH);
-    assert_int_equal(st_principal_match_entry("111122223333", false,
-                                              "arn:aws:iam::111122223333:user/alice"),
-                     ST_PM_ACCOUNT);
+    assert_int_equal(
+        st_principal_match_entry("111122223333", false, "arn:aws:iam::111122223333:user/alice"),
+        ST_PM_ACCOUNT);
     assert_int_equal(st_principal_match_entry("arn:aws:iam::111122223333:root", false,
                                               "arn:aws:sts::111122223333:assumed-role/r/s"),
                      ST_PM_ACCOUNT);
     assert_int_equal(st_principal_match_entry("111122223333", false, "111122223333"),
                      ST_PM_ACCOUNT);
-    assert_int_equal(st_principal_match_entry("111122223333", false,
-                                              "arn:aws:iam::999999999999:user/alice"),
-                     ST_PM_NO);
+    assert_int_equal(
+        st_principal_match_entry("111122223333", false, "arn:aws:iam::999999999999:user/alice"),
+        ST_PM_NO);
     assert_int_equal(st_principal_match_entry("arn:aws:iam::111122223333:user/alice", false,
                                               "arn:aws:iam::111122223333:user/alice"),
                      ST_PM_MATCH);

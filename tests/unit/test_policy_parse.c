@@ -39,11 +39,13 @@ static const struct bad_case bad[] = {
      "Syntax errors in policy.", "/Statement/Effect"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Action\":\"s3:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement"},
-    {ST_POLICY_IDENTITY, "{\"Version\":\"2012-10-18\",\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
+    {ST_POLICY_IDENTITY,
+     "{\"Version\":\"2012-10-18\",\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
      "Syntax errors in policy.", "/Version"},
     {ST_POLICY_IDENTITY, "{\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
      "Policy document must be version 2012-10-17 or greater.", ""},
-    {ST_POLICY_IDENTITY, "{\"Version\":\"2008-10-17\",\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
+    {ST_POLICY_IDENTITY,
+     "{\"Version\":\"2008-10-17\",\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
      "Policy document must be version 2012-10-17 or greater.", "/Version"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW RES "}}",
      "Policy statement must contain actions.", "/Statement"},
@@ -65,7 +67,8 @@ static const struct bad_case bad[] = {
      "Vendor a a is not valid", "/Statement/Action"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"kafka-*:Connect\"," RES "}}",
      "Vendor kafka-* is not valid", "/Statement/Action"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"bucket\"}}",
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"bucket\"}}",
      "Resource bucket must be in ARN format or \"*\".", "/Statement/Resource"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:b:c:d:e:f:g:h\"}}",
@@ -73,17 +76,20 @@ static const struct bad_case bad[] = {
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3::bucket\"}}",
      "The policy failed legacy parsing", "/Statement/Resource"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws\"}}",
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws\"}}",
      "Resource vendor must be fully qualified and cannot contain regexes.", "/Statement/Resource"},
     {ST_POLICY_IDENTITY,
-     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:iam:us-east-1::user/x\"}}",
+     "{" S "\"Statement\":{" ALLOW
+     "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:iam:us-east-1::user/x\"}}",
      "IAM resource arn:aws:iam:us-east-1::user/x cannot contain region information.",
      "/Statement/Resource"},
     {ST_POLICY_IDENTITY,
-     "{" S "\"Statement\":[{\"Sid\":\"A\"," ALLOW "\"Action\":\"s3:x\"," RES "},{\"Sid\":\"A\"," ALLOW
-     "\"Action\":\"s3:y\"," RES "}]}",
+     "{" S "\"Statement\":[{\"Sid\":\"A\"," ALLOW "\"Action\":\"s3:x\"," RES
+     "},{\"Sid\":\"A\"," ALLOW "\"Action\":\"s3:y\"," RES "}]}",
      "Statement IDs (SID) in a single policy must be unique.", "/Statement/1/Sid"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Sid\":\"a b\"," ALLOW "\"Action\":\"s3:x\"," RES "}}",
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{\"Sid\":\"a b\"," ALLOW "\"Action\":\"s3:x\"," RES "}}",
      "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular "
      "expression [0-9A-Za-z]*",
      "/Statement/Sid"},
@@ -97,7 +103,8 @@ static const struct bad_case bad[] = {
      "Syntax errors in policy.", "/Statement/Action/0"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":{\"a\":\"s3:x\"}," RES "}}",
      "Syntax errors in policy.", "/Statement/Action"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES ",\"Condition\":[]}}",
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES ",\"Condition\":[]}}",
      "Syntax errors in policy.", "/Statement/Condition"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
@@ -140,9 +147,11 @@ static const struct bad_case bad[] = {
      ",\"Condition\":{\"StringEquals\":{\"nokey\":\"x\"}}}}",
      "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
      "/Statement/Condition/StringEquals/nokey"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Principal\":\"*\",\"Action\":\"s3:x\"," RES "}}",
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Principal\":\"*\",\"Action\":\"s3:x\"," RES "}}",
      "Policy document should not specify a principal.", "/Statement/Principal"},
-    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:x\",\"Resource\":\"*\"}"
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:x\",\"Resource\":\"*\"}"
      ",\"Statement\":[]}",
      "Syntax errors in policy.", ""}, /* duplicate key */
     {ST_POLICY_CLUSTER, "{" S "\"Statement\":{" ALLOW "\"Action\":\"kafka:x\"," RES "}}",
@@ -152,26 +161,33 @@ static const struct bad_case bad[] = {
      "\"Action\":\"kafka:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement/Principal/AWS"},
     {ST_POLICY_CLUSTER,
-     "{" S "\"Statement\":{" ALLOW "\"Principal\":{\"AWS\":\"bob\"},\"Action\":\"kafka:x\"," RES "}}",
+     "{" S "\"Statement\":{" ALLOW "\"Principal\":{\"AWS\":\"bob\"},\"Action\":\"kafka:x\"," RES
+     "}}",
      "Invalid principal in policy: \"AWS\":\"bob\"", "/Statement/Principal/AWS"},
     {ST_POLICY_CLUSTER,
-     "{" S "\"Statement\":{" ALLOW "\"Principal\":{\"Federated\":\"cognito-identity.amazonaws.com\"},"
+     "{" S "\"Statement\":{" ALLOW
+     "\"Principal\":{\"Federated\":\"cognito-identity.amazonaws.com\"},"
      "\"Action\":\"kafka:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement/Principal/Federated"},
     {ST_POLICY_CLUSTER,
-     "{" S "\"Statement\":{" ALLOW "\"Principal\":{\"aws\":\"123456789012\"},\"Action\":\"kafka:x\"," RES "}}",
+     "{" S "\"Statement\":{" ALLOW
+     "\"Principal\":{\"aws\":\"123456789012\"},\"Action\":\"kafka:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement/Principal/aws"},
     {ST_POLICY_CLUSTER,
-     "{" S "\"Statement\":{" ALLOW "\"NotPrincipal\":{\"AWS\":\"123456789012\"},\"Action\":\"kafka:x\"," RES "}}",
+     "{" S "\"Statement\":{" ALLOW
+     "\"NotPrincipal\":{\"AWS\":\"123456789012\"},\"Action\":\"kafka:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement/NotPrincipal"},
     {ST_POLICY_TRUST,
-     "{" S "\"Statement\":{\"Effect\":\"Deny\",\"NotPrincipal\":{\"AWS\":\"123456789012\"},\"Action\":\"sts:AssumeRole\"}}",
+     "{" S "\"Statement\":{\"Effect\":\"Deny\",\"NotPrincipal\":{\"AWS\":\"123456789012\"},"
+           "\"Action\":\"sts:AssumeRole\"}}",
      "Syntax errors in policy.", "/Statement/NotPrincipal"},
     {ST_POLICY_RESOURCE,
-     "{" S "\"Statement\":{" ALLOW "\"Principal\":\"*\",\"NotPrincipal\":\"*\",\"Action\":\"kafka:x\"," RES "}}",
+     "{" S "\"Statement\":{" ALLOW
+     "\"Principal\":\"*\",\"NotPrincipal\":\"*\",\"Action\":\"kafka:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement"},
     {ST_POLICY_IDENTITY,
-     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3:::${x, nodefault}\"}}",
+     "{" S "\"Statement\":{" ALLOW
+     "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3:::${x, nodefault}\"}}",
      "Syntax errors in policy.", "/Statement/Resource"},
 };
 
@@ -204,17 +220,23 @@ static const char *const good[] = {
     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3.s:ListBucket\"," RES "}}",
     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":[null,\"arn:aws:s3:::b\"]}}",
     /* Statement as an object or an array; members in any order; Id. */
-    "{\"Statement\":[{\"Resource\":\"*\",\"Action\":[\"kafka-cluster:Connect\"],\"Effect\":\"Deny\"}],"
+    "{\"Statement\":[{\"Resource\":\"*\",\"Action\":[\"kafka-cluster:Connect\"],\"Effect\":"
+    "\"Deny\"}],"
     "\"Version\":\"2012-10-17\"}",
     /* Every operator family, with IfExists and set prefixes. */
     "{" S "\"Statement\":{" ALLOW "\"Action\":\"kafka:*\"," RES ",\"Condition\":{"
-    "\"StringEqualsIgnoreCaseIfExists\":{\"a:b\":\"x\"},\"ForAnyValue:StringLike\":{\"aws:TagKeys\":[\"a*\",\"b\"]},"
-    "\"NumericLessThanEquals\":{\"a:n\":[1,2.5,\"3\"]},\"DateGreaterThanEquals\":{\"aws:CurrentTime\":\"2020-01-01T00:00:00.123+02:00\"},"
+    "\"StringEqualsIgnoreCaseIfExists\":{\"a:b\":\"x\"},\"ForAnyValue:StringLike\":{\"aws:"
+    "TagKeys\":[\"a*\",\"b\"]},"
+    "\"NumericLessThanEquals\":{\"a:n\":[1,2.5,\"3\"]},\"DateGreaterThanEquals\":{\"aws:"
+    "CurrentTime\":\"2020-01-01T00:00:00.123+02:00\"},"
     "\"DateLessThan\":{\"aws:EpochTime\":1700000000},\"Bool\":{\"aws:SecureTransport\":true},"
-    "\"BinaryEquals\":{\"k:b\":\"QmluYXJ5\"},\"NotIpAddress\":{\"aws:SourceIp\":[\"10.0.0.0/8\",\"2001:db8::/32\"]},"
-    "\"ArnNotLikeIfExists\":{\"aws:SourceArn\":\"arn:aws:kafka:*:*:cluster/*\"},\"Null\":{\"aws:TokenIssueTime\":\"false\"},"
+    "\"BinaryEquals\":{\"k:b\":\"QmluYXJ5\"},\"NotIpAddress\":{\"aws:SourceIp\":[\"10.0.0.0/"
+    "8\",\"2001:db8::/32\"]},"
+    "\"ArnNotLikeIfExists\":{\"aws:SourceArn\":\"arn:aws:kafka:*:*:cluster/"
+    "*\"},\"Null\":{\"aws:TokenIssueTime\":\"false\"},"
     "\"ForAllValues:ArnLike\":{\"k:arns\":\"arn:aws:iam::*:role/*\"}}}}",
-    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3:::b/${aws:username}/${*}${?}${$}/${aws:PrincipalTag/t, 'd'}\"}}",
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3:::b/"
+                                  "${aws:username}/${*}${?}${$}/${aws:PrincipalTag/t, 'd'}\"}}",
 };
 
 static void
@@ -259,12 +281,12 @@ test_resource_and_cluster_policies(void **state)
     /* Principal coverage for the control plane. */
     assert_int_equal(st_policy_principal_covers(p, "123456789012", "kafka-cluster:Connect"),
                      ST_PM_ACCOUNT);
-    assert_int_equal(st_policy_principal_covers(p, "arn:aws:sts::123456789012:assumed-role/r/x",
-                                                NULL),
-                     ST_PM_SESSION_ROLE);
-    assert_int_equal(st_policy_principal_covers(p, "arn:aws:sts::123456789012:assumed-role/r/s",
-                                                NULL),
-                     ST_PM_MATCH);
+    assert_int_equal(
+        st_policy_principal_covers(p, "arn:aws:sts::123456789012:assumed-role/r/x", NULL),
+        ST_PM_SESSION_ROLE);
+    assert_int_equal(
+        st_policy_principal_covers(p, "arn:aws:sts::123456789012:assumed-role/r/s", NULL),
+        ST_PM_MATCH);
     assert_int_equal(st_policy_principal_covers(p, "firehose.amazonaws.com", NULL), ST_PM_MATCH);
     assert_int_equal(st_policy_principal_covers(p, "999999999999", NULL), ST_PM_NO);
     /* Deny statements and other actions do not count. */
@@ -327,8 +349,8 @@ test_warnings(void **state)
     assert_true(has_warning(&f, "STATEMENT_NEVER_MATCHES", "/Statement/2/NotResource"));
     assert_true(has_warning(&f, "FORALLVALUES_WITH_ALLOW",
                             "/Statement/3/Condition/ForAllValues:StringEquals/aws:TagKeys"));
-    assert_true(has_warning(&f, "CONDITION_NEVER_MATCHES",
-                            "/Statement/3/Condition/NumericEquals/k:n"));
+    assert_true(
+        has_warning(&f, "CONDITION_NEVER_MATCHES", "/Statement/3/Condition/NumericEquals/k:n"));
     assert_true(has_warning(&f, "CONDITION_NEVER_MATCHES", "/Statement/3/Condition/Bool/k:b"));
     assert_true(has_warning(&f, "CONDITION_NEVER_MATCHES", "/Statement/3/Condition/ArnLike/k:a"));
     st_policy_unref(p);
@@ -407,8 +429,9 @@ test_limits(void **state)
 
     /* Identity policies do not count whitespace. */
     char *spaced = malloc(30000);
-    o = (size_t)snprintf(spaced, 30000, "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":"
-                                        "\"Allow\",\"Action\":\"s3:x\",\"Resource\":\"*\"");
+    o = (size_t)snprintf(spaced, 30000,
+                         "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":"
+                         "\"Allow\",\"Action\":\"s3:x\",\"Resource\":\"*\"");
     memset(spaced + o, ' ', 20000);
     o += 20000;
     snprintf(spaced + o, 30000 - o, "}}");
