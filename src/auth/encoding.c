@@ -190,6 +190,8 @@ st_hex_decode(const char *in, size_t n, uint8_t *out, size_t outlen)
 int
 st_uri_encode(struct st_buf *out, const char *s, size_t n, bool keep_slash)
 {
+    if (n == 0)
+        return 0;
     /* Worst case every byte triples; reserve once. */
     if (n > SIZE_MAX / 3 || st_buf_reserve(out, n * 3) != 0)
         return -1;
@@ -211,6 +213,8 @@ st_uri_encode(struct st_buf *out, const char *s, size_t n, bool keep_slash)
 int
 st_uri_decode(struct st_buf *out, const char *s, size_t n, bool plus_is_space, const char **err)
 {
+    if (n == 0)
+        return 0;
     if (st_buf_reserve(out, n) != 0) {
         *err = "out of memory";
         return -1;

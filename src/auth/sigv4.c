@@ -421,7 +421,8 @@ canonical_query_params(struct st_buf *out, const struct st_sigv4_param *p, size_
     struct qpair pairs[MAX_PARAMS];
     struct st_buf scratch = ST_BUF_INIT;
     size_t np = 0;
-    int rc = 0;
+    /* Never leave scratch.data NULL: the comparator offsets from it even for empty pairs. */
+    int rc = st_buf_reserve(&scratch, 1);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (skip != NULL && skip[i])
             continue;

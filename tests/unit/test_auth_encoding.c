@@ -93,6 +93,10 @@ test_uri(void **state)
     (void)state;
     struct st_buf b = ST_BUF_INIT;
     const char *err = NULL;
+    /* Empty input on a never-grown buffer (found by fuzzing: NULL + 0). */
+    assert_int_equal(st_uri_encode(&b, "", 0, false), 0);
+    assert_int_equal(st_uri_decode(&b, "", 0, true, &err), 0);
+    assert_int_equal(b.len, 0);
     const char *in = "kafka-cluster:Connect a/b+c=d~e_f.g\xc3\xa9";
     assert_int_equal(st_uri_encode(&b, in, strlen(in), false), 0);
     const char *want = "kafka-cluster%3AConnect%20a%2Fb%2Bc%3Dd~e_f.g%C3%A9";
