@@ -230,8 +230,8 @@ topic_partitions(rd_kafka_t *rk)
     rd_kafka_resp_err_t err;
     int parts = -1;
 
-    for (int attempt = 0; attempt < 20; attempt++) {
-        err = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+    for (int attempt = 0; attempt < 6; attempt++) {
+        err = rd_kafka_metadata(rk, 0, rkt, &md, 2500);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0 &&
             md->topics[0].partition_cnt > 0) {
             parts = md->topics[0].partition_cnt;
@@ -684,7 +684,7 @@ usage(FILE *out)
         "  -W, --watch NAME=PID     report CPU seconds of PID during the window\n"
         "  -l, --label TEXT         copied into the JSON output\n"
         "  -X key=value             librdkafka property override (repeatable)\n"
-        "      --timeout S          hard deadline for the run (default duration+warmup+90)\n");
+        "      --timeout S          hard deadline for the run (default duration+warmup+60)\n");
 }
 
 int
