@@ -106,8 +106,8 @@ st_hmac(enum st_md md, const void *key, size_t key_len, const void *data, size_t
 }
 
 int
-st_pbkdf2(enum st_md md, const void *password, size_t pw_len, const uint8_t *salt,
-          size_t salt_len, uint32_t iterations, uint8_t *out)
+st_pbkdf2(enum st_md md, const void *password, size_t pw_len, const uint8_t *salt, size_t salt_len,
+          uint32_t iterations, uint8_t *out)
 {
     const EVP_MD *m = md_of(md);
     if (m == NULL || pw_len > INT_MAX || salt_len > INT_MAX || iterations == 0 ||

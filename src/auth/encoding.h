@@ -91,7 +91,7 @@ int st_uri_encode(struct st_buf *out, const char *s, size_t n, bool keep_slash)
  * with `plus_is_space`, `+` decodes to a space (HTML form decoding, as query strings use).
  * Returns 0, or -1 with `*err` set (bad escape, or the buffer cannot grow).
  */
-int st_uri_decode(struct st_buf *out, const char *s, size_t n, bool plus_is_space,
-                  const char **err) __attribute__((warn_unused_result));
+int st_uri_decode(struct st_buf *out, const char *s, size_t n, bool plus_is_space, const char **err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -121,7 +121,10 @@ host_listed(const struct st_msk_iam_verifier *v, const char *host)
     return false;
 }
 
-#define PARAM(n, v) {n, sizeof(n) - 1, v, strlen(v)}
+#define PARAM(n, v)                                                                                \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, strlen(v)                                                             \
+    }
 
 int
 st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_iam_payload *p,
@@ -135,7 +138,8 @@ st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_iam_p
     if (strcmp(p->version, ST_MSK_IAM_VERSION) != 0)
         return fail(id, ST_SIGV4_MALFORMED, err, "AWS_MSK_IAM: unsupported version");
     if (strcmp(p->action, ST_MSK_IAM_ACTION) != 0)
-        return fail(id, ST_SIGV4_MALFORMED, err, "AWS_MSK_IAM: action is not kafka-cluster:Connect");
+        return fail(id, ST_SIGV4_MALFORMED, err,
+                    "AWS_MSK_IAM: action is not kafka-cluster:Connect");
     if (strcmp(p->algorithm, ST_SIGV4_ALGORITHM) != 0)
         return fail(id, ST_SIGV4_SCOPE, err, "AWS_MSK_IAM: unsupported signature algorithm");
     if (strcmp(p->signed_headers, "host") != 0)

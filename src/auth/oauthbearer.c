@@ -234,7 +234,8 @@ verify_url(const struct st_oauthbearer_verifier *v, const char *url, size_t len,
     if (action == NULL || action->value_len != strlen(ACTION) ||
         memcmp(action->value, ACTION, action->value_len) != 0) {
         st_buf_free(&store);
-        return fail(id, ST_SIGV4_MALFORMED, err, "OAUTHBEARER: Action is not kafka-cluster:Connect");
+        return fail(id, ST_SIGV4_MALFORMED, err,
+                    "OAUTHBEARER: Action is not kafka-cluster:Connect");
     }
     struct st_sigv4_presigned ps = {url + hs, he - hs, "/", 1, p, (size_t)n, true};
     int rc = st_sigv4_verify_presigned(&v->sigv4, &ps, now, id, err);
@@ -285,8 +286,8 @@ append_param(struct st_buf *b, const char *name, const char *value, bool first)
 }
 
 int
-st_oauthbearer_build_token(const struct st_sigv4_signing *cred, const char *user_agent,
-                           time_t now, int64_t expires, struct st_buf *out, const char **err)
+st_oauthbearer_build_token(const struct st_sigv4_signing *cred, const char *user_agent, time_t now,
+                           int64_t expires, struct st_buf *out, const char **err)
 {
     if (cred->region == NULL || cred->service == NULL ||
         strcmp(cred->service, "kafka-cluster") != 0) {
@@ -326,8 +327,8 @@ st_oauthbearer_build_token(const struct st_sigv4_signing *cred, const char *user
     if (rc == 0) {
         size_t cap = st_b64_encoded_len(url.len) + 1;
         rc = st_buf_reserve(out, cap);
-        long n = rc == 0 ? st_b64url_encode(url.data, url.len, (char *)out->data + out->len, cap)
-                         : -1;
+        long n =
+            rc == 0 ? st_b64url_encode(url.data, url.len, (char *)out->data + out->len, cap) : -1;
         if (n < 0)
             rc = -1;
         else
@@ -344,7 +345,8 @@ st_oauthbearer_build_token(const struct st_sigv4_signing *cred, const char *user
 int
 st_oauthbearer_client_first(const char *token, size_t len, struct st_buf *out)
 {
-    static const char head[] = "n,,\x01" "auth=Bearer ";
+    static const char head[] = "n,,\x01"
+                               "auth=Bearer ";
     if (st_buf_append(out, head, sizeof(head) - 1) != 0 || st_buf_append(out, token, len) != 0 ||
         st_buf_append(out, "\x01\x01", 2) != 0)
         return -1;

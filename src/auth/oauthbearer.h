@@ -5,7 +5,8 @@
  * https://kafka.<region>.amazonaws.com/?Action=kafka-cluster%3AConnect&... URL, verified through
  * sigv4's presigned path (User-Agent excluded: it is appended after signing).
  * Success is answered with EMPTY AuthBytes; failure with the RFC 7628 JSON error challenge,
- * to which the client replies a single 0x01 before the server fails with SASL_AUTHENTICATION_FAILED.
+ * to which the client replies a single 0x01 before the server fails with
+ * SASL_AUTHENTICATION_FAILED.
  *
  * Context: pure code; `now` is passed in.
  */
@@ -28,11 +29,11 @@
 
 /* A parsed client-first message; pointers borrow the message bytes. */
 struct st_oauthbearer_msg {
-    const char *authzid;  /* a= value, NULL if absent */
-    size_t authzid_len;   /* its length */
-    const char *token;    /* bearer token */
-    size_t token_len;     /* its length */
-    size_t n_extensions;  /* key=value pairs other than auth */
+    const char *authzid; /* a= value, NULL if absent */
+    size_t authzid_len;  /* its length */
+    const char *token;   /* bearer token */
+    size_t token_len;    /* its length */
+    size_t n_extensions; /* key=value pairs other than auth */
 };
 
 /*
@@ -66,8 +67,8 @@ int st_oauthbearer_verify(const struct st_oauthbearer_verifier *v, const uint8_t
  * Decodes a token (base64url, padding optional, at most ST_OAUTHBEARER_MAX_TOKEN characters)
  * into the presigned URL appended to `url`. Returns 0, or -1 with `*err`.
  */
-int st_oauthbearer_token_decode(const char *token, size_t len, struct st_buf *url,
-                                const char **err) __attribute__((warn_unused_result));
+int st_oauthbearer_token_decode(const char *token, size_t len, struct st_buf *url, const char **err)
+    __attribute__((warn_unused_result));
 
 /* Appends the RFC 7628 error challenge {"status":"invalid_token"} to `out`. Returns 0 or -1. */
 int st_oauthbearer_error_challenge(struct st_buf *out) __attribute__((warn_unused_result));

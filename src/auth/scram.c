@@ -25,29 +25,29 @@ enum scram_state {
 };
 
 struct st_scram_server {
-    enum st_scram_mech mech;      /* hash family */
-    enum scram_state state;       /* exchange position */
-    uint8_t mock_key[64];         /* server secret for unknown-user salts */
-    size_t mock_key_len;          /* its length */
-    char *username;               /* unescaped username, NUL-terminated */
-    size_t username_len;          /* its length */
-    struct st_buf gs2;            /* GS2 header as received ("n,," or "n,a=...,") */
-    struct st_buf cfb;            /* client-first-bare as received */
-    struct st_buf cnonce;         /* client nonce */
-    struct st_buf nonce;          /* client nonce + server nonce */
-    struct st_buf sfirst;         /* server-first as sent */
-    struct st_scram_cred cred;    /* the credential in use (copy, or mock) */
-    bool mock;                    /* unknown user: always fail at client-final */
+    enum st_scram_mech mech;   /* hash family */
+    enum scram_state state;    /* exchange position */
+    uint8_t mock_key[64];      /* server secret for unknown-user salts */
+    size_t mock_key_len;       /* its length */
+    char *username;            /* unescaped username, NUL-terminated */
+    size_t username_len;       /* its length */
+    struct st_buf gs2;         /* GS2 header as received ("n,," or "n,a=...,") */
+    struct st_buf cfb;         /* client-first-bare as received */
+    struct st_buf cnonce;      /* client nonce */
+    struct st_buf nonce;       /* client nonce + server nonce */
+    struct st_buf sfirst;      /* server-first as sent */
+    struct st_scram_cred cred; /* the credential in use (copy, or mock) */
+    bool mock;                 /* unknown user: always fail at client-final */
 };
 
 struct st_scram_client {
-    enum st_scram_mech mech;      /* hash family */
-    enum scram_state state;       /* exchange position */
-    char *user;                   /* username, NUL-terminated */
-    uint8_t *password;            /* password bytes */
-    size_t pw_len;                /* their length */
-    char cnonce[64];              /* client nonce, NUL-terminated */
-    struct st_buf cfb;            /* client-first-bare as sent */
+    enum st_scram_mech mech;              /* hash family */
+    enum scram_state state;               /* exchange position */
+    char *user;                           /* username, NUL-terminated */
+    uint8_t *password;                    /* password bytes */
+    size_t pw_len;                        /* their length */
+    char cnonce[64];                      /* client nonce, NUL-terminated */
+    struct st_buf cfb;                    /* client-first-bare as sent */
     uint8_t server_sig[ST_CRYPTO_MAX_MD]; /* expected ServerSignature */
 };
 
@@ -315,7 +315,7 @@ static int
 saslname_encode(const char *s, struct st_buf *out)
 {
     for (; *s; s++) {
-        int rc = *s == ',' ? buf_puts(out, "=2C")
+        int rc = *s == ','   ? buf_puts(out, "=2C")
                  : *s == '=' ? buf_puts(out, "=3D")
                              : st_buf_append_u8(out, (uint8_t)*s);
         if (rc != 0)
@@ -653,8 +653,8 @@ st_scram_server_client_final(struct st_scram_server *s, const uint8_t *msg, size
 /* ---------------------------------------------------------------- client */
 
 struct st_scram_client *
-st_scram_client_new(enum st_scram_mech mech, const char *user, const char *password,
-                    size_t pw_len, const char *cnonce)
+st_scram_client_new(enum st_scram_mech mech, const char *user, const char *password, size_t pw_len,
+                    const char *cnonce)
 {
     if (user == NULL || user[0] == '\0' || strlen(user) > ST_SCRAM_MAX_NAME)
         return NULL;
@@ -717,8 +717,8 @@ st_scram_client_first(struct st_scram_client *c, struct st_buf *out)
 }
 
 int
-st_scram_client_final(struct st_scram_client *c, const uint8_t *sf, size_t len,
-                      struct st_buf *out, const char **err)
+st_scram_client_final(struct st_scram_client *c, const uint8_t *sf, size_t len, struct st_buf *out,
+                      const char **err)
 {
     if (c->state != SS_SERVER_FIRST)
         return failx(err, "SCRAM: unexpected server-first");
@@ -775,8 +775,7 @@ st_scram_client_final(struct st_scram_client *c, const uint8_t *sf, size_t len,
         rc = buf_puts(&wp, "c=biws,r=") | st_buf_append(&wp, nonce, nonce_len);
     if (rc == 0)
         rc = st_buf_append(&am, c->cfb.data, c->cfb.len) | buf_puts(&am, ",") |
-             st_buf_append(&am, sf, len) | buf_puts(&am, ",") |
-             st_buf_append(&am, wp.data, wp.len);
+             st_buf_append(&am, sf, len) | buf_puts(&am, ",") | st_buf_append(&am, wp.data, wp.len);
     if (rc == 0)
         rc = st_hmac(md, stored, hl, am.data, am.len, csig);
     if (rc == 0)
@@ -799,8 +798,7 @@ st_scram_client_final(struct st_scram_client *c, const uint8_t *sf, size_t len,
 }
 
 int
-st_scram_client_verify(struct st_scram_client *c, const uint8_t *msg, size_t len,
-                       const char **err)
+st_scram_client_verify(struct st_scram_client *c, const uint8_t *msg, size_t len, const char **err)
 {
     if (c->state != SS_CLIENT_FINAL)
         return failx(err, "SCRAM: unexpected server-final");

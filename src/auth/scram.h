@@ -22,14 +22,14 @@
 #include "auth/crypto.h"
 #include "util/buf.h"
 
-#define ST_SCRAM_MIN_ITERATIONS 4096   /* Kafka's minimum for both mechanisms */
-#define ST_SCRAM_MAX_ITERATIONS 16384  /* Kafka's maximum */
+#define ST_SCRAM_MIN_ITERATIONS 4096  /* Kafka's minimum for both mechanisms */
+#define ST_SCRAM_MAX_ITERATIONS 16384 /* Kafka's maximum */
 #define ST_SCRAM_DEFAULT_ITERATIONS 4096
-#define ST_SCRAM_MAX_SALT 64           /* largest salt accepted, bytes */
-#define ST_SCRAM_DEFAULT_SALT 16       /* salt length used by st_scram_cred_make(), bytes */
-#define ST_SCRAM_MAX_NAME 1024         /* longest username, bytes (after unescaping) */
-#define ST_SCRAM_MAX_NONCE 1024        /* longest client nonce */
-#define ST_SCRAM_MAX_MESSAGE 8192      /* longest SCRAM message accepted */
+#define ST_SCRAM_MAX_SALT 64      /* largest salt accepted, bytes */
+#define ST_SCRAM_DEFAULT_SALT 16  /* salt length used by st_scram_cred_make(), bytes */
+#define ST_SCRAM_MAX_NAME 1024    /* longest username, bytes (after unescaping) */
+#define ST_SCRAM_MAX_NONCE 1024   /* longest client nonce */
+#define ST_SCRAM_MAX_MESSAGE 8192 /* longest SCRAM message accepted */
 
 /* Reason text Kafka passes through to the client for an authzid mismatch. */
 extern const char st_scram_err_authzid[];
@@ -48,10 +48,10 @@ int st_scram_mech_parse(const char *name, enum st_scram_mech *out)
 
 /* A stored SCRAM credential: never the password. */
 struct st_scram_cred {
-    enum st_scram_mech mech;        /* hash family */
-    uint32_t iterations;            /* PBKDF2 iteration count */
-    uint8_t salt[ST_SCRAM_MAX_SALT]; /* salt */
-    size_t salt_len;                /* its length */
+    enum st_scram_mech mech;              /* hash family */
+    uint32_t iterations;                  /* PBKDF2 iteration count */
+    uint8_t salt[ST_SCRAM_MAX_SALT];      /* salt */
+    size_t salt_len;                      /* its length */
     uint8_t stored_key[ST_CRYPTO_MAX_MD]; /* H(ClientKey) */
     uint8_t server_key[ST_CRYPTO_MAX_MD]; /* HMAC(SaltedPassword, "Server Key") */
 };
@@ -144,8 +144,7 @@ int st_scram_client_first(struct st_scram_client *c, struct st_buf *out)
  * runs PBKDF2 and appends client-final to `out`. Returns 0, or -1 with `*err`.
  */
 int st_scram_client_final(struct st_scram_client *c, const uint8_t *server_first, size_t len,
-                          struct st_buf *out, const char **err)
-    __attribute__((warn_unused_result));
+                          struct st_buf *out, const char **err) __attribute__((warn_unused_result));
 
 /* Checks server-final's v= against the expected ServerSignature. Returns 0, or -1 with `*err`. */
 int st_scram_client_verify(struct st_scram_client *c, const uint8_t *server_final, size_t len,

@@ -87,6 +87,15 @@ st_sigv4_identity_clear(struct st_sigv4_identity *id)
     memset(id, 0, sizeof(*id));
 }
 
+int64_t
+st_sigv4_remaining_ms(const struct st_sigv4_identity *id, time_t now)
+{
+    if (id->expires_ms <= 0)
+        return -1;
+    int64_t left = id->signed_at * 1000 + id->expires_ms - (int64_t)now * 1000;
+    return left > 0 ? left : 0;
+}
+
 static int
 set_token(struct st_sigv4_identity *id, const char *tok, size_t len)
 {
@@ -200,8 +209,7 @@ scope_token_ok(const char *s, size_t n, size_t max, bool akid)
 }
 
 int
-st_sigv4_parse_credential(const char *s, size_t len, struct st_sigv4_identity *id,
-                          const char **err)
+st_sigv4_parse_credential(const char *s, size_t len, struct st_sigv4_identity *id, const char **err)
 {
     const char *part[5];
     size_t plen[5];
@@ -535,8 +543,8 @@ append_header_value(struct st_buf *out, const char *v, size_t n)
 
 /* Appends "name:value\n" for each signed header; validates the SignedHeaders list. */
 static int
-canonical_headers(struct st_buf *out, const struct st_sigv4_header *h, size_t nh,
-                  const char *sh, size_t shlen, const char **err)
+canonical_headers(struct st_buf *out, const struct st_sigv4_header *h, size_t nh, const char *sh,
+                  size_t shlen, const char **err)
 {
     if (shlen == 0 || shlen > MAX_SIGNED_HEADERS_LEN) {
         *err = "malformed SignedHeaders";
@@ -697,8 +705,8 @@ check_signature(const struct st_sigv4_verifier *v, struct st_sigv4_identity *id,
     struct st_sigv4_secret s;
     memset(&s, 0, sizeof(s));
     if (v->lookup == NULL ||
-        v->lookup(v->lookup_arg, id->access_key_id, id->session_token, id->session_token_len,
-                  &s) != 0 ||
+        v->lookup(v->lookup_arg, id->access_key_id, id->session_token, id->session_token_len, &s) !=
+            0 ||
         s.secret == NULL)
         return fail(id, ST_SIGV4_UNKNOWN_KEY, err, "unknown access key");
     if (s.session_token == NULL) {
@@ -777,8 +785,8 @@ list_has(const char *list, size_t len, const char *name)
 }
 
 int
-st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req,
-                     time_t now, struct st_sigv4_identity *id, const char **err)
+st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req, time_t now,
+                     struct st_sigv4_identity *id, const char **err)
 {
     memset(id, 0, sizeof(*id));
     if (req->n_headers > MAX_HEADERS)
@@ -906,15 +914,15 @@ enum qp_kind {
 };
 
 static const char *const qp_names[QP_COUNT] = {
-    "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Date",           "X-Amz-Expires",
-    "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
+    "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",           "X-Amz-Expires",
+    "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Security-Token",
 };
 
 /* Builds GET\n<uri>\n<cq>\nhost:<host>\n\nhost\n<empty hash> for a presigned request. */
 static int
-canonical_request_presigned(struct st_buf *out, const char *host, size_t host_len,
-                            const char *path, size_t path_len, const struct st_sigv4_param *p,
-                            size_t n, const bool *skip)
+canonical_request_presigned(struct st_buf *out, const char *host, size_t host_len, const char *path,
+                            size_t path_len, const struct st_sigv4_param *p, size_t n,
+                            const bool *skip)
 {
     if (buf_puts(out, "GET\n") != 0 || st_sigv4_canonical_uri(out, path, path_len) != 0 ||
         buf_puts(out, "\n") != 0 || canonical_query_params(out, p, n, skip) != 0 ||
@@ -988,8 +996,8 @@ st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st_sig
         st_buf_free(&creq);
         return fail(id, ST_SIGV4_MALFORMED, err, "out of memory");
     }
-    int rc = check_signature(v, id, &creq, qp[QP_SIGNATURE]->value, qp[QP_SIGNATURE]->value_len,
-                             err);
+    int rc =
+        check_signature(v, id, &creq, qp[QP_SIGNATURE]->value, qp[QP_SIGNATURE]->value_len, err);
     st_buf_free(&creq);
     return rc;
 }
@@ -1031,8 +1039,8 @@ lname_cmp(const void *a, const void *b)
 }
 
 int
-st_sigv4_sign_http(const struct st_sigv4_signing *cred, const struct st_sigv4_http *req,
-                   time_t now, struct st_sigv4_signed *out, const char **err)
+st_sigv4_sign_http(const struct st_sigv4_signing *cred, const struct st_sigv4_http *req, time_t now,
+                   struct st_sigv4_signed *out, const char **err)
 {
     memset(out, 0, sizeof(*out));
     if (req->n_headers + 3 > MAX_HEADERS) {
@@ -1180,8 +1188,8 @@ st_sigv4_presign(const struct st_sigv4_signing *cred, const char *host, const ch
     for (size_t i = 0; i < n_params; i++)
         all[n++] = params[i];
     all[n++] = (struct st_sigv4_param){"X-Amz-Algorithm", 15, ST_SIGV4_ALGORITHM, 16};
-    all[n++] = (struct st_sigv4_param){"X-Amz-Credential", 16, out->credential,
-                                       strlen(out->credential)};
+    all[n++] =
+        (struct st_sigv4_param){"X-Amz-Credential", 16, out->credential, strlen(out->credential)};
     all[n++] = (struct st_sigv4_param){"X-Amz-Date", 10, out->amz_date, 16};
     all[n++] = (struct st_sigv4_param){"X-Amz-Expires", 13, exp, strlen(exp)};
     all[n++] = (struct st_sigv4_param){"X-Amz-SignedHeaders", 19, "host", 4};
@@ -1190,8 +1198,8 @@ st_sigv4_presign(const struct st_sigv4_signing *cred, const char *host, const ch
                                            strlen(cred->session_token)};
     struct st_buf creq = ST_BUF_INIT;
     uint8_t sig[32];
-    int rc = canonical_request_presigned(&creq, host, strlen(host), path, strlen(path), all, n,
-                                         NULL);
+    int rc =
+        canonical_request_presigned(&creq, host, strlen(host), path, strlen(path), all, n, NULL);
     if (rc == 0)
         rc = compute_signature(cred->secret, strlen(cred->secret), out->amz_date, date,
                                cred->region, cred->service, &creq, sig);

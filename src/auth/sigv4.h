@@ -44,13 +44,13 @@
 
 /* Why a verification failed; lets the caller pick the error type it answers with. */
 enum st_sigv4_status {
-    ST_SIGV4_OK = 0,           /* verified */
-    ST_SIGV4_MALFORMED,        /* missing/unparseable fields (IncompleteSignature, 400) */
-    ST_SIGV4_SCOPE,            /* wrong algorithm, region, service or scope date */
-    ST_SIGV4_EXPIRED,          /* outside the X-Amz-Date window or past X-Amz-Expires */
-    ST_SIGV4_UNKNOWN_KEY,      /* access key id not known (UnrecognizedClientException) */
-    ST_SIGV4_BAD_TOKEN,        /* session token missing, unexpected or wrong */
-    ST_SIGV4_BAD_SIGNATURE,    /* signature or payload hash mismatch (InvalidSignatureException) */
+    ST_SIGV4_OK = 0,        /* verified */
+    ST_SIGV4_MALFORMED,     /* missing/unparseable fields (IncompleteSignature, 400) */
+    ST_SIGV4_SCOPE,         /* wrong algorithm, region, service or scope date */
+    ST_SIGV4_EXPIRED,       /* outside the X-Amz-Date window or past X-Amz-Expires */
+    ST_SIGV4_UNKNOWN_KEY,   /* access key id not known (UnrecognizedClientException) */
+    ST_SIGV4_BAD_TOKEN,     /* session token missing, unexpected or wrong */
+    ST_SIGV4_BAD_SIGNATURE, /* signature or payload hash mismatch (InvalidSignatureException) */
 };
 
 /* What the credential lookup returns for an access key id. All pointers are borrowed. */
@@ -88,16 +88,23 @@ struct st_sigv4_identity {
     char amz_date[17];                         /* X-Amz-Date yyyymmddThhmmssZ */
     char region[ST_SIGV4_MAX_REGION + 1];      /* scope region */
     char service[ST_SIGV4_MAX_SERVICE + 1];    /* scope service */
-    char *session_token;       /* owned copy of X-Amz-Security-Token, NULL if none */
-    size_t session_token_len;  /* its length */
-    int64_t signed_at;         /* X-Amz-Date in seconds since the epoch */
-    int64_t expires_ms;        /* query form: X-Amz-Expires in milliseconds; 0 for header form */
-    void *principal;           /* from the lookup, set on success */
+    char *session_token;         /* owned copy of X-Amz-Security-Token, NULL if none */
+    size_t session_token_len;    /* its length */
+    int64_t signed_at;           /* X-Amz-Date in seconds since the epoch */
+    int64_t expires_ms;          /* query form: X-Amz-Expires in milliseconds; 0 for header form */
+    void *principal;             /* from the lookup, set on success */
     enum st_sigv4_status status; /* ST_SIGV4_OK, or why verification failed */
 };
 
 /* Frees the owned session token and zeroes the identity. Safe on a zeroed struct. */
 void st_sigv4_identity_clear(struct st_sigv4_identity *id);
+
+/*
+ * Milliseconds the verified credential stays valid at `now` (presigned form:
+ * X-Amz-Date + X-Amz-Expires - now, at least 0), for SaslAuthenticate SessionLifetimeMs.
+ * Returns -1 for the header form, which carries no expiry.
+ */
+int64_t st_sigv4_remaining_ms(const struct st_sigv4_identity *id, time_t now);
 
 /* One HTTP header as received (name in any case, value untrimmed). Borrowed. */
 struct st_sigv4_header {
@@ -161,9 +168,8 @@ struct st_sigv4_presigned {
  * the payload hash is that of the empty string.
  * Returns 0 with `*id` filled, or -1 with `*err` and id->status set.
  */
-int st_sigv4_verify_presigned(const struct st_sigv4_verifier *v,
-                              const struct st_sigv4_presigned *p, time_t now,
-                              struct st_sigv4_identity *id, const char **err)
+int st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st_sigv4_presigned *p,
+                              time_t now, struct st_sigv4_identity *id, const char **err)
     __attribute__((warn_unused_result));
 
 /* Credentials and scope used when signing. Borrowed, NUL-terminated. */

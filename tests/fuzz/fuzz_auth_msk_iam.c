@@ -28,11 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const hosts[] = {"127.0.0.1",
                                         "b-1.democluster.abc123.c2.kafka.us-east-1.amazonaws.com"};
-    struct st_msk_iam_verifier v = {
-        {"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW, ST_SIGV4_KAFKA_MAX_EXPIRES, lookup,
-         NULL},
-        hosts,
-        2};
+    struct st_msk_iam_verifier v = {{"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW,
+                                     ST_SIGV4_KAFKA_MAX_EXPIRES, lookup, NULL},
+                                    hosts,
+                                    2};
     struct st_sigv4_identity id;
     const char *err = NULL;
     /* 20261127T070305Z, the captured payloads' time. */

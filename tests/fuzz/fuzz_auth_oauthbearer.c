@@ -27,10 +27,9 @@ lookup(void *arg, const char *akid, const char *tok, size_t tok_len, struct st_s
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct st_oauthbearer_verifier v = {
-        {"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW, ST_SIGV4_KAFKA_MAX_EXPIRES, lookup,
-         NULL},
-        NULL};
+    struct st_oauthbearer_verifier v = {{"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW,
+                                         ST_SIGV4_KAFKA_MAX_EXPIRES, lookup, NULL},
+                                        NULL};
     struct st_sigv4_identity id;
     const char *err = NULL;
     (void)!st_oauthbearer_verify(&v, data, size, 1795762985, &id, &err);

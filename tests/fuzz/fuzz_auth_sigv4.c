@@ -74,8 +74,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h[nh].value_len = ll - h[nh].name_len - 1;
         nh++;
     }
-    struct st_sigv4_http req = {method, path, path_len, query, query_len, h, nh,
-                                data + pos, size - pos};
+    struct st_sigv4_http req = {method, path, path_len,   query,     query_len,
+                                h,      nh,   data + pos, size - pos};
     struct st_sigv4_verifier v = {"us-east-1", "kafka", ST_SIGV4_DEFAULT_SKEW, 900, lookup, NULL};
     struct st_sigv4_identity id;
     const char *err = NULL;
@@ -89,9 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memset(&tmp, 0, sizeof(tmp));
             (void)!st_sigv4_parse_credential(az.credential, az.credential_len, &tmp, &err);
             struct st_buf b = ST_BUF_INIT;
-            (void)!st_sigv4_canonical_request_http(&b, &req, az.signed_headers,
-                                                   az.signed_headers_len, ST_SIGV4_EMPTY_SHA256,
-                                                   &err);
+            (void)!st_sigv4_canonical_request_http(
+                &b, &req, az.signed_headers, az.signed_headers_len, ST_SIGV4_EMPTY_SHA256, &err);
             st_buf_free(&b);
         }
         int64_t t;
@@ -103,8 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct st_sigv4_param p[ST_SIGV4_MAX_PARAMS];
     long np = st_sigv4_split_query(query, query_len, &store, p, &err);
     if (np >= 0) {
-        struct st_sigv4_presigned ps = {"kafka.us-east-1.amazonaws.com", 29, path, path_len,
-                                        p, (size_t)np, true};
+        struct st_sigv4_presigned ps = {
+            "kafka.us-east-1.amazonaws.com", 29, path, path_len, p, (size_t)np, true};
         v.service = "kafka-cluster";
         (void)!st_sigv4_verify_presigned(&v, &ps, 1795762985, &id, &err);
         st_sigv4_identity_clear(&id);

@@ -19,8 +19,13 @@ test_b64_rfc4648(void **state)
 {
     (void)state;
     static const char *const v[][2] = {
-        {"", ""},         {"f", "Zg=="},        {"fo", "Zm8="},         {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char enc[32];
@@ -52,14 +57,14 @@ test_b64_strict(void **state)
     uint8_t d[16];
     const char *err = NULL;
     static const char *const bad_std[] = {
-        "Zg=",    /* length */
-        "Zh==",   /* trailing bits */
-        "Zm9=",   /* trailing bits */
-        "Z===",   /* too much padding */
-        "=Zg=",   /* padding inside */
+        "Zg=",      /* length */
+        "Zh==",     /* trailing bits */
+        "Zm9=",     /* trailing bits */
+        "Z===",     /* too much padding */
+        "=Zg=",     /* padding inside */
         "Zg==Zg==", /* padding in the middle */
-        "Zm-v",   /* url alphabet */
-        "Zm v",   /* space */
+        "Zm-v",     /* url alphabet */
+        "Zm v",     /* space */
     };
     for (size_t i = 0; i < sizeof(bad_std) / sizeof(bad_std[0]); i++)
         assert_int_equal(st_b64_decode(bad_std[i], strlen(bad_std[i]), d, sizeof(d), &err), -1);
@@ -134,8 +139,7 @@ test_crypto(void **state)
                              "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
     /* RFC 6070 PBKDF2-HMAC-SHA1, c = 4096. */
     uint8_t dk[20];
-    assert_int_equal(
-        st_pbkdf2(ST_MD_SHA1, "password", 8, (const uint8_t *)"salt", 4, 4096, dk), 0);
+    assert_int_equal(st_pbkdf2(ST_MD_SHA1, "password", 8, (const uint8_t *)"salt", 4, 4096, dk), 0);
     st_hex_encode(dk, 20, hex);
     assert_string_equal(hex, "4b007901b765489abead49d926f721d065a429c1");
     assert_int_equal(st_pbkdf2(ST_MD_SHA1, "password", 8, (const uint8_t *)"salt", 4, 0, dk), -1);

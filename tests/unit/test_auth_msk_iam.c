@@ -49,11 +49,10 @@ static const char *const hosts[] = {"127.0.0.1", A3_HOST, "localhost"};
 static struct st_msk_iam_verifier
 verifier(struct keystore *ks)
 {
-    struct st_msk_iam_verifier v = {
-        {"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW, ST_SIGV4_KAFKA_MAX_EXPIRES, lookup,
-         ks},
-        hosts,
-        3};
+    struct st_msk_iam_verifier v = {{"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW,
+                                     ST_SIGV4_KAFKA_MAX_EXPIRES, lookup, ks},
+                                    hosts,
+                                    3};
     return v;
 }
 
@@ -133,9 +132,9 @@ test_a2_captured(void **state)
         "\"20261127T070305Z\",\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\",\"x-amz-credential\":"
         "\"AKIAIOSFODNN7EXAMPLE/20261127/us-east-1/kafka-cluster/aws4_request\",\"action\":"
         "\"kafka-cluster:Connect\",\"host\":\"127.0.0.1\",\"version\":\"2020_10_22\"}";
-    assert_int_equal(st_msk_iam_authenticate(&v, (const uint8_t *)reordered, strlen(reordered),
-                                             T_A2, &id, &err),
-                     0);
+    assert_int_equal(
+        st_msk_iam_authenticate(&v, (const uint8_t *)reordered, strlen(reordered), T_A2, &id, &err),
+        0);
     st_sigv4_identity_clear(&id);
     free(json);
 }
@@ -174,8 +173,7 @@ test_a1_build(void **state)
 {
     (void)state;
     /* kafka-go's vector through the builder: the signature must match. */
-    struct st_sigv4_signing cred = {"ACCESS_KEY", "SECRET_KEY", NULL, "us-east-1",
-                                    "kafka-cluster"};
+    struct st_sigv4_signing cred = {"ACCESS_KEY", "SECRET_KEY", NULL, "us-east-1", "kafka-cluster"};
     struct st_buf out = ST_BUF_INIT;
     const char *err = NULL;
     assert_int_equal(st_msk_iam_build(&cred, "localhost", "kafka-go", 1634216700, 300, &out, &err),

@@ -48,10 +48,9 @@ lookup(void *arg, const char *akid, const char *tok, size_t tok_len, struct st_s
 static struct st_oauthbearer_verifier
 verifier(struct keystore *ks)
 {
-    struct st_oauthbearer_verifier v = {
-        {"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW, ST_SIGV4_KAFKA_MAX_EXPIRES, lookup,
-         ks},
-        NULL};
+    struct st_oauthbearer_verifier v = {{"us-east-1", "kafka-cluster", ST_SIGV4_DEFAULT_SKEW,
+                                         ST_SIGV4_KAFKA_MAX_EXPIRES, lookup, ks},
+                                        NULL};
     return v;
 }
 
@@ -101,8 +100,8 @@ test_o1_python(void **state)
     struct st_sigv4_signing cred = {"AKIDEXAMPLE", O1_SECRET, O1_TOKEN, "us-east-1",
                                     "kafka-cluster"};
     struct st_buf out = ST_BUF_INIT;
-    assert_int_equal(st_oauthbearer_build_token(&cred, "aws-msk-iam-sasl-signer-python/1.0.1",
-                                                T_O1, 900, &out, &err),
+    assert_int_equal(st_oauthbearer_build_token(&cred, "aws-msk-iam-sasl-signer-python/1.0.1", T_O1,
+                                                900, &out, &err),
                      0);
     assert_int_equal(out.len, strlen(tok));
     assert_memory_equal(out.data, tok, out.len);
@@ -111,8 +110,9 @@ test_o1_python(void **state)
     /* Decoded URL as given in the spec. */
     struct st_buf url = ST_BUF_INIT;
     assert_int_equal(st_oauthbearer_token_decode(tok, strlen(tok), &url, &err), 0);
-    const char *want_prefix = "https://kafka.us-east-1.amazonaws.com/?Action=kafka-cluster%3AConnect"
-                              "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F";
+    const char *want_prefix =
+        "https://kafka.us-east-1.amazonaws.com/?Action=kafka-cluster%3AConnect"
+        "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F";
     assert_memory_equal(url.data, want_prefix, strlen(want_prefix));
     st_buf_free(&url);
 
@@ -186,6 +186,8 @@ test_o3_js_temporary(void **state)
     const char *err = NULL;
     assert_int_equal(verify_token(&ks, tok, T_O2, &id, &err), 0);
     assert_int_equal(id.signed_at * 1000 + id.expires_ms, 1795763585000LL);
+    assert_int_equal(st_sigv4_remaining_ms(&id, T_O2 + 100), 500000);
+    assert_int_equal(st_sigv4_remaining_ms(&id, T_O2 + 700), 0);
     assert_string_equal(id.session_token, O3_TOKEN);
     st_sigv4_identity_clear(&id);
     assert_int_equal(verify_token(&ks, tok, T_O2 + 601, &id, &err), -1);
@@ -255,8 +257,8 @@ test_url_rules(void **state)
                      -1);
     assert_string_equal(err, "invalid percent escape");
     /* An extra signed-over parameter changes the canonical query. */
-    assert_int_equal(verify_url("https://kafka.us-east-1.amazonaws.com/?" O2_QUERY "&Extra=1", &err),
-                     -1);
+    assert_int_equal(
+        verify_url("https://kafka.us-east-1.amazonaws.com/?" O2_QUERY "&Extra=1", &err), -1);
     assert_string_equal(err, "signature does not match");
 }
 
@@ -274,9 +276,16 @@ test_framing(void **state)
     (void)state;
     struct st_oauthbearer_msg m;
     const char *err = NULL;
-    assert_int_equal(P("n,,\x01" "auth=Bearer abc.DEF-_9\x01\x01", &m, &err), 0);
+    assert_int_equal(P("n,,\x01"
+                       "auth=Bearer abc.DEF-_9\x01\x01",
+                       &m, &err),
+                     0);
     assert_int_equal(m.token_len, 10);
-    assert_int_equal(P("n,a=user,\x01" "auth=bearer   tok\x01" "ext=v a\x01\x01", &m, &err), 0);
+    assert_int_equal(P("n,a=user,\x01"
+                       "auth=bearer   tok\x01"
+                       "ext=v a\x01\x01",
+                       &m, &err),
+                     0);
     assert_int_equal(m.authzid_len, 4);
     assert_int_equal(m.n_extensions, 1);
     assert_memory_equal(m.token, "tok", 3);
@@ -286,20 +295,50 @@ test_framing(void **state)
         const char *reason;
     } bad[] = {
 #define B(s, r) {s, sizeof(s) - 1, r}
-        B("y,,\x01" "auth=Bearer t\x01\x01", "OAUTHBEARER: channel binding is not supported"),
-        B("n,\x01" "auth=Bearer t\x01\x01", "OAUTHBEARER: malformed GS2 header"),
+        B("y,,\x01"
+          "auth=Bearer t\x01\x01",
+          "OAUTHBEARER: channel binding is not supported"),
+        B("n,\x01"
+          "auth=Bearer t\x01\x01",
+          "OAUTHBEARER: malformed GS2 header"),
         B("n,,auth=Bearer t\x01\x01", "OAUTHBEARER: missing separator after GS2 header"),
-        B("n,,\x01" "auth=Bearer t\x01", "OAUTHBEARER: message is not terminated"),
-        B("n,,\x01" "auth=Bearer t\x01\x01x", "OAUTHBEARER: trailing bytes after message"),
-        B("n,,\x01" "auth=Basic t\x01\x01", "OAUTHBEARER: auth scheme is not Bearer"),
-        B("n,,\x01" "auth=Bearer\x01\x01", "OAUTHBEARER: malformed auth value"),
-        B("n,,\x01" "auth=Bearer t=\x01\x01", "OAUTHBEARER: malformed bearer token"),
-        B("n,,\x01" "auth=Bearer \x01\x01", "OAUTHBEARER: malformed bearer token"),
-        B("n,,\x01" "x=1\x01\x01", "OAUTHBEARER: missing auth"),
-        B("n,,\x01" "auth=Bearer t\x01" "auth=Bearer u\x01\x01", "OAUTHBEARER: duplicate key"),
-        B("n,,\x01" "a1=v\x01" "auth=Bearer t\x01\x01", "OAUTHBEARER: malformed key"),
-        B("n,,\x01" "k=\x01" "auth=Bearer t\x01\x01", "OAUTHBEARER: malformed value"),
-        B("n,,\x01" "k=\x7f\x01" "auth=Bearer t\x01\x01", "OAUTHBEARER: malformed value"),
+        B("n,,\x01"
+          "auth=Bearer t\x01",
+          "OAUTHBEARER: message is not terminated"),
+        B("n,,\x01"
+          "auth=Bearer t\x01\x01x",
+          "OAUTHBEARER: trailing bytes after message"),
+        B("n,,\x01"
+          "auth=Basic t\x01\x01",
+          "OAUTHBEARER: auth scheme is not Bearer"),
+        B("n,,\x01"
+          "auth=Bearer\x01\x01",
+          "OAUTHBEARER: malformed auth value"),
+        B("n,,\x01"
+          "auth=Bearer t=\x01\x01",
+          "OAUTHBEARER: malformed bearer token"),
+        B("n,,\x01"
+          "auth=Bearer \x01\x01",
+          "OAUTHBEARER: malformed bearer token"),
+        B("n,,\x01"
+          "x=1\x01\x01",
+          "OAUTHBEARER: missing auth"),
+        B("n,,\x01"
+          "auth=Bearer t\x01"
+          "auth=Bearer u\x01\x01",
+          "OAUTHBEARER: duplicate key"),
+        B("n,,\x01"
+          "a1=v\x01"
+          "auth=Bearer t\x01\x01",
+          "OAUTHBEARER: malformed key"),
+        B("n,,\x01"
+          "k=\x01"
+          "auth=Bearer t\x01\x01",
+          "OAUTHBEARER: malformed value"),
+        B("n,,\x01"
+          "k=\x7f\x01"
+          "auth=Bearer t\x01\x01",
+          "OAUTHBEARER: malformed value"),
         B("", "OAUTHBEARER: message size out of range"),
 #undef B
     };
@@ -315,15 +354,24 @@ test_framing(void **state)
     struct st_oauthbearer_verifier v = verifier(&ks);
     struct st_sigv4_identity id;
     char msg[1024];
-    int n = snprintf(msg, sizeof(msg), "n,a=alice,\x01" "auth=Bearer %s\x01\x01", tok);
+    int n = snprintf(msg, sizeof(msg),
+                     "n,a=alice,\x01"
+                     "auth=Bearer %s\x01\x01",
+                     tok);
     assert_int_equal(st_oauthbearer_verify(&v, (uint8_t *)msg, (size_t)n, T_O2, &id, &err), -1);
     assert_string_equal(err, "OAUTHBEARER: authorization id is not supported");
     st_sigv4_identity_clear(&id);
-    n = snprintf(msg, sizeof(msg), "n,a=,\x01" "auth=Bearer %s\x01" "foo=bar\x01\x01", tok);
+    n = snprintf(msg, sizeof(msg),
+                 "n,a=,\x01"
+                 "auth=Bearer %s\x01"
+                 "foo=bar\x01\x01",
+                 tok);
     assert_int_equal(st_oauthbearer_verify(&v, (uint8_t *)msg, (size_t)n, T_O2, &id, &err), 0);
     st_sigv4_identity_clear(&id);
     /* A token that is not base64url (a '.' is valid in the grammar but not in base64url). */
-    n = snprintf(msg, sizeof(msg), "n,,\x01" "auth=Bearer a.b\x01\x01");
+    n = snprintf(msg, sizeof(msg),
+                 "n,,\x01"
+                 "auth=Bearer a.b\x01\x01");
     assert_int_equal(st_oauthbearer_verify(&v, (uint8_t *)msg, (size_t)n, T_O2, &id, &err), -1);
     assert_string_equal(err, "OAUTHBEARER: token is not base64url");
     st_sigv4_identity_clear(&id);
@@ -366,9 +414,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_o1_python),  cmocka_unit_test(test_o2_js_captured),
+        cmocka_unit_test(test_o1_python),       cmocka_unit_test(test_o2_js_captured),
         cmocka_unit_test(test_o3_js_temporary), cmocka_unit_test(test_url_rules),
-        cmocka_unit_test(test_framing),    cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_framing),         cmocka_unit_test(test_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,22 +119,27 @@ test_s3_sha512(void **state)
     (void)state;
     struct st_scram_cred cred;
     make_cred(ST_SCRAM_SHA512, SALT_B64, "pencil", 4096, &cred);
-    assert_b64(cred.stored_key, 64,
-               "6AAub3065EYRmyFpM2RNwqK+eGnrkYuEWbXn19LsEmBqzu8QaCXNc1FwpnX9NhH2hK/60dzj9DoO5DvVkOHbvg==");
-    assert_b64(cred.server_key, 64,
-               "jZHbYjC1aHh0/hKbxyBuGFjDrgjgKTT1esA7awWiKcRZ0o/0b1yWEebBeSVkkCFewf91nLDfKF24mvD5nmE6rA==");
+    assert_b64(
+        cred.stored_key, 64,
+        "6AAub3065EYRmyFpM2RNwqK+eGnrkYuEWbXn19LsEmBqzu8QaCXNc1FwpnX9NhH2hK/60dzj9DoO5DvVkOHbvg==");
+    assert_b64(
+        cred.server_key, 64,
+        "jZHbYjC1aHh0/hKbxyBuGFjDrgjgKTT1esA7awWiKcRZ0o/0b1yWEebBeSVkkCFewf91nLDfKF24mvD5nmE6rA==");
     uint8_t salted[64];
     char hex[129];
     assert_int_equal(st_pbkdf2(ST_MD_SHA512, "pencil", 6, cred.salt, cred.salt_len, 4096, salted),
                      0);
     st_hex_encode(salted, 64, hex);
-    assert_string_equal(hex, "f16efe1be67f1d09502ebd5ed9262fddffba5a377ab4f0b687e5ed5ba0f50686b8a4ae"
-                             "166476da8ab3b951d2fa9238b63998f45461bc33a464814949cec9631d");
+    assert_string_equal(hex,
+                        "f16efe1be67f1d09502ebd5ed9262fddffba5a377ab4f0b687e5ed5ba0f50686b8a4ae"
+                        "166476da8ab3b951d2fa9238b63998f45461bc33a464814949cec9631d");
     run_vector(ST_SCRAM_SHA512, CNONCE, SNONCE, SALT_B64,
                "r=" CNONCE SNONCE ",s=" SALT_B64 ",i=4096",
                "c=biws,r=" CNONCE SNONCE
-               ",p=gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==",
-               "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==");
+               ",p=gMGXRcevScNtxZ6/"
+               "8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==",
+               "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/"
+               "AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==");
 }
 
 /*
@@ -157,7 +162,7 @@ server_s1(const char *first, const char *final, const struct st_scram_cred *cred
         rc = st_scram_server_first(s, cred, SNONCE, &out, err);
     if (rc == 0) {
         st_buf_reset(&out);
-        rc = st_scram_server_client_final(s, (const uint8_t *)final, strlen(final), &out, err);
+        rc = st_scram_server_client_final(s, (const uint8_t *) final, strlen(final), &out, err);
     }
     st_buf_free(&out);
     st_scram_server_free(s);
@@ -174,11 +179,11 @@ test_negative(void **state)
     const char *err = NULL;
     assert_int_equal(server_s1(S1_FIRST, S1_FINAL, NULL, &err), 0);
     /* Flipped proof bit (d -> e in the first character). */
-    assert_int_equal(server_s1(S1_FIRST,
-                               "c=biws,r=" CNONCE SNONCE
-                               ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-                               NULL, &err),
-                     -1);
+    assert_int_equal(
+        server_s1(S1_FIRST,
+                  "c=biws,r=" CNONCE SNONCE ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", NULL,
+                  &err),
+        -1);
     assert_string_equal(err, "SCRAM: invalid credentials");
     /* Nonce that does not extend the client nonce. */
     assert_int_equal(server_s1(S1_FIRST,
@@ -188,11 +193,11 @@ test_negative(void **state)
                      -1);
     assert_string_equal(err, "SCRAM: nonce mismatch");
     /* c=eSws ("y,,") against an "n,," header. */
-    assert_int_equal(server_s1(S1_FIRST,
-                               "c=eSws,r=" CNONCE SNONCE
-                               ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-                               NULL, &err),
-                     -1);
+    assert_int_equal(
+        server_s1(S1_FIRST,
+                  "c=eSws,r=" CNONCE SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", NULL,
+                  &err),
+        -1);
     assert_string_equal(err, "SCRAM: channel binding does not match GS2 header");
     /* y,, and p= GS2 flags. */
     assert_int_equal(server_s1("y,,n=user,r=" CNONCE, S1_FINAL, NULL, &err), -1);
@@ -222,7 +227,10 @@ test_negative(void **state)
     assert_int_equal(server_s1("n,,m=ext,n=user,r=" CNONCE, S1_FINAL, NULL, &err), -1);
     assert_string_equal(err, "SCRAM: mandatory extension is not supported");
     /* Nonce with a forbidden character, missing r=, proof not last, malformed proof. */
-    assert_int_equal(server_s1("n,,n=user,r=a\x01" "b", S1_FINAL, NULL, &err), -1);
+    assert_int_equal(server_s1("n,,n=user,r=a\x01"
+                               "b",
+                               S1_FINAL, NULL, &err),
+                     -1);
     assert_string_equal(err, "SCRAM: invalid client nonce");
     assert_int_equal(server_s1("n,,n=user", S1_FINAL, NULL, &err), -1);
     assert_string_equal(err, "SCRAM: client-first lacks r=");
@@ -238,7 +246,8 @@ static void
 test_unknown_user_mock(void **state)
 {
     (void)state;
-    /* Unknown user: a server-first indistinguishable in shape, a stable salt, failure at the end. */
+    /* Unknown user: a server-first indistinguishable in shape, a stable salt, failure at the end.
+     */
     const char *err = NULL, *user = NULL;
     struct st_buf a = ST_BUF_INIT, b = ST_BUF_INIT, out = ST_BUF_INIT;
     for (int round = 0; round < 2; round++) {
@@ -246,8 +255,7 @@ test_unknown_user_mock(void **state)
             st_scram_server_new(ST_SCRAM_SHA512, mock_key, sizeof(mock_key));
         const char *first = "n,,n=ghost,r=abc";
         assert_int_equal(
-            st_scram_server_client_first(s, (const uint8_t *)first, strlen(first), &user, &err),
-            0);
+            st_scram_server_client_first(s, (const uint8_t *)first, strlen(first), &user, &err), 0);
         assert_int_equal(st_scram_server_first(s, NULL, "xyz", round ? &b : &a, &err), 0);
         st_scram_server_free(s);
     }
@@ -279,8 +287,7 @@ test_unknown_user_mock(void **state)
 
 /* Random nonces, an escaped username and a non-ASCII password, both mechanisms. */
 static void
-roundtrip(enum st_scram_mech mech, const char *user, const char *pw, const char *login_pw,
-          int want)
+roundtrip(enum st_scram_mech mech, const char *user, const char *pw, const char *login_pw, int want)
 {
     struct st_scram_cred cred;
     const char *err = NULL, *got_user = NULL;
@@ -380,9 +387,9 @@ test_client_rejects(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct st_scram_client *c = st_scram_client_new(ST_SCRAM_SHA256, "u", "p", 1, "abc");
         assert_int_equal(st_scram_client_first(c, &m), 0);
-        assert_int_equal(st_scram_client_final(c, (const uint8_t *)cases[i][0],
-                                               strlen(cases[i][0]), &m, &err),
-                         -1);
+        assert_int_equal(
+            st_scram_client_final(c, (const uint8_t *)cases[i][0], strlen(cases[i][0]), &m, &err),
+            -1);
         assert_string_equal(err, cases[i][1]);
         st_scram_client_free(c);
     }
@@ -393,8 +400,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_s1_sha256),     cmocka_unit_test(test_s2_sha1),
-        cmocka_unit_test(test_s3_sha512),     cmocka_unit_test(test_negative),
+        cmocka_unit_test(test_s1_sha256),         cmocka_unit_test(test_s2_sha1),
+        cmocka_unit_test(test_s3_sha512),         cmocka_unit_test(test_negative),
         cmocka_unit_test(test_unknown_user_mock), cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_escaping_on_wire),  cmocka_unit_test(test_cred_text),
         cmocka_unit_test(test_client_rejects),

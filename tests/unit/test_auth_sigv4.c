@@ -55,7 +55,10 @@ lookup(void *arg, const char *akid, const char *tok, size_t tok_len, struct st_s
     return 0;
 }
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                         \
+    }
 
 static char *
 read_data(const char *name, size_t *len)
@@ -100,8 +103,15 @@ static const struct st_sigv4_header get_policy_hdrs[] = {
 static struct st_sigv4_http
 get_policy_req(void)
 {
-    struct st_sigv4_http r = {"GET", ARN_PATH, sizeof(ARN_PATH) - 1, NULL, 0, get_policy_hdrs,
-                              sizeof(get_policy_hdrs) / sizeof(get_policy_hdrs[0]), NULL, 0};
+    struct st_sigv4_http r = {"GET",
+                              ARN_PATH,
+                              sizeof(ARN_PATH) - 1,
+                              NULL,
+                              0,
+                              get_policy_hdrs,
+                              sizeof(get_policy_hdrs) / sizeof(get_policy_hdrs[0]),
+                              NULL,
+                              0};
     return r;
 }
 
@@ -112,11 +122,10 @@ test_get_policy_canonical(void **state)
     struct st_sigv4_http r = get_policy_req();
     struct st_buf b = ST_BUF_INIT;
     const char *err = NULL;
-    const char *sh =
-        "amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;x-amz-user-agent";
-    assert_int_equal(st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256,
-                                                     &err),
-                     0);
+    const char *sh = "amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;x-"
+                     "amz-user-agent";
+    assert_int_equal(
+        st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256, &err), 0);
     const char *want = "GET\n" ARN_PATH_CANON "\n"
                        "\n"
                        "amz-sdk-invocation-id:4c8b6556-a72a-4872-a5ae-b77ebd42f203\n"
@@ -155,6 +164,7 @@ test_get_policy_verify(void **state)
     assert_int_equal(id.signed_at, T_CAPTURE);
     assert_null(id.session_token);
     assert_ptr_equal(id.principal, &ks);
+    assert_int_equal(st_sigv4_remaining_ms(&id, T_CAPTURE), -1);
     st_sigv4_identity_clear(&id);
 
     /* Inside the window on both sides, then just outside. */
@@ -373,9 +383,8 @@ test_get_policy_token(void **state)
     struct st_buf b = ST_BUF_INIT;
     const char *sh = "amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;"
                      "x-amz-security-token;x-amz-user-agent";
-    assert_int_equal(st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256,
-                                                     &err),
-                     0);
+    assert_int_equal(
+        st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256, &err), 0);
     char hex[65];
     assert_int_equal(st_sigv4_sha256_hex(b.data, b.len, hex), 0);
     assert_string_equal(hex, "375c99c486d080d763a5e8df62666892827c943552db3972e10acd41da79b491");
@@ -517,11 +526,10 @@ test_list_vpc_connections(void **state)
     st_sigv4_identity_clear(&id);
 
     struct st_buf b = ST_BUF_INIT;
-    const char *sh =
-        "amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;x-amz-user-agent";
-    assert_int_equal(st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256,
-                                                     &err),
-                     0);
+    const char *sh = "amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;x-"
+                     "amz-user-agent";
+    assert_int_equal(
+        st_sigv4_canonical_request_http(&b, &r, sh, strlen(sh), ST_SIGV4_EMPTY_SHA256, &err), 0);
     const char *prefix = "GET\n/v1/vpc-connections\nmaxResults=10&nextToken=tok%2Fen%2B1%3D\n"
                          "amz-sdk-invocation-id:";
     assert_memory_equal(b.data, prefix, strlen(prefix));
@@ -576,8 +584,8 @@ test_get_policy_signer(void **state)
 {
     (void)state;
     /* Sign 11.1 without the generated headers; the Authorization must match the capture. */
-    struct st_sigv4_header in[] = {
-        get_policy_hdrs[0], get_policy_hdrs[2], get_policy_hdrs[3], get_policy_hdrs[4]};
+    struct st_sigv4_header in[] = {get_policy_hdrs[0], get_policy_hdrs[2], get_policy_hdrs[3],
+                                   get_policy_hdrs[4]};
     struct st_sigv4_http r = get_policy_req();
     r.headers = in;
     r.n_headers = 4;
@@ -645,7 +653,8 @@ static void
 test_canonical_query(void **state)
 {
     (void)state;
-    check_query("maxResults=10&nextToken=tok%2Fen%2B1%3D", "maxResults=10&nextToken=tok%2Fen%2B1%3D");
+    check_query("maxResults=10&nextToken=tok%2Fen%2B1%3D",
+                "maxResults=10&nextToken=tok%2Fen%2B1%3D");
     check_query("b=2&a=1&a=0", "a=0&a=1&b=2");
     check_query("flag&x=a+b", "flag=&x=a%20b");
     check_query("a=%7e&&c=%41", "a=~&c=A");
@@ -724,14 +733,12 @@ static void
 test_presign_kafka_go(void **state)
 {
     (void)state;
-    struct st_sigv4_signing cred = {"ACCESS_KEY", "SECRET_KEY", NULL, "us-east-1",
-                                    "kafka-cluster"};
+    struct st_sigv4_signing cred = {"ACCESS_KEY", "SECRET_KEY", NULL, "us-east-1", "kafka-cluster"};
     struct st_sigv4_param action = {"Action", 6, "kafka-cluster:Connect", 21};
     struct st_sigv4_presign_result pr;
     const char *err = NULL;
-    assert_int_equal(st_sigv4_presign(&cred, "localhost", "/", &action, 1, 1634216700, 300, &pr,
-                                      &err),
-                     0);
+    assert_int_equal(
+        st_sigv4_presign(&cred, "localhost", "/", &action, 1, 1634216700, 300, &pr, &err), 0);
     assert_string_equal(pr.signature,
                         "6b8d25f9b45b9c7db9da855a49112d80379224153a27fd279c305a5b7940d1a7");
     assert_string_equal(pr.credential, "ACCESS_KEY/20211014/us-east-1/kafka-cluster/aws4_request");
