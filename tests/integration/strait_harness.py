@@ -9,7 +9,6 @@ log. Also holds the small client helpers the tests share (message sets, consume-
 Environment: ST_BUILD_DIR (dir holding straitd and strait; default <source>/build), ST_SOURCE_DIR,
 ST_LOG_LEVEL (straitd --log-level, default info), ST_KEEP=1 keeps the data dir.
 """
-import errno
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -84,20 +84,126 @@ def pick_loopback(first_port=14001, count=8):
     raise TestFailure("no free loopback address found")
 
 
+TCP_ESTABLISHED, TCP_SYN_SENT = "01", "02"
+
+
+def _hex_addr(h):
+    """'0100007F:1F90' (or its tcp6 form) -> ('127.0.0.1', 8080); None if not IPv4(-mapped)."""
+    ip, port = h.split(":")
+    if len(ip) == 32:  # tcp6: only IPv4-mapped (::ffff:a.b.c.d) matters here
+        if ip[:24] != "0000000000000000FFFF0000":
+            return None
+        ip = ip[24:]
+    b = bytes.fromhex(ip)[::-1]
+    return "%d.%d.%d.%d" % tuple(b), int(port, 16)
+
+
+def _socket_inodes(pid):
+    out = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(link[8:-1])
+    except OSError:
+        pass
+    return out
+
+
+def _owner_of(inode):
+    """(pid, cmdline) of a process holding socket inode, or None."""
+    for d in os.listdir("/proc"):
+        if d.isdigit() and inode in _socket_inodes(int(d)):
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            except OSError:
+                cmd = "?"
+            return int(d), cmd
+    return None
+
+
+class BypassWatcher(threading.Thread):
+    """Watches the machine's TCP table while a test runs: any process other than straitd that
+    connects to an upstream broker address has bypassed the endpoint (a leaked address). Samples
+    every `interval` s; clients keep their broker connections open while they work, so a client
+    that learned an upstream address is seen connected to it."""
+
+    def __init__(self, straitd_pid, upstream, interval=0.05):
+        super().__init__(daemon=True, name="bypass-watcher")
+        self.pid = straitd_pid
+        self.upstream = set(upstream)
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.bypasses = {}  # inode -> (pid, cmdline, (host, port))
+        self.samples = 0
+
+    def _suspects(self):
+        found = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        if fields[3] not in (TCP_ESTABLISHED, TCP_SYN_SENT) or fields[9] == "0":
+                            continue
+                        rem = _hex_addr(fields[2])
+                        if rem in self.upstream:
+                            found[fields[9]] = rem
+            except OSError:
+                continue
+        return found
+
+    def check_once(self):
+        self.samples += 1
+        found = self._suspects()
+        if not found:
+            return
+        mine = _socket_inodes(self.pid)
+        for inode, rem in found.items():
+            if inode in mine or inode in self.bypasses:
+                continue
+            owner = _owner_of(inode)
+            if owner and owner[0] != self.pid:
+                self.bypasses[inode] = (owner[0], owner[1], rem)
+                log("BYPASS: pid %d (%s) connected to upstream %s:%d directly" % (
+                    owner[0], owner[1][:120], rem[0], rem[1]))
+
+    def run(self):
+        while not self.stop_event.wait(self.interval):
+            self.check_once()
+
+    def finish(self):
+        self.stop_event.set()
+        self.join(10)
+        self.check_once()
+        return list(self.bypasses.values())
+
+
 class Straitd:
     """One straitd process for a test. Use as a context manager.
 
     brokers: embedded mock cluster size (--embedded-kafka N); port_range: "A-B" or None for the
-    default; extra_args: more straitd flags.
+    default; extra_args: more straitd flags; data_dir: reuse this dir (the caller owns it) instead
+    of a fresh temporary one; watch_bypass: fail the test if any other process connects to an
+    upstream broker address directly (see BypassWatcher).
     """
 
-    def __init__(self, brokers=3, port_range=None, extra_args=(), address=None):
+    def __init__(self, brokers=3, port_range=None, extra_args=(), address=None, data_dir=None,
+                 watch_bypass=True):
         self.n_brokers = brokers
         self.port_range = port_range
         self.extra_args = list(extra_args)
         first = int(port_range.split("-")[0]) if port_range else 14001
         self.address = address or pick_loopback(first, max(brokers, 1))
-        self.data_dir = tempfile.mkdtemp(prefix="strait-it-")
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="strait-it-")
+        self.watch_bypass = watch_bypass
+        self.watcher = None
         self.ready_path = os.path.join(self.data_dir, "ready.json")
         self.log_path = os.path.join(self.data_dir, "straitd.log")
         self.proc = None
@@ -114,14 +220,45 @@ class Straitd:
             argv += ["--port-range", self.port_range]
         argv += self.extra_args
         log("starting: %s" % " ".join(argv))
-        self._logf = open(self.log_path, "wb")
+        self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self.ready = wait_for(self._read_ready, READY_TIMEOUT, "straitd ready file")
         ep = self.endpoint()
         log("straitd pid %d ready: endpoint %s, upstream %s" % (
             self.proc.pid, ep["bootstrap"], self.ready["upstream"].get("bootstrap")))
+        if self.watch_bypass:
+            self.watcher = BypassWatcher(self.proc.pid, self.upstream_addresses())
+            self.watcher.start()
         return self
+
+    def upstream_addresses(self):
+        """[(ip, port)] of the upstream brokers, from the ready file and the admin status."""
+        out = set()
+        for hp in self.upstream_bootstrap.split(","):
+            if hp.strip():
+                host, port = hp.strip().rsplit(":", 1)
+                out.add((socket.gethostbyname(host), int(port)))
+        try:  # brokers straitd learned beyond the bootstrap list, if status reports them
+            for cl in self.status().get("clusters", []):
+                for b in cl.get("brokers", []):
+                    if b.get("upstreamHost") and b.get("upstreamPort"):
+                        out.add((socket.gethostbyname(b["upstreamHost"]), int(b["upstreamPort"])))
+        except (TestFailure, ValueError, OSError, AttributeError) as e:
+            log("upstream brokers from status unavailable (%s); using the ready file's" % e)
+        return sorted(out)
+
+    def check_no_bypass(self):
+        """Fails if a client was seen connected to an upstream broker address (not via straitd)."""
+        if self.watcher is None:
+            return
+        bypasses = self.watcher.finish()
+        self.watcher = None
+        h_ = ["pid %d (%s) -> %s:%d" % (pid, cmd[:100], rem[0], rem[1])
+              for pid, cmd, rem in bypasses]
+        if bypasses:
+            raise TestFailure("clients bypassed the endpoint and reached upstream brokers "
+                              "directly: %s" % "; ".join(h_))
 
     def _read_ready(self):
         rc = self.proc.poll()
@@ -175,6 +312,16 @@ class Straitd:
             raise
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.check_no_bypass()
+            except TestFailure:
+                self.stop()
+                self.dump_log()
+                self._cleanup(keep=True)
+                raise
+        elif self.watcher is not None:
+            self.watcher.finish()
         was_alive = self.alive()
         rc = self.stop()
         clean = was_alive and rc == 0
@@ -192,6 +339,8 @@ class Straitd:
     def _cleanup(self, keep):
         if getattr(self, "_logf", None):
             self._logf.close()
+        if not self.own_data_dir:
+            return
         if keep or os.environ.get("ST_KEEP") == "1":
             log("kept data dir %s" % self.data_dir)
         else:
