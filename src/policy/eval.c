@@ -479,6 +479,7 @@ st_policy_evaluate(const struct st_policy_request *req, const struct st_policy *
     /* A resource without an account (or "*") belongs to the caller's own account. */
     bool same = ral == 0 || (pal == ral && memcmp(pa, ra, pal) == 0);
     bool service = rprin_is_service(&e.prin);
+    bool anonymous = e.prin.len == 0 || strcmp(e.prin.s, "*") == 0;
 
     out->identity_allow = id_allow && !id_deny;
     out->resource_allow = rp == RP_DENY ? ST_PM_NO : rp_best;
@@ -488,10 +489,11 @@ st_policy_evaluate(const struct st_policy_request *req, const struct st_policy *
         out->result = ST_POLICY_EXPLICIT_DENY;
         reason = id_deny ? "an identity policy statement explicitly denies the request"
                          : "a resource policy statement explicitly denies the request";
-    } else if (service) {
+    } else if (service || anonymous) {
         out->result = rp == RP_ALLOW ? ST_POLICY_ALLOWED : ST_POLICY_IMPLICIT_DENY;
-        reason = rp == RP_ALLOW ? "the resource policy allows the service principal"
-                                : "a service principal needs an Allow in the resource policy";
+        reason = rp == RP_ALLOW ? "the resource policy allows the service or anonymous principal"
+                                : "a service or anonymous principal needs an Allow in the "
+                                  "resource policy";
     } else if (same) {
         if (id_allow) {
             out->result = ST_POLICY_ALLOWED;
