@@ -220,6 +220,7 @@ class Straitd:
             argv += ["--port-range", self.port_range]
         argv += self.extra_args
         log("starting: %s" % " ".join(argv))
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
