@@ -466,6 +466,11 @@ def consume_to_eof(bootstrap, topic, timeout=60.0, extra_conf=None):
     return out
 
 
+def _short(kv):
+    k, v = kv
+    return (k, v if v is None or len(v) <= 60 else "%s...(%d bytes)" % (v[:40], len(v)))
+
+
 def assert_exactly(sent, received, what):
     """received [(partition, offset, key, value)] must hold each (key, value) of sent exactly once,
     and within each partition in the order they were sent."""
@@ -483,10 +488,11 @@ def assert_exactly(sent, received, what):
         else:
             seen[kv] = (p, off)
     missing = [kv for kv in sent if kv not in seen]
-    check(not unknown, "%s: %d unexpected messages, e.g. %r" % (what, len(unknown), unknown[:3]))
+    check(not unknown, "%s: %d unexpected messages, e.g. %r" % (
+        what, len(unknown), [_short(kv) for kv in unknown[:3]]))
     check(dup == 0, "%s: %d duplicate messages" % (what, dup))
     check(not missing, "%s: %d of %d messages missing, e.g. %r" % (
-        what, len(missing), len(sent), missing[:3]))
+        what, len(missing), len(sent), [_short(kv) for kv in missing[:3]]))
     by_part = {}
     for (p, off, k, v) in sorted(received, key=lambda r: (r[0], r[1])):
         by_part.setdefault(p, []).append(index[(k, v)])
