@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "app/embedded.h"
+#include "ctl/ctl.h"
 #include "gateway/gateway.h"
 #include "net/sock.h"
 #include "util/log.h"
@@ -199,6 +200,8 @@ on_request(struct evhttp_request *req, void *arg)
         handle_embedded(a, req, path + 13);
         return;
     }
+    if (a->ctx.ctl && st_ctl_admin_handle(a->ctx.ctl, req, path))
+        return;
     reply_error(req, 404, "NotFound", "unknown admin path");
 }
 

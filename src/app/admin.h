@@ -6,6 +6,7 @@
  *   POST /v1/embedded/brokers/{id}/down      embedded cluster: take a broker down
  *   POST /v1/embedded/brokers/{id}/up        embedded cluster: bring it back
  *   POST /v1/embedded/topics                 {"name": "t", "partitions": 6, "replicationFactor": 1}
+ *   POST /v1/apply, GET /v1/ctl/status        control plane (src/ctl/apply.c)
  *
  * Errors are {"error": "...", "message": "..."} with a 4xx/5xx status.
  */
@@ -17,12 +18,14 @@
 struct st_gw_cluster;
 struct st_embedded;
 struct st_admin;
+struct st_ctl;
 
 /* What the admin API reports on and acts on (not owned). */
 struct st_admin_ctx {
     struct st_gw_cluster *cluster; /* the gateway's cluster */
     struct st_embedded *embedded;  /* NULL when the upstream is external */
     const char *data_dir;          /* for status */
+    struct st_ctl *ctl;            /* control plane: /v1/apply, /v1/ctl/... (NULL = none) */
 };
 
 /* Listens on `path`. Returns a new server (free with st_admin_free()) or NULL with *err. */

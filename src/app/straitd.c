@@ -21,6 +21,7 @@
 
 #include "app/admin.h"
 #include "app/embedded.h"
+#include "ctl/ctl.h"
 #include "gateway/gateway.h"
 #include "util/log.h"
 
@@ -34,6 +35,7 @@ struct straitd_opts {
     int port_min, port_max;        /* --port-range */
     const char *ready_file;        /* --ready-file */
     uint32_t refresh_ms;           /* --metadata-refresh-ms */
+    const char *api_listen;        /* --api-listen ADDR:PORT (MSK API), NULL = none */
 };
 
 struct straitd {
@@ -43,6 +45,7 @@ struct straitd {
     struct st_embedded *embedded;   /* embedded cluster or NULL */
     struct st_gw_cluster *cluster;  /* the gateway */
     struct st_admin *admin;         /* admin socket */
+    struct st_ctl *ctl;             /* control plane (store, MSK API, VPC connections) */
     char admin_path[4096];          /* its path */
 };
 
@@ -61,6 +64,7 @@ usage(FILE *f)
             "  --port-range A-B          endpoint ports, one per broker (default 14001-14100)\n"
             "  --ready-file FILE         write JSON with every bound address once serving\n"
             "  --metadata-refresh-ms MS  broker discovery interval (default 10000)\n"
+            "  --api-listen ADDR:PORT    serve the MSK-compatible control-plane API (SigV4) there\n"
             "  --log-level LEVEL         error|warn|info|debug|trace (default info)\n"
             "  --version                 print the version\n");
 }
@@ -92,6 +96,7 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         {"ready-file", required_argument, NULL, 'r'},
         {"metadata-refresh-ms", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
+        {"api-listen", required_argument, NULL, 'a'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -128,6 +133,9 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
             break;
         case 'r':
             o->ready_file = optarg;
+            break;
+        case 'a':
+            o->api_listen = optarg;
             break;
         case 'm':
             o->refresh_ms = (uint32_t)strtoul(optarg, &end, 10);
@@ -203,6 +211,8 @@ write_ready_file(struct straitd *d)
                              "dataDir", d->o.data_dir, "adminSocket", d->admin_path, "upstream",
                              "embedded", d->embedded != NULL, "bootstrap",
                              st_gw_cluster_bootstrap(d->cluster), "endpoints", eps);
+    if (d->ctl && st_ctl_api_address(d->ctl)[0])
+        json_object_set_new(root, "apiEndpoint", json_string(st_ctl_api_address(d->ctl)));
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", d->o.ready_file);
     int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -284,8 +294,16 @@ main(int argc, char **argv)
         return 1;
     }
 
+    struct st_ctl_config ccfg = {d.base, d.dns, d.o.data_dir, d.o.api_listen,
+                                 d.o.port_min, d.o.port_max, 0};
+    d.ctl = st_ctl_new(&ccfg, &err);
+    if (!d.ctl) {
+        st_error("control plane: %s", err);
+        return 1;
+    }
+
     snprintf(d.admin_path, sizeof(d.admin_path), "%s/admin.sock", d.o.data_dir);
-    struct st_admin_ctx actx = {d.cluster, d.embedded, d.o.data_dir};
+    struct st_admin_ctx actx = {d.cluster, d.embedded, d.o.data_dir, d.ctl};
     d.admin = st_admin_start(d.base, d.admin_path, &actx, &err);
     if (!d.admin) {
         st_error("admin socket %s: %s", d.admin_path, err);
@@ -303,6 +321,7 @@ main(int argc, char **argv)
     if (d.o.ready_file)
         unlink(d.o.ready_file);
     st_admin_free(d.admin);
+    st_ctl_free(d.ctl);
     st_gw_cluster_free(d.cluster);
     event_free(sigterm);
     event_free(sigint);

@@ -28,6 +28,9 @@ admin_usage(FILE *f)
                "  embedded broker-down ID                  take an embedded broker down\n"
                "  embedded broker-up ID                    bring it back\n"
                "  embedded create-topic NAME [--partitions N] [--replication-factor R]\n"
+               "  apply FILE|- [--output json]             create accounts, users, keys, policies,\n"
+               "                                           VPCs, subnets, security groups (idempotent)\n"
+               "  ctl-status                               control-plane snapshot and API address\n"
                "\n"
                "The socket defaults to $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock.\n");
 }
@@ -195,6 +198,10 @@ st_cli_admin(int argc, char **argv)
         return admin_call(sock, "GET", "/v1/status", NULL);
     if (strcmp(argv[0], "embedded") == 0)
         return embedded_cmd(sock, argc - 1, argv + 1);
+    if (strcmp(argv[0], "apply") == 0)
+        return st_cli_admin_apply(sock, argc, argv);
+    if (strcmp(argv[0], "ctl-status") == 0)
+        return admin_call(sock, "GET", "/v1/ctl/status", NULL);
     fprintf(stderr, "strait: unknown admin command '%s'\n", argv[0]);
     admin_usage(stderr);
     return 2;

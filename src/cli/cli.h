@@ -8,5 +8,8 @@
 /* Command groups: return the process exit status. argv[0] is the group name. */
 int st_cli_admin(int argc, char **argv);
 int st_cli_policy(int argc, char **argv);
+int st_cli_kafka(int argc, char **argv);
+/* `strait admin apply FILE` (apply.c); argv[0] is "apply". */
+int st_cli_admin_apply(const char *socket_path, int argc, char **argv);
 
 #endif

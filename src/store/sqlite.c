@@ -705,7 +705,7 @@ st_store_cluster_list(struct st_store *s, const char *account, const char *name_
 {
     return QUERY(s, limit,
                  "SELECT doc AS doc$ FROM clusters WHERE (?1 IS NULL OR account = ?1) AND (?2 IS "
-                 "NULL OR instr(name, ?2) > 0) AND (?3 IS NULL OR arn > ?3) ORDER BY arn",
+                 "NULL OR substr(name, 1, length(?2)) = ?2) AND (?3 IS NULL OR arn > ?3) ORDER BY arn",
                  account, name_filter, after);
 }
 

@@ -121,7 +121,7 @@ int st_store_cluster_update(struct st_store *s, const json_t *rec, const char *e
                             const char **err) __attribute__((warn_unused_result));
 int st_store_cluster_delete(struct st_store *s, const char *arn, const char **err)
     __attribute__((warn_unused_result));
-/* Clusters of `account` (NULL: all) whose name contains `name_filter` (NULL: any), ARN > `after`
+/* Clusters of `account` (NULL: all) whose name starts with `name_filter` (NULL: any), ARN > `after`
  * (NULL: from the start), at most `limit` (0: all), ordered by ARN. */
 json_t *st_store_cluster_list(struct st_store *s, const char *account, const char *name_filter,
                               const char *after, int limit);

@@ -1,0 +1,59 @@
+/*
+ * The control plane: the MSK-compatible REST API (SigV4-authenticated, authorized by the policy
+ * engine), STS AssumeRole/GetCallerIdentity, the local IAM and network model, and the runtime of
+ * the clusters it manages (embedded mock or external upstream, each behind its own gateway with
+ * one endpoint per VPC-connection subnet). State lives in the store; the data plane receives
+ * immutable snapshots (snapshot.h) through the publisher.
+ *
+ * Context: everything runs on the daemon's libevent loop thread.
+ */
+#ifndef ST_CTL_CTL_H
+#define ST_CTL_CTL_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+struct evdns_base;
+struct evhttp_request;
+struct st_ctl;
+struct st_snapshot;
+
+struct st_ctl_config {
+    struct event_base *base;  /* the daemon's loop */
+    struct evdns_base *dns;   /* resolver for upstream clusters */
+    const char *data_dir;     /* store and per-cluster port maps live here */
+    const char *api_listen;   /* "ADDR:PORT" for the MSK API (port 0 = any), NULL = no API */
+    int port_min, port_max;   /* per-broker port range of VPC-connection endpoints */
+    int max_skew;             /* SigV4 clock-skew window in seconds (0 = 300) */
+};
+
+/*
+ * Opens the store, restores every cluster's runtime and pending lifecycle steps, and starts the
+ * API listener. Returns a new control plane (st_ctl_free()) or NULL with *err.
+ */
+struct st_ctl *st_ctl_new(const struct st_ctl_config *cfg, const char **err)
+    __attribute__((warn_unused_result));
+void st_ctl_free(struct st_ctl *ctl);
+
+/* "ADDR:PORT" the API listens on (the real port when 0 was asked), "" without an API. */
+const char *st_ctl_api_address(const struct st_ctl *ctl);
+
+/*
+ * Serves an admin-socket request under /v1/ that belongs to the control plane (/v1/apply,
+ * /v1/iam/..., /v1/ctl/...). Returns true when it answered the request, false when the path is
+ * not the control plane's (the caller answers it).
+ */
+bool st_ctl_admin_handle(struct st_ctl *ctl, struct evhttp_request *req, const char *path);
+
+/*
+ * Called with a new reference to every snapshot published (after each committed change, and
+ * once immediately with the current one). The callee owns the reference.
+ */
+typedef void (*st_ctl_publish_fn)(void *arg, struct st_snapshot *snap);
+void st_ctl_set_publisher(struct st_ctl *ctl, st_ctl_publish_fn fn, void *arg);
+
+/* The current snapshot (borrowed; take a reference to keep it). */
+struct st_snapshot *st_ctl_snapshot(struct st_ctl *ctl);
+
+#endif

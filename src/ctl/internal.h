@@ -1,0 +1,143 @@
+/*
+ * Control-plane internals shared by core.c (lifecycle, snapshots, tasks), runtime.c (cluster
+ * runtimes and endpoints), api.c (HTTP, SigV4, authorization, errors, STS), ops.c (the MSK
+ * operations) and apply.c (the admin socket's declarative apply).
+ */
+#ifndef ST_CTL_INTERNAL_H
+#define ST_CTL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "auth/sigv4.h"
+#include "ctl/ctl.h"
+#include "ctl/route.h"
+#include "ctl/snapshot.h"
+
+struct evhttp;
+struct evhttp_request;
+struct st_gw_cluster;
+struct st_store;
+struct st_policy;
+
+/* Deferred lifecycle steps (the API answers first, the transition completes on the loop). */
+enum st_task_kind {
+    ST_TASK_CONN_BIND,       /* CREATING -> AVAILABLE / FAILED */
+    ST_TASK_CONN_REJECT,     /* REJECTING -> REJECTED */
+    ST_TASK_CONN_DELETE,     /* DELETING -> gone */
+    ST_TASK_CLUSTER_UPDATE,  /* UPDATING -> ACTIVE (DEACTIVATING connections -> INACTIVE) */
+    ST_TASK_CLUSTER_DELETE,  /* DELETING -> gone */
+};
+
+struct st_task {
+    struct st_ctl *ctl;        /* owner */
+    enum st_task_kind kind;    /* what to do */
+    char *arn;                 /* the connection or cluster */
+    struct event *ev;          /* its timer */
+    struct st_task *next;      /* pending list */
+};
+
+/* Runtime of one cluster: its upstream and its gateway. */
+struct st_rt {
+    char *arn;                    /* cluster ARN */
+    void *mock;                   /* rd_kafka mock cluster state, NULL for external upstreams */
+    char *bootstrap;              /* upstream bootstrap servers */
+    struct st_gw_cluster *gw;     /* gateway (endpoints = VPC-connection subnet addresses) */
+    bool learned;                 /* brokers discovered at least once */
+    struct st_ctl *ctl;           /* owner */
+    struct st_rt *next;           /* list */
+};
+
+struct st_ctl {
+    struct event_base *base;             /* loop */
+    struct evdns_base *dns;              /* resolver */
+    char *data_dir;                      /* data dir */
+    char region[64];                     /* region served (store meta "region") */
+    int port_min, port_max;              /* VPC endpoint port range */
+    int max_skew;                        /* SigV4 window */
+    struct st_store *store;              /* state */
+    struct evhttp *http;                 /* API server, NULL without --api-listen */
+    char api_addr[128];                  /* bound address */
+    struct st_snapshot *snap;            /* current snapshot */
+    uint64_t generation;                 /* of the last snapshot */
+    st_ctl_publish_fn publish;           /* data-plane consumer */
+    void *publish_arg;                   /* its argument */
+    struct st_rt *rts;                   /* cluster runtimes */
+    struct st_task *tasks;               /* pending lifecycle steps */
+};
+
+/* ---- core.c */
+
+/* Rebuilds the snapshot from the store and publishes it. Call after every committed change. */
+void st_ctl_changed(struct st_ctl *ctl);
+/* Schedules a lifecycle step in `delay_ms`. */
+void st_ctl_schedule(struct st_ctl *ctl, enum st_task_kind kind, const char *arn, int delay_ms);
+/* Current time as ISO-8601 UTC with milliseconds ("2026-11-27T07:00:00.000Z"). */
+void st_ctl_iso_now(char out[32]);
+/* Formats epoch seconds the same way. */
+void st_ctl_iso_time(int64_t t, char out[32]);
+/* `n` random characters from `alphabet`, NUL-terminated (out has n+1 bytes). */
+void st_ctl_random(char *out, size_t n, const char *alphabet);
+/* A random UUID v4 (37 bytes). */
+void st_ctl_uuid(char out[37]);
+#define ST_ALNUM_UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+/* ---- runtime.c */
+
+/* Starts (or restores) the runtime of cluster record `rec`. */
+int st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
+    __attribute__((warn_unused_result));
+struct st_rt *st_rt_find(struct st_ctl *ctl, const char *arn);
+/* Stops and forgets a cluster's runtime. */
+void st_rt_stop(struct st_ctl *ctl, const char *arn);
+/* Rebuilds the gateway with an endpoint for every AVAILABLE connection (plus `extra` addresses,
+ * NULL-terminated). Returns 0, or -1 with *err when an address cannot be bound. */
+int st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
+    __attribute__((warn_unused_result));
+/* Broker ids and their endpoint ports, ascending; returns the count (<= max). */
+size_t st_rt_brokers(struct st_rt *rt, int *ids, int *ports, size_t max);
+/* Runs one deferred step (core.c's timers call it). */
+void st_rt_run_task(struct st_ctl *ctl, enum st_task_kind kind, const char *arn);
+
+/* ---- api.c: one API request being served */
+struct st_api {
+    struct st_ctl *ctl;                      /* control plane */
+    struct evhttp_request *req;              /* the request */
+    struct st_route_match m;                 /* route and decoded labels */
+    struct st_query q;                       /* decoded query */
+    json_t *body;                            /* parsed JSON object body, NULL if none */
+    const struct st_snap_principal *caller;  /* authenticated principal */
+    char request_id[37];                     /* x-amzn-RequestId */
+    bool answered;                           /* a reply was sent */
+};
+
+/* Replies 200 with `body` (stolen). */
+void st_api_ok(struct st_api *a, json_t *body);
+/* Replies `status` (e.g. 204) with an empty body. */
+void st_api_status(struct st_api *a, int status);
+/* Replies with an MSK error: `type` such as "BadRequestException" (status from the type),
+ * `param` the wire member name or NULL, message printf-style. */
+void st_api_error(struct st_api *a, const char *type, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Authorizes `action` on `resource` for the caller with the identity policies plus
+ * `resource_policy` (NULL = none). Replies ForbiddenException and returns -1 when denied. */
+int st_api_authorize(struct st_api *a, const char *action, const char *resource,
+                     const struct st_policy *resource_policy) __attribute__((warn_unused_result));
+
+/* Starts the API listener on "ADDR:PORT". */
+int st_api_start(struct st_ctl *ctl, const char *listen, const char **err)
+    __attribute__((warn_unused_result));
+
+/* ---- ops.c */
+void st_ops_dispatch(struct st_api *a);
+
+/* ---- apply.c */
+/* Serves the admin socket's control-plane paths (see st_ctl_admin_handle()). */
+bool st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path);
+/* Applies a declarative document; returns {"created": [...]} or NULL with *msg (malloc'd). */
+json_t *st_ctl_apply(struct st_ctl *ctl, const json_t *doc, char **msg);
+
+#endif

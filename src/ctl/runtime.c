@@ -1,0 +1,366 @@
+/*
+ * Cluster runtimes (see internal.h): for each cluster the control plane manages, its upstream
+ * (librdkafka's in-process mock cluster when CreateClusterV2 named no upstream, else the given
+ * bootstrap servers) and its gateway, whose endpoints are the subnet endpoint addresses of the
+ * cluster's AVAILABLE VPC connections, one port per broker. Also the deferred lifecycle steps.
+ *
+ * The gateway cannot remove one endpoint, so rejecting, deactivating or deleting a connection
+ * rebuilds the cluster's gateway with the remaining endpoints (same persisted port map).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "ctl/internal.h"
+#include "gateway/gateway.h"
+#include "store/store.h"
+#include "util/log.h"
+
+struct st_mock {
+    rd_kafka_t *rk;              /* bookkeeping handle the mock needs */
+    rd_kafka_mock_cluster_t *mc; /* the mock cluster */
+};
+
+static struct st_mock *
+mock_start(int brokers, const char **err)
+{
+    struct st_mock *m = calloc(1, sizeof(*m));
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    m->rk = m ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)) : NULL;
+    if (!m || !m->rk) {
+        free(m);
+        *err = "cannot create the librdkafka handle for an embedded cluster";
+        return NULL;
+    }
+    m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
+    if (!m->mc) {
+        rd_kafka_destroy(m->rk);
+        free(m);
+        *err = "cannot start an embedded mock cluster";
+        return NULL;
+    }
+    return m;
+}
+
+static void
+mock_stop(struct st_mock *m)
+{
+    if (!m)
+        return;
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->rk);
+    free(m);
+}
+
+static const char *
+js(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+struct st_rt *
+st_rt_find(struct st_ctl *ctl, const char *arn)
+{
+    for (struct st_rt *rt = ctl->rts; rt; rt = rt->next)
+        if (strcmp(rt->arn, arn) == 0)
+            return rt;
+    return NULL;
+}
+
+static void
+portmap_path(struct st_ctl *ctl, const char *arn, char *out, size_t n)
+{
+    const char *uuid = strrchr(arn, '/');
+    snprintf(out, n, "%s/cluster-%s.ports.json", ctl->data_dir, uuid ? uuid + 1 : "x");
+}
+
+static void
+on_learned(struct st_gw_cluster *gw, void *arg)
+{
+    struct st_rt *rt = arg;
+    struct st_ctl *ctl = rt->ctl;
+    rt->learned = true;
+    json_t *rec = st_store_cluster_get(ctl->store, rt->arn);
+    if (rec && strcmp(js(rec, "state"), "CREATING") == 0) {
+        const char *err = NULL;
+        json_object_set_new(rec, "state", json_string("ACTIVE"));
+        if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
+            st_error("cluster %s: cannot mark it ACTIVE: %s", rt->arn, err);
+        else
+            st_info("cluster %s is ACTIVE (%zu brokers)", rt->arn,
+                    st_gw_cluster_node_count(gw));
+        st_ctl_changed(ctl);
+    }
+    json_decref(rec);
+}
+
+static bool
+has_endpoint(struct st_gw_cluster *gw, const char *addr)
+{
+    for (size_t i = 0; i < st_gw_cluster_endpoint_count(gw); i++)
+        if (strcmp(st_gw_endpoint_address(st_gw_cluster_endpoint(gw, i)), addr) == 0)
+            return true;
+    return false;
+}
+
+static int
+add_endpoint(struct st_gw_cluster *gw, const char *addr, const char **err)
+{
+    if (has_endpoint(gw, addr))
+        return 0;
+    char name[64];
+    snprintf(name, sizeof(name), "vpc:%s", addr);
+    if (!st_gw_endpoint_add(gw, name, addr, false, err))
+        return -1;
+    return 0;
+}
+
+static void
+gw_free(struct st_rt *rt)
+{
+    if (rt->gw) {
+        st_gw_cluster_free(rt->gw);
+        rt->gw = NULL;
+    }
+}
+
+static int
+gw_build(struct st_rt *rt, const char *name, const char **err)
+{
+    struct st_ctl *ctl = rt->ctl;
+    char pm[4200];
+    portmap_path(ctl, rt->arn, pm, sizeof(pm));
+    struct st_gw_limits limits;
+    st_gw_limits_default(&limits);
+    rt->gw = st_gw_cluster_new(ctl->base, ctl->dns, name, rt->bootstrap, pm, ctl->port_min,
+                               ctl->port_max, &limits, err);
+    return rt->gw ? 0 : -1;
+}
+
+int
+st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
+{
+    struct st_ctl *ctl = rt->ctl;
+    json_t *rec = st_store_cluster_get(ctl->store, rt->arn);
+    char name[128];
+    snprintf(name, sizeof(name), "%s", rec ? js(rec, "clusterName") : "cluster");
+    json_decref(rec);
+    gw_free(rt);
+    rt->learned = false;
+    if (gw_build(rt, name, err) != 0)
+        return -1;
+    int rc = 0;
+    json_t *conns = st_store_conn_list(ctl->store, NULL, rt->arn, NULL, 0);
+    size_t i, j;
+    json_t *c, *a;
+    json_array_foreach(conns, i, c)
+    {
+        if (strcmp(js(c, "state"), "AVAILABLE") != 0)
+            continue;
+        json_array_foreach(json_object_get(c, "endpointAddresses"), j, a)
+        {
+            const char *aerr = NULL;
+            if (add_endpoint(rt->gw, json_string_value(a), &aerr) != 0) {
+                st_error("cluster %s: cannot bind the endpoint of %s on %s: %s", rt->arn,
+                         js(c, "vpcConnectionArn"), json_string_value(a), aerr);
+                *err = aerr;
+                rc = -1;
+            }
+        }
+    }
+    json_decref(conns);
+    for (size_t k = 0; extra && extra[k] && rc == 0; k++)
+        rc = add_endpoint(rt->gw, extra[k], err);
+    st_gw_cluster_start(rt->gw, on_learned, rt);
+    return rc;
+}
+
+int
+st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
+{
+    struct st_rt *rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        *err = "out of memory";
+        return -1;
+    }
+    rt->ctl = ctl;
+    rt->arn = strdup(js(rec, "clusterArn"));
+    const char *upstream = json_string_value(json_object_get(rec, "straitUpstream"));
+    if (upstream && *upstream) {
+        rt->bootstrap = strdup(upstream);
+    } else {
+        int brokers = (int)json_integer_value(json_object_get(rec, "numberOfBrokerNodes"));
+        struct st_mock *m = mock_start(brokers > 0 ? brokers : 1, err);
+        if (!m) {
+            free(rt->arn);
+            free(rt);
+            return -1;
+        }
+        rt->mock = m;
+        rt->bootstrap = strdup(rd_kafka_mock_cluster_bootstraps(m->mc));
+        st_info("cluster %s: embedded upstream with %d brokers at %s", rt->arn, brokers,
+                rt->bootstrap);
+    }
+    rt->next = ctl->rts;
+    ctl->rts = rt;
+    const char *berr = NULL;
+    if (st_rt_rebind(rt, NULL, &berr) != 0 && !rt->gw) {
+        *err = berr;
+        st_rt_stop(ctl, rt->arn);
+        return -1;
+    }
+    return 0;
+}
+
+void
+st_rt_stop(struct st_ctl *ctl, const char *arn)
+{
+    for (struct st_rt **pp = &ctl->rts; *pp; pp = &(*pp)->next) {
+        struct st_rt *rt = *pp;
+        if (strcmp(rt->arn, arn) != 0)
+            continue;
+        *pp = rt->next;
+        gw_free(rt);
+        mock_stop(rt->mock);
+        free(rt->bootstrap);
+        free(rt->arn);
+        free(rt);
+        return;
+    }
+}
+
+size_t
+st_rt_brokers(struct st_rt *rt, int *ids, int *ports, size_t max)
+{
+    if (!rt || !rt->gw)
+        return 0;
+    const struct st_portmap *pm = st_gw_cluster_portmap(rt->gw);
+    size_t n = 0;
+    for (size_t i = 0; i < pm->n && n < max; i++, n++) {
+        ids[n] = pm->entries[i].node_id;
+        ports[n] = pm->entries[i].port;
+    }
+    return n;
+}
+
+static void
+conn_set_state(struct st_ctl *ctl, json_t *c, const char *state, const char *reason)
+{
+    const char *err = NULL;
+    json_object_set_new(c, "state", json_string(state));
+    if (reason)
+        json_object_set_new(c, "stateReason", json_string(reason));
+    if (st_store_conn_update(ctl->store, c, &err) != 0)
+        st_error("vpc connection %s: cannot record state %s: %s", js(c, "vpcConnectionArn"),
+                 state, err);
+    else
+        st_info("vpc connection %s is %s%s%s", js(c, "vpcConnectionArn"), state,
+                reason ? ": " : "", reason ? reason : "");
+}
+
+static void
+task_conn(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
+{
+    json_t *c = st_store_conn_get(ctl->store, arn);
+    if (!c)
+        return;
+    struct st_rt *rt = st_rt_find(ctl, js(c, "targetClusterArn"));
+    const char *state = js(c, "state");
+    const char *err = NULL;
+    if (kind == ST_TASK_CONN_BIND && strcmp(state, "CREATING") == 0) {
+        int rc = rt && rt->gw ? 0 : -1;
+        if (!rt || !rt->gw)
+            err = "the target cluster has no running gateway";
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(c, "endpointAddresses"), i, a)
+        {
+            if (rc == 0 && add_endpoint(rt->gw, json_string_value(a), &err) != 0)
+                rc = -1;
+        }
+        if (rc == 0) {
+            conn_set_state(ctl, c, "AVAILABLE", NULL);
+        } else {
+            char reason[512];
+            snprintf(reason, sizeof(reason),
+                     "cannot listen for the connection's subnets on their endpoint addresses: %s",
+                     err ? err : "unknown error");
+            conn_set_state(ctl, c, "FAILED", reason);
+            const char *rerr = NULL;
+            if (rt && st_rt_rebind(rt, NULL, &rerr) != 0)
+                st_error("cluster %s: rebind after a failed connection: %s", rt->arn, rerr);
+        }
+    } else if (kind == ST_TASK_CONN_REJECT && strcmp(state, "REJECTING") == 0) {
+        if (rt && st_rt_rebind(rt, NULL, &err) != 0)
+            st_error("cluster %s: rebind: %s", rt->arn, err);
+        conn_set_state(ctl, c, "REJECTED", NULL);
+    } else if (kind == ST_TASK_CONN_DELETE && strcmp(state, "DELETING") == 0) {
+        if (rt && st_rt_rebind(rt, NULL, &err) != 0)
+            st_error("cluster %s: rebind: %s", rt->arn, err);
+        if (st_store_conn_delete(ctl->store, arn, &err) != 0)
+            st_error("vpc connection %s: cannot delete it: %s", arn, err);
+        else
+            st_info("vpc connection %s deleted", arn);
+    }
+    json_decref(c);
+    st_ctl_changed(ctl);
+}
+
+static void
+task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
+{
+    json_t *rec = st_store_cluster_get(ctl->store, arn);
+    if (!rec)
+        return;
+    const char *err = NULL;
+    if (kind == ST_TASK_CLUSTER_UPDATE && strcmp(js(rec, "state"), "UPDATING") == 0) {
+        json_t *conns = st_store_conn_list(ctl->store, NULL, arn, NULL, 0);
+        size_t i;
+        json_t *c;
+        bool any = false;
+        json_array_foreach(conns, i, c)
+        {
+            if (strcmp(js(c, "state"), "DEACTIVATING") == 0) {
+                conn_set_state(ctl, c, "INACTIVE", NULL);
+                any = true;
+            }
+        }
+        json_decref(conns);
+        struct st_rt *rt = st_rt_find(ctl, arn);
+        if (any && rt && st_rt_rebind(rt, NULL, &err) != 0)
+            st_error("cluster %s: rebind: %s", arn, err);
+        json_object_set_new(rec, "state", json_string("ACTIVE"));
+        json_object_del(rec, "activeOperationArn");
+        if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
+            st_error("cluster %s: cannot finish its update: %s", arn, err);
+        else
+            st_info("cluster %s update finished; ACTIVE", arn);
+    } else if (kind == ST_TASK_CLUSTER_DELETE && strcmp(js(rec, "state"), "DELETING") == 0) {
+        st_rt_stop(ctl, arn);
+        char pm[4200];
+        portmap_path(ctl, arn, pm, sizeof(pm));
+        unlink(pm);
+        if (st_store_cluster_delete(ctl->store, arn, &err) != 0)
+            st_error("cluster %s: cannot delete it: %s", arn, err);
+        else
+            st_info("cluster %s deleted", arn);
+    }
+    json_decref(rec);
+    st_ctl_changed(ctl);
+}
+
+void
+st_rt_run_task(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
+{
+    if (kind == ST_TASK_CLUSTER_UPDATE || kind == ST_TASK_CLUSTER_DELETE)
+        task_cluster(ctl, kind, arn);
+    else
+        task_conn(ctl, kind, arn);
+}
