@@ -54,9 +54,11 @@ run(int16_t key, int16_t ver, const uint8_t *body, size_t len)
         struct st_karena a2;
         st_karena_init(&a2, 1 << 24);
         struct st_kdoc d2;
-        if (st_kdoc_decode(&a2, m, ver, st_buf_head(&b1), st_buf_used(&b1), &d2, &err) != 0 ||
+        static const uint8_t empty[1];
+        const uint8_t *p1 = st_buf_used(&b1) ? st_buf_head(&b1) : empty;
+        if (st_kdoc_decode(&a2, m, ver, p1, st_buf_used(&b1), &d2, &err) != 0 ||
             st_kdoc_encode(&d2, &b2, &err) != 0 || st_buf_used(&b1) != st_buf_used(&b2) ||
-            (st_buf_used(&b1) && memcmp(st_buf_head(&b1), st_buf_head(&b2), st_buf_used(&b1))))
+            (st_buf_used(&b1) && memcmp(p1, st_buf_head(&b2), st_buf_used(&b1))))
             __builtin_trap();
         st_karena_free(&a2);
     }

@@ -63,7 +63,7 @@ run(int16_t key, int16_t ver, const uint8_t *body, size_t len)
     struct st_krewrite_ops ops = {NULL, observe, map};
     struct st_buf out = ST_BUF_INIT;
     enum st_krw_result r = st_kafka_response_rewrite(key, ver, body, len, &ops, &out, &err);
-    if (r == ST_KRW_REWRITTEN) {
+    if (r == ST_KRW_REWRITTEN && st_buf_used(&out) > 0) {
         int16_t over = ver;
         if (key == ST_KAFKA_API_VERSIONS && st_buf_used(&out) >= 2 &&
             st_rd_i16(st_buf_head(&out)) == ST_KERR_UNSUPPORTED_VERSION)
