@@ -75,13 +75,15 @@ jset(json_t *o, const char *path, json_t *v)
     json_decref(v);
 }
 
+/* Answers InternalServerError for a failed store call (rolls back an open transaction).
+ * `errp` is read after the call (argument evaluation order is unspecified). */
 static bool
-store_failed(struct st_api *a, int rc, const char *err)
+store_failed(struct st_api *a, int rc, const char *const *errp)
 {
     if (rc == 0)
         return false;
     st_store_rollback(a->ctl->store);
-    st_api_error(a, INTERNAL, NULL, "%s", err ? err : "the state store failed");
+    st_api_error(a, INTERNAL, NULL, "%s", *errp ? *errp : "the state store failed");
     return true;
 }
 
@@ -383,22 +385,29 @@ op_create_cluster(struct st_api *a)
     char now[32], version[15];
     st_ctl_iso_now(now);
     version_new(version);
-    json_t *b = json_pack("{s:O, s:s, s:O}", "clientSubnets", subnets, "instanceType",
+    const json_t *sgs = json_object_get(bngi, "securityGroups");
+    json_t *b = json_pack("{s:O, s:s, s:o}", "clientSubnets", subnets, "instanceType",
                           jstr(bngi, "instanceType") ? jstr(bngi, "instanceType") : "kafka.m5.large",
-                          "securityGroups",
-                          json_object_get(bngi, "securityGroups") ? json_object_get(bngi, "securityGroups")
-                                                                  : json_array());
+                          "securityGroups", sgs ? json_deep_copy(sgs) : json_array());
     json_object_set_new(b, "brokerAZDistribution", json_string("DEFAULT"));
     json_object_set(b, "zoneIds", azs);
-    json_t *rec = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:{s:{s:s}, s:{s:{s:{s:b}, "
-        "s:{s:b}}, s:{s:b}}}}}",
-        "clusterArn", arn, "clusterName", name, "account", acct, "state", "CREATING",
-        "currentVersion", version, "creationTime", now, "clusterType", "PROVISIONED",
-        "numberOfBrokerNodes", (json_int_t)nb, "kafkaVersion", kv, "brokerNodeGroupInfo", b,
-        "clientAuthentication", ca, "azIds", azs, "connectivityInfo", "publicAccess", "type",
-        "DISABLED", "vpcConnectivity", "clientAuthentication", "sasl", "iam", "enabled", 0,
-        "scram", "enabled", 0, "tls", "enabled", 0);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}",
+                            "clusterArn", arn, "clusterName", name, "account", acct, "state",
+                            "CREATING", "currentVersion", version, "creationTime", now,
+                            "clusterType", "PROVISIONED", "numberOfBrokerNodes", (json_int_t)nb,
+                            "kafkaVersion", kv, "brokerNodeGroupInfo", b, "clientAuthentication",
+                            ca, "azIds", azs);
+    if (!rec) {
+        st_api_error(a, INTERNAL, NULL, "out of memory");
+        return;
+    }
+    jset(rec, "connectivityInfo.publicAccess.type", json_string("DISABLED"));
+    for (size_t k = 0; k < 3; k++) {
+        char path[128];
+        snprintf(path, sizeof(path), "connectivityInfo.vpcConnectivity.clientAuthentication.%s",
+                 k == 0 ? "sasl.iam.enabled" : k == 1 ? "sasl.scram.enabled" : "tls.enabled");
+        jset(rec, path, json_false());
+    }
     if (json_object_get(prov, "encryptionInfo"))
         json_object_set(rec, "encryptionInfo", json_object_get(prov, "encryptionInfo"));
     const json_t *up = json_object_get(a->body, "straitUpstream");
@@ -408,10 +417,10 @@ op_create_cluster(struct st_api *a)
         json_object_set_new(rec, "straitUpstream", json_string(upstream));
     const json_t *tags = json_object_get(a->body, "tags");
     const char *err = NULL;
-    if (store_failed(a, st_store_begin(ctl->store, &err), err) ||
-        store_failed(a, st_store_cluster_insert(ctl->store, rec, &err), err) ||
-        (tags && store_failed(a, st_store_tags_merge(ctl->store, arn, tags, &err), err)) ||
-        store_failed(a, st_store_commit(ctl->store, &err), err)) {
+    if (store_failed(a, st_store_begin(ctl->store, &err), &err) ||
+        store_failed(a, st_store_cluster_insert(ctl->store, rec, &err), &err) ||
+        (tags && store_failed(a, st_store_tags_merge(ctl->store, arn, tags, &err), &err)) ||
+        store_failed(a, st_store_commit(ctl->store, &err), &err)) {
         json_decref(rec);
         return;
     }
@@ -487,7 +496,7 @@ op_delete_cluster(struct st_api *a)
         st_api_error(a, BAD, "clusterArn", "the cluster is already being deleted");
     } else {
         json_object_set_new(rec, "state", json_string("DELETING"));
-        if (store_failed(a, st_store_cluster_update(a->ctl->store, rec, NULL, &err), err)) {
+        if (store_failed(a, st_store_cluster_update(a->ctl->store, rec, NULL, &err), &err)) {
             json_decref(rec);
             return;
         }
@@ -714,7 +723,7 @@ op_update_connectivity(struct st_api *a)
         jset(rec, "connectivityInfo.networkType", json_deep_copy(jpath(ci, "networkType")));
     start_operation(a, rec);
     const char *err = NULL;
-    if (store_failed(a, st_store_begin(ctl->store, &err), err)) {
+    if (store_failed(a, st_store_begin(ctl->store, &err), &err)) {
         json_decref(rec);
         return;
     }
@@ -728,7 +737,7 @@ op_update_connectivity(struct st_api *a)
             if (turn_off[s] && strcmp(jstr0(c, "authentication"), schemes[s].authn) == 0 &&
                 (strcmp(st, "AVAILABLE") == 0 || strcmp(st, "CREATING") == 0)) {
                 json_object_set_new(c, "state", json_string("DEACTIVATING"));
-                if (store_failed(a, st_store_conn_update(ctl->store, c, &err), err)) {
+                if (store_failed(a, st_store_conn_update(ctl->store, c, &err), &err)) {
                     json_decref(conns);
                     json_decref(rec);
                     return;
@@ -739,8 +748,8 @@ op_update_connectivity(struct st_api *a)
     json_decref(conns);
     if (store_failed(a, st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"),
                                                 &err),
-                     err) ||
-        store_failed(a, st_store_commit(ctl->store, &err), err)) {
+                     &err) ||
+        store_failed(a, st_store_commit(ctl->store, &err), &err)) {
         json_decref(rec);
         return;
     }
@@ -814,7 +823,7 @@ op_update_security(struct st_api *a)
     const char *err = NULL;
     if (store_failed(a,
                      st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"), &err),
-                     err)) {
+                     &err)) {
         json_decref(rec);
         return;
     }
@@ -886,7 +895,7 @@ op_put_policy(struct st_api *a)
                                          json_string_value(cvj), version, &err);
     if (rc == ST_STORE_CONFLICT || rc == ST_STORE_NOTFOUND) {
         st_api_error(a, BAD, "currentVersion", "%s", err);
-    } else if (!store_failed(a, rc, err)) {
+    } else if (!store_failed(a, rc, &err)) {
         st_info("api: %s put the cluster policy of %s (version %s)", a->caller->arn,
                 jstr0(rec, "clusterArn"), version);
         st_ctl_changed(a->ctl);
@@ -922,7 +931,7 @@ op_delete_policy(struct st_api *a)
     if (rc == ST_STORE_NOTFOUND) {
         st_api_error(a, NOTFOUND, "clusterArn", "cluster %s has no cluster policy",
                      jstr0(rec, "clusterArn"));
-    } else if (!store_failed(a, rc, err)) {
+    } else if (!store_failed(a, rc, &err)) {
         st_ctl_changed(a->ctl);
         st_api_ok(a, json_object());
     }
@@ -1167,10 +1176,10 @@ op_create_conn(struct st_api *a)
                     "securityGroups", sgs, "state", "CREATING", "creationTime", now,
                     "endpoints", endpoints, "endpointAddresses", addrs);
     const char *err = NULL;
-    if (store_failed(a, st_store_begin(ctl->store, &err), err) ||
-        store_failed(a, st_store_conn_insert(ctl->store, rec, &err), err) ||
-        (tags && store_failed(a, st_store_tags_merge(ctl->store, arn, tags, &err), err)) ||
-        store_failed(a, st_store_commit(ctl->store, &err), err))
+    if (store_failed(a, st_store_begin(ctl->store, &err), &err) ||
+        store_failed(a, st_store_conn_insert(ctl->store, rec, &err), &err) ||
+        (tags && store_failed(a, st_store_tags_merge(ctl->store, arn, tags, &err), &err)) ||
+        store_failed(a, st_store_commit(ctl->store, &err), &err))
         goto out;
     st_info("api: %s created vpc connection %s to %s (%s)", a->caller->arn, arn,
             jstr0(cl, "clusterArn"), authn);
@@ -1237,7 +1246,7 @@ op_delete_conn(struct st_api *a)
     }
     json_object_set_new(c, "state", json_string("DELETING"));
     const char *err = NULL;
-    if (!store_failed(a, st_store_conn_update(a->ctl->store, c, &err), err)) {
+    if (!store_failed(a, st_store_conn_update(a->ctl->store, c, &err), &err)) {
         st_ctl_schedule(a->ctl, ST_TASK_CONN_DELETE, jstr0(c, "vpcConnectionArn"), TRANSITION_MS);
         st_ctl_changed(a->ctl);
         st_api_ok(a, json_pack("{s:O, s:s}", "vpcConnectionArn",
@@ -1335,7 +1344,7 @@ op_reject(struct st_api *a)
     } else {
         json_object_set_new(c, "state", json_string("REJECTING"));
         const char *err = NULL;
-        if (!store_failed(a, st_store_conn_update(a->ctl->store, c, &err), err)) {
+        if (!store_failed(a, st_store_conn_update(a->ctl->store, c, &err), &err)) {
             st_info("api: %s rejected vpc connection %s", a->caller->arn, carn);
             st_ctl_schedule(a->ctl, ST_TASK_CONN_REJECT, carn, TRANSITION_MS);
             st_ctl_changed(a->ctl);
@@ -1369,7 +1378,7 @@ op_scram_batch(struct st_api *a, bool associate)
     }
     json_t *unprocessed = json_array();
     const char *err = NULL;
-    if (store_failed(a, st_store_begin(a->ctl->store, &err), err)) {
+    if (store_failed(a, st_store_begin(a->ctl->store, &err), &err)) {
         json_decref(cl);
         json_decref(unprocessed);
         return;
@@ -1398,7 +1407,7 @@ op_scram_batch(struct st_api *a, bool associate)
                                             "errorCode", code, "errorMessage", msg));
         json_decref(sec);
     }
-    if (store_failed(a, st_store_commit(a->ctl->store, &err), err)) {
+    if (store_failed(a, st_store_commit(a->ctl->store, &err), &err)) {
         json_decref(cl);
         json_decref(unprocessed);
         return;
@@ -1483,7 +1492,7 @@ op_tags(struct st_api *a)
                 json_array_append_new(keys, json_string(a->q.values[i]));
         if (!json_array_size(keys)) {
             st_api_error(a, BAD, "tagKeys", "tagKeys is required (one or more query values)");
-        } else if (!store_failed(a, st_store_tags_remove(a->ctl->store, arn, keys, &err), err)) {
+        } else if (!store_failed(a, st_store_tags_remove(a->ctl->store, arn, keys, &err), &err)) {
             st_api_status(a, 204);
         }
         json_decref(keys);

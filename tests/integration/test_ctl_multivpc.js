@@ -1,0 +1,443 @@
+// Control plane end to end with the AWS SDK for JavaScript v3 (@aws-sdk/client-kafka, client-sts)
+// against a real straitd: the MSK multi-VPC walkthrough across two accounts (provider 111122223333
+// owns the cluster, client 444455556666 connects), every refusal raising its exception by name,
+// STS AssumeRole/GetCallerIdentity, SigV4 negatives (tampered body, wrong secret, expired date,
+// unknown key, missing headers), and a restart that loses no state.
+//
+// Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR. Every wait is bounded; nothing
+// asserts on wall-clock time.
+'use strict';
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const { createRequire } = require('module');
+
+const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
+const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
+const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
+const K = interop('@aws-sdk/client-kafka');
+const STS = interop('@aws-sdk/client-sts');
+const { SignatureV4 } = interop('@smithy/signature-v4');
+const { Sha256 } = interop('@aws-crypto/sha256-js');
+
+const REGION = 'us-east-1';
+const PROVIDER = '111122223333';
+const CLIENT = '444455556666';
+const KEYS = {
+  admin: { accessKeyId: 'AKIAPROVIDERADMIN001', secretAccessKey: 'providerAdminSecret/0000000000000000000001' },
+  dev: { accessKeyId: 'AKIACLIENTDEV0000001', secretAccessKey: 'clientDevSecret/000000000000000000000000001' },
+  nobody: { accessKeyId: 'AKIACLIENTNOBODY0001', secretAccessKey: 'clientNobodySecret/000000000000000000000001' },
+};
+
+// Loopback addresses no other test uses: 127.A.B.{1..6}.
+const A = 100 + Math.floor(Math.random() * 150);
+const B = Math.floor(Math.random() * 250) + 1;
+const ip = (n) => `127.${A}.${B}.${n}`;
+
+let failures = 0;
+function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
+function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
+
+async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+async function expectError(name, promise, re) {
+  try {
+    await promise;
+  } catch (e) {
+    if (e.name !== name) throw new Error(`expected ${name}, got ${e.name}: ${e.message}`);
+    if (re && !re.test(e.message)) throw new Error(`${name} message "${e.message}" does not match ${re}`);
+    log(`  ok: ${name}: ${e.message.slice(0, 140)}`);
+    return e;
+  }
+  throw new Error(`expected ${name}, but the call succeeded`);
+}
+
+function tcpOpen(host, port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(2000);
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+    s.on('timeout', () => { s.destroy(); resolve(false); });
+  });
+}
+
+class Straitd {
+  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
+  async start() {
+    try { fs.unlinkSync(this.ready); } catch (e) { /* first start */ }
+    this.logFile = path.join(this.dir, `straitd.${Date.now()}.log`);
+    const out = fs.openSync(this.logFile, 'w');
+    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
+      '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
+      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info'],
+    { stdio: ['ignore', out, out] });
+    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
+    const ready = await waitFor(() => {
+      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
+    }, 'the ready file');
+    this.api = `http://${ready.apiEndpoint}`;
+    log(`straitd pid ${ready.pid}, API ${this.api}`);
+  }
+  async stop() {
+    if (!this.proc) return;
+    this.proc.kill('SIGTERM');
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
+    const r = await this.exited;
+    clearTimeout(t);
+    this.proc = null;
+    return r;
+  }
+  printLog() { try { process.stdout.write(fs.readFileSync(this.logFile, 'utf8')); } catch (e) { /* none */ } }
+}
+
+function kafka(d, creds) {
+  return new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: creds, maxAttempts: 1 });
+}
+function sts(d, creds) {
+  return new STS.STSClient({ region: REGION, endpoint: d.api, credentials: creds, maxAttempts: 1 });
+}
+
+function applyDoc() {
+  const kafkaClientActions = ['kafka:CreateVpcConnection', 'kafka:DescribeVpcConnection', 'kafka:ListVpcConnections',
+    'kafka:DeleteVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2'];
+  return {
+    region: REGION,
+    accounts: [
+      { id: PROVIDER, name: 'provider',
+        users: [{ name: 'admin', accessKeys: [{ id: KEYS.admin.accessKeyId, secret: KEYS.admin.secretAccessKey }],
+          managedPolicies: ['AmazonMSKFullAccess'], inlinePolicies: { p1: { Version: '2012-10-17', Statement: [] } } }],
+        roles: [{ name: 'reader', trustPolicy: {}, managedPolicies: ['AmazonMSKReadOnlyAccess'], inlinePolicies: {} }],
+        vpcs: [{ id: 'vpc-provider', cidr: '10.0.0.0/16',
+          subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2) },
+            { id: 'subnet-p2', azId: 'use1-az2', endpointAddress: ip(3) }],
+          securityGroups: [{ id: 'sg-p', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }],
+            egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] }] },
+      { id: CLIENT, name: 'client',
+        users: [
+          { name: 'dev', accessKeys: [{ id: KEYS.dev.accessKeyId, secret: KEYS.dev.secretAccessKey }],
+            inlinePolicies: { mvpc: { Version: '2012-10-17', Statement: [
+              { Effect: 'Allow', Action: kafkaClientActions.concat(['kafka-cluster:*']), Resource: '*' },
+              { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: `arn:aws:iam::${CLIENT}:role/connector` }] } } },
+          { name: 'nobody', accessKeys: [{ id: KEYS.nobody.accessKeyId, secret: KEYS.nobody.secretAccessKey }] }],
+        roles: [{ name: 'connector',
+          trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${CLIENT}:user/dev` }, Action: 'sts:AssumeRole' }] },
+          inlinePolicies: { list: { Version: '2012-10-17', Statement: [
+            { Effect: 'Allow', Action: ['kafka:ListVpcConnections', 'kafka:DescribeVpcConnection'], Resource: '*' }] } } }],
+        vpcs: [{ id: 'vpc-client', cidr: '10.1.0.0/16',
+          subnets: [{ id: 'subnet-c1', azId: 'use1-az1', endpointAddress: ip(4) },
+            { id: 'subnet-c2', azId: 'use1-az2', endpointAddress: ip(5) },
+            { id: 'subnet-c3', azId: 'use1-az3', endpointAddress: ip(6) }],
+          securityGroups: [
+            { id: 'sg-c', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
+            { id: 'sg-closed', ingress: [], egress: [{ protocol: 'tcp', ports: '443', cidr: '0.0.0.0/0' }] }] }] },
+    ],
+  };
+}
+
+function strait(d, args, input) {
+  return execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data].concat(args),
+    { encoding: 'utf8', input });
+}
+
+function basicPolicy(clusterArn) {
+  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam::${CLIENT}:root`] },
+    Action: ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2'],
+    Resource: clusterArn }] });
+}
+function advancedPolicy(clusterArn) {
+  const [, , , , , res] = clusterArn.split(':');
+  const name = res.split('/')[1];
+  const uuid = res.split('/')[2];
+  const base = clusterArn.slice(0, clusterArn.indexOf(':cluster/'));
+  return JSON.stringify({ Version: '2012-10-17', Statement: [
+    { Effect: 'Allow', Principal: { AWS: CLIENT }, Action: ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers',
+      'kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka-cluster:*'], Resource: clusterArn },
+    { Effect: 'Allow', Principal: { AWS: CLIENT }, Action: 'kafka-cluster:*', Resource: `${base}:topic/${name}/${uuid}/*` },
+    { Effect: 'Allow', Principal: { AWS: CLIENT }, Action: 'kafka-cluster:*', Resource: `${base}:group/${name}/${uuid}/*` }] });
+}
+
+async function clusterState(c, arn) {
+  return (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
+}
+async function waitActive(c, arn) {
+  return waitFor(async () => { const i = await clusterState(c, arn); return i.State === 'ACTIVE' ? i : null; }, `cluster ${arn} ACTIVE`);
+}
+async function connState(c, arn) {
+  try { return (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State; } catch (e) {
+    if (e.name === 'NotFoundException') return 'GONE';
+    throw e;
+  }
+}
+async function waitConn(c, arn, want) {
+  return waitFor(async () => (await connState(c, arn)) === want, `connection ${arn} ${want}`);
+}
+
+// Raw signed request (for the SigV4 negatives the SDK will not produce).
+async function rawRequest(d, { method, pathname, body, creds, date, tamper, dropAuth, signedHeadersOverride }) {
+  const url = new URL(d.api);
+  const headers = { host: url.host, 'content-type': 'application/json' };
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  const signer = new SignatureV4({ credentials: creds, region: REGION, service: 'kafka', sha256: Sha256, uriEscapePath: true, applyChecksum: true });
+  const signed = await signer.sign({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: pathname,
+    headers, body }, { signingDate: date || new Date() });
+  let sendBody = body;
+  if (tamper) sendBody = body.replace('demo', 'dem0');
+  if (dropAuth) delete signed.headers.authorization;
+  if (signedHeadersOverride) signed.headers.authorization = signed.headers.authorization.replace(/SignedHeaders=[^,]*/, `SignedHeaders=${signedHeadersOverride}`);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method, path: pathname, headers: signed.headers }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['x-amzn-errortype'], body: data }));
+    });
+    req.on('error', reject);
+    if (sendBody !== undefined) req.write(sendBody);
+    req.end();
+  });
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_ctl_'));
+  const d = new Straitd(dir);
+  await d.start();
+  try {
+    // ---- admin apply: idempotent, prints what it created
+    const applyFile = path.join(dir, 'apply.json');
+    fs.writeFileSync(applyFile, JSON.stringify(applyDoc()));
+    const first = strait(d, ['apply', applyFile]);
+    check(/created account 111122223333 \(provider\)/.test(first), `apply output: ${first}`);
+    check(/created access key AKIACLIENTDEV0000001/.test(first), 'apply created the dev key');
+    const second = strait(d, ['apply', applyFile]);
+    check(/nothing to create/.test(second), `second apply is a no-op: ${second}`);
+    log('admin apply: created, then nothing to create');
+
+    let admin = kafka(d, KEYS.admin);
+    let dev = kafka(d, KEYS.dev);
+    const nobody = kafka(d, KEYS.nobody);
+
+    // ---- provider: an unauthenticated cluster
+    const created = await admin.send(new K.CreateClusterV2Command({ ClusterName: 'demo', Tags: { env: 'test' },
+      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 2,
+        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1', 'subnet-p2'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }));
+    const arn = created.ClusterArn;
+    check(created.State === 'CREATING' && created.ClusterType === 'PROVISIONED', `create response ${JSON.stringify(created)}`);
+    check(arn.startsWith(`arn:aws:kafka:${REGION}:${PROVIDER}:cluster/demo/`), `cluster ARN ${arn}`);
+    await expectError('ConflictException', admin.send(new K.CreateClusterV2Command({ ClusterName: 'demo',
+      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 2, BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1', 'subnet-p2'], InstanceType: 'kafka.m5.large' } } })), /already exists/);
+    await expectError('BadRequestException', admin.send(new K.CreateClusterV2Command({ ClusterName: 'other',
+      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 2, BrokerNodeGroupInfo: { ClientSubnets: ['subnet-c1'], InstanceType: 'kafka.m5.large' } } })), /subnet-c1 is not a subnet of account/);
+    let info = await waitActive(admin, arn);
+    check(info.Provisioned.ClientAuthentication.Unauthenticated.Enabled === true, 'unauthenticated by default');
+    check(info.CreationTime instanceof Date && !isNaN(info.CreationTime), 'creationTime is an ISO-8601 date');
+    check(info.Tags.env === 'test', 'tags on the cluster');
+    const v1 = (await admin.send(new K.DescribeClusterCommand({ ClusterArn: arn }))).ClusterInfo;
+    check(v1.NumberOfBrokerNodes === 2 && v1.CurrentBrokerSoftwareInfo.KafkaVersion === '3.6.0', 'DescribeCluster (v1)');
+    log(`cluster ${arn} ACTIVE`);
+
+    // ---- multi-VPC refused on an unauthenticated cluster, then turned on
+    await expectError('BadRequestException', admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } } } } })), /unauthenticated/);
+    await admin.send(new K.UpdateSecurityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ClientAuthentication: { Sasl: { Iam: { Enabled: true } }, Unauthenticated: { Enabled: false } } }));
+    info = await waitActive(admin, arn);
+    await expectError('BadRequestException', admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: 'KSTALE0000000',
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } } } } })), /stale/);
+    await expectError('BadRequestException', admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Scram: { Enabled: true } } } } } })), /SASL\/SCRAM client authentication is not enabled/);
+    const op = await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Scram: { Enabled: false }, Iam: { Enabled: true } }, Tls: { Enabled: false } } } } }));
+    check(op.ClusterOperationArn && op.ClusterOperationArn.includes(':cluster-operation/demo/'), `operation ARN ${op.ClusterOperationArn}`);
+    const updating = await clusterState(admin, arn);
+    check(['UPDATING', 'ACTIVE'].includes(updating.State), `state after UpdateConnectivity: ${updating.State}`);
+    info = await waitActive(admin, arn);
+    check(info.Provisioned.BrokerNodeGroupInfo.ConnectivityInfo.VpcConnectivity.ClientAuthentication.Sasl.Iam.Enabled === true, 'vpc iam on');
+    log('multi-VPC SASL/IAM on');
+
+    // ---- before the cluster policy: the client is refused
+    await expectError('NotFoundException', admin.send(new K.GetClusterPolicyCommand({ ClusterArn: arn })), /no cluster policy/);
+    await expectError('NotFoundException', admin.send(new K.DeleteClusterPolicyCommand({ ClusterArn: arn })));
+    const connReq = { TargetClusterArn: arn, Authentication: 'SASL_IAM', VpcId: 'vpc-client',
+      ClientSubnets: ['subnet-c1', 'subnet-c2'], SecurityGroups: ['sg-c'], Tags: { team: 'payments' } };
+    await expectError('ForbiddenException', dev.send(new K.CreateVpcConnectionCommand(connReq)), /not authorized to perform: kafka:CreateVpcConnection.*cluster policy/);
+    await expectError('ForbiddenException', dev.send(new K.DescribeClusterV2Command({ ClusterArn: arn })));
+    await expectError('ForbiddenException', dev.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn })));
+
+    // ---- Basic cluster policy
+    await expectError('BadRequestException', admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn,
+      Policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kafka:*","Resource":"*"}]}' })), /not valid/);
+    await expectError('BadRequestException', admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: 'x'.repeat(20481) })), /20480/);
+    const put1 = await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: basicPolicy(arn) }));
+    check(/^[A-Z0-9]+$/.test(put1.CurrentVersion), `policy version ${put1.CurrentVersion}`);
+    await expectError('BadRequestException', admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: basicPolicy(arn) })), /currentVersion/);
+    const got = await admin.send(new K.GetClusterPolicyCommand({ ClusterArn: arn }));
+    check(got.CurrentVersion === put1.CurrentVersion && JSON.parse(got.Policy).Statement.length === 1, 'GetClusterPolicy returns the basic policy');
+    await expectError('ForbiddenException', dev.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: basicPolicy(arn) })));
+    log('basic cluster policy in place');
+
+    // ---- the client connects
+    const cinfo = (await dev.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
+    check(cinfo.ClusterArn === arn, 'client can describe the cluster');
+    await expectError('ForbiddenException', nobody.send(new K.CreateVpcConnectionCommand(connReq)), /no identity-based policy/);
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand({ ...connReq, ClientSubnets: ['subnet-c1', 'subnet-c3'] })), /AZ IDs must match/);
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand({ ...connReq, ClientSubnets: ['subnet-c1'] })), /exactly 2 client subnets/);
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand({ ...connReq, SecurityGroups: ['sg-closed'] })), /egress/);
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand({ ...connReq, Authentication: 'SASL_SCRAM' })), /SASL_SCRAM is off/);
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand({ ...connReq, Authentication: 'PLAINTEXT' })), /SASL_IAM, SASL_SCRAM or TLS/);
+    const conn = await dev.send(new K.CreateVpcConnectionCommand(connReq));
+    const connArn = conn.VpcConnectionArn;
+    check(conn.State === 'CREATING' && conn.ClientSubnets.length === 2 && conn.Tags.team === 'payments', `create response ${JSON.stringify(conn)}`);
+    check(connArn.startsWith(`arn:aws:kafka:${REGION}:${CLIENT}:vpc-connection/${PROVIDER}/demo/`), `connection ARN ${connArn}`);
+    await expectError('BadRequestException', dev.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })), /CREATING/);
+    await waitConn(dev, connArn, 'AVAILABLE');
+    const desc = await dev.send(new K.DescribeVpcConnectionCommand({ Arn: connArn }));
+    check(desc.Subnets.length === 2 && desc.TargetClusterArn === arn && desc.VpcId === 'vpc-client', 'DescribeVpcConnection uses `subnets`');
+    check(await tcpOpen(ip(4), 14001), 'endpoint listens on the client subnet address');
+    await expectError('BadRequestException', dev.send(new K.CreateVpcConnectionCommand(connReq)), /already has a SASL_IAM connection/);
+    log(`connection ${connArn} AVAILABLE`);
+
+    const bb = await dev.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
+    const s = bb.BootstrapBrokerStringVpcConnectivitySaslIam || '';
+    check(s.split(',').length === 2 && s.includes(`${ip(4)}:`) && s.includes(`${ip(5)}:`), `client bootstrap string ${s}`);
+    const bbOwner = await admin.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
+    check(/^b-\d+\.iam\.demo\.[a-z0-9]{6}\.c1\.kafka\.us-east-1\.amazonaws\.com:1400\d/.test(bbOwner.BootstrapBrokerStringVpcConnectivitySaslIam || ''),
+      `owner bootstrap string ${bbOwner.BootstrapBrokerStringVpcConnectivitySaslIam}`);
+    log(`bootstrap: ${s}`);
+
+    // ---- Advanced cluster policy (update with currentVersion)
+    await expectError('BadRequestException', admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: advancedPolicy(arn), CurrentVersion: 'KWRONG' })), /currentVersion/);
+    const put2 = await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: advancedPolicy(arn), CurrentVersion: put1.CurrentVersion }));
+    check(put2.CurrentVersion !== put1.CurrentVersion, 'a new policy version');
+    check(JSON.parse((await admin.send(new K.GetClusterPolicyCommand({ ClusterArn: arn }))).Policy).Statement.length === 3, 'advanced policy stored');
+
+    // ---- restart: nothing lost
+    const r = await d.stop();
+    check(r.code === 0, `straitd exited cleanly (${JSON.stringify(r)})`);
+    await d.start();
+    admin = kafka(d, KEYS.admin);
+    dev = kafka(d, KEYS.dev);
+    check((await admin.send(new K.GetClusterPolicyCommand({ ClusterArn: arn }))).CurrentVersion === put2.CurrentVersion, 'policy version survives a restart');
+    await waitActive(admin, arn);
+    check((await connState(dev, connArn)) === 'AVAILABLE', 'connection AVAILABLE after restart');
+    await waitFor(() => tcpOpen(ip(4), 14001), 'the endpoint listening again after restart');
+    log('restart: cluster, policy, connection and endpoint restored');
+
+    // ---- STS: AssumeRole and GetCallerIdentity
+    const id = await sts(d, KEYS.dev).send(new STS.GetCallerIdentityCommand({}));
+    check(id.Arn === `arn:aws:iam::${CLIENT}:user/dev` && id.Account === CLIENT, `caller identity ${JSON.stringify(id)}`);
+    await expectError('AccessDenied', sts(d, KEYS.nobody).send(new STS.AssumeRoleCommand({ RoleArn: `arn:aws:iam::${CLIENT}:role/connector`, RoleSessionName: 'x1' })));
+    const ar = await sts(d, KEYS.dev).send(new STS.AssumeRoleCommand({ RoleArn: `arn:aws:iam::${CLIENT}:role/connector`, RoleSessionName: 'ci-session' }));
+    const temp = { accessKeyId: ar.Credentials.AccessKeyId, secretAccessKey: ar.Credentials.SecretAccessKey, sessionToken: ar.Credentials.SessionToken };
+    check(temp.accessKeyId.startsWith('ASIA') && ar.Credentials.Expiration instanceof Date, 'temporary credentials');
+    const id2 = await sts(d, temp).send(new STS.GetCallerIdentityCommand({}));
+    check(id2.Arn === `arn:aws:sts::${CLIENT}:assumed-role/connector/ci-session`, `assumed identity ${id2.Arn}`);
+    const roleClient = kafka(d, temp);
+    const lv = await roleClient.send(new K.ListVpcConnectionsCommand({}));
+    check(lv.VpcConnections.length === 1 && lv.VpcConnections[0].VpcConnectionArn === connArn, 'role lists the connection');
+    await expectError('ForbiddenException', roleClient.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
+    await expectError('UnrecognizedClientException', kafka(d, { ...temp, sessionToken: 'forged' }).send(new K.ListVpcConnectionsCommand({})));
+    log('STS ok');
+
+    // ---- owner side: list, reject
+    const lc = await admin.send(new K.ListClientVpcConnectionsCommand({ ClusterArn: arn }));
+    check(lc.ClientVpcConnections.length === 1 && lc.ClientVpcConnections[0].Owner === CLIENT && lc.ClientVpcConnections[0].State === 'AVAILABLE', 'ListClientVpcConnections');
+    await expectError('ForbiddenException', admin.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
+    await expectError('ForbiddenException', dev.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })));
+    await admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn }));
+    await waitConn(dev, connArn, 'REJECTED');
+    await expectError('BadRequestException', admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })), /only AVAILABLE/);
+    check(!(await tcpOpen(ip(4), 14001)), 'a rejected connection stops listening');
+    const del = await dev.send(new K.DeleteVpcConnectionCommand({ Arn: connArn }));
+    check(del.State === 'DELETING', 'delete answers DELETING');
+    await waitConn(dev, connArn, 'GONE');
+    await expectError('NotFoundException', dev.send(new K.DescribeVpcConnectionCommand({ Arn: connArn })));
+    log('reject -> REJECTED -> delete -> gone');
+
+    // ---- a new connection, then the owner turns the scheme off -> INACTIVE
+    const conn2 = (await dev.send(new K.CreateVpcConnectionCommand(connReq))).VpcConnectionArn;
+    await waitConn(dev, conn2, 'AVAILABLE');
+    info = await clusterState(admin, arn);
+    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: false } } } } } }));
+    await waitActive(admin, arn);
+    await waitConn(dev, conn2, 'INACTIVE');
+    const bb2 = await dev.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
+    check(!bb2.BootstrapBrokerStringVpcConnectivitySaslIam, 'no multi-VPC IAM string once the scheme is off');
+    await dev.send(new K.DeleteVpcConnectionCommand({ Arn: conn2 }));
+    await waitConn(dev, conn2, 'GONE');
+    log('scheme off -> INACTIVE -> deleted');
+
+    // ---- listing, pagination, tags
+    const c2 = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'demo2',
+      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 1, BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1'], InstanceType: 'kafka.m5.large' } } }))).ClusterArn;
+    const p1 = await admin.send(new K.ListClustersV2Command({ MaxResults: 1 }));
+    check(p1.ClusterInfoList.length === 1 && p1.NextToken, 'first page with a nextToken');
+    const p2 = await admin.send(new K.ListClustersV2Command({ MaxResults: 1, NextToken: p1.NextToken }));
+    check(p2.ClusterInfoList.length === 1 && !p2.NextToken && p2.ClusterInfoList[0].ClusterArn !== p1.ClusterInfoList[0].ClusterArn, 'second page');
+    await expectError('BadRequestException', admin.send(new K.ListClustersV2Command({ NextToken: 'garbage' })), /nextToken/);
+    const onlyDemo2 = await admin.send(new K.ListClustersV2Command({ ClusterNameFilter: 'demo2' }));
+    check(onlyDemo2.ClusterInfoList.length === 1, 'clusterNameFilter');
+    await expectError('ForbiddenException', dev.send(new K.ListClustersV2Command({})), /kafka:ListClustersV2/);
+    await admin.send(new K.TagResourceCommand({ ResourceArn: arn, Tags: { owner: 'platform' } }));
+    await admin.send(new K.UntagResourceCommand({ ResourceArn: arn, TagKeys: ['env'] }));
+    const tags = (await admin.send(new K.ListTagsForResourceCommand({ ResourceArn: arn }))).Tags;
+    check(tags.owner === 'platform' && !('env' in tags), `tags ${JSON.stringify(tags)}`);
+    await waitActive(admin, c2);
+    const dc = await admin.send(new K.DeleteClusterCommand({ ClusterArn: c2 }));
+    check(dc.State === 'DELETING', 'DeleteCluster answers DELETING');
+    await waitFor(async () => { try { await clusterState(admin, c2); return false; } catch (e) { return e.name === 'NotFoundException'; } }, 'demo2 gone');
+    await expectError('NotFoundException', admin.send(new K.DescribeClusterCommand({ ClusterArn: c2 })));
+    await expectError('BadRequestException', admin.send(new K.GetBootstrapBrokersCommand({ ClusterArn: c2 })), /does not exist/);
+    log('listing, pagination, tags, delete ok');
+
+    // ---- SigV4 negatives
+    const body = JSON.stringify({ clusterName: 'demo3', provisioned: { kafkaVersion: '3.6.0', numberOfBrokerNodes: 1,
+      brokerNodeGroupInfo: { clientSubnets: ['subnet-p1'], instanceType: 'kafka.m5.large' } } });
+    let res = await rawRequest(d, { method: 'POST', pathname: '/api/v2/clusters', body, creds: KEYS.admin, tamper: true });
+    check(res.status === 403 && res.type === 'InvalidSignatureException', `tampered body: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'POST', pathname: '/api/v2/clusters', body, creds: { ...KEYS.admin, secretAccessKey: 'wrong-secret-000000000000000000000000000' } });
+    check(res.status === 403 && res.type === 'InvalidSignatureException', `wrong secret: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: KEYS.admin, date: new Date(Date.now() - 3600 * 1000) });
+    check(res.status === 403 && res.type === 'InvalidSignatureException' && /expired/i.test(res.body), `expired date: ${res.status} ${res.type} ${res.body}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x'.repeat(40) } });
+    check(res.status === 403 && res.type === 'UnrecognizedClientException', `unknown key: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: KEYS.admin, dropAuth: true });
+    check(res.status === 403 && res.type === 'MissingAuthenticationTokenException', `no Authorization: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: KEYS.admin, signedHeadersOverride: 'x-amz-date' });
+    check(res.status >= 400 && res.status < 500 && /Signature|Incomplete/.test(res.type), `host not signed: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/no-such-thing', creds: KEYS.admin });
+    check(res.status === 404 && res.type === 'UnknownOperationException', `unknown path: ${res.status} ${res.type}`);
+    check((await admin.send(new K.ListClustersV2Command({ ClusterNameFilter: 'demo3' }))).ClusterInfoList.length === 0, 'no rejected request had an effect');
+    await expectError('UnrecognizedClientException', kafka(d, { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x'.repeat(40) }).send(new K.ListClustersV2Command({})));
+    await expectError('InvalidSignatureException', kafka(d, { ...KEYS.admin, secretAccessKey: 'wrong' }).send(new K.ListClustersV2Command({})));
+    log('SigV4 negatives rejected');
+  } catch (e) {
+    failures++;
+    console.error(`FAIL: ${e.stack || e}`);
+    d.printLog();
+  } finally {
+    const r = await d.stop();
+    if (r && r.code !== 0) {
+      failures++;
+      console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
+      d.printLog();
+    }
+    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (failures) process.exit(1);
+  log('PASS');
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
