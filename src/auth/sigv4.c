@@ -177,6 +177,32 @@ st_sigv4_parse_amz_date(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+/* Parses an IMF-fixdate ("Fri, 27 Nov 2026 07:01:50 GMT", RFC 9110 §5.6.7). */
+static int
+parse_http_date(const char *s, size_t len, int64_t *out)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const char days[] = "MonTueWedThuFriSatSun";
+    unsigned d, y, h, mi, se, mo = 0;
+    if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
+        return -1;
+    bool day_ok = false;
+    for (size_t i = 0; i < 7; i++)
+        day_ok |= memcmp(s, days + 3 * i, 3) == 0;
+    for (unsigned i = 0; i < 12; i++) {
+        if (memcmp(s + 8, months + 3 * i, 3) == 0)
+            mo = i + 1;
+    }
+    if (!day_ok || mo == 0 || !digits(s + 5, 2, &d) || !digits(s + 12, 4, &y) ||
+        !digits(s + 17, 2, &h) || !digits(s + 20, 2, &mi) || !digits(s + 23, 2, &se))
+        return -1;
+    if (y < 1970 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59)
+        return -1;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    return 0;
+}
+
 void
 st_sigv4_format_amz_date(int64_t t, char out[17])
 {
@@ -803,17 +829,31 @@ st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_ht
     if (st_sigv4_parse_credential(az.credential, az.credential_len, id, err) != 0)
         return fail(id, ST_SIGV4_MALFORMED, err, *err);
 
+    /* X-Amz-Date, or else the HTTP Date header (IMF-fixdate), as AWS accepts. */
+    const char *date_header = "x-amz-date";
     r = find_header(req, "x-amz-date", &h);
-    if (r != 0)
-        return fail(id, ST_SIGV4_MALFORMED, err,
-                    r == -1 ? "missing X-Amz-Date header" : "duplicate X-Amz-Date header");
+    if (r == -2)
+        return fail(id, ST_SIGV4_MALFORMED, err, "duplicate X-Amz-Date header");
+    if (r == -1) {
+        date_header = "date";
+        r = find_header(req, "date", &h);
+        if (r != 0)
+            return fail(id, ST_SIGV4_MALFORMED, err,
+                        r == -1 ? "missing X-Amz-Date header" : "duplicate Date header");
+    }
     const char *dv = h->value;
     size_t dl = h->value_len;
     trim(&dv, &dl);
-    if (st_sigv4_parse_amz_date(dv, dl, &id->signed_at) != 0)
-        return fail(id, ST_SIGV4_MALFORMED, err, "malformed X-Amz-Date");
-    memcpy(id->amz_date, dv, 16);
-    id->amz_date[16] = '\0';
+    if (date_header[0] == 'x') {
+        if (st_sigv4_parse_amz_date(dv, dl, &id->signed_at) != 0)
+            return fail(id, ST_SIGV4_MALFORMED, err, "malformed X-Amz-Date");
+        memcpy(id->amz_date, dv, 16);
+        id->amz_date[16] = '\0';
+    } else {
+        if (parse_http_date(dv, dl, &id->signed_at) != 0)
+            return fail(id, ST_SIGV4_MALFORMED, err, "malformed Date header");
+        st_sigv4_format_amz_date(id->signed_at, id->amz_date);
+    }
     if (check_scope(v, id, err) != 0)
         return -1;
     if ((int64_t)now > id->signed_at + v->max_skew)
@@ -823,8 +863,10 @@ st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_ht
 
     if (!list_has(az.signed_headers, az.signed_headers_len, "host"))
         return fail(id, ST_SIGV4_MALFORMED, err, "host is not a signed header");
-    if (!list_has(az.signed_headers, az.signed_headers_len, "x-amz-date"))
-        return fail(id, ST_SIGV4_MALFORMED, err, "x-amz-date is not a signed header");
+    if (!list_has(az.signed_headers, az.signed_headers_len, date_header))
+        return fail(id, ST_SIGV4_MALFORMED, err,
+                    date_header[0] == 'x' ? "x-amz-date is not a signed header"
+                                          : "date is not a signed header");
 
     r = find_header(req, "x-amz-security-token", &h);
     if (r == -2)

@@ -129,10 +129,11 @@ struct st_sigv4_http {
 
 /*
  * Verifies a header-form SigV4 request (msk-control-api.md §2). Checks, in order: Authorization
- * syntax and algorithm, credential scope (5 parts, region, service, terminator), X-Amz-Date format,
- * scope date, the ±max_skew window, signed headers (sorted, `host` and `x-amz-date` included,
- * each present), x-amz-content-sha256 (must equal the body hash; UNSIGNED-PAYLOAD rejected), the
- * secret lookup, the session token, and the signature in constant time.
+ * syntax and algorithm, credential scope (5 parts, region, service, terminator), X-Amz-Date format
+ * (or, without X-Amz-Date, an IMF-fixdate Date header), scope date, the ±max_skew window, signed
+ * headers (sorted, `host` and the date header included, each present), x-amz-content-sha256
+ * (must equal the body hash; UNSIGNED-PAYLOAD rejected), the secret lookup, the session token,
+ * and the signature in constant time.
  * Returns 0 with `*id` filled (caller clears it), or -1 with `*err` (static text such as
  * "signature does not match", "request expired", "unknown access key") and id->status set.
  */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "auth/crypto.h"
 #include "auth/encoding.h"
 #include "auth/sigv4.h"
 
@@ -610,6 +611,69 @@ test_get_policy_signer(void **state)
     assert_string_equal(err, "request has no host header");
 }
 
+/* ---- Date header instead of X-Amz-Date, signature computed from the building blocks */
+
+static void
+test_date_header(void **state)
+{
+    (void)state;
+    struct st_sigv4_header h[] = {
+        H("Host", "kafka.example:8443"),
+        H("Date", "Fri, 27 Nov 2026 07:01:50 GMT"),
+        {"authorization", 13, NULL, 0},
+    };
+    struct st_sigv4_http r = {"GET", "/v1/clusters", 12, NULL, 0, h, 3, NULL, 0};
+    struct st_buf creq = ST_BUF_INIT;
+    const char *err = NULL;
+    assert_int_equal(
+        st_sigv4_canonical_request_http(&creq, &r, "date;host", 9, ST_SIGV4_EMPTY_SHA256, &err), 0);
+    char hash[65], sts[256], sig[65];
+    assert_int_equal(st_sigv4_sha256_hex(creq.data, creq.len, hash), 0);
+    snprintf(sts, sizeof(sts),
+             "AWS4-HMAC-SHA256\n20261127T070150Z\n20261127/us-east-1/kafka/aws4_request\n%s", hash);
+    uint8_t key[32], mac[32];
+    assert_int_equal(
+        st_sigv4_signing_key(SECRET, strlen(SECRET), "20261127", "us-east-1", "kafka", key), 0);
+    assert_int_equal(st_hmac(ST_MD_SHA256, key, 32, sts, strlen(sts), mac), 0);
+    st_hex_encode(mac, 32, sig);
+    st_buf_free(&creq);
+    char az[256];
+    snprintf(az, sizeof(az),
+             "AWS4-HMAC-SHA256 Credential=" AKID "/20261127/us-east-1/kafka/aws4_request, "
+             "SignedHeaders=date;host, Signature=%s",
+             sig);
+    h[2].value = az;
+    h[2].value_len = strlen(az);
+    struct keystore ks = {AKID, SECRET, NULL, 0};
+    struct st_sigv4_verifier v = verifier(&ks);
+    struct st_sigv4_identity id;
+    assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE, &id, &err), 0);
+    assert_string_equal(id.amz_date, "20261127T070150Z");
+    assert_int_equal(id.signed_at, T_CAPTURE);
+    st_sigv4_identity_clear(&id);
+    /* Malformed Date (wrong weekday name, and RFC 850 form). */
+    h[1].value = "Fry, 27 Nov 2026 07:01:50 GMT";
+    assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE, &id, &err), -1);
+    assert_string_equal(err, "malformed Date header");
+    st_sigv4_identity_clear(&id);
+    h[1].value = "Friday, 27-Nov-26 07:01:50 GMT";
+    h[1].value_len = strlen(h[1].value);
+    assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE, &id, &err), -1);
+    assert_string_equal(err, "malformed Date header");
+    st_sigv4_identity_clear(&id);
+    /* Date present but not signed. */
+    h[1].value = "Fri, 27 Nov 2026 07:01:50 GMT";
+    h[1].value_len = strlen(h[1].value);
+    snprintf(az, sizeof(az),
+             "AWS4-HMAC-SHA256 Credential=" AKID "/20261127/us-east-1/kafka/aws4_request, "
+             "SignedHeaders=host, Signature=%s",
+             sig);
+    h[2].value_len = strlen(az);
+    assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE, &id, &err), -1);
+    assert_string_equal(err, "date is not a signed header");
+    st_sigv4_identity_clear(&id);
+}
+
 /* ---- building blocks */
 
 static void
@@ -883,6 +947,7 @@ main(void)
         cmocka_unit_test(test_put_policy),
         cmocka_unit_test(test_create_vpc_connection),
         cmocka_unit_test(test_list_vpc_connections),
+        cmocka_unit_test(test_date_header),
         cmocka_unit_test(test_canonical_uri),
         cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_dates),
