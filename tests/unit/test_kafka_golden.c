@@ -39,6 +39,23 @@ load(const char *name, size_t *len)
     return p;
 }
 
+/*
+ * Captured frames that are not valid Kafka: the librdkafka 2.12 mock answers LeaveGroup v3 with
+ * ThrottleTimeMs + ErrorCode only (no Members array). They must fail to parse, cleanly.
+ */
+static const char *const known_bad[] = {
+    "13-LeaveGroup-v3-resp-mock212.bin",
+};
+
+static bool
+is_known_bad(const char *name)
+{
+    for (size_t i = 0; i < sizeof(known_bad) / sizeof(known_bad[0]); i++)
+        if (strcmp(known_bad[i], name) == 0)
+            return true;
+    return false;
+}
+
 static int
 map_any(void *arg, int32_t node_id, const char **host, size_t *host_len, int32_t *port)
 {
@@ -149,6 +166,12 @@ test_all_golden(void **state)
             const struct st_kmsg *m = st_kschema_msg((int16_t)key, true);
             bool av_err = key == ST_KAFKA_API_VERSIONS && blen >= 2 &&
                           st_rd_i16(body) == ST_KERR_UNSUPPORTED_VERSION;
+            if (is_known_bad(de->d_name)) {
+                size_t used;
+                assert_int_equal(st_kschema_skip(m, (int16_t)ver, body, blen, &used, &err), -1);
+                free(frame);
+                continue;
+            }
             if (!av_err)
                 check_body(de->d_name, m, (int16_t)ver, body, blen);
             if (st_kafka_response_needs_rewrite((int16_t)key, (int16_t)ver)) {
