@@ -190,12 +190,14 @@ class Straitd:
     brokers: embedded mock cluster size (--embedded-kafka N); port_range: "A-B" or None for the
     default; extra_args: more straitd flags; data_dir: reuse this dir (the caller owns it) instead
     of a fresh temporary one; watch_bypass: fail the test if any other process connects to an
-    upstream broker address directly (see BypassWatcher).
+    upstream broker address directly (see BypassWatcher); upstream: "HOST:PORT[,...]" of an
+    existing cluster (--upstream) instead of the embedded one.
     """
 
     def __init__(self, brokers=3, port_range=None, extra_args=(), address=None, data_dir=None,
-                 watch_bypass=True):
+                 watch_bypass=True, upstream=None):
         self.n_brokers = brokers
+        self.upstream = upstream
         self.port_range = port_range
         self.extra_args = list(extra_args)
         first = int(port_range.split("-")[0]) if port_range else 14001
@@ -213,7 +215,9 @@ class Straitd:
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self):
         check(os.access(STRAITD, os.X_OK), "no straitd at %s (build first)" % STRAITD)
-        argv = [STRAITD, "--data-dir", self.data_dir, "--embedded-kafka", str(self.n_brokers),
+        source = (["--upstream", self.upstream] if self.upstream
+                  else ["--embedded-kafka", str(self.n_brokers)])
+        argv = [STRAITD, "--data-dir", self.data_dir] + source + [
                 "--insecure-endpoint", self.address, "--ready-file", self.ready_path,
                 "--log-level", os.environ.get("ST_LOG_LEVEL", "info")]
         if self.port_range:
@@ -395,6 +399,52 @@ class Straitd:
 
     def broker_up(self, node_id):
         self.admin("embedded", "broker-up", node_id)
+
+
+class MockCluster:
+    """An external librdkafka mock cluster in its own process (build/mockcluster), for straitd's
+    --upstream mode. topics: {"name": partitions}. Use as a context manager."""
+
+    def __init__(self, brokers=3, topics=None):
+        self.binary = os.path.join(BUILD_DIR, "mockcluster")
+        self.dir = tempfile.mkdtemp(prefix="strait-it-mock-")
+        self.file = os.path.join(self.dir, "bootstrap")
+        self.argv = [self.binary, "--brokers", str(brokers), "--bootstrap-file", self.file, "-q"]
+        for name, parts in (topics or {}).items():
+            self.argv += ["--topic", "%s:%d" % (name, parts)]
+        self.proc = None
+        self.bootstrap = None
+
+    def __enter__(self):
+        check(os.access(self.binary, os.X_OK), "no mockcluster at %s (build first)" % self.binary)
+        self._log = open(os.path.join(self.dir, "mockcluster.log"), "wb")
+        self.proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise TestFailure("mockcluster exited with status %d" % self.proc.returncode)
+            try:
+                with open(self.file) as f:
+                    text = f.read().strip()
+            except OSError:
+                return None
+            return text or None
+        self.bootstrap = wait_for(ready, READY_TIMEOUT, "mockcluster bootstrap file")
+        log("mockcluster pid %d: %s" % (self.proc.pid, self.bootstrap))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
 
 
 def run(test_fn):
