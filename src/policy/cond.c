@@ -408,6 +408,40 @@ value_match(const struct st_pcond *c, const struct st_cval *cv, const char *v,
     return false;
 }
 
+/*
+ * Whether request value `v` can be compared under c's family at all: numbers, dates, IP addresses
+ * and ARNs must parse (Bool, String and Binary always can). A value that cannot be compared makes
+ * positive and negated operators alike false for it (OBS, spec §6.3 "an unparsable value does not
+ * match"): NotIpAddress on "garbage" is not true.
+ */
+static bool
+value_valid(const struct st_pcond *c, const char *v)
+{
+    size_t vl = strlen(v);
+    switch (c->family) {
+    case ST_CF_NUMERIC: {
+        double d;
+        return st_policy_parse_number(v, vl, &d) == 0;
+    }
+    case ST_CF_DATE: {
+        int64_t s;
+        int32_t ns;
+        return st_policy_parse_date(v, vl, &s, &ns) == 0;
+    }
+    case ST_CF_IP: {
+        uint8_t ip[16];
+        int v6, pfx;
+        return st_policy_parse_cidr(v, vl, false, ip, &v6, &pfx) == 0;
+    }
+    case ST_CF_ARN: {
+        struct st_arn a;
+        return st_arn_split(v, vl, &a) == 6;
+    }
+    default:
+        return true;
+    }
+}
+
 /* Whether request value `v` matches any of the condition's values (positive form). */
 static bool
 any_value(const struct st_pcond *c, const char *v, const struct st_policy_request *req)
@@ -416,6 +450,16 @@ any_value(const struct st_pcond *c, const char *v, const struct st_policy_reques
         if (value_match(c, &c->vals[i], v, req))
             return true;
     return false;
+}
+
+/* The operator applied to one request value: positive -> some policy value matches; negated ->
+ * the value is comparable and no policy value matches. */
+static bool
+op_value(const struct st_pcond *c, const char *v, const struct st_policy_request *req)
+{
+    if (!c->negated)
+        return any_value(c, v, req);
+    return value_valid(c, v) && !any_value(c, v, req);
 }
 
 bool
@@ -440,37 +484,36 @@ st_cond_eval(const struct st_pcond *c, const struct st_policy_request *req, cons
     }
 
     if (c->set == ST_SET_ALL) {
+        /* Every (non-empty) request value satisfies the operator; true for no values. */
         size_t nonempty = 0;
-        bool all = true, none = true;
+        bool all = true;
         for (size_t i = 0; kv && i < kv->n_values; i++) {
             const char *v = kv->values[i];
             if (!v || !*v) /* an empty string counts as null */
                 continue;
             nonempty++;
-            if (any_value(c, v, req))
-                none = false;
-            else
+            if (!op_value(c, v, req))
                 all = false;
         }
         if (nonempty == 0) {
             *why = "key absent or empty (ForAllValues is true)";
             return true;
         }
-        *why = "set comparison";
-        return c->negated ? none : all;
+        *why = all ? "every value satisfied the operator" : "a value did not satisfy the operator";
+        return all;
     }
     if (c->set == ST_SET_ANY) {
         if (!kv || kv->n_values == 0) {
             *why = c->if_exists ? "key absent (IfExists)" : "key absent (ForAnyValue is false)";
             return c->if_exists;
         }
-        *why = "set comparison";
         for (size_t i = 0; i < kv->n_values; i++) {
-            const char *v = kv->values[i] ? kv->values[i] : "";
-            bool m = any_value(c, v, req);
-            if (c->negated ? !m : m)
+            if (op_value(c, kv->values[i] ? kv->values[i] : "", req)) {
+                *why = "a value satisfied the operator";
                 return true;
+            }
         }
+        *why = "no value satisfied the operator";
         return false;
     }
 
@@ -482,19 +525,20 @@ st_cond_eval(const struct st_pcond *c, const struct st_policy_request *req, cons
         *why = "key absent";
         return c->negated;
     }
-    if (kv->is_set && kv->n_values != 1) {
-        /* OBS: a plain operator on a multi-valued key does not match; a negated one holds only
-         * when no value matches. */
-        *why = "multi-valued key with a plain operator";
-        if (!c->negated)
-            return false;
-        for (size_t i = 0; i < kv->n_values; i++)
-            if (kv->values[i] && any_value(c, kv->values[i], req))
-                return false;
-        return true;
+    if (kv->is_set && kv->n_values == 0) {
+        /* An empty set: positive operators are false, negated ones true (spec §6.5). */
+        *why = "empty multi-valued key";
+        return c->negated;
+    }
+    if (kv->is_set && kv->n_values > 1) {
+        /* OBS: a plain operator on a multi-valued key does not match, negated or not. */
+        *why = "multi-valued key with a plain operator (use ForAllValues:/ForAnyValue:)";
+        return false;
     }
     const char *v = kv->values[0] ? kv->values[0] : "";
-    bool m = any_value(c, v, req);
-    *why = m ? "value matched" : "value did not match";
-    return c->negated ? !m : m;
+    bool m = op_value(c, v, req);
+    *why = m                    ? "condition holds for the value"
+           : !value_valid(c, v) ? "value cannot be compared"
+                                : "condition does not hold for the value";
+    return m;
 }
