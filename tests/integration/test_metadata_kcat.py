@@ -1,6 +1,7 @@
 """kcat -L -J through the endpoint: every broker appears at the endpoint address with its own port
-(keyed on node id), partition leaders/replicas name only those brokers, every endpoint port works as
-a bootstrap, and no upstream address or port appears anywhere in the output."""
+(keyed on node id; broker N on 14000+N by default, as `strait admin status` also reports),
+partition leaders/replicas name only those brokers, every endpoint port works as a bootstrap, and no
+upstream address or port appears anywhere in the output."""
 import json
 import os
 import re
@@ -37,6 +38,11 @@ def test():
         want_bootstrap = ",".join("%s:%d" % (sd.address, ports[n]) for n in sorted(ports))
         h.check(sd.bootstrap == want_bootstrap, "bootstrap %r, want %r" % (sd.bootstrap,
                                                                            want_bootstrap))
+
+        # `strait admin status` reports the same node -> port map.
+        st = sd.status()
+        got = {b["nodeId"]: b["endpointPort"] for c in st["clusters"] for b in c["brokers"]}
+        h.check(got == ports, "admin status brokers %r, ready file %r" % (got, ports))
 
         topic = h.unique_name("md")
         sd.create_topic(topic, 6, 3)

@@ -2,8 +2,7 @@
 Metadata v0-v2 and FindCoordinator v0-v2 responses name only endpoint addresses, each broker at the
 port the ready file gives its node id; responses to 60 pipelined requests on one connection come back
 complete and in order; 300 connections (opened in waves of 10) are served, then all answer a
-request in flight at once, and closing them returns
-straitd's descriptors."""
+request in flight at once, and closing them returns straitd's descriptors."""
 import os
 import socket
 import struct
