@@ -24,100 +24,98 @@ st_kafka_api_name(int16_t api_key)
 }
 
 /*
- * Client-facing keys strait can parse, rewrite and authorize (msk-iam-access.md §8.2). Version
- * ranges come from the schema; `max` < 0 means "the schema's maximum".
+ * Client-facing keys strait can parse, rewrite and authorize (msk-iam-access.md §8.2), indexed by
+ * key: 0 = not supported, ALL = every version both schemas define, CAP(n) = at most version n.
  * Never listed: inter-broker/controller keys, DescribeQuorum (controller endpoints), the
  * delegation-token keys, ListClientMetricsResources (no MSK action).
  */
-static const struct {
-    int16_t key; /* API key */
-    int16_t max; /* cap below the schema maximum, or -1 */
-} supported_keys[] = {
-    {0, -1},  /* Produce */
-    {1, -1},  /* Fetch */
-    {2, -1},  /* ListOffsets */
-    {3, -1},  /* Metadata */
-    {8, -1},  /* OffsetCommit */
-    {9, -1},  /* OffsetFetch */
-    {10, -1}, /* FindCoordinator */
-    {11, -1}, /* JoinGroup */
-    {12, -1}, /* Heartbeat */
-    {13, -1}, /* LeaveGroup */
-    {14, -1}, /* SyncGroup */
-    {15, -1}, /* DescribeGroups */
-    {16, -1}, /* ListGroups */
-    {17, -1}, /* SaslHandshake */
-    {18, -1}, /* ApiVersions */
-    {19, -1}, /* CreateTopics */
-    {20, -1}, /* DeleteTopics */
-    {21, -1}, /* DeleteRecords */
-    {22, -1}, /* InitProducerId */
-    {23, -1}, /* OffsetForLeaderEpoch */
-    {24, 3},  /* AddPartitionsToTxn: v4+ is broker-to-broker only */
-    {25, -1}, /* AddOffsetsToTxn */
-    {26, -1}, /* EndTxn */
-    {27, -1}, /* WriteTxnMarkers (Admin abortTransaction) */
-    {28, -1}, /* TxnOffsetCommit */
-    {29, -1}, /* DescribeAcls */
-    {30, -1}, /* CreateAcls */
-    {31, -1}, /* DeleteAcls */
-    {32, -1}, /* DescribeConfigs */
-    {33, -1}, /* AlterConfigs */
-    {34, -1}, /* AlterReplicaLogDirs */
-    {35, -1}, /* DescribeLogDirs */
-    {36, -1}, /* SaslAuthenticate */
-    {37, -1}, /* CreatePartitions */
-    {42, -1}, /* DeleteGroups */
-    {43, -1}, /* ElectLeaders */
-    {44, -1}, /* IncrementalAlterConfigs */
-    {45, -1}, /* AlterPartitionReassignments */
-    {46, -1}, /* ListPartitionReassignments */
-    {47, -1}, /* OffsetDelete */
-    {48, -1}, /* DescribeClientQuotas */
-    {49, -1}, /* AlterClientQuotas */
-    {50, -1}, /* DescribeUserScramCredentials */
-    {51, -1}, /* AlterUserScramCredentials */
-    {57, -1}, /* UpdateFeatures */
-    {60, -1}, /* DescribeCluster (EndpointType=2 refused by st_kafka_describe_cluster_check) */
-    {61, -1}, /* DescribeProducers */
-    {64, -1}, /* UnregisterBroker */
-    {65, -1}, /* DescribeTransactions */
-    {66, -1}, /* ListTransactions */
-    {68, -1}, /* ConsumerGroupHeartbeat */
-    {69, -1}, /* ConsumerGroupDescribe */
-    {71, -1}, /* GetTelemetrySubscriptions */
-    {72, -1}, /* PushTelemetry */
-    {75, -1}, /* DescribeTopicPartitions */
-    {76, -1}, /* ShareGroupHeartbeat */
-    {77, -1}, /* ShareGroupDescribe */
-    {78, -1}, /* ShareFetch */
-    {79, -1}, /* ShareAcknowledge */
+#define ALL INT16_MAX
+#define CAP(n) ((n) + 1)
+static const int16_t supported_cap[ST_KSCHEMA_MAX_KEY + 1] = {
+    [0] = ALL,     /* Produce */
+    [1] = ALL,     /* Fetch */
+    [2] = ALL,     /* ListOffsets */
+    [3] = ALL,     /* Metadata */
+    [8] = ALL,     /* OffsetCommit */
+    [9] = ALL,     /* OffsetFetch */
+    [10] = ALL,    /* FindCoordinator */
+    [11] = ALL,    /* JoinGroup */
+    [12] = ALL,    /* Heartbeat */
+    [13] = ALL,    /* LeaveGroup */
+    [14] = ALL,    /* SyncGroup */
+    [15] = ALL,    /* DescribeGroups */
+    [16] = ALL,    /* ListGroups */
+    [17] = ALL,    /* SaslHandshake */
+    [18] = ALL,    /* ApiVersions */
+    [19] = ALL,    /* CreateTopics */
+    [20] = ALL,    /* DeleteTopics */
+    [21] = ALL,    /* DeleteRecords */
+    [22] = ALL,    /* InitProducerId */
+    [23] = ALL,    /* OffsetForLeaderEpoch */
+    [24] = CAP(3), /* AddPartitionsToTxn: v4+ is broker-to-broker only */
+    [25] = ALL,    /* AddOffsetsToTxn */
+    [26] = ALL,    /* EndTxn */
+    [27] = ALL,    /* WriteTxnMarkers (Admin abortTransaction) */
+    [28] = ALL,    /* TxnOffsetCommit */
+    [29] = ALL,    /* DescribeAcls */
+    [30] = ALL,    /* CreateAcls */
+    [31] = ALL,    /* DeleteAcls */
+    [32] = ALL,    /* DescribeConfigs */
+    [33] = ALL,    /* AlterConfigs */
+    [34] = ALL,    /* AlterReplicaLogDirs */
+    [35] = ALL,    /* DescribeLogDirs */
+    [36] = ALL,    /* SaslAuthenticate */
+    [37] = ALL,    /* CreatePartitions */
+    [42] = ALL,    /* DeleteGroups */
+    [43] = ALL,    /* ElectLeaders */
+    [44] = ALL,    /* IncrementalAlterConfigs */
+    [45] = ALL,    /* AlterPartitionReassignments */
+    [46] = ALL,    /* ListPartitionReassignments */
+    [47] = ALL,    /* OffsetDelete */
+    [48] = ALL,    /* DescribeClientQuotas */
+    [49] = ALL,    /* AlterClientQuotas */
+    [50] = ALL,    /* DescribeUserScramCredentials */
+    [51] = ALL,    /* AlterUserScramCredentials */
+    [57] = ALL,    /* UpdateFeatures */
+    [60] = ALL,    /* DescribeCluster (EndpointType=2 refused by st_kafka_describe_cluster_check) */
+    [61] = ALL,    /* DescribeProducers */
+    [64] = ALL,    /* UnregisterBroker */
+    [65] = ALL,    /* DescribeTransactions */
+    [66] = ALL,    /* ListTransactions */
+    [68] = ALL,    /* ConsumerGroupHeartbeat */
+    [69] = ALL,    /* ConsumerGroupDescribe */
+    [71] = ALL,    /* GetTelemetrySubscriptions */
+    [72] = ALL,    /* PushTelemetry */
+    [75] = ALL,    /* DescribeTopicPartitions */
+    [76] = ALL,    /* ShareGroupHeartbeat */
+    [77] = ALL,    /* ShareGroupDescribe */
+    [78] = ALL,    /* ShareFetch */
+    [79] = ALL,    /* ShareAcknowledge */
 };
+#undef CAP
 
 bool
 st_kafka_supported_range(int16_t api_key, int16_t *min, int16_t *max)
 {
-    for (size_t i = 0; i < sizeof(supported_keys) / sizeof(supported_keys[0]); i++) {
-        if (supported_keys[i].key != api_key)
-            continue;
-        const struct st_kmsg *rq = st_kschema_msg(api_key, false);
-        const struct st_kmsg *rs = st_kschema_msg(api_key, true);
-        if (!rq || !rs)
-            return false;
-        int16_t lo = rq->v_min > rs->v_min ? rq->v_min : rs->v_min;
-        int16_t hi = rq->v_max < rs->v_max ? rq->v_max : rs->v_max;
-        if (supported_keys[i].max >= 0 && supported_keys[i].max < hi)
-            hi = supported_keys[i].max;
-        if (lo > hi)
-            return false;
-        if (min)
-            *min = lo;
-        if (max)
-            *max = hi;
-        return true;
-    }
-    return false;
+    if (api_key < 0 || api_key > ST_KSCHEMA_MAX_KEY || supported_cap[api_key] == 0)
+        return false;
+    const struct st_kmsg *rq = st_kschema_msg(api_key, false);
+    const struct st_kmsg *rs = st_kschema_msg(api_key, true);
+    if (!rq || !rs)
+        return false;
+    int16_t lo = rq->v_min > rs->v_min ? rq->v_min : rs->v_min;
+    int16_t hi = rq->v_max < rs->v_max ? rq->v_max : rs->v_max;
+    if (supported_cap[api_key] != ALL && supported_cap[api_key] - 1 < hi)
+        hi = (int16_t)(supported_cap[api_key] - 1);
+    if (lo > hi)
+        return false;
+    if (min)
+        *min = lo;
+    if (max)
+        *max = hi;
+    return true;
 }
+#undef ALL
 
 bool
 st_kafka_request_supported(int16_t api_key, int16_t api_version)
@@ -160,8 +158,7 @@ skip_tags(struct st_krd *r, const char **err)
 }
 
 int
-st_kafka_req_hdr_parse(const uint8_t *frame, size_t len, struct st_kreq_hdr *out,
-                       const char **err)
+st_kafka_req_hdr_parse(const uint8_t *frame, size_t len, struct st_kreq_hdr *out, const char **err)
 {
     if (len < ST_KAFKA_MIN_REQUEST_FRAME) {
         *err = "request frame shorter than its header";
@@ -559,8 +556,7 @@ rewrite_named_list(struct rw *w, struct st_kdoc *doc, const char *name, bool aut
 /* Produce v10+ / Fetch v16+: NodeEndpoints is top-level tag 0; everything else is copied. */
 static enum st_krw_result
 rewrite_node_endpoints_tag(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
-                           const struct st_krewrite_ops *ops, struct st_buf *out,
-                           const char **err)
+                           const struct st_krewrite_ops *ops, struct st_buf *out, const char **err)
 {
     size_t tags_off;
     if (st_kschema_skip_to_tags(m, ver, body, len, &tags_off, err) < 0)
@@ -716,8 +712,7 @@ apiversions_fallback(int16_t api_version, struct st_buf *out, const char **err)
 
 enum st_krw_result
 st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
-                          const struct st_krewrite_ops *ops, struct st_buf *out,
-                          const char **err)
+                          const struct st_krewrite_ops *ops, struct st_buf *out, const char **err)
 {
     const struct st_kmsg *m = st_kschema_msg(api_key, true);
     if (!m || !st_kafka_response_needs_rewrite(api_key, api_version)) {
@@ -794,8 +789,8 @@ st_kafka_build_metadata_request(struct st_buf *out, int16_t api_version, int32_t
         return -1; /* v0 has no way to ask for no topics */
     struct st_karena arena;
     st_karena_init(&arena, 65536);
-    struct st_kdoc doc = {.msg = m, .ver = api_version,
-                          .flex = st_kschema_flexible(m, api_version)};
+    struct st_kdoc doc = {
+        .msg = m, .ver = api_version, .flex = st_kschema_flexible(m, api_version)};
     doc.root.st = m->root;
     doc.root.vals = st_karena_alloc(&arena, m->root->nfields * sizeof(*doc.root.vals));
     int rc = -1;
@@ -812,8 +807,7 @@ st_kafka_build_metadata_request(struct st_buf *out, int16_t api_version, int32_t
     if (st_buf_append_i32(out, 0) < 0 || st_buf_append_i16(out, ST_KAFKA_METADATA) < 0 ||
         st_buf_append_i16(out, api_version) < 0 || st_buf_append_i32(out, correlation_id) < 0 ||
         st_buf_append_i16(out, client_id ? (int16_t)cl : -1) < 0 ||
-        (cl && st_buf_append(out, client_id, cl) < 0) ||
-        (doc.flex && st_buf_append_u8(out, 0) < 0))
+        (cl && st_buf_append(out, client_id, cl) < 0) || (doc.flex && st_buf_append_u8(out, 0) < 0))
         goto done;
     if (st_kdoc_encode(&doc, out, &err) < 0)
         goto done;

@@ -13,69 +13,72 @@
 
 /* Operations a key needs per resource type; cluster_op is reported once after the body. */
 struct keyops {
-    int16_t key;          /* API key */
-    uint8_t topic_op;     /* enum st_kop for topic names/ids */
-    uint8_t group_op;     /* for group ids */
-    uint8_t txn_op;       /* for transactional ids */
-    uint8_t cluster_op;   /* cluster-level operation, NONE when none */
-    uint8_t flags;        /* ST_KRES_F_FILTER_RESPONSE for list APIs */
+    int16_t key;        /* API key */
+    uint8_t topic_op;   /* enum st_kop for topic names/ids */
+    uint8_t group_op;   /* for group ids */
+    uint8_t txn_op;     /* for transactional ids */
+    uint8_t cluster_op; /* cluster-level operation, NONE when none */
+    uint8_t flags;      /* ST_KRES_F_FILTER_RESPONSE for list APIs */
 };
 
 static const struct keyops keyops[] = {
-    {0, ST_KOP_WRITE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},          /* Produce */
-    {1, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},            /* Fetch */
-    {2, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},        /* ListOffsets */
-    {3, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},        /* Metadata */
-    {8, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},            /* OffsetCommit */
-    {9, ST_KOP_DESCRIBE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},    /* OffsetFetch */
-    {10, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_DESCRIBE, ST_KOP_NONE, 0},   /* FindCoordinator */
-    {11, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* JoinGroup */
-    {12, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* Heartbeat */
-    {13, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* LeaveGroup */
-    {14, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* SyncGroup */
-    {15, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},       /* DescribeGroups */
+    {0, ST_KOP_WRITE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},        /* Produce */
+    {1, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},          /* Fetch */
+    {2, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},      /* ListOffsets */
+    {3, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},      /* Metadata */
+    {8, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},          /* OffsetCommit */
+    {9, ST_KOP_DESCRIBE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},  /* OffsetFetch */
+    {10, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_DESCRIBE, ST_KOP_NONE, 0}, /* FindCoordinator */
+    {11, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},         /* JoinGroup */
+    {12, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},         /* Heartbeat */
+    {13, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},         /* LeaveGroup */
+    {14, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},         /* SyncGroup */
+    {15, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},     /* DescribeGroups */
     {16, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KRES_F_FILTER_RESPONSE},
-    {19, ST_KOP_CREATE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},         /* CreateTopics */
-    {20, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},         /* DeleteTopics */
-    {21, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},         /* DeleteRecords */
-    {22, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},          /* InitProducerId */
-    {23, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},       /* OffsetForLeaderEpoch */
-    {24, ST_KOP_WRITE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},         /* AddPartitionsToTxn */
-    {25, ST_KOP_NONE, ST_KOP_READ, ST_KOP_WRITE, ST_KOP_NONE, 0},          /* AddOffsetsToTxn */
-    {26, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},          /* EndTxn */
-    {27, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* WriteTxnMarkers */
-    {28, ST_KOP_READ, ST_KOP_READ, ST_KOP_WRITE, ST_KOP_NONE, 0},          /* TxnOffsetCommit */
-    {29, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0},       /* DescribeAcls */
-    {30, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* CreateAcls */
-    {31, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* DeleteAcls */
-    {32, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},           /* DescribeConfigs */
-    {33, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},           /* AlterConfigs */
-    {34, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* AlterReplicaLogDirs */
-    {35, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0},       /* DescribeLogDirs */
-    {37, ST_KOP_ALTER, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},          /* CreatePartitions */
-    {42, ST_KOP_NONE, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, 0},         /* DeleteGroups */
-    {43, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* ElectLeaders */
-    {44, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},           /* IncrementalAlterConfigs */
-    {45, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* AlterPartitionReassignments */
-    {46, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0},       /* ListPartitionReassignments */
-    {47, ST_KOP_READ, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, 0},         /* OffsetDelete */
-    {48, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE_CONFIGS, 0}, /* DescribeClientQuotas */
-    {49, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER_CONFIGS, 0},  /* AlterClientQuotas */
-    {50, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0},       /* DescribeUserScramCredentials */
-    {51, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* AlterUserScramCredentials */
-    {57, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* UpdateFeatures */
-    {60, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0},       /* DescribeCluster */
-    {61, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},           /* DescribeProducers */
-    {64, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},          /* UnregisterBroker */
-    {65, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, 0},       /* DescribeTransactions */
+    {19, ST_KOP_CREATE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},   /* CreateTopics */
+    {20, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},   /* DeleteTopics */
+    {21, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},   /* DeleteRecords */
+    {22, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},    /* InitProducerId */
+    {23, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0}, /* OffsetForLeaderEpoch */
+    {24, ST_KOP_WRITE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},   /* AddPartitionsToTxn */
+    {25, ST_KOP_NONE, ST_KOP_READ, ST_KOP_WRITE, ST_KOP_NONE, 0},    /* AddOffsetsToTxn */
+    {26, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_WRITE, ST_KOP_NONE, 0},    /* EndTxn */
+    {27, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* WriteTxnMarkers */
+    {28, ST_KOP_READ, ST_KOP_READ, ST_KOP_WRITE, ST_KOP_NONE, 0},    /* TxnOffsetCommit */
+    {29, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0}, /* DescribeAcls */
+    {30, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* CreateAcls */
+    {31, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* DeleteAcls */
+    {32, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},     /* DescribeConfigs */
+    {33, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},     /* AlterConfigs */
+    {34, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* AlterReplicaLogDirs */
+    {35, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0}, /* DescribeLogDirs */
+    {37, ST_KOP_ALTER, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},    /* CreatePartitions */
+    {42, ST_KOP_NONE, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, 0},   /* DeleteGroups */
+    {43, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* ElectLeaders */
+    {44, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},     /* IncrementalAlterConfigs */
+    {45, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0}, /* AlterPartitionReassignments */
+    {46, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE,
+     0},                                                           /* ListPartitionReassignments */
+    {47, ST_KOP_READ, ST_KOP_DELETE, ST_KOP_NONE, ST_KOP_NONE, 0}, /* OffsetDelete */
+    {48, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE_CONFIGS,
+     0},                                                                  /* DescribeClientQuotas */
+    {49, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER_CONFIGS, 0}, /* AlterClientQuotas */
+    {50, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE,
+     0},                                                          /* DescribeUserScramCredentials */
+    {51, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0}, /* AlterUserScramCredentials */
+    {57, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0}, /* UpdateFeatures */
+    {60, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, 0}, /* DescribeCluster */
+    {61, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},     /* DescribeProducers */
+    {64, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_ALTER, 0},    /* UnregisterBroker */
+    {65, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, 0}, /* DescribeTransactions */
     {66, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KRES_F_FILTER_RESPONSE},
-    {68, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* ConsumerGroupHeartbeat */
-    {69, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},       /* ConsumerGroupDescribe */
-    {75, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},       /* DescribeTopicPartitions */
-    {76, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* ShareGroupHeartbeat */
-    {77, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0},       /* ShareGroupDescribe */
-    {78, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* ShareFetch */
-    {79, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},           /* ShareAcknowledge */
+    {68, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},     /* ConsumerGroupHeartbeat */
+    {69, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0}, /* ConsumerGroupDescribe */
+    {75, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0}, /* DescribeTopicPartitions */
+    {76, ST_KOP_NONE, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},     /* ShareGroupHeartbeat */
+    {77, ST_KOP_NONE, ST_KOP_DESCRIBE, ST_KOP_NONE, ST_KOP_NONE, 0}, /* ShareGroupDescribe */
+    {78, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},     /* ShareFetch */
+    {79, ST_KOP_READ, ST_KOP_READ, ST_KOP_NONE, ST_KOP_NONE, 0},     /* ShareAcknowledge */
     /* SaslHandshake, ApiVersions, SaslAuthenticate, telemetry: no resources. */
     {17, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},
     {18, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, ST_KOP_NONE, 0},
@@ -96,18 +99,19 @@ find_keyops(int16_t key)
 const char *
 st_kres_type_name(enum st_kres_type t)
 {
-    static const char *const n[] = {"TOPIC", "GROUP", "TRANSACTIONAL_ID", "CLUSTER", "CONFIG",
-                                    "COORDINATOR_KEY"};
+    static const char *const n[] = {"TOPIC",   "GROUP",  "TRANSACTIONAL_ID",
+                                    "CLUSTER", "CONFIG", "COORDINATOR_KEY"};
     return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
 const char *
 st_kop_name(enum st_kop op)
 {
-    static const char *const n[] = {"NONE",     "READ",         "WRITE",
-                                    "CREATE",   "DELETE",       "ALTER",
-                                    "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS",
-                                    "IDEMPOTENT_WRITE"};
+    static const char *const n[] = {"NONE",          "READ",
+                                    "WRITE",         "CREATE",
+                                    "DELETE",        "ALTER",
+                                    "DESCRIBE",      "DESCRIBE_CONFIGS",
+                                    "ALTER_CONFIGS", "IDEMPOTENT_WRITE"};
     return (unsigned)op < sizeof(n) / sizeof(n[0]) ? n[op] : "?";
 }
 
@@ -209,12 +213,12 @@ st_kafka_request_facts(int16_t api_key, int16_t api_version, const uint8_t *body
 /* ---- pass 2: resources ---- */
 
 struct rctx {
-    const struct keyops *ko;         /* per-key operations */
-    const struct st_kreq_facts *f;   /* facts */
-    int16_t key, ver;                /* request */
-    int8_t resource_type;            /* last config ResourceType seen */
-    st_kres_fn fn;                   /* caller visitor */
-    void *arg;                       /* caller argument */
+    const struct keyops *ko;       /* per-key operations */
+    const struct st_kreq_facts *f; /* facts */
+    int16_t key, ver;              /* request */
+    int8_t resource_type;          /* last config ResourceType seen */
+    st_kres_fn fn;                 /* caller visitor */
+    void *arg;                     /* caller argument */
 };
 
 static void
@@ -336,9 +340,9 @@ res_visit(void *arg, const struct st_kvisit *v)
 }
 
 int
-st_kafka_request_resources(int16_t api_key, int16_t api_version, const uint8_t *body,
-                           size_t len, const struct st_kreq_facts *facts, st_kres_fn fn,
-                           void *arg, const char **err)
+st_kafka_request_resources(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                           const struct st_kreq_facts *facts, st_kres_fn fn, void *arg,
+                           const char **err)
 {
     struct st_kreq_facts local;
     if (!facts) {

@@ -30,7 +30,7 @@ enum st_kres_type {
 
 /* Kafka ACL operation the request needs on the resource (AclOperation names). */
 enum st_kop {
-    ST_KOP_NONE,             /* touched, but the request checks nothing on it */
+    ST_KOP_NONE, /* touched, but the request checks nothing on it */
     ST_KOP_READ,
     ST_KOP_WRITE,
     ST_KOP_CREATE,
@@ -43,12 +43,13 @@ enum st_kop {
 };
 
 /* Request-wide facts (also passed with every entry). */
-#define ST_KRES_F_ALL_TOPICS 0x01     /* Metadata: all topics (null Topics; v0 empty array) */
-#define ST_KRES_F_AUTO_CREATE 0x02    /* Metadata: AllowAutoTopicCreation (true, or v0-3) */
-#define ST_KRES_F_TRANSACTIONAL 0x04  /* Produce/InitProducerId/...: non-null TransactionalId */
-#define ST_KRES_F_IDEMPOTENT 0x08     /* Produce: a record batch carries a producer id */
-#define ST_KRES_F_FILTER_RESPONSE 0x10 /* ListGroups/ListTransactions/Metadata-all: authorize by
-                                        * filtering the response entries */
+#define ST_KRES_F_ALL_TOPICS 0x01    /* Metadata: all topics (null Topics; v0 empty array) */
+#define ST_KRES_F_AUTO_CREATE 0x02   /* Metadata: AllowAutoTopicCreation (true, or v0-3) */
+#define ST_KRES_F_TRANSACTIONAL 0x04 /* Produce/InitProducerId/...: non-null TransactionalId */
+#define ST_KRES_F_IDEMPOTENT 0x08    /* Produce: a record batch carries a producer id */
+#define ST_KRES_F_FILTER_RESPONSE                                                                  \
+    0x10 /* ListGroups/ListTransactions/Metadata-all: authorize by                                 \
+          * filtering the response entries */
 
 struct st_kres {
     int16_t api_key;             /* request key */
@@ -72,13 +73,13 @@ struct st_kres {
 
 /* Facts about a request, gathered before any entry is reported. */
 struct st_kreq_facts {
-    uint32_t flags;          /* ST_KRES_F_* */
-    int16_t acks;            /* Produce acks, else 0 */
-    int8_t key_type;         /* FindCoordinator KeyType (v0: 0), else -1 */
-    int8_t endpoint_type;    /* DescribeCluster EndpointType (v0: 1), else -1 */
-    const uint8_t *txn_id;   /* TransactionalId bytes, NULL when null/absent */
-    size_t txn_id_len;       /* bytes at txn_id */
-    uint32_t topic_count;    /* Metadata: entries in Topics (0 when null) */
+    uint32_t flags;        /* ST_KRES_F_* */
+    int16_t acks;          /* Produce acks, else 0 */
+    int8_t key_type;       /* FindCoordinator KeyType (v0: 0), else -1 */
+    int8_t endpoint_type;  /* DescribeCluster EndpointType (v0: 1), else -1 */
+    const uint8_t *txn_id; /* TransactionalId bytes, NULL when null/absent */
+    size_t txn_id_len;     /* bytes at txn_id */
+    uint32_t topic_count;  /* Metadata: entries in Topics (0 when null) */
 };
 
 /* Visitor: return 0 to continue, -1 to stop (the extraction then fails with "stopped"). */

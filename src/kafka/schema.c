@@ -15,8 +15,8 @@ st_kschema_msg(int16_t api_key, bool response)
 {
     if (api_key < 0 || api_key > ST_KSCHEMA_MAX_KEY)
         return NULL;
-    const struct st_kmsg *m = response ? &st_kschema_responses[api_key]
-                                       : &st_kschema_requests[api_key];
+    const struct st_kmsg *m =
+        response ? &st_kschema_responses[api_key] : &st_kschema_requests[api_key];
     return m->name ? m : NULL;
 }
 
@@ -41,7 +41,8 @@ in_range(int16_t lo, int16_t hi, int16_t v)
 bool
 st_kfield_in(const struct st_kfield *f, int16_t ver)
 {
-    return in_range(f->v_min, f->v_max, ver) || (f->tag >= 0 && in_range(f->tag_min, f->tag_max, ver));
+    return in_range(f->v_min, f->v_max, ver) ||
+           (f->tag >= 0 && in_range(f->tag_min, f->tag_max, ver));
 }
 
 bool
@@ -176,11 +177,11 @@ rd_len(struct st_krd *r, bool compact, int width, bool *is_null, size_t *n, cons
 /* ---- validation walk (no allocation) ---- */
 
 struct wctx {
-    st_kvisit_fn fn;            /* visitor, NULL for a plain skip */
-    void *arg;                  /* visitor argument */
-    const char **err;           /* error out */
+    st_kvisit_fn fn;             /* visitor, NULL for a plain skip */
+    void *arg;                   /* visitor argument */
+    const char **err;            /* error out */
     const struct st_kelem *elem; /* innermost enclosing element */
-    int depth;                  /* enclosing struct arrays */
+    int depth;                   /* enclosing struct arrays */
 };
 
 static int walk_struct(struct wctx *c, const struct st_kstruct *st, int16_t ver, bool flex,
@@ -833,10 +834,10 @@ st_kobj_encode(const struct st_kobj *o, int16_t ver, bool flex, struct st_buf *o
         struct st_buf tmp = ST_BUF_INIT;
         tmp.max = out->max;
         int rc = st_kval_encode(&st->fields[tg->field], v, ver, true, &tmp, err);
-        if (rc == 0 && (st_buf_append_uvarint(out, tg->tag) < 0 ||
-                        st_buf_append_uvarint(out, st_buf_used(&tmp)) < 0 ||
-                        (st_buf_used(&tmp) &&
-                         st_buf_append(out, st_buf_head(&tmp), st_buf_used(&tmp)) < 0)))
+        if (rc == 0 &&
+            (st_buf_append_uvarint(out, tg->tag) < 0 ||
+             st_buf_append_uvarint(out, st_buf_used(&tmp)) < 0 ||
+             (st_buf_used(&tmp) && st_buf_append(out, st_buf_head(&tmp), st_buf_used(&tmp)) < 0)))
             rc = oom(err);
         st_buf_free(&tmp);
         if (rc < 0)

@@ -116,14 +116,14 @@ struct st_kobj;
 
 /* A field value. Strings/bytes point into the decoded input (or caller memory when rewritten). */
 struct st_kval {
-    uint8_t present;        /* field present in this version (tagged: was sent / will be sent) */
-    uint8_t is_null;        /* null string/bytes/records/array/struct */
-    int64_t i;              /* integers and bool as read (float64 and uint32 as raw bits) */
-    const uint8_t *p;       /* string/bytes/records/uuid bytes */
-    size_t n;               /* bytes at p */
-    uint32_t count;         /* array element count */
-    struct st_kval *elems;  /* primitive array elements (count) */
-    struct st_kobj *objs;   /* struct value (1) or struct array elements (count) */
+    uint8_t present;       /* field present in this version (tagged: was sent / will be sent) */
+    uint8_t is_null;       /* null string/bytes/records/array/struct */
+    int64_t i;             /* integers and bool as read (float64 and uint32 as raw bits) */
+    const uint8_t *p;      /* string/bytes/records/uuid bytes */
+    size_t n;              /* bytes at p */
+    uint32_t count;        /* array element count */
+    struct st_kval *elems; /* primitive array elements (count) */
+    struct st_kobj *objs;  /* struct value (1) or struct array elements (count) */
 };
 
 /* A tagged field in wire order: known (field >= 0, value in vals[field]) or unknown (raw). */

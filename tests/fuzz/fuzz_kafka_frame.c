@@ -41,7 +41,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size >= 4) {
         uint32_t n;
-        if (st_kafka_frame_check(data, size & 1, NULL, &n, &err) == 0 && n > ST_KAFKA_MAX_FRAME_POSTAUTH)
+        if (st_kafka_frame_check(data, size & 1, NULL, &n, &err) == 0 &&
+            n > ST_KAFKA_MAX_FRAME_POSTAUTH)
             __builtin_trap();
     }
     return 0;

@@ -85,8 +85,7 @@ count_res(void *arg, const struct st_kres *r)
 
 /* Skip, DOM round trip and truncations of one body. */
 static void
-check_body(const char *name, const struct st_kmsg *m, int16_t ver, const uint8_t *body,
-           size_t len)
+check_body(const char *name, const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len)
 {
     const char *err = NULL;
     size_t used;
@@ -187,9 +186,9 @@ test_all_golden(void **state)
                     /* The result parses, and no upstream address is left. */
                     int16_t over = av_err ? 0 : (int16_t)ver;
                     size_t used;
-                    assert_int_equal(st_kschema_skip(m, over, st_buf_head(&out), st_buf_used(&out),
-                                                     &used, &err),
-                                     0);
+                    assert_int_equal(
+                        st_kschema_skip(m, over, st_buf_head(&out), st_buf_used(&out), &used, &err),
+                        0);
                     assert_true(st_buf_used(&out) - used <= 1); /* trailing byte kept */
                     assert_null(memmem(st_buf_head(&out), st_buf_used(&out), "127.0.0.1", 9));
                 }
@@ -252,9 +251,8 @@ test_produce_nodeendpoints_mock212(void **state)
     assert_non_null(memmem(st_buf_head(&out), st_buf_used(&out), "gw.example", 10));
     /* Everything before the tagged section is unchanged. */
     size_t tags_off;
-    assert_int_equal(st_kschema_skip_to_tags(st_kschema_msg(0, true), 10, f + hl, len - hl,
-                                             &tags_off, &err),
-                     0);
+    assert_int_equal(
+        st_kschema_skip_to_tags(st_kschema_msg(0, true), 10, f + hl, len - hl, &tags_off, &err), 0);
     assert_memory_equal(st_buf_head(&out), f + hl, tags_off);
     st_buf_free(&out);
     free(f);

@@ -30,8 +30,8 @@ obj_new(const struct st_kstruct *st, int16_t ver)
     o->st = st;
     o->vals = st_karena_alloc(&arena, (st->nfields + 1u) * sizeof(*o->vals));
     for (int i = 0; i < st->nfields; i++)
-        o->vals[i].present = st_kfield_in(&st->fields[i], ver) &&
-                             !st_kfield_tagged(&st->fields[i], ver);
+        o->vals[i].present =
+            st_kfield_in(&st->fields[i], ver) && !st_kfield_tagged(&st->fields[i], ver);
     return o;
 }
 
@@ -133,11 +133,11 @@ req_encode(struct req *r)
 
 struct got {
     int n;
-    char line[32][96];      /* "TOPIC WRITE a" */
-    struct st_kres e[32];   /* copies */
-    const uint8_t *body;    /* request body */
-    size_t len;             /* bytes */
-    int stop_after;         /* stop when n reaches this (0 = never) */
+    char line[32][96];    /* "TOPIC WRITE a" */
+    struct st_kres e[32]; /* copies */
+    const uint8_t *body;  /* request body */
+    size_t len;           /* bytes */
+    int stop_after;       /* stop when n reaches this (0 = never) */
 };
 
 static int
@@ -502,8 +502,7 @@ test_groups_and_cluster(void **state)
     g.len = r.len;
     g.stop_after = 1;
     const char *err;
-    assert_int_equal(st_kafka_request_resources(15, 5, r.body, r.len, NULL, collect, &g, &err),
-                     -1);
+    assert_int_equal(st_kafka_request_resources(15, 5, r.body, r.len, NULL, collect, &g, &err), -1);
     assert_int_equal(g.n, 1);
     free(r.body);
     /* Keys without extraction (inter-broker) are refused. */
@@ -541,9 +540,9 @@ test_every_supported_version(void **state)
                 if (seed == 1) {
                     for (size_t cut = 0; cut < len; cut++) {
                         struct got g2 = {.body = body, .len = cut};
-                        assert_int_equal(st_kafka_request_resources(k, v, body, cut, NULL,
-                                                                    collect, &g2, &err),
-                                         -1);
+                        assert_int_equal(
+                            st_kafka_request_resources(k, v, body, cut, NULL, collect, &g2, &err),
+                            -1);
                     }
                 }
                 free(body);

@@ -164,15 +164,15 @@ test_unknown_tags_preserved(void **state)
 {
     (void)state;
     const uint8_t body[] = {
-        0, 0, 0, 0,       /* ThrottleTimeMs */
-        0, 0,             /* ErrorCode */
-        0,                /* ErrorMessage null */
-        0, 0, 0, 1,       /* NodeId */
-        3, 'a', 'b',      /* Host "ab" */
-        0, 0, 0x23, 0x84, /* Port 9092 */
-        2,                /* 2 tags */
-        7, 2, 0xde, 0xad, /* tag 7, 2 bytes */
-        9, 0,             /* tag 9, empty */
+        0, 0,   0,    0,    /* ThrottleTimeMs */
+        0, 0,               /* ErrorCode */
+        0,                  /* ErrorMessage null */
+        0, 0,   0,    1,    /* NodeId */
+        3, 'a', 'b',        /* Host "ab" */
+        0, 0,   0x23, 0x84, /* Port 9092 */
+        2,                  /* 2 tags */
+        7, 2,   0xde, 0xad, /* tag 7, 2 bytes */
+        9, 0,               /* tag 9, empty */
     };
     const struct st_kmsg *m = st_kschema_msg(10, true);
     struct st_karena a;
@@ -206,8 +206,8 @@ test_malformed(void **state)
     const uint8_t neg[] = {0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xfe};
     assert_int_equal(st_kschema_skip(m, 1, neg, sizeof(neg), &used, &err), -1);
     /* Metadata v1: Host null (not nullable). */
-    const uint8_t nul[] = {0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 1, 0xff, 0xff,
-                           0, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t nul[] = {0, 0, 0,    1,    0, 0, 0, 1, 0xff, 0xff, 0, 0,
+                           0, 1, 0xff, 0xff, 0, 0, 0, 0, 0,    0,    0, 0};
     assert_int_equal(st_kschema_skip(m, 1, nul, sizeof(nul), &used, &err), -1);
     assert_non_null(strstr(err, "null"));
     /* Out-of-range version. */
@@ -240,8 +240,7 @@ test_arena_limit(void **state)
     struct st_karena tiny;
     st_karena_init(&tiny, 64);
     struct st_kdoc d2;
-    assert_int_equal(st_kdoc_decode(&tiny, m, 12, st_buf_head(&b), st_buf_used(&b), &d2, &err),
-                     -1);
+    assert_int_equal(st_kdoc_decode(&tiny, m, 12, st_buf_head(&b), st_buf_used(&b), &d2, &err), -1);
     st_karena_free(&tiny);
     st_karena_free(&big);
     st_karena_free(&a);
