@@ -127,10 +127,12 @@ host_listed(const struct st_msk_iam_verifier *v, const char *host)
     }
 
 int
-st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_iam_payload *p,
-                  time_t now, struct st_sigv4_identity *id, const char **err)
+st_msk_iam_prepare(const struct st_msk_iam_verifier *v, const struct st_msk_iam_payload *p,
+                   time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                   const char **err)
 {
     memset(id, 0, sizeof(*id));
+    memset(pd, 0, sizeof(*pd));
     if (p->version == NULL || p->host == NULL || p->action == NULL || p->algorithm == NULL ||
         p->credential == NULL || p->amz_date == NULL || p->expires == NULL ||
         p->signed_headers == NULL || p->signature == NULL)
@@ -164,7 +166,17 @@ st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_iam_p
     if (p->security_token != NULL)
         params[n++] = (struct st_sigv4_param)PARAM("X-Amz-Security-Token", p->security_token);
     struct st_sigv4_presigned ps = {p->host, strlen(p->host), "/", 1, params, n, false};
-    return st_sigv4_verify_presigned(&v->sigv4, &ps, now, id, err);
+    return st_sigv4_prepare_presigned(&v->sigv4, &ps, now, id, pd, err);
+}
+
+int
+st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_iam_payload *p,
+                  time_t now, struct st_sigv4_identity *id, const char **err)
+{
+    struct st_sigv4_pending pd;
+    if (st_msk_iam_prepare(v, p, now, id, &pd, err) != 0)
+        return -1;
+    return st_sigv4_complete(&v->sigv4, &pd, id, err);
 }
 
 int

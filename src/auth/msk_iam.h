@@ -69,6 +69,15 @@ int st_msk_iam_verify(const struct st_msk_iam_verifier *v, const struct st_msk_i
                       time_t now, struct st_sigv4_identity *id, const char **err)
     __attribute__((warn_unused_result));
 
+/*
+ * First phase of st_msk_iam_verify() for asynchronous credential lookups: every check except the
+ * token and signature; finish with st_sigv4_finish() (see sigv4.h). Same contract as
+ * st_sigv4_prepare_presigned().
+ */
+int st_msk_iam_prepare(const struct st_msk_iam_verifier *v, const struct st_msk_iam_payload *p,
+                       time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                       const char **err) __attribute__((warn_unused_result));
+
 /* st_msk_iam_parse() + st_msk_iam_verify() on raw AuthBytes. */
 int st_msk_iam_authenticate(const struct st_msk_iam_verifier *v, const uint8_t *buf, size_t len,
                             time_t now, struct st_sigv4_identity *id, const char **err)

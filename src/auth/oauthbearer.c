@@ -191,8 +191,8 @@ fail(struct st_sigv4_identity *id, enum st_sigv4_status st, const char **err, co
 
 /* Verifies the decoded URL. */
 static int
-verify_url(const struct st_oauthbearer_verifier *v, const char *url, size_t len, time_t now,
-           struct st_sigv4_identity *id, const char **err)
+prepare_url(const struct st_oauthbearer_verifier *v, const char *url, size_t len, time_t now,
+            struct st_sigv4_identity *id, struct st_sigv4_pending *pd, const char **err)
 {
     static const char scheme[] = "https://";
     if (len < 8 || memcmp(url, scheme, 8) != 0)
@@ -238,16 +238,18 @@ verify_url(const struct st_oauthbearer_verifier *v, const char *url, size_t len,
                     "OAUTHBEARER: Action is not kafka-cluster:Connect");
     }
     struct st_sigv4_presigned ps = {url + hs, he - hs, "/", 1, p, (size_t)n, true};
-    int rc = st_sigv4_verify_presigned(&v->sigv4, &ps, now, id, err);
+    int rc = st_sigv4_prepare_presigned(&v->sigv4, &ps, now, id, pd, err);
     st_buf_free(&store);
     return rc;
 }
 
 int
-st_oauthbearer_verify(const struct st_oauthbearer_verifier *v, const uint8_t *msg, size_t len,
-                      time_t now, struct st_sigv4_identity *id, const char **err)
+st_oauthbearer_prepare(const struct st_oauthbearer_verifier *v, const uint8_t *msg, size_t len,
+                       time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                       const char **err)
 {
     memset(id, 0, sizeof(*id));
+    memset(pd, 0, sizeof(*pd));
     struct st_oauthbearer_msg m;
     if (st_oauthbearer_parse(msg, len, &m, err) != 0)
         return fail(id, ST_SIGV4_MALFORMED, err, *err);
@@ -258,9 +260,19 @@ st_oauthbearer_verify(const struct st_oauthbearer_verifier *v, const uint8_t *ms
         st_buf_free(&url);
         return fail(id, ST_SIGV4_MALFORMED, err, "OAUTHBEARER: token is not base64url");
     }
-    int rc = verify_url(v, (const char *)url.data, url.len, now, id, err);
+    int rc = prepare_url(v, (const char *)url.data, url.len, now, id, pd, err);
     st_buf_free(&url);
     return rc;
+}
+
+int
+st_oauthbearer_verify(const struct st_oauthbearer_verifier *v, const uint8_t *msg, size_t len,
+                      time_t now, struct st_sigv4_identity *id, const char **err)
+{
+    struct st_sigv4_pending pd;
+    if (st_oauthbearer_prepare(v, msg, len, now, id, &pd, err) != 0)
+        return -1;
+    return st_sigv4_complete(&v->sigv4, &pd, id, err);
 }
 
 int

@@ -64,6 +64,15 @@ int st_oauthbearer_verify(const struct st_oauthbearer_verifier *v, const uint8_t
     __attribute__((warn_unused_result));
 
 /*
+ * First phase of st_oauthbearer_verify() for asynchronous credential lookups: every check except
+ * the token and signature; finish with st_sigv4_finish() (see sigv4.h). Same contract as
+ * st_sigv4_prepare_presigned().
+ */
+int st_oauthbearer_prepare(const struct st_oauthbearer_verifier *v, const uint8_t *msg, size_t len,
+                           time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                           const char **err) __attribute__((warn_unused_result));
+
+/*
  * Decodes a token (base64url, padding optional, at most ST_OAUTHBEARER_MAX_TOKEN characters)
  * into the presigned URL appended to `url`. Returns 0, or -1 with `*err`.
  */

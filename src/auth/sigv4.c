@@ -720,39 +720,68 @@ compute_signature(const char *secret, size_t secret_len, const char *amz_date, c
     return rc;
 }
 
-/* Lookup + token + constant-time signature comparison, shared by both verify forms. */
-static int
-check_signature(const struct st_sigv4_verifier *v, struct st_sigv4_identity *id,
-                const struct st_buf *creq, const char *sig_hex, size_t sig_len, const char **err)
+void
+st_sigv4_pending_clear(struct st_sigv4_pending *pd)
 {
-    uint8_t given[32], want[32];
-    if (st_hex_decode(sig_hex, sig_len, given, sizeof(given)) != 0)
+    st_buf_free(&pd->creq);
+    memset(pd, 0, sizeof(*pd));
+}
+
+/* Decodes the given signature into the pending state and takes ownership of `creq`. */
+static int
+pend(struct st_sigv4_pending *pd, struct st_buf *creq, const char *sig_hex, size_t sig_len,
+     struct st_sigv4_identity *id, const char **err)
+{
+    if (st_hex_decode(sig_hex, sig_len, pd->signature, sizeof(pd->signature)) != 0) {
+        st_buf_free(creq);
         return fail(id, ST_SIGV4_MALFORMED, err, "malformed signature");
-    struct st_sigv4_secret s;
-    memset(&s, 0, sizeof(s));
-    if (v->lookup == NULL ||
-        v->lookup(v->lookup_arg, id->access_key_id, id->session_token, id->session_token_len, &s) !=
-            0 ||
-        s.secret == NULL)
+    }
+    pd->creq = *creq;
+    *creq = (struct st_buf)ST_BUF_INIT;
+    return 0;
+}
+
+int
+st_sigv4_finish(const struct st_sigv4_pending *pd, const struct st_sigv4_secret *s,
+                struct st_sigv4_identity *id, const char **err)
+{
+    uint8_t want[32];
+    if (s == NULL || s->secret == NULL)
         return fail(id, ST_SIGV4_UNKNOWN_KEY, err, "unknown access key");
-    if (s.session_token == NULL) {
+    if (s->session_token == NULL) {
         if (id->session_token != NULL)
             return fail(id, ST_SIGV4_BAD_TOKEN, err, "unexpected security token");
     } else {
         if (id->session_token == NULL)
             return fail(id, ST_SIGV4_BAD_TOKEN, err, "missing security token");
-        if (s.session_token_len != id->session_token_len ||
-            CRYPTO_memcmp(s.session_token, id->session_token, s.session_token_len) != 0)
+        if (s->session_token_len != id->session_token_len ||
+            CRYPTO_memcmp(s->session_token, id->session_token, s->session_token_len) != 0)
             return fail(id, ST_SIGV4_BAD_TOKEN, err, "security token does not match");
     }
-    if (compute_signature(s.secret, s.secret_len, id->amz_date, id->date, id->region, id->service,
-                          creq, want) != 0)
+    if (pd->creq.len == 0 || compute_signature(s->secret, s->secret_len, id->amz_date, id->date,
+                                               id->region, id->service, &pd->creq, want) != 0)
         return fail(id, ST_SIGV4_MALFORMED, err, "signature computation failed");
-    if (CRYPTO_memcmp(given, want, sizeof(want)) != 0)
+    if (CRYPTO_memcmp(pd->signature, want, sizeof(want)) != 0)
         return fail(id, ST_SIGV4_BAD_SIGNATURE, err, "signature does not match");
-    id->principal = s.principal;
+    id->principal = s->principal;
     id->status = ST_SIGV4_OK;
     return 0;
+}
+
+int
+st_sigv4_complete(const struct st_sigv4_verifier *v, struct st_sigv4_pending *pd,
+                  struct st_sigv4_identity *id, const char **err)
+{
+    struct st_sigv4_secret s;
+    memset(&s, 0, sizeof(s));
+    int rc;
+    if (v->lookup == NULL || v->lookup(v->lookup_arg, id->access_key_id, id->session_token,
+                                       id->session_token_len, &s) != 0)
+        rc = fail(id, ST_SIGV4_UNKNOWN_KEY, err, "unknown access key");
+    else
+        rc = st_sigv4_finish(pd, &s, id, err);
+    st_sigv4_pending_clear(pd);
+    return rc;
 }
 
 /* Scope checks common to both forms, after the credential and date are parsed. */
@@ -811,10 +840,12 @@ list_has(const char *list, size_t len, const char *name)
 }
 
 int
-st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req, time_t now,
-                     struct st_sigv4_identity *id, const char **err)
+st_sigv4_prepare_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req,
+                      time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                      const char **err)
 {
     memset(id, 0, sizeof(*id));
+    memset(pd, 0, sizeof(*pd));
     if (req->n_headers > MAX_HEADERS)
         return fail(id, ST_SIGV4_MALFORMED, err, "too many headers");
     const struct st_sigv4_header *h;
@@ -905,9 +936,17 @@ st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_ht
         st_buf_free(&creq);
         return fail(id, ST_SIGV4_MALFORMED, err, *err);
     }
-    int rc = check_signature(v, id, &creq, az.signature, az.signature_len, err);
-    st_buf_free(&creq);
-    return rc;
+    return pend(pd, &creq, az.signature, az.signature_len, id, err);
+}
+
+int
+st_sigv4_verify_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req, time_t now,
+                     struct st_sigv4_identity *id, const char **err)
+{
+    struct st_sigv4_pending pd;
+    if (st_sigv4_prepare_http(v, req, now, id, &pd, err) != 0)
+        return -1;
+    return st_sigv4_complete(v, &pd, id, err);
 }
 
 /* ---------------------------------------------------------------- query (presigned) form */
@@ -975,10 +1014,12 @@ canonical_request_presigned(struct st_buf *out, const char *host, size_t host_le
 }
 
 int
-st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st_sigv4_presigned *p,
-                          time_t now, struct st_sigv4_identity *id, const char **err)
+st_sigv4_prepare_presigned(const struct st_sigv4_verifier *v, const struct st_sigv4_presigned *p,
+                           time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                           const char **err)
 {
     memset(id, 0, sizeof(*id));
+    memset(pd, 0, sizeof(*pd));
     if (p->n_params > MAX_PARAMS)
         return fail(id, ST_SIGV4_MALFORMED, err, "too many query parameters");
     const struct st_sigv4_param *qp[QP_COUNT] = {0};
@@ -1038,10 +1079,17 @@ st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st_sig
         st_buf_free(&creq);
         return fail(id, ST_SIGV4_MALFORMED, err, "out of memory");
     }
-    int rc =
-        check_signature(v, id, &creq, qp[QP_SIGNATURE]->value, qp[QP_SIGNATURE]->value_len, err);
-    st_buf_free(&creq);
-    return rc;
+    return pend(pd, &creq, qp[QP_SIGNATURE]->value, qp[QP_SIGNATURE]->value_len, id, err);
+}
+
+int
+st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st_sigv4_presigned *p,
+                          time_t now, struct st_sigv4_identity *id, const char **err)
+{
+    struct st_sigv4_pending pd;
+    if (st_sigv4_prepare_presigned(v, p, now, id, &pd, err) != 0)
+        return -1;
+    return st_sigv4_complete(v, &pd, id, err);
 }
 
 /* ---------------------------------------------------------------- signers */

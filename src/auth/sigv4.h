@@ -173,6 +173,53 @@ int st_sigv4_verify_presigned(const struct st_sigv4_verifier *v, const struct st
                               time_t now, struct st_sigv4_identity *id, const char **err)
     __attribute__((warn_unused_result));
 
+/*
+ * Two-phase verification for callers whose credential lookup is asynchronous: prepare does every
+ * check that needs no secret (syntax, scope, time, payload hash) and keeps the canonical request;
+ * the caller resolves id->access_key_id / id->session_token however it likes, then finish does
+ * the token check and the constant-time signature comparison. The st_sigv4_verify_* functions are
+ * prepare + the verifier's lookup + finish. The verifier's `lookup` is not used by prepare.
+ */
+struct st_sigv4_pending {
+    struct st_buf creq;    /* canonical request (owned) */
+    uint8_t signature[32]; /* signature the request carried */
+};
+
+/* Frees the pending state. Safe on a zeroed struct and after a failed prepare. */
+void st_sigv4_pending_clear(struct st_sigv4_pending *pd);
+
+/*
+ * First phase of st_sigv4_verify_http(). Returns 0 with `*id` and `*pd` filled (caller calls
+ * st_sigv4_finish() or st_sigv4_pending_clear(), and st_sigv4_identity_clear()), or -1 with
+ * `*err` and id->status (nothing to free in `*pd`).
+ */
+int st_sigv4_prepare_http(const struct st_sigv4_verifier *v, const struct st_sigv4_http *req,
+                          time_t now, struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                          const char **err) __attribute__((warn_unused_result));
+
+/* First phase of st_sigv4_verify_presigned(); same contract as st_sigv4_prepare_http(). */
+int st_sigv4_prepare_presigned(const struct st_sigv4_verifier *v,
+                               const struct st_sigv4_presigned *p, time_t now,
+                               struct st_sigv4_identity *id, struct st_sigv4_pending *pd,
+                               const char **err) __attribute__((warn_unused_result));
+
+/*
+ * Second phase: `secret` is what the lookup found for id->access_key_id (NULL = unknown key).
+ * Checks the session token and the signature in constant time; on success sets id->principal
+ * and id->status = ST_SIGV4_OK. Does not free `*pd`. Returns 0, or -1 with `*err`/id->status.
+ */
+int st_sigv4_finish(const struct st_sigv4_pending *pd, const struct st_sigv4_secret *secret,
+                    struct st_sigv4_identity *id, const char **err)
+    __attribute__((warn_unused_result));
+
+/*
+ * Synchronous second phase: the verifier's lookup for id->access_key_id, then st_sigv4_finish().
+ * Always clears `*pd`. Returns 0, or -1 with `*err`/id->status.
+ */
+int st_sigv4_complete(const struct st_sigv4_verifier *v, struct st_sigv4_pending *pd,
+                      struct st_sigv4_identity *id, const char **err)
+    __attribute__((warn_unused_result));
+
 /* Credentials and scope used when signing. Borrowed, NUL-terminated. */
 struct st_sigv4_signing {
     const char *access_key_id; /* access key id */

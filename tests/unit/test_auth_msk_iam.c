@@ -153,6 +153,19 @@ test_a3_token(void **state)
     assert_string_equal(id.session_token, TOKEN);
     assert_string_equal(id.access_key_id, TMP_AKID);
     st_sigv4_identity_clear(&id);
+    /* Two-phase: prepare, then finish with the resolved key. */
+    struct st_msk_iam_payload p;
+    struct st_sigv4_pending pd;
+    assert_int_equal(st_msk_iam_parse((uint8_t *)json, len, &p, &err), 0);
+    assert_int_equal(st_msk_iam_prepare(&v, &p, T_A2, &id, &pd, &err), 0);
+    struct st_sigv4_secret sec = {SECRET, strlen(SECRET), TOKEN, strlen(TOKEN), NULL};
+    assert_int_equal(st_sigv4_finish(&pd, &sec, &id, &err), 0);
+    sec.session_token = NULL;
+    assert_int_equal(st_sigv4_finish(&pd, &sec, &id, &err), -1);
+    assert_string_equal(err, "unexpected security token");
+    st_sigv4_pending_clear(&pd);
+    st_sigv4_identity_clear(&id);
+    st_msk_iam_payload_clear(&p);
     /* Host compared case-insensitively. */
     static const char *const upper[] = {"B-1.DEMOCLUSTER.ABC123.C2.KAFKA.US-EAST-1.AMAZONAWS.COM"};
     v.hosts = upper;

@@ -190,6 +190,21 @@ test_o3_js_temporary(void **state)
     assert_int_equal(st_sigv4_remaining_ms(&id, T_O2 + 700), 0);
     assert_string_equal(id.session_token, O3_TOKEN);
     st_sigv4_identity_clear(&id);
+    /* Two-phase: prepare without a lookup, then finish with the resolved temporary key. */
+    struct st_buf m = ST_BUF_INIT;
+    assert_int_equal(st_oauthbearer_client_first(tok, strlen(tok), &m), 0);
+    struct st_oauthbearer_verifier v = verifier(NULL);
+    v.sigv4.lookup = NULL;
+    struct st_sigv4_pending pd;
+    assert_int_equal(st_oauthbearer_prepare(&v, m.data, m.len, T_O2, &id, &pd, &err), 0);
+    assert_string_equal(id.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+    assert_string_equal(id.session_token, O3_TOKEN);
+    struct st_sigv4_secret sec = {SECRET, strlen(SECRET), O3_TOKEN, strlen(O3_TOKEN), &ks};
+    assert_int_equal(st_sigv4_finish(&pd, &sec, &id, &err), 0);
+    assert_ptr_equal(id.principal, &ks);
+    st_sigv4_pending_clear(&pd);
+    st_sigv4_identity_clear(&id);
+    st_buf_free(&m);
     assert_int_equal(verify_token(&ks, tok, T_O2 + 601, &id, &err), -1);
     assert_string_equal(err, "request expired");
     st_sigv4_identity_clear(&id);

@@ -135,8 +135,7 @@ test_s3_sha512(void **state)
                         "166476da8ab3b951d2fa9238b63998f45461bc33a464814949cec9631d");
     run_vector(ST_SCRAM_SHA512, CNONCE, SNONCE, SALT_B64,
                "r=" CNONCE SNONCE ",s=" SALT_B64 ",i=4096",
-               "c=biws,r=" CNONCE SNONCE
-               ",p=gMGXRcevScNtxZ6/"
+               "c=biws,r=" CNONCE SNONCE ",p=gMGXRcevScNtxZ6/"
                "8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==",
                "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/"
                "AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==");

@@ -219,6 +219,42 @@ test_get_policy_verify(void **state)
     st_sigv4_identity_clear(&id);
 }
 
+static void
+test_two_phase(void **state)
+{
+    (void)state;
+    /* Asynchronous use: prepare without any lookup, resolve the key, then finish. */
+    struct st_sigv4_verifier v = {"us-east-1", "kafka", ST_SIGV4_DEFAULT_SKEW, 900, NULL, NULL};
+    struct st_sigv4_http r = get_policy_req();
+    struct st_sigv4_identity id;
+    struct st_sigv4_pending pd;
+    const char *err = NULL;
+    assert_int_equal(st_sigv4_prepare_http(&v, &r, T_CAPTURE, &id, &pd, &err), 0);
+    assert_string_equal(id.access_key_id, AKID);
+    int principal = 7;
+    struct st_sigv4_secret bad = {"nope", 4, NULL, 0, &principal};
+    assert_int_equal(st_sigv4_finish(&pd, &bad, &id, &err), -1);
+    assert_string_equal(err, "signature does not match");
+    assert_null(id.principal);
+    assert_int_equal(st_sigv4_finish(&pd, NULL, &id, &err), -1);
+    assert_string_equal(err, "unknown access key");
+    struct st_sigv4_secret good = {SECRET, strlen(SECRET), NULL, 0, &principal};
+    assert_int_equal(st_sigv4_finish(&pd, &good, &id, &err), 0);
+    assert_ptr_equal(id.principal, &principal);
+    assert_int_equal(id.status, ST_SIGV4_OK);
+    st_sigv4_pending_clear(&pd);
+    st_sigv4_identity_clear(&id);
+    /* The synchronous form without a lookup fails cleanly. */
+    assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE, &id, &err), -1);
+    assert_string_equal(err, "unknown access key");
+    st_sigv4_identity_clear(&id);
+    /* A prepare failure leaves nothing to free. */
+    assert_int_equal(st_sigv4_prepare_http(&v, &r, T_CAPTURE + 1000, &id, &pd, &err), -1);
+    assert_string_equal(err, "request expired");
+    st_sigv4_pending_clear(&pd);
+    st_sigv4_identity_clear(&id);
+}
+
 /* Copies the 11.1 headers with header `idx` replaced (value or name), then verifies. */
 static int
 verify_modified(size_t idx, const char *name, const char *value, const char **err)
@@ -942,6 +978,7 @@ main(void)
         cmocka_unit_test(test_get_policy_canonical),
         cmocka_unit_test(test_get_policy_verify),
         cmocka_unit_test(test_header_rejections),
+        cmocka_unit_test(test_two_phase),
         cmocka_unit_test(test_get_policy_token),
         cmocka_unit_test(test_get_policy_signer),
         cmocka_unit_test(test_put_policy),
