@@ -16,6 +16,7 @@ struct st_cli_group {
 static const struct st_cli_group groups[] = {
     {"admin", st_cli_admin, "local administration over straitd's admin socket (status, embedded cluster)"},
     {"policy", st_cli_policy, "validate IAM policies and simulate authorization decisions offline"},
+    {"kafka", st_cli_kafka, "the MSK control-plane API (SigV4), mirroring `aws kafka`"},
 };
 
 static void
