@@ -173,9 +173,32 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
         if (st_store_principal_put(s, arn, id, "user", name, NULL, &yes, &err) != 0)
             return fail(ap, "%s: %s", where, err);
         created(ap, yes, "user %s", arn);
+        /* Entries without an id are generated keys; idempotent: the n-th such entry is
+         * satisfied when the user already has n keys the file does not name. */
+        size_t unnamed_existing = 0, unnamed_seen = 0;
+        json_t *all = st_store_key_list(s);
+        size_t x;
+        json_t *row;
+        json_array_foreach(all, x, row)
+        {
+            if (strcmp(json_string_value(json_object_get(row, "principal")), arn) != 0)
+                continue;
+            bool named = false;
+            json_array_foreach(json_object_get(u, "accessKeys"), j, k)
+            {
+                const char *kid = json_string_value(json_object_get(k, "id"));
+                if (kid && strcmp(kid, json_string_value(json_object_get(row, "accessKeyId"))) == 0)
+                    named = true;
+            }
+            if (!named)
+                unnamed_existing++;
+        }
+        json_decref(all);
         json_array_foreach(json_object_get(u, "accessKeys"), j, k)
         {
             const char *akid = json_string_value(json_object_get(k, "id"));
+            if (!akid && ++unnamed_seen <= unnamed_existing)
+                continue;
             const char *secret = json_string_value(json_object_get(k, "secret"));
             char gen_id[21], gen_secret[41];
             if (!akid) {
