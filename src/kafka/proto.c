@@ -542,15 +542,55 @@ rewrite_api_versions(struct rw *w, struct st_kdoc *doc)
     return 0;
 }
 
-static int
-rewrite_named_list(struct rw *w, struct st_kdoc *doc, const char *name, bool authoritative)
+/*
+ * Metadata, DescribeCluster, ShareFetch, ShareAcknowledge: the body is validated with an
+ * allocation-free skip, only the top-level broker array is decoded and rewritten, and the bytes
+ * around it are copied verbatim (splice, not rebuild).
+ */
+static enum st_krw_result
+rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
+                    const char *name, bool authoritative, const struct st_krewrite_ops *ops,
+                    struct st_buf *out, const char **err)
 {
-    int i = st_kstruct_find(doc->root.st, name);
-    if (i < 0) {
-        *w->err = "schema without a broker list";
-        return -1;
+    size_t used, off, end;
+    int fi = st_kstruct_find(m->root, name);
+    if (fi < 0) {
+        *err = "schema without a broker list";
+        return ST_KRW_ERROR;
     }
-    return rewrite_list(w, &doc->root.st->fields[i], &doc->root.vals[i], authoritative);
+    if (st_kschema_skip(m, ver, body, len, &used, err) < 0 ||
+        st_kschema_field_span(m, ver, body, len, fi, &off, &end, err) < 0)
+        return ST_KRW_ERROR;
+    const struct st_kfield *f = &m->root->fields[fi];
+    bool flex = st_kschema_flexible(m, ver);
+    struct st_karena arena;
+    st_karena_init(&arena, 64 * (end - off) + 65536);
+    struct rw w = {ops, &arena, false, err};
+    struct st_kval v;
+    struct st_krd r = {body, end, off};
+    enum st_krw_result res = ST_KRW_ERROR;
+    if (st_kval_decode(&arena, f, ver, flex, &r, &v, err) < 0)
+        goto done;
+    if (rewrite_list(&w, f, &v, authoritative) < 0)
+        goto done;
+    if (!w.changed) {
+        res = ST_KRW_UNCHANGED;
+        goto done;
+    }
+    if (st_buf_append(out, body, off) < 0) {
+        *err = "output buffer limit";
+        goto done;
+    }
+    if (st_kval_encode(f, &v, ver, flex, out, err) < 0)
+        goto done;
+    if (len > end && st_buf_append(out, body + end, len - end) < 0) {
+        *err = "output buffer limit";
+        goto done;
+    }
+    res = ST_KRW_REWRITTEN;
+done:
+    st_karena_free(&arena);
+    return res;
 }
 
 /* Produce v10+ / Fetch v16+: NodeEndpoints is top-level tag 0; everything else is copied. */
@@ -601,37 +641,13 @@ rewrite_node_endpoints_tag(const struct st_kmsg *m, int16_t ver, const uint8_t *
 
     struct st_karena arena;
     st_karena_init(&arena, 16 * ne_len + 65536);
-    struct st_kval v = {0};
+    struct st_kval v;
     struct st_krd sub = {body, ne_off + ne_len, ne_off};
     enum st_krw_result res = ST_KRW_ERROR;
     struct rw w = {ops, &arena, false, err};
-    /* Decode: a struct with just this field, without a trailing tag section (flex=false would
-     * change string encodings, so decode the array elements by hand). */
-    uint32_t n1;
-    if (st_krd_uvarint(&sub, &n1) < 0) {
-        *err = "truncated NodeEndpoints";
+    /* The tag holds the compact array of NodeEndpoint structs. */
+    if (st_kval_decode(&arena, f, ver, true, &sub, &v, err) < 0)
         goto done;
-    }
-    if (n1 == 0) {
-        *err = "null NodeEndpoints";
-        goto done;
-    }
-    v.present = 1;
-    v.count = n1 - 1;
-    if (v.count > sub.len - sub.pos) {
-        *err = "NodeEndpoints count exceeds the frame";
-        goto done;
-    }
-    if (v.count) {
-        v.objs = st_karena_alloc(&arena, v.count * sizeof(*v.objs));
-        if (!v.objs) {
-            *err = "rewrite arena limit";
-            goto done;
-        }
-    }
-    for (uint32_t i = 0; i < v.count; i++)
-        if (st_kobj_decode(&arena, f->sub, ver, true, &sub, &v.objs[i], err) < 0)
-            goto done;
     if (sub.pos != sub.len) {
         *err = "tagged field size mismatch";
         goto done;
@@ -721,6 +737,11 @@ st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *b
     }
     if (api_key == ST_KAFKA_PRODUCE || api_key == ST_KAFKA_FETCH)
         return rewrite_node_endpoints_tag(m, api_version, body, len, ops, out, err);
+    if (api_key == ST_KAFKA_METADATA || api_key == ST_KAFKA_DESCRIBE_CLUSTER)
+        return rewrite_list_splice(m, api_version, body, len, "Brokers", true, ops, out, err);
+    if (api_key == ST_KAFKA_SHARE_FETCH || api_key == ST_KAFKA_SHARE_ACKNOWLEDGE)
+        return rewrite_list_splice(m, api_version, body, len, "NodeEndpoints", false, ops, out,
+                                   err);
 
     int16_t ver = api_version;
     bool av_error = api_key == ST_KAFKA_API_VERSIONS && len >= 2 &&
@@ -743,16 +764,6 @@ st_kafka_response_rewrite(int16_t api_key, int16_t api_version, const uint8_t *b
     }
     int rc;
     switch (api_key) {
-    case ST_KAFKA_METADATA:
-        rc = rewrite_named_list(&w, &doc, "Brokers", true);
-        break;
-    case ST_KAFKA_DESCRIBE_CLUSTER:
-        rc = rewrite_named_list(&w, &doc, "Brokers", true);
-        break;
-    case ST_KAFKA_SHARE_FETCH:
-    case ST_KAFKA_SHARE_ACKNOWLEDGE:
-        rc = rewrite_named_list(&w, &doc, "NodeEndpoints", false);
-        break;
     case ST_KAFKA_FIND_COORDINATOR:
         rc = rewrite_find_coordinator(&w, &doc);
         break;

@@ -60,6 +60,13 @@ st_kstruct_find(const struct st_kstruct *st, const char *name)
     return -1;
 }
 
+/* Inline twins of st_kfield_tagged() for the walkers' inner loops. */
+static inline bool
+is_tagged(const struct st_kfield *f, int16_t ver)
+{
+    return f->tag >= 0 && in_range(f->tag_min, f->tag_max, ver);
+}
+
 static inline bool
 nullable(const struct st_kfield *f, int16_t ver)
 {
@@ -77,6 +84,10 @@ rd_left(const struct st_krd *r)
 int
 st_krd_uvarint(struct st_krd *r, uint32_t *v)
 {
+    if (r->pos < r->len && !(r->p[r->pos] & 0x80)) {
+        *v = r->p[r->pos++]; /* one-byte fast path */
+        return 0;
+    }
     uint64_t x = 0;
     for (int i = 0; i < 5; i++) {
         if (r->pos >= r->len)
@@ -204,8 +215,25 @@ static int
 walk_scalar(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, bool elem,
             struct st_krd *r)
 {
-    struct st_kvisit v = {.field = f, .off = r->pos};
     int w = fixed_width(f->type);
+    bool report = c->fn && f->entity != ST_KENT_NONE;
+    if (w && !report) {
+        /* Fast path of a plain skip: no visit record. */
+        if (rd_left(r) < (size_t)w) {
+            *c->err = "truncated field";
+            return -1;
+        }
+        r->pos += (size_t)w;
+        return 0;
+    }
+    struct st_kvisit v;
+    v.field = f;
+    v.off = r->pos;
+    v.is_null = false;
+    v.is_array = false;
+    v.i = 0;
+    v.p = NULL;
+    v.n = 0;
     if (w) {
         if (rd_left(r) < (size_t)w) {
             *c->err = "truncated field";
@@ -236,10 +264,10 @@ walk_scalar(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, b
             r->pos += n;
         }
     }
+    if (!report)
+        return 0;
     v.len = r->pos - v.off;
-    if (c->fn && f->entity != ST_KENT_NONE)
-        return visit(c, &v);
-    return 0;
+    return visit(c, &v);
 }
 
 static int
@@ -310,7 +338,7 @@ find_tag(const struct st_kstruct *st, int16_t ver, uint32_t tag, int *idx)
 {
     for (int i = 0; i < st->nfields; i++) {
         const struct st_kfield *f = &st->fields[i];
-        if (f->tag >= 0 && (uint32_t)f->tag == tag && st_kfield_tagged(f, ver)) {
+        if (f->tag >= 0 && (uint32_t)f->tag == tag && is_tagged(f, ver)) {
             *idx = i;
             return f;
         }
@@ -339,7 +367,7 @@ walk_struct(struct wctx *c, const struct st_kstruct *st, int16_t ver, bool flex,
 {
     for (int i = 0; i < st->nfields; i++) {
         const struct st_kfield *f = &st->fields[i];
-        if (!in_range(f->v_min, f->v_max, ver) || st_kfield_tagged(f, ver))
+        if (!in_range(f->v_min, f->v_max, ver) || is_tagged(f, ver))
             continue;
         if (walk_value(c, f, ver, flex, r) < 0)
             return -1;
@@ -422,6 +450,35 @@ st_kschema_skip_to_tags(const struct st_kmsg *m, int16_t ver, const uint8_t *bod
     struct wctx c = {.err = err};
     struct st_krd r = {body, len, 0};
     return walk_struct(&c, m->root, ver, true, &r, tags_off);
+}
+
+int
+st_kschema_field_span(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
+                      int field, size_t *off, size_t *end, const char **err)
+{
+    if (!st_kschema_valid(m, ver) || field < 0 || field >= m->root->nfields) {
+        *err = "unsupported message version";
+        return -1;
+    }
+    const struct st_kfield *target = &m->root->fields[field];
+    if (!in_range(target->v_min, target->v_max, ver) || is_tagged(target, ver)) {
+        *err = "field not present in this version";
+        return -1;
+    }
+    bool flex = st_kschema_flexible(m, ver);
+    struct wctx c = {.err = err};
+    struct st_krd r = {body, len, 0};
+    for (int i = 0; i <= field; i++) {
+        const struct st_kfield *f = &m->root->fields[i];
+        if (!in_range(f->v_min, f->v_max, ver) || is_tagged(f, ver))
+            continue;
+        if (i == field)
+            *off = r.pos;
+        if (walk_value(&c, f, ver, flex, &r) < 0)
+            return -1;
+    }
+    *end = r.pos;
+    return 0;
 }
 
 /* ---- arena ---- */
@@ -607,7 +664,7 @@ dec_struct(struct st_karena *a, const struct st_kstruct *st, int16_t ver, bool f
     }
     for (int i = 0; i < st->nfields; i++) {
         const struct st_kfield *f = &st->fields[i];
-        if (!in_range(f->v_min, f->v_max, ver) || st_kfield_tagged(f, ver))
+        if (!in_range(f->v_min, f->v_max, ver) || is_tagged(f, ver))
             continue;
         if (dec_value(a, f, ver, flex, r, &o->vals[i], err) < 0)
             return -1;
@@ -657,6 +714,14 @@ dec_struct(struct st_karena *a, const struct st_kstruct *st, int16_t ver, bool f
     }
     o->len = r->pos - o->off;
     return 0;
+}
+
+int
+st_kval_decode(struct st_karena *a, const struct st_kfield *f, int16_t ver, bool flex,
+               struct st_krd *r, struct st_kval *v, const char **err)
+{
+    memset(v, 0, sizeof(*v));
+    return dec_value(a, f, ver, flex, r, v, err);
 }
 
 int
@@ -806,7 +871,7 @@ st_kobj_encode(const struct st_kobj *o, int16_t ver, bool flex, struct st_buf *o
     const struct st_kstruct *st = o->st;
     for (int i = 0; i < st->nfields; i++) {
         const struct st_kfield *f = &st->fields[i];
-        if (!in_range(f->v_min, f->v_max, ver) || st_kfield_tagged(f, ver))
+        if (!in_range(f->v_min, f->v_max, ver) || is_tagged(f, ver))
             continue;
         if (st_kval_encode(f, &o->vals[i], ver, flex, out, err) < 0)
             return -1;

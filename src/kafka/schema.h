@@ -62,6 +62,15 @@ int st_kschema_skip(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
 int st_kschema_skip_to_tags(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
                             size_t *tags_off, const char **err) __attribute__((warn_unused_result));
 
+/*
+ * Byte span [*off, *end) of the regular top-level field with index `field` (in m->root) of a
+ * body, found by skipping the fields before it. Used to splice one field (a broker list) while
+ * copying the rest of the body verbatim. Returns 0, or -1 with *err.
+ */
+int st_kschema_field_span(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
+                          int field, size_t *off, size_t *end, const char **err)
+    __attribute__((warn_unused_result));
+
 /* Validates one struct instance of `st` (flexible or not) starting at r->pos; advances r. */
 int st_kschema_skip_struct(const struct st_kstruct *st, int16_t ver, bool flex, struct st_krd *r,
                            const char **err) __attribute__((warn_unused_result));
@@ -167,6 +176,10 @@ int st_kdoc_encode(const struct st_kdoc *doc, struct st_buf *out, const char **e
 /* Decodes one struct instance at r->pos (advancing r). */
 int st_kobj_decode(struct st_karena *a, const struct st_kstruct *st, int16_t ver, bool flex,
                    struct st_krd *r, struct st_kobj *o, const char **err)
+    __attribute__((warn_unused_result));
+/* Decodes one value of field f at r->pos (advancing r). */
+int st_kval_decode(struct st_karena *a, const struct st_kfield *f, int16_t ver, bool flex,
+                   struct st_krd *r, struct st_kval *v, const char **err)
     __attribute__((warn_unused_result));
 /* Appends one struct instance. */
 int st_kobj_encode(const struct st_kobj *o, int16_t ver, bool flex, struct st_buf *out,
