@@ -116,6 +116,7 @@ function applyDoc() {
     region: REGION,
     accounts: [
       { id: PROVIDER, name: 'provider',
+        scramSecrets: [{ name: 'AmazonMSK_alice', username: 'alice', password: 'alice-secret' }],
         users: [{ name: 'admin', accessKeys: [{ id: KEYS.admin.accessKeyId, secret: KEYS.admin.secretAccessKey }],
           managedPolicies: ['AmazonMSKFullAccess'], inlinePolicies: { p1: { Version: '2012-10-17', Statement: [] } } }],
         roles: [{ name: 'reader', trustPolicy: {}, managedPolicies: ['AmazonMSKReadOnlyAccess'], inlinePolicies: {} }],
@@ -142,7 +143,12 @@ function applyDoc() {
             { id: 'subnet-c3', azId: 'use1-az3', endpointAddress: ip(6) }],
           securityGroups: [
             { id: 'sg-c', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
-            { id: 'sg-closed', ingress: [], egress: [{ protocol: 'tcp', ports: '443', cidr: '0.0.0.0/0' }] }] }] },
+            { id: 'sg-closed', ingress: [], egress: [{ protocol: 'tcp', ports: '443', cidr: '0.0.0.0/0' }] }] },
+        // Endpoint addresses this host does not have (TEST-NET-1): binding fails -> FAILED.
+        { id: 'vpc-unroutable', cidr: '10.2.0.0/16',
+          subnets: [{ id: 'subnet-u1', azId: 'use1-az1', endpointAddress: '192.0.2.10' },
+            { id: 'subnet-u2', azId: 'use1-az2', endpointAddress: '192.0.2.11' }],
+          securityGroups: [{ id: 'sg-u', ingress: [], egress: [{ protocol: '-1', ports: 'all', cidr: '0.0.0.0/0' }] }] }] },
     ],
   };
 }
@@ -378,6 +384,40 @@ async function main() {
     await dev.send(new K.DeleteVpcConnectionCommand({ Arn: conn2 }));
     await waitConn(dev, conn2, 'GONE');
     log('scheme off -> INACTIVE -> deleted');
+
+    // ---- a connection whose endpoints cannot be bound goes FAILED, with a reason
+    info = await clusterState(admin, arn);
+    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } } } } }));
+    await waitActive(admin, arn);
+    const bad = (await dev.send(new K.CreateVpcConnectionCommand({ ...connReq, VpcId: 'vpc-unroutable',
+      ClientSubnets: ['subnet-u1', 'subnet-u2'], SecurityGroups: ['sg-u'] }))).VpcConnectionArn;
+    await waitConn(dev, bad, 'FAILED');
+    const raw = await rawRequest(d, { method: 'GET', pathname: `/v1/vpc-connection/${encodeURIComponent(bad)}`, creds: KEYS.dev });
+    check(raw.status === 200 && /cannot listen/.test(JSON.parse(raw.body).straitStateReason || ''), `failure reason: ${raw.body}`);
+    await dev.send(new K.DeleteVpcConnectionCommand({ Arn: bad }));
+    await waitConn(dev, bad, 'GONE');
+    log('unbindable endpoints -> FAILED (with a reason) -> deleted');
+
+    // ---- SCRAM secrets (salted in the store, associated through the API)
+    const secretArn = `arn:aws:secretsmanager:${REGION}:${PROVIDER}:secret:AmazonMSK_alice`;
+    info = await clusterState(admin, arn);
+    await expectError('BadRequestException', admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn, SecretArnList: [secretArn] })), /SASL\/SCRAM client authentication is not enabled/);
+    await admin.send(new K.UpdateSecurityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
+      ClientAuthentication: { Sasl: { Scram: { Enabled: true } } } }));
+    await waitActive(admin, arn);
+    const assoc = await admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn,
+      SecretArnList: [secretArn, `arn:aws:secretsmanager:${REGION}:${PROVIDER}:secret:AmazonMSK_nobody`] }));
+    check(assoc.UnprocessedScramSecrets.length === 1 && /AmazonMSK_nobody/.test(assoc.UnprocessedScramSecrets[0].SecretArn), `unprocessed ${JSON.stringify(assoc)}`);
+    const ls = await admin.send(new K.ListScramSecretsCommand({ ClusterArn: arn }));
+    check(ls.SecretArnList.length === 1 && ls.SecretArnList[0] === secretArn, 'ListScramSecrets');
+    const status = JSON.parse(strait(d, ['ctl-status']));
+    check(status.scramCredentials === 1, `snapshot carries the SCRAM credential: ${JSON.stringify(status)}`);
+    const db = fs.readFileSync(path.join(d.data, 'strait.db')).toString('latin1') +
+      (fs.existsSync(path.join(d.data, 'strait.db-wal')) ? fs.readFileSync(path.join(d.data, 'strait.db-wal')).toString('latin1') : '');
+    check(!db.includes('alice-secret'), 'the SCRAM password is not stored');
+    check((fs.statSync(path.join(d.data, 'strait.db')).mode & 0o777) === 0o600, 'the database is 0600');
+    log('SCRAM secrets ok');
 
     // ---- listing, pagination, tags
     const c2 = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'demo2',
