@@ -148,6 +148,50 @@ seg_eq(const struct st_arn *a, int k, const char *lit)
     return a->len[k] == strlen(lit) && memcmp(a->seg[k], lit, a->len[k]) == 0;
 }
 
+/*
+ * IAM's message for a bad partition: "arn:P:a1:a2:a3:a4" where a1..a3 are the next segments and
+ * a4 the rest, each `*` when missing (a1 is `*` only when nothing follows the partition).
+ */
+static void
+partition_message(const char *s, size_t len, char *msg, size_t msg_size)
+{
+    const char *c1 = memchr(s, ':', len);
+    const char *part = c1 + 1; /* the caller checked there is a first colon */
+    size_t left = len - (size_t)(part - s);
+    const char *c2 = memchr(part, ':', left);
+    size_t plen = c2 ? (size_t)(c2 - part) : left;
+    const char *rem = c2 ? c2 + 1 : part + left;
+    size_t rl = len - (size_t)(rem - s);
+    const char *seg[3];
+    size_t sl[3];
+    int n = 0;
+    size_t st = 0;
+    for (size_t i = 0; i <= rl && n < 3; i++) {
+        if (i == rl || rem[i] == ':') {
+            seg[n] = rem + st;
+            sl[n] = i - st;
+            n++;
+            st = i + 1;
+            if (i == rl)
+                break;
+        }
+    }
+    bool more = n == 3 && st <= rl; /* a fourth part (the rest) exists */
+    bool only_empty = n == 1 && sl[0] == 0;
+    char a[3][256];
+    for (int k = 0; k < 3; k++) {
+        if (k < n && !(k == 0 && only_empty))
+            snprintf(a[k], sizeof(a[k]), "%.*s", (int)(sl[k] > 200 ? 200 : sl[k]), seg[k]);
+        else
+            snprintf(a[k], sizeof(a[k]), "*");
+    }
+    int pl = (int)(plen > 200 ? 200 : plen);
+    size_t tl = more ? rl - st : 1;
+    snprintf(msg, msg_size,
+             "Partition \"%.*s\" is not valid for resource \"arn:%.*s:%s:%s:%s:%.*s\".", pl, part,
+             pl, part, a[0], a[1], a[2], (int)(tl > 1000 ? 1000 : tl), more ? rem + st : "*");
+}
+
 int
 st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char *msg, size_t msg_size)
 {
@@ -155,31 +199,61 @@ st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char *msg
     int n = st_arn_split(s, len, &a);
     int il = len > 2000 ? 2000 : (int)len;
 
-    if (a.len[0] != 3 || memcmp(a.seg[0], "arn", 3) != 0) {
+    if (n < 2) {
         snprintf(msg, msg_size, "Resource %.*s must be in ARN format or \"*\".", il, s);
         return -1;
     }
-    if (n < 3 || a.len[ST_ARN_SERVICE] == 0 ||
-        st_glob_has_wildcard(a.seg[ST_ARN_SERVICE], a.len[ST_ARN_SERVICE], 0)) {
+    /* IAM ignores the first segment and checks the partition first. */
+    if (!st_glob_has_wildcard(a.seg[1], a.len[1], 0) &&
+        !st_arn_partition_valid(a.seg[1], a.len[1])) {
+        partition_message(s, len, msg, msg_size);
+        return -1;
+    }
+    if (n < 3) {
         snprintf(msg, msg_size,
                  "Resource vendor must be fully qualified and cannot contain regexes.");
         return -1;
     }
-    if (!st_glob_has_wildcard(a.seg[1], a.len[1], 0) &&
-        !st_arn_partition_valid(a.seg[1], a.len[1])) {
-        /* AWS pads short ARNs with `:*` segments in this message. */
-        char padded[2100];
-        int pl = snprintf(padded, sizeof(padded), "%.*s", il, s);
-        for (int k = n; k < 6 && pl > 0 && (size_t)pl < sizeof(padded); k++)
-            pl += snprintf(padded + pl, sizeof(padded) - (size_t)pl, ":*");
-        snprintf(msg, msg_size, "Partition \"%.*s\" is not valid for resource \"%s\".",
-                 (int)a.len[1], a.seg[1], padded);
+    if (st_glob_has_wildcard(a.seg[ST_ARN_SERVICE], a.len[ST_ARN_SERVICE], 0)) {
+        snprintf(msg, msg_size,
+                 "Resource vendor must be fully qualified and cannot contain regexes.");
         return -1;
     }
-    if (n < 6) {
-        /* Short ARNs are accepted only when their last segment is a wildcard (spec §3.2). */
-        if (!st_glob_has_wildcard(a.seg[n - 1], a.len[n - 1], 0)) {
-            snprintf(msg, msg_size, "The policy failed legacy parsing");
+    /* IAM and S3 resources have no region ("arn:aws:s3" without a region field counts too). */
+    if (n == 3 || a.len[ST_ARN_REGION] > 0) {
+        if (seg_eq(&a, ST_ARN_SERVICE, "iam")) {
+            snprintf(msg, msg_size, "IAM resource %.*s cannot contain region information.", il, s);
+            return -1;
+        }
+        if (seg_eq(&a, ST_ARN_SERVICE, "s3")) {
+            snprintf(msg, msg_size, "Resource %.*s can not contain region information.", il, s);
+            return -1;
+        }
+    }
+    if (seg_eq(&a, ST_ARN_SERVICE, "iam") && a.n >= 4) {
+        static const char *const starts[] = {"user/",
+                                             "federated-user/",
+                                             "role/",
+                                             "group/",
+                                             "instance-profile/",
+                                             "mfa/",
+                                             "server-certificate/",
+                                             "policy/",
+                                             "sms-mfa/",
+                                             "saml-provider/",
+                                             "oidc-provider/",
+                                             "report/",
+                                             "access-report/"};
+        const char *r = a.n == 6 ? a.seg[5] : "";
+        size_t rl = a.n == 6 ? a.len[5] : 0;
+        bool ok = rl == 1 && r[0] == '*';
+        for (size_t i = 0; !ok && i < sizeof(starts) / sizeof(starts[0]); i++)
+            ok = rl >= strlen(starts[i]) && memcmp(r, starts[i], strlen(starts[i])) == 0;
+        if (!ok) {
+            snprintf(msg, msg_size,
+                     "IAM resource path must either be \"*\" or start with user/, federated-user/, "
+                     "role/, group/, instance-profile/, mfa/, server-certificate/, policy/, "
+                     "sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.");
             return -1;
         }
     }
@@ -196,26 +270,25 @@ st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char *msg
             }
         }
     }
-    if (n >= 4 && a.len[ST_ARN_REGION] > 0) {
-        if (seg_eq(&a, ST_ARN_SERVICE, "iam")) {
-            snprintf(msg, msg_size, "IAM resource %.*s cannot contain region information.", il, s);
-            return -1;
-        }
-        if (seg_eq(&a, ST_ARN_SERVICE, "s3")) {
-            snprintf(msg, msg_size, "Resource %.*s can not contain region information.", il, s);
-            return -1;
-        }
-    }
-    if (n == 6 && seg_eq(&a, ST_ARN_SERVICE, "iam")) {
-        /* No wildcard in the resource type (`arn:aws:iam::1:u*` is invalid, spec §3.2). */
-        size_t tl = type_prefix(a.seg[5], a.len[5], 0);
-        if (st_glob_has_wildcard(a.seg[5], tl, 0) && !(a.len[5] == 1 && a.seg[5][0] == '*')) {
-            snprintf(msg, msg_size,
-                     "Resource %.*s: the resource type cannot contain wildcards; name the type "
-                     "(user/, role/, ...) literally.",
-                     il, s);
-            return -1;
+    return 0;
+}
+
+int
+st_arn_legacy_check(const char *s, size_t len)
+{
+    size_t colons = 0;
+    bool dbl = false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ':') {
+            colons++;
+            if (i + 1 < len && s[i + 1] == ':')
+                dbl = true;
         }
     }
+    if (colons < 5 && dbl)
+        return -1;
+    struct st_arn a;
+    if (st_arn_split(s, len, &a) < 3 || a.len[ST_ARN_SERVICE] == 0)
+        return -1;
     return 0;
 }

@@ -60,12 +60,22 @@ bool st_arn_like(const char *pat, size_t plen, const char *val, size_t vlen, uns
 bool st_arn_partition_valid(const char *p, size_t len);
 
 /*
- * Validates a policy Resource/NotResource value (not "*"). Returns 0, or -1 and writes AWS's
- * MalformedPolicyDocument message into `msg` (msg_size bytes). `vars_allowed` says whether `${`
- * sequences are variables (Version 2012-10-17); variables may appear only in the resource part.
+ * Validates the format of a policy Resource/NotResource value (not "*") like IAM: a value
+ * without ':' is not an ARN; the first segment is not checked; the partition must be known, the
+ * service present and literal; IAM and S3 ARNs have no region; IAM resource paths start with a
+ * known type. Returns 0, or -1 and writes IAM's MalformedPolicyDocument message into `msg`
+ * (msg_size bytes). `vars_allowed` says whether `${` sequences are variables (2012-10-17);
+ * variables may appear only in the resource part. See also st_arn_legacy_check().
  */
 int st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char *msg,
                              size_t msg_size) __attribute__((warn_unused_result));
+
+/*
+ * IAM's "legacy parsing" of a Resource value (not "*"): a value with fewer than five colons may
+ * not contain "::", and the service segment may not be empty. Returns 0, or -1 when IAM rejects
+ * it with "The policy failed legacy parsing".
+ */
+int st_arn_legacy_check(const char *s, size_t len) __attribute__((warn_unused_result));
 
 /* Returns whether `s` is exactly 12 ASCII digits (an account id). */
 bool st_arn_is_account_id(const char *s, size_t len);

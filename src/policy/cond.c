@@ -5,6 +5,7 @@
  * evaluation: variables are expanded into stack buffers.
  */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -151,108 +152,133 @@ days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* Reads exactly n digits at s[*i]; returns the value or -1. */
+/*
+ * Reads 1..maxd decimal digits at s[*i] (stopping at the first non-digit) into *out; returns the
+ * number of digits read, or -1 for none or too many.
+ */
 static int
-digits(const char *s, size_t len, size_t *i, int n)
+num(const char *s, size_t len, size_t *i, int maxd, int64_t *out)
 {
-    int v = 0;
-    for (int k = 0; k < n; k++) {
-        if (*i >= len || s[*i] < '0' || s[*i] > '9')
+    int n = 0;
+    int64_t v = 0;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+        if (++n > maxd)
             return -1;
         v = v * 10 + (s[*i] - '0');
         (*i)++;
     }
-    return v;
+    if (n == 0)
+        return -1;
+    *out = v;
+    return n;
 }
 
-/* Largest epoch accepted: 9999-12-31T23:59:59Z. */
-#define EPOCH_MAX 253402300799LL
+/* Time-zone designator at s[*i]: `Z`, or `+`/`-` then hh with optional `:mm`. */
+static int
+tzd(const char *s, size_t len, size_t *i, int64_t *off)
+{
+    *off = 0;
+    if (*i >= len)
+        return 0; /* no zone: UTC */
+    char c = s[*i];
+    if (c == 'Z' || c == 'z') {
+        (*i)++;
+        return 0;
+    }
+    if (c != '+' && c != '-')
+        return -1;
+    (*i)++;
+    int64_t th, tm = 0;
+    if (num(s, len, i, 2, &th) != 2 || th > 23)
+        return -1;
+    if (*i < len && s[*i] == ':') {
+        (*i)++;
+        if (num(s, len, i, 2, &tm) != 2 || tm > 59)
+            return -1;
+    }
+    *off = (c == '-' ? -1 : 1) * (th * 3600 + tm * 60);
+    return 0;
+}
 
+/*
+ * Accepts what IAM accepts (the grammar IAM's "legacy parsing" enforces, as modelled by moto):
+ * a value without 'T' and '-' is epoch seconds (0..INT64_MAX); otherwise an ISO 8601 date
+ * `[-]Y[-M[-D]]` (year -292275054..292278993, month 1..12, day 1..31) with an optional
+ * `T`/`t` time `h[:m[:s[.fraction]]]` (up to 9 fraction digits) and zone `Z`, `+hh[:mm]` or
+ * `-hh[:mm]` (UTC when absent). The instant is computed on the proleptic Gregorian calendar (a
+ * day past the month's end rolls over).
+ */
 int
 st_policy_parse_date(const char *s, size_t len, int64_t *sec, int32_t *nsec)
 {
     size_t i = 0;
-    bool all_digits = len > 0;
+    bool iso = false;
     for (size_t k = 0; k < len; k++)
-        if (s[k] < '0' || s[k] > '9')
-            all_digits = false;
-    if (all_digits && len != 4) {
-        /* Epoch seconds. A 4-digit value is a year (W3C profile "YYYY"). */
-        if (len > 12)
-            return -1;
+        if (s[k] == 'T' || s[k] == 't' || s[k] == '-')
+            iso = true;
+    if (len == 0)
+        return -1;
+    if (!iso) {
         int64_t v = 0;
-        for (size_t k = 0; k < len; k++)
+        for (size_t k = 0; k < len; k++) {
+            if (s[k] < '0' || s[k] > '9' || v > (INT64_MAX - (s[k] - '0')) / 10)
+                return -1;
             v = v * 10 + (s[k] - '0');
-        if (v > EPOCH_MAX)
-            return -1;
+        }
         *sec = v;
         *nsec = 0;
         return 0;
     }
-    int y = digits(s, len, &i, 4), mo = 1, d = 1, h = 0, mi = 0, se = 0;
-    int32_t ns = 0;
-    int64_t off = 0;
-    if (y < 0)
+    bool neg = s[0] == '-';
+    if (neg)
+        i++;
+    int64_t y, mo = 1, d = 1, h = 0, mi = 0, se = 0, off = 0, frac = 0;
+    if (num(s, len, &i, 9, &y) < 0 || y > (neg ? 292275054 : 292278993))
         return -1;
-    if (i < len) {
-        if (s[i++] != '-' || (mo = digits(s, len, &i, 2)) < 1 || mo > 12)
+    if (neg)
+        y = -y;
+    if (i < len && s[i] == '-') {
+        i++;
+        if (num(s, len, &i, 2, &mo) < 0 || mo < 1 || mo > 12)
             return -1;
-        if (i < len) {
-            if (s[i++] != '-' || (d = digits(s, len, &i, 2)) < 1)
+        if (i < len && s[i] == '-') {
+            i++;
+            if (num(s, len, &i, 2, &d) < 0 || d < 1 || d > 31)
                 return -1;
-            static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-            bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+        }
+    }
+    int32_t ns = 0;
+    if (i < len && (s[i] == 'T' || s[i] == 't')) {
+        i++;
+        if (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (num(s, len, &i, 2, &h) < 0 || h > 23)
                 return -1;
-            if (i < len) {
-                if (s[i++] != 'T' || (h = digits(s, len, &i, 2)) < 0 || h > 23)
-                    return -1;
-                if (i >= len || s[i++] != ':' || (mi = digits(s, len, &i, 2)) < 0 || mi > 59)
+            if (i < len && s[i] == ':') {
+                i++;
+                if (num(s, len, &i, 2, &mi) < 0 || mi > 59)
                     return -1;
                 if (i < len && s[i] == ':') {
                     i++;
-                    if ((se = digits(s, len, &i, 2)) < 0 || se > 59)
+                    if (num(s, len, &i, 2, &se) < 0 || se > 59)
                         return -1;
                     if (i < len && s[i] == '.') {
                         i++;
-                        int nd = 0;
-                        int32_t scale = 100000000;
-                        while (i < len && s[i] >= '0' && s[i] <= '9') {
-                            if (nd < 9) {
-                                ns += (s[i] - '0') * scale;
-                                scale /= 10;
-                            }
-                            nd++;
-                            i++;
-                        }
-                        if (nd == 0 || nd > 18)
+                        size_t st = i;
+                        if (num(s, len, &i, 9, &frac) < 0)
                             return -1;
+                        for (size_t k = i - st; k < 9; k++)
+                            frac *= 10;
+                        ns = (int32_t)frac;
                     }
-                }
-                /* Time zone designator: required with a time. */
-                if (i >= len)
-                    return -1;
-                if (s[i] == 'Z') {
-                    i++;
-                } else if (s[i] == '+' || s[i] == '-') {
-                    int sign = s[i] == '-' ? -1 : 1;
-                    i++;
-                    int th = digits(s, len, &i, 2);
-                    if (th < 0 || th > 23 || i >= len || s[i++] != ':')
-                        return -1;
-                    int tm = digits(s, len, &i, 2);
-                    if (tm < 0 || tm > 59)
-                        return -1;
-                    off = sign * (th * 3600 + tm * 60);
-                } else {
-                    return -1;
                 }
             }
         }
+        if (tzd(s, len, &i, &off) != 0)
+            return -1;
     }
     if (i != len)
         return -1;
-    *sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    *sec = days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se - off;
     *nsec = ns;
     return 0;
 }

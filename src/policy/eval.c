@@ -217,7 +217,7 @@ resource_entry_matches(const struct st_pres *r, const struct ereq *e)
 {
     if (r->star)
         return true;
-    if (e->res_star || e->res.n != 6)
+    if (r->never || e->res_star || e->res.n != 6)
         return false;
     if (!r->pat.has_vars)
         return st_arn_match_resource(&r->arn, &e->res, ST_GLOB_ESCAPED);

@@ -45,6 +45,7 @@ struct st_pat {
 /* One Resource/NotResource entry. */
 struct st_pres {
     bool star;         /* the entry is "*" */
+    bool never;        /* the entry can match no resource (short ARN in a resource policy, ...) */
     struct st_pat pat; /* the ARN pattern */
     struct st_arn arn; /* split of pat.glob (when !pat.has_vars) */
 };

@@ -4,6 +4,7 @@
  * the style of IAM Access Analyzer (JSON pointer + what to fix + IAM's own message, spec §1-§2).
  * A document with any error yields no policy.
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct pctx {
     struct st_policy_findings *f;            /* findings sink (never NULL inside the parser) */
     bool vars;                               /* Version 2012-10-17: `${` starts a variable */
     bool oom;                                /* an allocation failed */
+    bool resource_error;                     /* a Resource format error was reported */
 };
 
 void
@@ -48,13 +50,41 @@ st_policy_findings_free(struct st_policy_findings *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* Finds the reported error among findings [from, f->n). */
+static const struct st_policy_finding *
+first_error_from(const struct st_policy_findings *f, size_t from)
+{
+    const struct st_policy_finding *best = NULL;
+    for (size_t i = from; i < f->n; i++)
+        if (f->items[i].severity == ST_POLICY_SEV_ERROR && (!best || f->items[i].rank < best->rank))
+            best = &f->items[i];
+    return best;
+}
+
 const struct st_policy_finding *
 st_policy_findings_first_error(const struct st_policy_findings *f)
 {
-    for (size_t i = 0; i < f->n; i++)
-        if (f->items[i].severity == ST_POLICY_SEV_ERROR)
-            return &f->items[i];
-    return NULL;
+    return first_error_from(f, 0);
+}
+
+/* IAM's reporting order of error classes (moto's model of MalformedPolicyDocument). */
+static unsigned
+error_rank(const char *code, const char *aws)
+{
+    if (aws && strcmp(aws, MSG_LEGACY) == 0)
+        return 2;
+    static const struct {
+        const char *code; /* finding code */
+        unsigned rank;    /* its rank */
+    } ranks[] = {
+        {"OLD_VERSION", 1},           {"DUPLICATE_SID", 3},    {"INVALID_SID", 3},
+        {"MISSING_ACTION", 4},        {"INVALID_RESOURCE", 5}, {"INVALID_ACTION", 6},
+        {"INVALID_CONDITION_KEY", 6}, {"MISSING_RESOURCE", 7},
+    };
+    for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++)
+        if (strcmp(ranks[i].code, code) == 0)
+            return ranks[i].rank;
+    return 0;
 }
 
 static void add(struct pctx *c, enum st_policy_severity sev, const char *code, const char *path,
@@ -88,6 +118,7 @@ add(struct pctx *c, enum st_policy_severity sev, const char *code, const char *p
     it->code = code;
     snprintf(it->path, sizeof(it->path), "%s", path);
     snprintf(it->aws_message, sizeof(it->aws_message), "%s", aws ? aws : "");
+    it->rank = sev == ST_POLICY_SEV_ERROR ? error_rank(code, aws) : 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(it->message, sizeof(it->message), fmt, ap);
@@ -525,7 +556,7 @@ static bool
 vendor_char(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_' || ch == '.';
+           ch == '-' || ch == '.';
 }
 
 static int
@@ -586,7 +617,7 @@ compile_actions(struct pctx *c, struct st_pstmt *st, const json_t *v, const char
             snprintf(aws, sizeof(aws), "Vendor %.*s is not valid", (int)(vl > 200 ? 200 : vl), s);
             add(c, ST_POLICY_SEV_ERROR, "INVALID_ACTION", p, aws,
                 "The service prefix \"%.*s\" of action \"%.200s\" is not valid: it may contain "
-                "only letters, digits, '-', '_' and '.', and no wildcards.",
+                "only letters, digits, '-' and '.', and no wildcards.",
                 (int)(vl > 200 ? 200 : vl), s, s);
             rc = -1;
             continue;
@@ -622,6 +653,26 @@ compile_resources(struct pctx *c, struct st_pstmt *st, const json_t *v, const ch
         return -1;
     }
     int rc = 0;
+    /* Format first (IAM reports format errors before legacy parsing of the same values). */
+    bool format_error = false;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = list_at(v, i, path, p, sizeof(p));
+        char msg[320];
+        if (!json_is_string(e) || (json_string_length(e) == 1 && json_string_value(e)[0] == '*'))
+            continue;
+        if (st_arn_validate_resource(json_string_value(e), json_string_length(e), c->vars, msg,
+                                     sizeof(msg)) != 0) {
+            add(c, ST_POLICY_SEV_ERROR, "INVALID_RESOURCE", p, msg,
+                "%s Write an ARN such as "
+                "arn:aws:kafka:us-east-1:123456789012:topic/cluster-name/*, or \"*\".",
+                msg);
+            format_error = true;
+        }
+    }
+    if (format_error) {
+        c->resource_error = true;
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const json_t *e = list_at(v, i, path, p, sizeof(p));
         if (!json_is_string(e))
@@ -637,12 +688,13 @@ compile_resources(struct pctx *c, struct st_pstmt *st, const json_t *v, const ch
                     "applies; remove it or list the resources to exclude.");
             continue;
         }
-        char msg[320];
-        if (st_arn_validate_resource(s, sl, c->vars, msg, sizeof(msg)) != 0) {
-            add(c, ST_POLICY_SEV_ERROR, "INVALID_RESOURCE", p, msg,
-                "%s Write an ARN such as "
-                "arn:aws:kafka:us-east-1:123456789012:topic/cluster-name/*, or \"*\".",
-                msg);
+        /* Legacy parsing is skipped once a format error was reported (IAM's order). */
+        if (!c->resource_error && st_arn_legacy_check(s, sl) != 0) {
+            add(c, ST_POLICY_SEV_ERROR, "INVALID_RESOURCE", p, MSG_LEGACY,
+                "\"%.200s\" is not a usable ARN: an ARN with fewer than six parts cannot contain "
+                "'::', and the service part cannot be empty; write all six parts "
+                "(arn:aws:service:region:account:resource).",
+                s);
             rc = -1;
             continue;
         }
@@ -652,6 +704,17 @@ compile_resources(struct pctx *c, struct st_pstmt *st, const json_t *v, const ch
         }
         struct st_arn a;
         st_arn_split(s, sl, &a);
+        if (a.n < 6 && c->opts->kind != ST_POLICY_IDENTITY && !st_glob_has_wildcard(s, sl, 0)) {
+            r->never = true;
+            add(c, ST_POLICY_SEV_WARNING, "RESOURCE_NEVER_MATCHES", p, NULL,
+                "\"%.200s\" has fewer than six parts and no wildcard; in a resource-based "
+                "policy it matches no resource. Write the full ARN.",
+                s);
+        } else if (a.len[0] != 3 || memcmp(a.seg[0], "arn", 3) != 0) {
+            r->never = true;
+            add(c, ST_POLICY_SEV_WARNING, "RESOURCE_NEVER_MATCHES", p, NULL,
+                "\"%.200s\" does not start with \"arn:\", so it matches no resource.", s);
+        }
         if (!r->pat.has_vars)
             st_arn_split(r->pat.glob, r->pat.glob_len, &r->arn);
         if (a.n == 6 && a.len[2] == 5 && memcmp(a.seg[2], "kafka", 5) == 0) {
@@ -902,11 +965,12 @@ check_key_name(struct pctx *c, const char *k, const char *path)
 {
     const char *colon = strchr(k, ':');
     if (!colon) {
-        add(c, ST_POLICY_SEV_ERROR, "INVALID_CONDITION_KEY", path, MSG_VENDOR,
-            "Condition key \"%.200s\" has no prefix; use a key such as aws:SourceIp or "
-            "aws:PrincipalTag/team.",
+        /* IAM accepts keys without a prefix; no request ever carries one. */
+        add(c, ST_POLICY_SEV_WARNING, "UNKNOWN_CONDITION_KEY", path, NULL,
+            "Condition key \"%.200s\" has no prefix, so no request carries it; use a key such "
+            "as aws:SourceIp or aws:PrincipalTag/team.",
             k);
-        return -1;
+        return 0;
     }
     if (strchr(colon + 1, ':')) {
         add(c, ST_POLICY_SEV_ERROR, "INVALID_CONDITION_KEY", path, MSG_ONE_COLON,
@@ -935,19 +999,24 @@ compile_conditions(struct pctx *c, struct st_pstmt *st, const json_t *v, const c
         path_push(p, sizeof(p), path, op);
         struct st_pcond probe;
         memset(&probe, 0, sizeof(probe));
+        if (!json_is_object(block)) {
+            add(c, ST_POLICY_SEV_ERROR, "INVALID_TYPE", p, MSG_SYNTAX,
+                "The value of operator %.200s must be an object of condition keys, not %s.", op,
+                jtype(block));
+            return -1;
+        }
+        /* IAM accepts an operator with an empty block, even an unknown one; it tests nothing. */
+        if (json_object_size(block) == 0) {
+            add(c, ST_POLICY_SEV_WARNING, "EMPTY_CONDITION", p, NULL,
+                "Operator %.200s has no condition keys, so it tests nothing; remove it.", op);
+            continue;
+        }
         if (parse_op(op, &probe) != 0) {
             add(c, ST_POLICY_SEV_ERROR, "UNKNOWN_OPERATOR", p, MSG_SYNTAX,
                 "Unknown condition operator \"%.200s\"; operators are case-sensitive, e.g. "
                 "StringEquals, StringLike, ArnLike, IpAddress, Bool, Null, with an optional "
                 "IfExists suffix (not for Null) and ForAllValues:/ForAnyValue: prefix.",
                 op);
-            return -1;
-        }
-        if (!json_is_object(block) || json_object_size(block) == 0) {
-            add(c, ST_POLICY_SEV_ERROR, "INVALID_TYPE", p, MSG_SYNTAX,
-                "The value of operator %.200s must be a non-empty object of condition keys, not "
-                "%s.",
-                op, json_is_object(block) ? "an empty object" : jtype(block));
             return -1;
         }
         if (json_object_size(block) > MAX_LIST) {
@@ -982,12 +1051,11 @@ compile_conditions(struct pctx *c, struct st_pstmt *st, const json_t *v, const c
                 rc = -1;
                 continue;
             }
-            if (json_is_array(vals) && json_array_size(vals) == 0) {
-                add(c, ST_POLICY_SEV_ERROR, "INVALID_CONDITION_VALUE", kp, MSG_SYNTAX,
-                    "Condition key %.200s has an empty list of values.", key);
-                rc = -1;
-                continue;
-            }
+            if (json_is_array(vals) && json_array_size(vals) == 0)
+                add(c, ST_POLICY_SEV_WARNING, "CONDITION_NEVER_MATCHES", kp, NULL,
+                    "Condition key %.200s has an empty list of values: a positive operator is "
+                    "then never true and a negated one always; list the values.",
+                    key);
             if (json_is_array(vals) && json_array_size(vals) > MAX_LIST) {
                 add(c, ST_POLICY_SEV_ERROR, "TOO_MANY_ENTRIES", kp, MSG_SYNTAX,
                     "Too many values for condition key %.200s.", key);
@@ -995,7 +1063,7 @@ compile_conditions(struct pctx *c, struct st_pstmt *st, const json_t *v, const c
                 continue;
             }
             size_t n = list_len(vals);
-            pc->vals = calloc(n, sizeof(*pc->vals));
+            pc->vals = calloc(n ? n : 1, sizeof(*pc->vals));
             if (!pc->vals) {
                 c->oom = true;
                 return -1;
@@ -1108,6 +1176,16 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
     if (!eff) {
         add(c, ST_POLICY_SEV_ERROR, "MISSING_EFFECT", path, MSG_SYNTAX,
             "The statement has no Effect; add \"Effect\": \"Allow\" or \"Deny\".");
+        rc = -1;
+    } else if (json_is_string(eff) &&
+               (strcasecmp(json_string_value(eff), "Allow") == 0 ||
+                strcasecmp(json_string_value(eff), "Deny") == 0) &&
+               strcmp(json_string_value(eff), "Allow") != 0 &&
+               strcmp(json_string_value(eff), "Deny") != 0) {
+        add(c, ST_POLICY_SEV_ERROR, "INVALID_EFFECT", p, MSG_LEGACY,
+            "Effect values are case-sensitive: write \"%s\" instead of \"%.20s\".",
+            tolower((unsigned char)json_string_value(eff)[0]) == 'a' ? "Allow" : "Deny",
+            json_string_value(eff));
         rc = -1;
     } else if (!json_is_string(eff) || (strcmp(json_string_value(eff), "Allow") != 0 &&
                                         strcmp(json_string_value(eff), "Deny") != 0)) {
@@ -1334,7 +1412,7 @@ compile_doc(struct pctx *c, struct st_policy *pol, const json_t *root)
         if (compile_stmt(c, &pol->stmts[i], o, p) != 0)
             rc = -1;
         const char *sid = pol->stmts[i].sid;
-        for (size_t j = 0; sid && j < i; j++) {
+        for (size_t j = 0; sid && *sid && j < i; j++) {
             if (pol->stmts[j].sid && strcmp(pol->stmts[j].sid, sid) == 0) {
                 char sp[160];
                 path_push(sp, sizeof(sp), p, "Sid");
@@ -1356,7 +1434,7 @@ st_policy_parse(const char *json, size_t len, const struct st_policy_parse_opts 
 {
     struct st_policy_findings local = ST_POLICY_FINDINGS_INIT;
     struct st_policy_parse_opts defopts = {ST_POLICY_IDENTITY, 0, true};
-    struct pctx c = {opts ? opts : &defopts, findings ? findings : &local, false, false};
+    struct pctx c = {opts ? opts : &defopts, findings ? findings : &local, false, false, false};
     size_t errors_before = c.f->n_errors;
     size_t first = c.f->n;
     struct st_policy *pol = NULL;
@@ -1408,13 +1486,8 @@ out:
         policy_free(pol);
         pol = NULL;
         if (err) {
-            *err = MSG_SYNTAX;
-            for (size_t i = first; findings && i < findings->n; i++) {
-                if (findings->items[i].severity == ST_POLICY_SEV_ERROR) {
-                    *err = findings->items[i].aws_message;
-                    break;
-                }
-            }
+            const struct st_policy_finding *e = findings ? first_error_from(findings, first) : NULL;
+            *err = e ? e->aws_message : MSG_SYNTAX;
         }
     }
     st_policy_findings_free(&local);

@@ -50,6 +50,7 @@ struct st_policy_finding {
     char path[160];                   /* JSON pointer of the offending element ("" = document) */
     char message[640];                /* what is wrong and what to change */
     char aws_message[320];            /* IAM's MalformedPolicyDocument text ("" for warnings) */
+    unsigned rank; /* IAM's reporting order of the error class (lower is reported first) */
 };
 
 /* A growable list of findings. Initialize with ST_POLICY_FINDINGS_INIT. */
@@ -67,7 +68,11 @@ struct st_policy_findings {
 
 /* Releases the findings' storage and empties the list. */
 void st_policy_findings_free(struct st_policy_findings *f);
-/* Returns the first error finding, or NULL. */
+/*
+ * Returns the error IAM would report for the document: the error of the lowest rank (syntax,
+ * then Version, legacy parsing, Sid, missing actions, resource format, action format, missing
+ * resources), the first one in document order among equals; NULL when there is no error.
+ */
 const struct st_policy_finding *st_policy_findings_first_error(const struct st_policy_findings *f);
 
 struct st_policy;
@@ -76,7 +81,8 @@ struct st_policy;
  * Parses, validates and compiles a policy document (`len` bytes of JSON, need not be
  * NUL-terminated). Findings (errors and warnings) are appended to `findings` when it is not NULL.
  * Returns a new policy with one reference, or NULL when the document has an error; then *err
- * (if err is not NULL) points to IAM's message for the first error, which stays valid as long as
+ * (if err is not NULL) points to IAM's message for the error IAM would report
+ * (st_policy_findings_first_error()), which stays valid as long as
  * `findings` is not freed, or to static text when findings is NULL.
  * Ownership: the caller releases the policy with st_policy_unref().
  */

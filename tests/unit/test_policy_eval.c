@@ -35,25 +35,45 @@ test_parse_date(void **state)
     assert_int_equal(s, 1767225600);
     assert_int_equal(D("2026-01"), 0);
     assert_int_equal(s, 1767225600);
-    assert_int_equal(D("2026"), 0); /* a 4-digit value is a year */
+    assert_int_equal(D("2026-1-1"), 0);
     assert_int_equal(s, 1767225600);
+    assert_int_equal(D("2026"), 0); /* no 'T' and no '-': epoch seconds, like IAM */
+    assert_int_equal(s, 2026);
     assert_int_equal(D("2024-02-29T12:00:00.250Z"), 0);
     assert_int_equal(ns, 250000000);
+    assert_int_equal(D("2024-02-29T12:00:00.123456789Z"), 0);
+    assert_int_equal(ns, 123456789);
     assert_int_equal(D("1767225600"), 0); /* epoch seconds */
     assert_int_equal(s, 1767225600);
     assert_int_equal(D("0"), 0);
-    assert_int_equal(D("253402300799"), 0);
-    assert_int_equal(D("253402300800"), -1);
-    assert_int_equal(D("2023-02-29"), -1);
+    assert_int_equal(D("9223372036854775807"), 0);
+    assert_int_equal(D("9223372036854775808"), -1);
+    /* What IAM's legacy parser accepts: no zone (UTC), one-digit hours, zone hours only, lower
+     * case 't', two-digit and negative years, day 31 of any month (rolls over). */
+    assert_int_equal(D("2026-01-01T10:00:00"), 0);
+    assert_int_equal(s, 1767225600 + 36000);
+    assert_int_equal(D("2026-01-01t2:00:00+23"), 0);
+    assert_int_equal(s, 1767225600 + 7200 - 23 * 3600);
+    assert_int_equal(D("2026-01-01T10"), 0);
+    assert_int_equal(D("01T"), 0);
+    assert_int_equal(D("-292275054"), 0);
+    assert_int_equal(D("-5"), 0);
+    assert_int_equal(D("2023-02-31"), 0);
+    assert_int_equal(s, 1677801600); /* = 2023-03-03 */
+    /* What it rejects. */
     assert_int_equal(D("2026-13-01"), -1);
+    assert_int_equal(D("234-13"), -1);
     assert_int_equal(D("2026-01-32"), -1);
     assert_int_equal(D("2026-01-01T24:00:00Z"), -1);
-    assert_int_equal(D("2026-01-01T10:00:00"), -1); /* a time needs a zone */
-    assert_int_equal(D("2026-01-01T10"), -1);
+    assert_int_equal(D("2016-12-13t2:00:00.593194+1"), -1);
+    assert_int_equal(D("2016-12-13t2:00:00.1999999999+10:59"), -1);
     assert_int_equal(D("2026-01-01 10:00:00Z"), -1);
     assert_int_equal(D("2026-01-01T10:00:00.Z"), -1);
+    assert_int_equal(D("2026-01-01-05"), -1);
+    assert_int_equal(D("-292275055"), -1);
     assert_int_equal(D(""), -1);
-    assert_int_equal(D("-5"), -1);
+    assert_int_equal(D("sdfdsf"), -1);
+    assert_int_equal(D("1.5"), -1);
     assert_int_equal(D("${aws:CurrentTime}"), -1);
 #undef D
 }
@@ -165,7 +185,7 @@ test_operators(void **state)
                             "aws:CurrentTime", "1767225600"));
     assert_true(cond_allows("{\"DateGreaterThan\":{\"aws:CurrentTime\":1767225600}}",
                             "aws:CurrentTime", "2026-01-01T00:00:00.001Z"));
-    assert_true(cond_allows("{\"DateGreaterThanEquals\":{\"aws:CurrentTime\":\"2026\"}}",
+    assert_true(cond_allows("{\"DateGreaterThanEquals\":{\"aws:CurrentTime\":\"2026-01\"}}",
                             "aws:CurrentTime", "2026-01-01T00:00:00Z"));
     assert_false(cond_allows("{\"DateGreaterThan\":{\"aws:CurrentTime\":\"2026\"}}",
                              "aws:CurrentTime", "garbage"));

@@ -179,6 +179,7 @@ test_arn_validate(void **state)
     check_validate("arn:aws:kafka:us-east-1:111122223333:cluster/c/*", 0, NULL);
     check_validate("arn:aws:s3:::bucket/key", 0, NULL);
     check_validate("invalid", -1, "Resource invalid must be in ARN format or \"*\".");
+    check_validate("", -1, "Resource  must be in ARN format or \"*\".");
     check_validate("arn:aws", -1,
                    "Resource vendor must be fully qualified and cannot contain regexes.");
     check_validate("arn:aws:kafka*:us-east-1:1:x", -1,
@@ -186,7 +187,26 @@ test_arn_validate(void **state)
     check_validate("arn:bad:kafka:us-east-1:1:x", -1,
                    "Partition \"bad\" is not valid for resource \"arn:bad:kafka:us-east-1:1:x\".");
     check_validate("arn:b:c", -1, "Partition \"b\" is not valid for resource \"arn:b:c:*:*:*\".");
-    check_validate("arn:aws:s3::bucket", -1, "The policy failed legacy parsing");
+    /* Format is fine; IAM's legacy parsing rejects these (st_arn_legacy_check). */
+    check_validate("arn:aws:s3::bucket", 0, NULL);
+    assert_int_equal(st_arn_legacy_check("arn:aws:s3::bucket", 18), -1);
+    assert_int_equal(st_arn_legacy_check("arn:aws::kafka", 14), -1);
+    assert_int_equal(st_arn_legacy_check("arn:aws::::x", 12), -1);
+    assert_int_equal(st_arn_legacy_check("arn:aws:kafka", 13), 0);
+    assert_int_equal(st_arn_legacy_check("arn:aws:s3:::b", 14), 0);
+    assert_int_equal(st_arn_legacy_check("arn:aws:kafka:us-east-1:*", 25), 0);
+    /* The first segment is not checked; the partition is, with IAM's padded message. */
+    check_validate("x:kfk", -1, "Partition \"kfk\" is not valid for resource \"arn:kfk:*:*:*:*\".");
+    check_validate("aws:kafka:::c", -1,
+                   "Partition \"kafka\" is not valid for resource \"arn:kafka:::c:*\".");
+    check_validate("a:b:c:d:e:f:g:h", -1,
+                   "Partition \"b\" is not valid for resource \"arn:b:c:d:e:f:g:h\".");
+    check_validate("arn:aws:iam:::example", -1,
+                   "IAM resource path must either be \"*\" or start with user/, federated-user/, "
+                   "role/, group/, instance-profile/, mfa/, server-certificate/, policy/, "
+                   "sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.");
+    check_validate("arn:aws:iam:::user/x", 0, NULL);
+    check_validate("arn:aws:ec2:region:account-id:instance/*", 0, NULL);
     check_validate("arn:aws:iam:us-east-1:1:user/x", -1,
                    "IAM resource arn:aws:iam:us-east-1:1:user/x cannot contain region "
                    "information.");

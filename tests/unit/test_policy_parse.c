@@ -36,7 +36,79 @@ static const struct bad_case bad[] = {
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES ",\"Foo\":1}}",
      "Syntax errors in policy.", "/Statement/Foo"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Effect\":\"allow\",\"Action\":\"s3:x\"," RES "}}",
+     "The policy failed legacy parsing", "/Statement/Effect"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Effect\":\"Permit\",\"Action\":\"s3:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement/Effect"},
+    /* IAM's reporting order: a missing Version beats a legacy error, legacy beats Sids and a
+     * bad partition, missing actions beat resource format, resource format beats action format,
+     * action format beats missing resources. */
+    {ST_POLICY_IDENTITY, "{\"Statement\":{\"Effect\":\"denY\",\"Action\":\"s3:x\"," RES "}}",
+     "Policy document must be version 2012-10-17 or greater.", ""},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":[{\"Sid\":\"A\",\"Effect\":\"aLLow\",\"Action\":\"s3:x\"," RES
+     "},{\"Sid\":\"A\",\"Effect\":\"Allow\"}]}",
+     "The policy failed legacy parsing", "/Statement/0/Effect"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:err:s3:::b\","
+     "\"Condition\":{\"DateGreaterThan\":{\"a\":\"xx\"}}}}",
+     "The policy failed legacy parsing", "/Statement/Condition/DateGreaterThan/a"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":[{\"Effect\":\"Deny\"},{" ALLOW "\"Action\":\"s3:x\"," RES "}]}",
+     "Policy statement must contain actions.", "/Statement/0"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s:3:x\",\"Resource\":\"bad\"}}",
+     "Resource bad must be in ARN format or \"*\".", "/Statement/Resource"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"invalid\"}}",
+     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+     "/Statement/Action"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Resource\":\"arn:aws:s3::b\"}}",
+     "The policy failed legacy parsing", "/Statement/Resource"},
+    /* A format error suppresses legacy parsing of the resources. */
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":[\"arn:err:s3:::b\","
+     "\"arn:err:s3::b\"]}}",
+     "Partition \"err\" is not valid for resource \"arn:err:s3:::b\".", "/Statement/Resource/0"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"x:kfk\"}}",
+     "Partition \"kfk\" is not valid for resource \"arn:kfk:*:*:*:*\".", "/Statement/Resource"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws::kafka\"}}",
+     "The policy failed legacy parsing", "/Statement/Resource"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:iam:::example\"}}",
+     "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, "
+     "instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, "
+     "oidc-provider/, report/, access-report/.",
+     "/Statement/Resource"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+     ",\"Condition\":{\"DateLessThanEquals\":{\"a\":\"2016-12-13t2:00:00.593194+1\"}}}}",
+     "The policy failed legacy parsing", "/Statement/Condition/DateLessThanEquals/a"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+     ",\"Condition\":{\"DateLessThan\":{\"a\":\"9223372036854775808\"}}}}",
+     "The policy failed legacy parsing", "/Statement/Condition/DateLessThan/a"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+     ",\"Condition\":{\"ForAnyValue::StringEqualsIfExists\":{\"a\":\"x\"}}}}",
+     "Syntax errors in policy.", "/Statement/Condition/ForAnyValue::StringEqualsIfExists"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+     ",\"Condition\":{\"x\":{\"a\":\"1\"}}}}",
+     "Syntax errors in policy.", "/Statement/Condition/x"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+     ",\"Condition\":{\"DateGreaterThan\":[]}}}",
+     "Syntax errors in policy.", "/Statement/Condition/DateGreaterThan"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Sid\":{}," ALLOW "\"Action\":\"s3:x\"," RES "}}",
+     "Syntax errors in policy.", "/Statement/Sid"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":[\"afd\"]}", "Syntax errors in policy.",
+     "/Statement/0"},
+    {ST_POLICY_IDENTITY,
+     "{" S "\"Id\":[\"x\"],\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES "}}",
+     "Syntax errors in policy.", "/Id"},
+    {ST_POLICY_IDENTITY, "{" S "\"Statement\":{" ALLOW "\"Action\":\"kafka_x:Connect\"," RES "}}",
+     "Vendor kafka_x is not valid", "/Statement/Action"},
     {ST_POLICY_IDENTITY, "{" S "\"Statement\":{\"Action\":\"s3:x\"," RES "}}",
      "Syntax errors in policy.", "/Statement"},
     {ST_POLICY_IDENTITY,
@@ -128,7 +200,7 @@ static const struct bad_case bad[] = {
      "The policy failed legacy parsing", "/Statement/Condition/DateGreaterThan/aws:CurrentTime"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
-     ",\"Condition\":{\"DateGreaterThan\":{\"aws:EpochTime\":\"99999999999999\"}}}}",
+     ",\"Condition\":{\"DateGreaterThan\":{\"aws:EpochTime\":\"99999999999999999999\"}}}}",
      "The policy failed legacy parsing", "/Statement/Condition/DateGreaterThan/aws:EpochTime"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
@@ -144,9 +216,8 @@ static const struct bad_case bad[] = {
      "Syntax errors in policy.", "/Statement/Condition/BinaryEquals/k:b"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
-     ",\"Condition\":{\"StringEquals\":{\"nokey\":\"x\"}}}}",
-     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
-     "/Statement/Condition/StringEquals/nokey"},
+     ",\"Condition\":{\"StringEquals\":{\"a:b:c\":\"x\"}}}}",
+     "Actions/Condition can contain only one colon.", "/Statement/Condition/StringEquals/a:b:c"},
     {ST_POLICY_IDENTITY,
      "{" S "\"Statement\":{" ALLOW "\"Principal\":\"*\",\"Action\":\"s3:x\"," RES "}}",
      "Policy document should not specify a principal.", "/Statement/Principal"},
@@ -179,7 +250,7 @@ static const struct bad_case bad[] = {
      "Syntax errors in policy.", "/Statement/NotPrincipal"},
     {ST_POLICY_TRUST,
      "{" S "\"Statement\":{\"Effect\":\"Deny\",\"NotPrincipal\":{\"AWS\":\"123456789012\"},"
-           "\"Action\":\"sts:AssumeRole\"}}",
+     "\"Action\":\"sts:AssumeRole\"}}",
      "Syntax errors in policy.", "/Statement/NotPrincipal"},
     {ST_POLICY_RESOURCE,
      "{" S "\"Statement\":{" ALLOW
@@ -236,7 +307,25 @@ static const char *const good[] = {
     "*\"},\"Null\":{\"aws:TokenIssueTime\":\"false\"},"
     "\"ForAllValues:ArnLike\":{\"k:arns\":\"arn:aws:iam::*:role/*\"}}}}",
     "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\",\"Resource\":\"arn:aws:s3:::b/"
-                                  "${aws:username}/${*}${?}${$}/${aws:PrincipalTag/t, 'd'}\"}}",
+    "${aws:username}/${*}${?}${$}/${aws:PrincipalTag/t, 'd'}\"}}",
+    /* Accepted by IAM: spaces in action names, short ARNs without "::", unvalidated region and
+     * account, empty and unknown-but-empty operator blocks, empty value lists, keys without a
+     * prefix, the dates of its legacy parser, empty Sids, variables whose key contains ':'. */
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"iam: a b c \",\"Resource\":\"arn:aws:kafka\"}}",
+    "{" S "\"Statement\":{" ALLOW
+    "\"Action\":\"s3-s:x\",\"Resource\":\"arn:aws:ec2:region:acct:instance/*\"}}",
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES ",\"Condition\":{\"x\":{},\"y\":{},"
+    "\"DateGreaterThan\":{}}}}",
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+    ",\"Condition\":{\"DateGreaterThan\":{\"a\":[]}}}}",
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:x\"," RES
+    ",\"Condition\":{\"DateGreaterThan\":{\"a\":\"01T\"},"
+    "\"DateLessThan\":{\"a\":[\"2016-12-13t2:00:00.593194+23\",\"-292275054\",\"2016-12-13T21:20:"
+    "37.593194+00:00\"]}}}}",
+    "{" S "\"Statement\":[{\"Sid\":\"\"," ALLOW "\"Action\":\"s3:x\"," RES "},{\"Sid\":\"\"," ALLOW
+    "\"Action\":\"s3:y\"," RES "}]}",
+    "{" S "\"Statement\":{" ALLOW "\"Action\":\"s3:GetObject\",\"Resource\":"
+    "\"arn:aws:s3:::b/app/${cognito-identity.amazonaws.com:sub}/*\"}}",
 };
 
 static void
