@@ -213,8 +213,13 @@ st_sigv4_format_amz_date(int64_t t, char out[17])
     civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         y = 0;
-    snprintf(out, 17, "%04u%02u%02uT%02u%02u%02uZ", (unsigned)y, m, d, (unsigned)(secs / 3600),
-             (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+    /* Format through a roomy buffer: gcc cannot see that every field fits its width. */
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%04u%02u%02uT%02u%02u%02uZ", (unsigned)y % 10000u, m % 100u,
+             d % 100u, (unsigned)(secs / 3600) % 100u, (unsigned)(secs / 60 % 60),
+             (unsigned)(secs % 60));
+    memcpy(out, tmp, 16);
+    out[16] = '\0';
 }
 
 /* ---------------------------------------------------------------- credential / authorization */
