@@ -5,6 +5,7 @@
  */
 #include "ctl/snapshot.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,43 @@ load_policies(struct st_store *s, const char *arn, struct st_snap_principal *p)
             p->policies[p->n_policies++] = pol;
     }
     json_decref(docs);
+}
+
+/* Resolves the TCP ingress rules of a connection's security groups (current definitions). */
+static void
+load_ingress(struct st_store *s, const json_t *sgs, struct st_snap_conn *c)
+{
+    size_t i, j;
+    json_t *id, *rule;
+    json_array_foreach(sgs, i, id)
+    {
+        json_t *sg = json_is_string(id) ? st_store_sg_get(s, json_string_value(id)) : NULL;
+        json_array_foreach(json_object_get(sg, "ingress"), j, rule)
+        {
+            const char *proto = js(rule, "protocol");
+            const char *ports = js(rule, "ports");
+            const char *cidr = js(rule, "cidr");
+            if (!proto || (strcmp(proto, "tcp") != 0 && strcmp(proto, "-1") != 0 &&
+                           strcmp(proto, "all") != 0))
+                continue;
+            int lo = 0, hi = 65535;
+            if (ports && strcmp(ports, "all") != 0) {
+                char *end;
+                lo = (int)strtol(ports, &end, 10);
+                hi = *end == '-' ? (int)strtol(end + 1, NULL, 10) : lo;
+            }
+            struct st_snap_ingress *arr = realloc(c->ingress, (c->n_ingress + 1) * sizeof(*arr));
+            if (!arr)
+                break;
+            c->ingress = arr;
+            snprintf(arr[c->n_ingress].cidr, sizeof(arr[c->n_ingress].cidr), "%s",
+                     cidr ? cidr : "0.0.0.0/0");
+            arr[c->n_ingress].port_lo = lo;
+            arr[c->n_ingress].port_hi = hi;
+            c->n_ingress++;
+        }
+        json_decref(sg);
+    }
 }
 
 static bool
@@ -222,6 +260,7 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         json_t *a;
         json_array_foreach(addrs, j, a) if (c->addresses) c->addresses[c->n_addresses++] =
             dup_or_null(json_string_value(a));
+        load_ingress(s, json_object_get(r, "securityGroups"), c);
     }
     qsort(snap->conns, snap->n_conns, sizeof(*snap->conns), cmp_conn);
     json_decref(principals);
@@ -285,6 +324,7 @@ st_snapshot_unref(struct st_snapshot *snap)
         for (size_t j = 0; j < c->n_addresses; j++)
             free(c->addresses[j]);
         free(c->addresses);
+        free(c->ingress);
     }
     free(snap->conns);
     for (size_t i = 0; i < snap->n_scram; i++) {

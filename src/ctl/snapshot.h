@@ -51,6 +51,12 @@ struct st_snap_cluster {
     bool unauthenticated;         /* unauthenticated access enabled */
 };
 
+/* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */
+struct st_snap_ingress {
+    char cidr[64];                /* IPv4 CIDR, e.g. "10.1.0.0/16" ("0.0.0.0/0" = anywhere) */
+    int port_lo, port_hi;         /* destination port range (0-65535 for "all") */
+};
+
 /* A VPC connection and the addresses its endpoints listen on. */
 struct st_snap_conn {
     char *arn;                    /* vpc-connection ARN */
@@ -60,6 +66,8 @@ struct st_snap_conn {
     char state[16];               /* VpcConnectionState */
     char **addresses;             /* endpoint addresses (one per client subnet), owned */
     size_t n_addresses;           /* number of addresses */
+    struct st_snap_ingress *ingress; /* security-group ingress the data plane enforces on accept */
+    size_t n_ingress;             /* number of rules (0 = nothing may connect) */
 };
 
 /* A SCRAM credential associated with a cluster (salted; never the password). */

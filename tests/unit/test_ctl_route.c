@@ -225,7 +225,30 @@ test_snapshot(void **state)
                                     "\"kafka:DescribeCluster\",\"Resource\":\"*\"}]}",
                                     NULL, "P1", &err),
         0);
+    assert_int_equal(st_store_vpc_put(s, "vpc-1", "111122223333", "10.0.0.0/16", &created, &err),
+                     0);
+    assert_int_equal(st_store_sg_put(s, "sg-1", "vpc-1",
+                                     "{\"ingress\":[{\"protocol\":\"tcp\",\"ports\":\"14001-14100\","
+                                     "\"cidr\":\"10.1.0.0/16\"},{\"protocol\":\"udp\",\"ports\":"
+                                     "\"53\"}],\"egress\":[]}",
+                                     &created, &err),
+                     0);
+    const char *conn = "arn:aws:kafka:us-east-1:111122223333:vpc-connection/111122223333/c/v-1";
+    json_t *cr = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}", "vpcConnectionArn", conn,
+                           "owner", "111122223333", "targetClusterArn", carn, "state", "AVAILABLE",
+                           "authentication", "SASL_IAM", "securityGroups", "sg-1",
+                           "endpointAddresses", "127.0.1.1");
+    assert_int_equal(st_store_conn_insert(s, cr, &err), 0);
+    json_decref(cr);
     struct st_snapshot *snap = st_snapshot_build(s, 7, now, &err);
+    const struct st_snap_conn *sc = st_snapshot_conn(snap, conn);
+    assert_non_null(sc);
+    assert_int_equal(sc->n_addresses, 1);
+    assert_string_equal(sc->addresses[0], "127.0.1.1");
+    assert_int_equal(sc->n_ingress, 1); /* the UDP rule is not TCP */
+    assert_string_equal(sc->ingress[0].cidr, "10.1.0.0/16");
+    assert_int_equal(sc->ingress[0].port_lo, 14001);
+    assert_int_equal(sc->ingress[0].port_hi, 14100);
     assert_non_null(snap);
     assert_int_equal(snap->generation, 7);
     assert_int_equal(snap->n_creds, 3); /* two keys + the live session */
