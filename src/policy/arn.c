@@ -225,7 +225,9 @@ st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char *msg
             snprintf(msg, msg_size, "IAM resource %.*s cannot contain region information.", il, s);
             return -1;
         }
-        if (seg_eq(&a, ST_ARN_SERVICE, "s3")) {
+        /* S3 buckets have neither region nor account; access points, jobs and Storage Lens
+         * resources (with an account) do have a region. */
+        if (seg_eq(&a, ST_ARN_SERVICE, "s3") && (n < 5 || a.len[ST_ARN_ACCOUNT] == 0)) {
             snprintf(msg, msg_size, "Resource %.*s can not contain region information.", il, s);
             return -1;
         }

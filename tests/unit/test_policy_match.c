@@ -206,6 +206,7 @@ test_arn_validate(void **state)
                    "role/, group/, instance-profile/, mfa/, server-certificate/, policy/, "
                    "sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.");
     check_validate("arn:aws:iam:::user/x", 0, NULL);
+    check_validate("arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/*", 0, NULL);
     check_validate("arn:aws:ec2:region:account-id:instance/*", 0, NULL);
     check_validate("arn:aws:iam:us-east-1:1:user/x", -1,
                    "IAM resource arn:aws:iam:us-east-1:1:user/x cannot contain region "
