@@ -710,6 +710,113 @@ test_date_header(void **state)
     st_sigv4_identity_clear(&id);
 }
 
+/* ---- property: whatever the signer produces, the verifier accepts; any mutation is caught */
+
+static uint32_t
+xorshift(uint32_t *st)
+{
+    uint32_t x = *st;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *st = x;
+}
+
+/* Concatenates random tokens from a NULL-terminated list, at most `max - 1` characters. */
+static void
+random_text(uint32_t *st, const char *const *tok, char *out, size_t max)
+{
+    size_t nt = 0, n = 0;
+    while (tok[nt] != NULL)
+        nt++;
+    size_t want = xorshift(st) % max;
+    out[0] = '\0';
+    for (;;) {
+        const char *t = tok[xorshift(st) % nt];
+        size_t tl = strlen(t);
+        if (n + tl >= want || n + tl >= max)
+            break;
+        memcpy(out + n, t, tl + 1);
+        n += tl;
+    }
+}
+
+static void
+test_sign_verify_property(void **state)
+{
+    (void)state;
+    uint32_t st = 0x5eed1234;
+    struct keystore ks = {AKID, SECRET, NULL, 0};
+    struct st_sigv4_verifier v = verifier(&ks);
+    struct st_sigv4_signing cred = {AKID, SECRET, NULL, "us-east-1", "kafka"};
+    static const char *const path_alpha[] = {"a",  "Z",   "0",   "-",   ".", "..", "_", "~", "/",
+                                             "//", "%3A", "%2F", "%20", "!", "$",  "'", "(", "*",
+                                             "+",  ",",   ";",   "=",   ":", "@",  NULL};
+    static const char *const query_alpha[] = {"a", "b", "=", "&", "+", "%2B", "%3D", "%2f",
+                                              "~", "-", "_", ".", "z", "0",   "9",   NULL};
+    static const char *const value_alpha[] = {"a", "b", " ", "  ", "\t", "Z", ";",
+                                              "=", ",", ".", "-",  "/",  NULL};
+    for (int iter = 0; iter < 300; iter++) {
+        char path[64], query[64], v1[32], v2[32], body[48];
+        random_text(&st, path_alpha, path + 1, sizeof(path) - 1);
+        path[0] = '/';
+        random_text(&st, query_alpha, query, sizeof(query));
+        random_text(&st, value_alpha, v1, sizeof(v1));
+        random_text(&st, value_alpha, v2, sizeof(v2));
+        random_text(&st, path_alpha, body, sizeof(body));
+        const char *methods[] = {"GET", "PUT", "POST", "DELETE"};
+        struct st_sigv4_header h[8] = {
+            {"Host", 4, "127.0.0.1:39057", 15},
+            {"X-Custom", 8, v1, strlen(v1)},
+            {"x-custom", 8, v2, strlen(v2)},
+            {"content-type", 12, "application/json", 16},
+        };
+        struct st_sigv4_http r = {
+            methods[iter % 4],     path,        strlen(path), query, strlen(query), h, 4,
+            (const uint8_t *)body, strlen(body)};
+        if (iter % 3 == 0)
+            cred.session_token = TOKEN;
+        else
+            cred.session_token = NULL;
+        ks.token = cred.session_token;
+        struct st_sigv4_signed sg;
+        const char *err = NULL;
+        if (st_sigv4_sign_http(&cred, &r, T_CAPTURE + iter, &sg, &err) != 0)
+            fail_msg("iter %d: signer refused: %s", iter, err);
+        size_t nh = 4;
+        h[nh++] = (struct st_sigv4_header){"X-Amz-Date", 10, sg.amz_date, 16};
+        h[nh++] = (struct st_sigv4_header){"X-Amz-Content-Sha256", 20, sg.content_sha256, 64};
+        if (cred.session_token != NULL)
+            h[nh++] = (struct st_sigv4_header){"X-Amz-Security-Token", 20, TOKEN, strlen(TOKEN)};
+        h[nh++] = (struct st_sigv4_header){"Authorization", 13, (char *)sg.authorization.data,
+                                           sg.authorization.len};
+        r.n_headers = nh;
+        struct st_sigv4_identity id;
+        if (st_sigv4_verify_http(&v, &r, T_CAPTURE + iter, &id, &err) != 0)
+            fail_msg("iter %d: %s (path %s query %s)", iter, err, path, query);
+        st_sigv4_identity_clear(&id);
+        /* Mutations: method, a signed header value, the body. */
+        r.method = iter % 4 == 0 ? "HEAD" : "GET";
+        assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE + iter, &id, &err), -1);
+        st_sigv4_identity_clear(&id);
+        r.method = methods[iter % 4];
+        h[3].value = "text/plain";
+        h[3].value_len = 10;
+        assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE + iter, &id, &err), -1);
+        assert_string_equal(err, "signature does not match");
+        st_sigv4_identity_clear(&id);
+        h[3].value = "application/json";
+        h[3].value_len = 16;
+        r.body_len = r.body_len ? r.body_len - 1 : 0;
+        if (strlen(body) > 0) {
+            assert_int_equal(st_sigv4_verify_http(&v, &r, T_CAPTURE + iter, &id, &err), -1);
+            assert_string_equal(err, "payload hash does not match body");
+            st_sigv4_identity_clear(&id);
+        }
+        st_sigv4_signed_clear(&sg);
+    }
+}
+
 /* ---- building blocks */
 
 static void
@@ -985,6 +1092,7 @@ main(void)
         cmocka_unit_test(test_create_vpc_connection),
         cmocka_unit_test(test_list_vpc_connections),
         cmocka_unit_test(test_date_header),
+        cmocka_unit_test(test_sign_verify_property),
         cmocka_unit_test(test_canonical_uri),
         cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_dates),
