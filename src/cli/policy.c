@@ -294,9 +294,15 @@ ctx_str(struct ctx_store *c, const json_t *v)
         s = json_string_value(v);
     else if (json_is_integer(v))
         s = (snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v)), tmp);
-    else if (json_is_real(v))
-        s = (snprintf(tmp, sizeof(tmp), "%.17g", json_real_value(v)), tmp);
-    else if (json_is_boolean(v))
+    else if (json_is_real(v)) {
+        /* Shortest form that reads back the same (0.1 -> "0.1"). */
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(tmp, sizeof(tmp), "%.*g", prec, json_real_value(v));
+            if (strtod(tmp, NULL) == json_real_value(v))
+                break;
+        }
+        s = tmp;
+    } else if (json_is_boolean(v))
         s = json_is_true(v) ? "true" : "false";
     else
         return NULL;

@@ -859,6 +859,19 @@ b64_decode(struct pctx *c, const char *s, size_t n, uint8_t **out, size_t *out_l
     return 0;
 }
 
+/* Formats a JSON real in its shortest round-tripping form (0.1 -> "0.1"). Returns the length. */
+static size_t
+shortest_real(double v, char *buf, size_t cap)
+{
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return n > 0 ? (size_t)n : 0;
+}
+
 static int
 compile_cval(struct pctx *c, struct st_pcond *pc, struct st_cval *cv, const json_t *e,
              const char *path, bool allow_effect)
@@ -873,7 +886,7 @@ compile_cval(struct pctx *c, struct st_pcond *pc, struct st_cval *cv, const json
         sl = (size_t)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(e));
         s = num;
     } else if (json_is_real(e)) {
-        sl = (size_t)snprintf(num, sizeof(num), "%.17g", json_real_value(e));
+        sl = shortest_real(json_real_value(e), num, sizeof(num));
         s = num;
     } else if (json_is_boolean(e)) {
         s = json_is_true(e) ? "true" : "false";
