@@ -806,7 +806,7 @@ st_kafka_build_metadata_request(struct st_buf *out, int16_t api_version, int32_t
     doc.root.vals = st_karena_alloc(&arena, m->root->nfields * sizeof(*doc.root.vals));
     int rc = -1;
     const char *err;
-    size_t start = out->len;
+    size_t start = st_buf_used(out); /* relative to rpos: appends may compact */
     size_t cl = client_id ? strlen(client_id) : 0;
     if (!doc.root.vals || cl > INT16_MAX)
         goto done;
@@ -822,11 +822,11 @@ st_kafka_build_metadata_request(struct st_buf *out, int16_t api_version, int32_t
         goto done;
     if (st_kdoc_encode(&doc, out, &err) < 0)
         goto done;
-    st_buf_put_i32_at(out, start, (int32_t)(out->len - start - 4));
+    st_buf_put_i32_at(out, out->rpos + start, (int32_t)(st_buf_used(out) - start - 4));
     rc = 0;
 done:
-    if (rc < 0 && out->len > start)
-        out->len = start;
+    if (rc < 0 && st_buf_used(out) > start)
+        out->len = out->rpos + start;
     st_karena_free(&arena);
     return rc;
 }
@@ -834,7 +834,7 @@ done:
 int
 st_kafka_build_apiversions_error(struct st_buf *out, int32_t correlation_id, int16_t error_code)
 {
-    size_t start = out->len;
+    size_t start = st_buf_used(out); /* relative to rpos: appends may compact */
     int32_t n = 0;
     for (int16_t k = 0; k <= ST_KSCHEMA_MAX_KEY; k++)
         if (st_kafka_supported_range(k, NULL, NULL))
@@ -850,10 +850,10 @@ st_kafka_build_apiversions_error(struct st_buf *out, int32_t correlation_id, int
             st_buf_append_i16(out, hi) < 0)
             goto fail;
     }
-    st_buf_put_i32_at(out, start, (int32_t)(out->len - start - 4));
+    st_buf_put_i32_at(out, out->rpos + start, (int32_t)(st_buf_used(out) - start - 4));
     return 0;
 fail:
-    if (out->len > start)
-        out->len = start;
+    if (st_buf_used(out) > start)
+        out->len = out->rpos + start;
     return -1;
 }

@@ -6,6 +6,7 @@
  */
 #include "kafka/resources.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kafka/proto.h"
@@ -398,4 +399,139 @@ st_kafka_request_resources(int16_t api_key, int16_t api_version, const uint8_t *
 stopped:
     *err = "stopped by visitor";
     return -1;
+}
+
+/* ---- partial denial ---- */
+
+/* One edit of the body: bytes [off, off + len) replaced by `rep` (rep_len bytes, may be 0). */
+struct edit {
+    size_t off;       /* start in the body */
+    size_t len;       /* bytes replaced */
+    uint8_t rep[5];   /* replacement (an array count) */
+    size_t rep_len;   /* bytes in rep */
+    size_t array_off; /* array of a dropped element; for counting */
+};
+
+static int
+edit_cmp(const void *a, const void *b)
+{
+    const struct edit *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int
+st_kafka_request_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                       const struct st_kres *drop, size_t ndrop, struct st_buf *out,
+                       const char **err)
+{
+    const struct st_kmsg *m = st_kschema_msg(api_key, false);
+    if (!st_kschema_valid(m, api_version)) {
+        *err = "unsupported request version";
+        return -1;
+    }
+    bool flex = st_kschema_flexible(m, api_version);
+    if (ndrop == 0 || ndrop > len) {
+        *err = ndrop ? "more drops than bytes" : "nothing to drop";
+        return -1;
+    }
+    /* Up to one edit per drop plus one per distinct array. */
+    struct edit *ed = calloc(2 * ndrop, sizeof(*ed));
+    if (!ed) {
+        *err = "out of memory";
+        return -1;
+    }
+    size_t ne = 0, start = st_buf_used(out); /* relative to rpos: appends may compact */
+    int rc = -1;
+    for (size_t i = 0; i < ndrop; i++) {
+        const struct st_kres *r = &drop[i];
+        if (!r->array || r->elem_len == 0 || r->elem_off > len || r->elem_len > len - r->elem_off ||
+            r->array_off >= r->elem_off) {
+            *err = "drop entry without a valid array element";
+            goto done;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < ne && !dup; k++)
+            dup = ed[k].off == r->elem_off && ed[k].len == r->elem_len;
+        if (!dup)
+            ed[ne++] = (struct edit){r->elem_off, r->elem_len, {0}, 0, r->array_off};
+    }
+    /* Count prefixes: one edit per distinct array. */
+    size_t nelem = ne;
+    for (size_t i = 0; i < nelem; i++) {
+        bool seen = false;
+        for (size_t k = nelem; k < ne && !seen; k++)
+            seen = ed[k].off == ed[i].array_off;
+        if (seen)
+            continue;
+        size_t dropped = 0;
+        for (size_t k = 0; k < nelem; k++)
+            dropped += ed[k].array_off == ed[i].array_off;
+        struct st_krd rd = {body, len, ed[i].array_off};
+        uint64_t count;
+        if (flex) {
+            uint32_t v;
+            if (st_krd_uvarint(&rd, &v) < 0 || v == 0) {
+                *err = "bad array count at the drop's array offset";
+                goto done;
+            }
+            count = v - 1;
+        } else {
+            if (len - rd.pos < 4 || st_rd_i32(body + rd.pos) < 0) {
+                *err = "bad array count at the drop's array offset";
+                goto done;
+            }
+            count = (uint32_t)st_rd_i32(body + rd.pos);
+            rd.pos += 4;
+        }
+        if (dropped > count) {
+            *err = "more drops than array elements";
+            goto done;
+        }
+        struct edit *e = &ed[ne++];
+        e->off = ed[i].array_off;
+        e->len = rd.pos - ed[i].array_off;
+        uint64_t n = count - dropped;
+        if (flex) {
+            uint64_t v = n + 1;
+            e->rep_len = 0;
+            do {
+                e->rep[e->rep_len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+            } while (v);
+        } else {
+            st_wr_i32(e->rep, (int32_t)n);
+            e->rep_len = 4;
+        }
+    }
+    qsort(ed, ne, sizeof(*ed), edit_cmp);
+    size_t pos = 0;
+    for (size_t i = 0; i < ne; i++) {
+        if (ed[i].off < pos) {
+            if (ed[i].off + ed[i].len <= pos)
+                continue; /* inside an element already dropped */
+            *err = "overlapping drop entries";
+            goto done;
+        }
+        if (st_buf_append(out, body + pos, ed[i].off - pos) < 0 ||
+            (ed[i].rep_len && st_buf_append(out, ed[i].rep, ed[i].rep_len) < 0)) {
+            *err = "output buffer limit";
+            goto done;
+        }
+        pos = ed[i].off + ed[i].len;
+    }
+    if (pos < len && st_buf_append(out, body + pos, len - pos) < 0) {
+        *err = "output buffer limit";
+        goto done;
+    }
+    size_t used;
+    static const uint8_t empty[1];
+    const uint8_t *res = st_buf_used(out) > start ? st_buf_head(out) + start : empty;
+    if (st_kschema_skip(m, api_version, res, st_buf_used(out) - start, &used, err) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc < 0)
+        out->len = out->rpos + start;
+    free(ed);
+    return rc;
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 /* What a resource entry names. */
 enum st_kres_type {
     ST_KRES_TOPIC,           /* topic by name (name) or by id (topic_id) */
@@ -102,6 +104,18 @@ int st_kafka_request_facts(int16_t api_key, int16_t api_version, const uint8_t *
 int st_kafka_request_resources(int16_t api_key, int16_t api_version, const uint8_t *body,
                                size_t len, const struct st_kreq_facts *facts, st_kres_fn fn,
                                void *arg, const char **err) __attribute__((warn_unused_result));
+
+/*
+ * Partial denial: writes to `out` a copy of a request body without the array elements named by
+ * `drop` (entries reported by st_kafka_request_resources() for this same body; an element listed
+ * several times is dropped once; entries without an enclosing array are rejected). Each affected
+ * array's count prefix is rewritten; Kafka structs carry no per-element size, so nothing else
+ * changes. The result is validated against the schema (an element inside a size-prefixed tagged
+ * field, for example, fails). Returns 0, or -1 with *err (out is then left as it was).
+ */
+int st_kafka_request_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                           const struct st_kres *drop, size_t ndrop, struct st_buf *out,
+                           const char **err) __attribute__((warn_unused_result));
 
 /* "TOPIC", "GROUP", ... and "READ", "WRITE", ... for logs. */
 const char *st_kres_type_name(enum st_kres_type t);

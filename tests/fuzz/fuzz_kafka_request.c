@@ -17,8 +17,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct span {
-    const uint8_t *body; /* body start */
-    size_t len;          /* body length */
+    const uint8_t *body;    /* body start */
+    size_t len;             /* body length */
+    struct st_kres drop[4]; /* entries inside arrays, for a strip attempt */
+    size_t ndrop;           /* entries in drop */
 };
 
 static int
@@ -31,6 +33,8 @@ check_res(void *arg, const struct st_kres *r)
         __builtin_trap();
     if (r->topic_id && (r->topic_id < s->body || r->topic_id + 16 > s->body + s->len))
         __builtin_trap();
+    if (r->array && s->ndrop < 4)
+        s->drop[s->ndrop++] = *r;
     return 0;
 }
 
@@ -66,11 +70,21 @@ run(int16_t key, int16_t ver, const uint8_t *body, size_t len)
     st_buf_free(&b2);
     st_karena_free(&a);
     if (st_kafka_request_supported(key, ver)) {
-        struct span s = {body, len};
+        struct span s = {.body = body, .len = len};
         struct st_kreq_facts f;
         if (st_kafka_request_facts(key, ver, body, len, &f, &err) == 0)
             if (st_kafka_request_resources(key, ver, body, len, &f, check_res, &s, &err) != 0)
                 __builtin_trap(); /* facts succeeded on the same body */
+        if (s.ndrop) {
+            /* Partial denial: the stripped body must still parse (strip validates). */
+            struct st_buf out = ST_BUF_INIT;
+            size_t u2;
+            if (st_kafka_request_strip(key, ver, body, len, s.drop, s.ndrop, &out, &err) == 0 &&
+                st_buf_used(&out) &&
+                st_kschema_skip(m, ver, st_buf_head(&out), st_buf_used(&out), &u2, &err) != 0)
+                __builtin_trap();
+            st_buf_free(&out);
+        }
     }
 }
 

@@ -725,6 +725,13 @@ test_build_metadata_request(void **state)
     }
     struct st_buf b = ST_BUF_INIT;
     assert_int_equal(st_kafka_build_metadata_request(&b, 14, 1, NULL, false), -1);
+    /* Appending to a partly consumed buffer (appends may compact it). */
+    assert_int_equal(st_buf_append(&b, "abcd", 4), 0);
+    st_buf_consume(&b, 3);
+    assert_int_equal(st_kafka_build_metadata_request(&b, 12, 5, "c", false), 0);
+    assert_int_equal(st_buf_head(&b)[0], 'd');
+    assert_int_equal(st_rd_i32(st_buf_head(&b) + 1), (int32_t)st_buf_used(&b) - 5);
+    assert_int_equal(st_kafka_build_apiversions_error(&b, 6, 35), 0);
     st_buf_free(&b);
 }
 

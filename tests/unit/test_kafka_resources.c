@@ -555,6 +555,133 @@ test_every_supported_version(void **state)
     assert_true(pairs > 250);
 }
 
+/* Collects entries of one type whose name is in `names` (for strip tests). */
+struct pick {
+    const char *const *names; /* names to drop */
+    size_t n;                 /* entries in names */
+    struct st_kres e[16];     /* picked entries */
+    size_t ne;                /* picked count */
+};
+
+static int
+pick_cb(void *arg, const struct st_kres *r)
+{
+    struct pick *p = arg;
+    for (size_t i = 0; i < p->n && r->name; i++)
+        if (strlen(p->names[i]) == r->name_len && memcmp(p->names[i], r->name, r->name_len) == 0 &&
+            p->ne < 16)
+            p->e[p->ne++] = *r;
+    return 0;
+}
+
+/* Strips the elements holding `names` and returns the names left, space-separated. */
+static void
+strip_names(struct req *r, const char *const *names, size_t n, char *left, size_t left_len)
+{
+    struct pick p = {names, n, {{0}}, 0};
+    const char *err = NULL;
+    assert_int_equal(
+        st_kafka_request_resources(r->key, r->ver, r->body, r->len, NULL, pick_cb, &p, &err), 0);
+    struct st_buf out = ST_BUF_INIT;
+    /* A partly consumed output buffer: offsets must survive compaction. */
+    assert_int_equal(st_buf_append(&out, "xyz", 3), 0);
+    st_buf_consume(&out, 2);
+    if (st_kafka_request_strip(r->key, r->ver, r->body, r->len, p.e, p.ne, &out, &err) != 0)
+        fail_msg("strip: %s", err);
+    assert_int_equal(st_buf_head(&out)[0], 'z');
+    struct got g;
+    memset(&g, 0, sizeof(g));
+    g.body = st_buf_head(&out) + 1;
+    g.len = st_buf_used(&out) - 1;
+    assert_int_equal(
+        st_kafka_request_resources(r->key, r->ver, g.body, g.len, NULL, collect, &g, &err), 0);
+    left[0] = 0;
+    for (int i = 0; i < g.n && i < 32; i++) {
+        if (!g.e[i].name)
+            continue;
+        size_t l = strlen(left);
+        snprintf(left + l, left_len - l, "%s%.*s", l ? " " : "", (int)g.e[i].name_len,
+                 (const char *)g.e[i].name);
+    }
+    st_buf_free(&out);
+}
+
+static void
+test_strip(void **state)
+{
+    (void)state;
+    char left[256];
+    /* Produce, every version with names: drop one of three topics (and the txn id entry is not
+     * an array element: rejected). */
+    for (int16_t ver = 0; ver <= 12; ver++) {
+        struct req r;
+        struct st_kobj *o = req_new(&r, ST_KAFKA_PRODUCE, ver);
+        if (ver >= 3)
+            set_null(o, "TransactionalId");
+        struct st_kobj *t = set_arr(o, "TopicData", 3, ver);
+        set_s(&t[0], "Name", "a");
+        set_s(&t[1], "Name", "bb");
+        set_s(&t[2], "Name", "ccc");
+        set_records(&t[1], ver, -1);
+        req_encode(&r);
+        static const char *const d1[] = {"bb"};
+        strip_names(&r, d1, 1, left, sizeof(left));
+        assert_string_equal(left, "a ccc");
+        static const char *const d2[] = {"a", "ccc", "bb"};
+        strip_names(&r, d2, 3, left, sizeof(left));
+        assert_string_equal(left, "");
+        free(r.body);
+    }
+    /* OffsetFetch v8+: a topic inside a group, and a whole group. */
+    for (int16_t ver = 8; ver <= st_kschema_msg(9, false)->v_max; ver++) {
+        struct req r;
+        struct st_kobj *o = req_new(&r, 9, ver);
+        struct st_kobj *gr = set_arr(o, "Groups", 2, ver);
+        set_s(&gr[0], "GroupId", "g1");
+        set_s(&gr[1], "GroupId", "g2");
+        struct st_kobj *t = set_arr(&gr[0], "Topics", 2, ver);
+        set_s(&t[0], "Name", "t1");
+        set_s(&t[1], "Name", "t2");
+        set_null(&gr[1], "Topics");
+        req_encode(&r);
+        static const char *const d1[] = {"t1"};
+        strip_names(&r, d1, 1, left, sizeof(left));
+        assert_string_equal(left, "g1 t2 g2");
+        static const char *const d2[] = {"g1", "t2"};
+        strip_names(&r, d2, 2, left, sizeof(left));
+        assert_string_equal(left, "g2");
+        free(r.body);
+    }
+    /* Flexible array counts crossing a varint boundary: 128 topics -> 127. */
+    struct req r;
+    struct st_kobj *o = req_new(&r, ST_KAFKA_METADATA, 12);
+    struct st_kobj *t = set_arr(o, "Topics", 128, 12);
+    static char names[128][8];
+    for (int i = 0; i < 128; i++) {
+        snprintf(names[i], sizeof(names[i]), "t%d", i);
+        set_s(&t[i], "Name", names[i]);
+    }
+    req_encode(&r);
+    static const char *const d3[] = {"t5"};
+    strip_names(&r, d3, 1, left, sizeof(left));
+    assert_null(strstr(left, "t5 "));
+    assert_non_null(strstr(left, "t4 t6"));
+    /* Entries without an array element are refused. */
+    struct st_kres bad = {.api_key = 3, .api_version = 12};
+    struct st_buf out = ST_BUF_INIT;
+    const char *err;
+    assert_int_equal(st_kafka_request_strip(3, 12, r.body, r.len, &bad, 1, &out, &err), -1);
+    /* A span that is not an element fails validation and leaves out unchanged. */
+    bad.array = "Topics";
+    bad.array_off = 0;
+    bad.elem_off = 2;
+    bad.elem_len = 3;
+    assert_int_equal(st_kafka_request_strip(3, 12, r.body, r.len, &bad, 1, &out, &err), -1);
+    assert_int_equal(st_buf_used(&out), 0);
+    st_buf_free(&out);
+    free(r.body);
+}
+
 static int
 setup(void **state)
 {
@@ -580,6 +707,7 @@ main(void)
         cmocka_unit_test(test_find_coordinator),
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_groups_and_cluster),
+        cmocka_unit_test(test_strip),
         cmocka_unit_test(test_every_supported_version),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
