@@ -26,7 +26,7 @@ struct span {
 static int
 check_res(void *arg, const struct st_kres *r)
 {
-    const struct span *s = arg;
+    struct span *s = arg;
     if (r->value_off + r->value_len > s->len || r->elem_off + r->elem_len > s->len)
         __builtin_trap();
     if (r->name && (r->name < s->body || r->name + r->name_len > s->body + s->len))
