@@ -253,6 +253,12 @@ class Straitd:
             log("upstream brokers from status unavailable (%s); using the ready file's" % e)
         return sorted(out)
 
+    def watch_upstream(self, addrs):
+        """Adds [(ip, port)] to the upstream addresses no client may reach directly (brokers that
+        joined the cluster after straitd started)."""
+        if self.watcher is not None:
+            self.watcher.upstream = self.watcher.upstream | set(addrs)
+
     def check_no_bypass(self):
         """Fails if a client was seen connected to an upstream broker address (not via straitd)."""
         if self.watcher is None:
