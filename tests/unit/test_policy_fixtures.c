@@ -69,6 +69,7 @@ run_case(const char *file, const json_t *cs)
     size_t n_ctx = json_object_size(ctx);
     struct st_policy_ctx_value kv[32];
     const char *vals[32][8];
+    char nums[32][8][32];
     assert_true(n_ctx <= 32);
     size_t k = 0;
     const char *key;
@@ -82,10 +83,20 @@ run_case(const char *file, const json_t *cs)
         assert_true(kv[k].n_values <= 8);
         for (size_t i = 0; i < kv[k].n_values; i++) {
             const json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
-            vals[k][i] = json_is_string(x)  ? json_string_value(x)
-                         : json_is_true(x)  ? "true"
-                         : json_is_false(x) ? "false"
-                                            : "?";
+            if (json_is_number(x)) {
+                /* Shortest text that reads back the same, as `strait policy simulate` does. */
+                for (int prec = 1; prec <= 17; prec++) {
+                    snprintf(nums[k][i], sizeof(nums[k][i]), "%.*g", prec, json_number_value(x));
+                    if (strtod(nums[k][i], NULL) == json_number_value(x))
+                        break;
+                }
+                vals[k][i] = nums[k][i];
+            } else {
+                vals[k][i] = json_is_string(x)  ? json_string_value(x)
+                             : json_is_true(x)  ? "true"
+                             : json_is_false(x) ? "false"
+                                                : "?";
+            }
         }
         k++;
     }
