@@ -7,7 +7,6 @@ import os
 import queue
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import strait_harness as h  # noqa: E402
