@@ -13,6 +13,13 @@
 
 #include <cmocka.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc does not install). */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+#define HAVE_MALLOC_HOOKS 1
+#endif
+
 #include "policy/internal.h"
 #include "policy/policy.h"
 
@@ -390,6 +397,85 @@ test_concurrent_evaluation(void **state)
     st_policy_unref(p);
 }
 
+#ifdef HAVE_MALLOC_HOOKS
+static volatile int counting;         /* count allocations while set */
+static volatile unsigned long allocs; /* allocations seen while counting */
+
+static void
+on_malloc(const volatile void *ptr, size_t size)
+{
+    (void)ptr;
+    (void)size;
+    if (counting)
+        allocs++;
+}
+
+static void
+on_free(const volatile void *ptr)
+{
+    (void)ptr;
+}
+#endif
+
+/* The data plane evaluates every uncached request: without an explanation, no allocation. */
+static void
+test_no_allocation(void **state)
+{
+    (void)state;
+#ifdef HAVE_MALLOC_HOOKS
+    const char *idp =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+        "\"kafka-cluster:*Topic*\",\"Resource\":\"arn:aws:kafka:*:*:topic/c/*/${aws:username}-*\","
+        "\"Condition\":{\"IpAddress\":{\"aws:SourceIp\":\"10.0.0.0/8\"},\"DateLessThan\":"
+        "{\"aws:CurrentTime\":\"2030-01-01\"},\"ForAnyValue:StringLike\":{\"aws:TagKeys\":\"t*\"},"
+        "\"ArnLike\":{\"aws:PrincipalArn\":\"arn:aws:sts::*:assumed-role/${aws:username}/*\"}}},"
+        "{\"Effect\":\"Deny\",\"NotAction\":\"kafka-cluster:*\",\"NotResource\":\"*\"}]}";
+    const char *rpd = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+                      "\"Principal\":{\"AWS\":[\"111122223333\",\"arn:aws:iam::123456789012:role/r\"]},"
+                      "\"Action\":\"kafka-cluster:*\",\"Resource\":\"*\"}}";
+    struct st_policy_parse_opts o = {ST_POLICY_IDENTITY, 0, true};
+    struct st_policy *ip = st_policy_parse(idp, strlen(idp), &o, NULL, NULL);
+    o.kind = ST_POLICY_CLUSTER;
+    struct st_policy *rp = st_policy_parse(rpd, strlen(rpd), &o, NULL, NULL);
+    assert_non_null(ip);
+    assert_non_null(rp);
+    const char *user[1] = {"alice"}, *ipv[1] = {"10.1.1.1"}, *now[1] = {"2026-11-27T08:50:00Z"};
+    const char *tags[2] = {"team", "env"}, *parn[1] = {"arn:aws:sts::1:assumed-role/alice/s"};
+    struct st_policy_ctx_value ctx[] = {{"aws:username", user, 1, false},
+                                        {"aws:SourceIp", ipv, 1, false},
+                                        {"aws:CurrentTime", now, 1, false},
+                                        {"aws:TagKeys", tags, 2, true},
+                                        {"aws:PrincipalArn", parn, 1, false}};
+    struct st_policy_request req = {
+        "arn:aws:sts::111122223333:assumed-role/alice/s", "kafka-cluster:DescribeTopic",
+        "arn:aws:kafka:us-east-1:999999999999:topic/c/u/alice-t", ctx, 5};
+    const struct st_policy *ids[1] = {ip};
+    struct st_policy_decision d = {0};
+    assert_int_equal(__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free), 1);
+    allocs = 0;
+    counting = 1;
+    int rc = st_policy_evaluate(&req, ids, 1, rp, &d);
+    counting = 0;
+    assert_int_equal(rc, 0);
+    assert_int_equal(d.result, ST_POLICY_ALLOWED); /* every condition was evaluated */
+    assert_int_equal(allocs, 0);
+    /* The explained path does allocate (so the counter works). */
+    struct st_policy_explain x;
+    st_policy_explain_init(&x);
+    d.explain = &x;
+    counting = 1;
+    rc = st_policy_evaluate(&req, ids, 1, rp, &d);
+    counting = 0;
+    assert_int_equal(rc, 0);
+    assert_true(allocs > 0);
+    st_policy_explain_free(&x);
+    st_policy_unref(ip);
+    st_policy_unref(rp);
+#else
+    skip();
+#endif
+}
+
 int
 main(void)
 {
@@ -399,6 +485,7 @@ main(void)
         cmocka_unit_test(test_operators),
         cmocka_unit_test(test_decision_and_explanation),
         cmocka_unit_test(test_concurrent_evaluation),
+        cmocka_unit_test(test_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
