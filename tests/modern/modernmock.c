@@ -46,11 +46,15 @@ usage(void)
             "           bootstraps | quit\n"
             "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
             "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
-            "                         [--forbid SUBSTR]... [--no-consume]\n"
+            "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
+            "                         [--count-log SUBSTR]...\n"
             "         produces N messages (acks=all), consumes the topic back from the beginning\n"
             "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
             "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
-            "         requestVersions (highest version sent per request), forbiddenSeen, ok\n");
+            "         requestVersions (highest version sent per request), forbiddenSeen, ok\n"
+            "         --pause-after K: once K messages are delivered print \"paused K ...\" and\n"
+            "         wait for a line on stdin (the cluster can change under cached metadata);\n"
+            "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
 }
 
 static double
@@ -243,8 +247,13 @@ struct client {
     int max_len;                 /* --max-len: longest value */
     double timeout_s;            /* --timeout-s: bound of each phase */
     bool consume;                /* false with --no-consume */
+    int pause_after;             /* --pause-after K: after K messages are delivered, print
+                                    "paused K" and wait for a line on stdin; -1 = never */
     const char *forbid[MAX_FORBID]; /* --forbid: substrings no client log line may contain */
     int n_forbid;                /* entries in forbid */
+    const char *count_log[MAX_FORBID]; /* --count-log: substrings of "FAC: line" to count */
+    long count_log_n[MAX_FORBID]; /* log lines that contained count_log[i] */
+    int n_count_log;             /* entries in count_log */
 
     pthread_mutex_t lock;        /* guards everything below (log callbacks run on any thread) */
     int req_version[N_APIS];     /* highest version sent per ApiKey, -1 = never */
@@ -300,6 +309,13 @@ client_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
     for (int i = 0; i < cl->n_forbid; i++) {
         if (strstr(buf, cl->forbid[i]) && !cl->forbid_seen[0])
             snprintf(cl->forbid_seen, sizeof(cl->forbid_seen), "%s: %s", fac, buf);
+    }
+    if (cl->n_count_log) {
+        char line[2048];
+        snprintf(line, sizeof(line), "%s: %s", fac, buf);
+        for (int i = 0; i < cl->n_count_log; i++)
+            if (strstr(line, cl->count_log[i]))
+                cl->count_log_n[i]++;
     }
     pthread_mutex_unlock(&cl->lock);
     if (level <= 4) /* warnings and worse go to stderr for the test log */
@@ -382,6 +398,7 @@ run_client(int argc, char **argv)
     cl.max_len = 300;
     cl.timeout_s = 120;
     cl.consume = true;
+    cl.pause_after = -1;
     pthread_mutex_init(&cl.lock, NULL);
     for (int i = 0; i < N_APIS; i++)
         cl.req_version[i] = -1;
@@ -391,7 +408,8 @@ run_client(int argc, char **argv)
         {"count", required_argument, NULL, 'c'},     {"partition", required_argument, NULL, 'p'},
         {"max-len", required_argument, NULL, 'm'},   {"tag", required_argument, NULL, 'g'},
         {"timeout-s", required_argument, NULL, 'T'}, {"forbid", required_argument, NULL, 'F'},
-        {"no-consume", no_argument, NULL, 'N'},      {NULL, 0, NULL, 0}};
+        {"no-consume", no_argument, NULL, 'N'},      {"pause-after", required_argument, NULL, 'P'},
+        {"count-log", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -422,6 +440,13 @@ run_client(int argc, char **argv)
             break;
         case 'N':
             cl.consume = false;
+            break;
+        case 'P':
+            cl.pause_after = atoi(optarg);
+            break;
+        case 'L':
+            if (cl.n_count_log < MAX_FORBID)
+                cl.count_log[cl.n_count_log++] = optarg;
             break;
         default:
             usage();
@@ -461,6 +486,19 @@ run_client(int argc, char **argv)
     double t0 = now_s();
     for (int i = 0; i < cl.count; i++) {
         size_t vlen;
+        if (i == cl.pause_after) {
+            /* Let the test change the cluster while this producer keeps its cached metadata. */
+            int left0 = (int)(cl.timeout_s * 1000 - (now_s() - t0) * 1000);
+            rd_kafka_flush(p, left0 > 1000 ? left0 : 1000);
+            pthread_mutex_lock(&cl.lock);
+            int d = cl.delivered;
+            pthread_mutex_unlock(&cl.lock);
+            printf("paused %d delivered %d\n", i, d);
+            fflush(stdout);
+            char go[64];
+            if (!fgets(go, sizeof(go), stdin))
+                fprintf(stderr, "modernmock[client] stdin closed while paused; continuing\n");
+        }
         make_message(&cl, i, key, sizeof(key), val, vcap, &vlen);
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -663,6 +701,12 @@ run_client(int argc, char **argv)
         fprintf(o, "%s", i ? "," : "");
         json_str(o, cl.req_name[i]);
         fprintf(o, ":%d", cl.req_version[i]);
+    }
+    fprintf(o, "},\"logCounts\":{");
+    for (int i = 0; i < cl.n_count_log; i++) {
+        fprintf(o, "%s", i ? "," : "");
+        json_str(o, cl.count_log[i]);
+        fprintf(o, ":%ld", cl.count_log_n[i]);
     }
     fprintf(o, "},\"forbiddenSeen\":");
     json_str(o, cl.forbid_seen);
