@@ -211,6 +211,7 @@ class Straitd:
         self.proc = None
         self.ready = None
         self.stopped_rc = None
+        self.died_on_its_own = None  # set by the first stop(): had straitd exited by itself?
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self):
@@ -225,6 +226,8 @@ class Straitd:
         argv += self.extra_args
         log("starting: %s" % " ".join(argv))
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+        if os.path.exists(self.ready_path):
+            os.unlink(self.ready_path)  # a previous run's, in a reused data dir
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -277,17 +280,23 @@ class Straitd:
             raise TestFailure("straitd exited with status %d before it was ready" % rc)
         try:
             with open(self.ready_path) as f:
-                return json.load(f)
+                ready = json.load(f)
         except (OSError, ValueError):
             return None  # not there yet, or half written
+        check(ready.get("pid") == self.proc.pid, "ready file names pid %r, straitd is %d" % (
+            ready.get("pid"), self.proc.pid))
+        return ready
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        """SIGTERM, bounded wait, SIGKILL as a last resort. Returns the exit status."""
+        """SIGTERM, bounded wait, SIGKILL as a last resort. Returns the exit status ("killed" if
+        it had to be killed). Tests may call it; the context exit then checks that status."""
         if self.proc is None or self.stopped_rc is not None:
             return self.stopped_rc
+        if self.died_on_its_own is None:
+            self.died_on_its_own = self.proc.poll() is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -333,13 +342,12 @@ class Straitd:
                 raise
         elif self.watcher is not None:
             self.watcher.finish()
-        was_alive = self.alive()
         rc = self.stop()
-        clean = was_alive and rc == 0
+        clean = self.died_on_its_own is False and rc == 0
         if exc_type is None and not clean:
             self.dump_log()
             self._cleanup(keep=True)
-            if not was_alive:
+            if self.died_on_its_own:
                 raise TestFailure("straitd died during the test (exit status %r)" % rc)
             raise TestFailure("straitd did not stop cleanly on SIGTERM (exit status %r)" % rc)
         if exc_type is not None:
