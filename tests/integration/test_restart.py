@@ -1,8 +1,8 @@
 """SIGTERM while clients are busy, then an immediate restart on the same address and data dir:
-straitd exits 0 with a producer mid-stream, a consumer fetching and an idle raw connection open
-(each sees its connection closed), the new straitd binds the same endpoint ports at once (even with
-the old connections in TIME_WAIT) and gives every broker the same port, and the clients that were
-cut off continue through the new instance."""
+straitd exits 0 with a producer mid-stream and an idle raw connection open (which sees its
+connection closed), the new straitd binds the same endpoint ports at once (even with the old
+connections in TIME_WAIT) and gives every broker the same port, and the producer that was cut off
+continues through the new instance."""
 import os
 import shutil
 import socket
