@@ -87,7 +87,10 @@ st_arn_match_resource(const struct st_arn *pat, const struct st_arn *val, unsign
     const char *p = pat->seg[5];
     size_t pl = pat->len[5];
     size_t tp = type_prefix(p, pl, glob_flags);
-    if (tp < pl) {
+    /* MSK resources are typed (cluster/, topic/, ...); other services' resource parts (S3 keys,
+     * "my-bucket-*" /...) are one glob. */
+    bool typed = pat->len[ST_ARN_SERVICE] == 5 && memcmp(pat->seg[ST_ARN_SERVICE], "kafka", 5) == 0;
+    if (typed && tp < pl) {
         /* The pattern names a resource type: compare it literally (OBS, spec §3.2). */
         const char *v = val->seg[5];
         size_t vl = val->len[5];

@@ -43,9 +43,10 @@ int st_arn_parse(const char *s, size_t len, struct st_arn *out, const char **err
 /*
  * Matches a Resource/NotResource pattern (already split; a short pattern counts its missing
  * segments as `*`) against a request ARN. Partition, service, region and account are glob-matched
- * separately and case-sensitively; in the resource part, when the pattern contains '/' or ':', the
- * resource type before the first of them is compared literally, and the rest is glob-matched
- * against the remainder (where `*` crosses '/' and ':'). `glob_flags` is passed to st_glob_match
+ * separately and case-sensitively; in the resource part of a `kafka` pattern that contains '/' or
+ * ':', the resource type before the first of them is compared literally and the rest is
+ * glob-matched against the remainder; otherwise the whole resource part is one glob (`*` crosses
+ * '/' and ':'). `glob_flags` is passed to st_glob_match
  * (ST_GLOB_ESCAPED for patterns produced by variable substitution).
  */
 bool st_arn_match_resource(const struct st_arn *pat, const struct st_arn *val, unsigned glob_flags);

@@ -42,7 +42,8 @@ function oracle(req) {
     request: {
       action: req.action,
       principal,
-      resource: { resource: req.resource, accountId: accountOf(req.resource) },
+      // A resource ARN without an account (S3 buckets) belongs to the caller's account in strait.
+      resource: { resource: req.resource, accountId: accountOf(req.resource) || accountOf(req.principal) },
       contextVariables: contextOf(req.context)
     }
   }

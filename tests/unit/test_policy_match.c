@@ -133,6 +133,7 @@ test_arn_resource_match(void **state)
     assert_false(rm("arn:aws:kafka:*:topic/*", t));
     /* The resource type is compared literally. */
     assert_false(rm("arn:aws:kafka:us-east-1:0123456789012:t*/MyTestCluster/*", t));
+    assert_true(rm("arn:aws:s3:::my-*/*", "arn:aws:s3:::my-bucket/key"));
     assert_false(rm("arn:aws:kafka:us-east-1:0123456789012:group/MyTestCluster/*", t));
     /* Case-sensitive everywhere (strait decision for the first segments). */
     assert_false(rm("arn:aws:kafka:US-EAST-1:0123456789012:topic/*", t));
