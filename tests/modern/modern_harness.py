@@ -252,10 +252,11 @@ def run_client(bootstrap, topic, count, partition=None, forbid=(), timeout_s=120
 class PausedClient:
     """`modernmock client --pause-after K` in the background: wait_paused() returns once its first K
     messages are delivered (its metadata cache now holds the cluster as it was), resume() lets it
-    produce the rest, finish() returns its JSON report."""
+    produce the rest, finish() returns its JSON report. in_consume: pause once K messages are
+    consumed instead (all were produced by then)."""
 
     def __init__(self, bootstrap, topic, count, pause_after, forbid=(), timeout_s=120, tag=None,
-                 count_log=()):
+                 count_log=(), in_consume=False):
         self.timeout_s = timeout_s
         self.argv = [MODERNMOCK, "client", "--bootstrap", bootstrap, "--topic", topic, "--count",
                      str(count), "--timeout-s", str(timeout_s), "--pause-after", str(pause_after)]
@@ -265,6 +266,8 @@ class PausedClient:
             self.argv += ["--forbid", f]
         for c in count_log:
             self.argv += ["--count-log", c]
+        if in_consume:
+            self.argv += ["--pause-in-consume"]
         self.lines = queue.Queue()
         self.err = tempfile.TemporaryFile()
         h.log("starting: %s" % " ".join(self.argv))

@@ -47,13 +47,14 @@ usage(void)
             "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
             "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
             "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
-            "                         [--count-log SUBSTR]...\n"
+            "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
             "         produces N messages (acks=all), consumes the topic back from the beginning\n"
             "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
             "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
             "         requestVersions (highest version sent per request), forbiddenSeen, ok\n"
             "         --pause-after K: once K messages are delivered print \"paused K ...\" and\n"
             "         wait for a line on stdin (the cluster can change under cached metadata);\n"
+            "         (--pause-in-consume: once K messages are consumed instead);\n"
             "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
 }
 
@@ -249,6 +250,7 @@ struct client {
     bool consume;                /* false with --no-consume */
     int pause_after;             /* --pause-after K: after K messages are delivered, print
                                     "paused K" and wait for a line on stdin; -1 = never */
+    bool pause_in_consume;       /* --pause-in-consume: pause after K messages consumed instead */
     const char *forbid[MAX_FORBID]; /* --forbid: substrings no client log line may contain */
     int n_forbid;                /* entries in forbid */
     const char *count_log[MAX_FORBID]; /* --count-log: substrings of "FAC: line" to count */
@@ -409,7 +411,8 @@ run_client(int argc, char **argv)
         {"max-len", required_argument, NULL, 'm'},   {"tag", required_argument, NULL, 'g'},
         {"timeout-s", required_argument, NULL, 'T'}, {"forbid", required_argument, NULL, 'F'},
         {"no-consume", no_argument, NULL, 'N'},      {"pause-after", required_argument, NULL, 'P'},
-        {"count-log", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+        {"count-log", required_argument, NULL, 'L'}, {"pause-in-consume", no_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -443,6 +446,9 @@ run_client(int argc, char **argv)
             break;
         case 'P':
             cl.pause_after = atoi(optarg);
+            break;
+        case 'C':
+            cl.pause_in_consume = true;
             break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
@@ -486,7 +492,7 @@ run_client(int argc, char **argv)
     double t0 = now_s();
     for (int i = 0; i < cl.count; i++) {
         size_t vlen;
-        if (i == cl.pause_after) {
+        if (i == cl.pause_after && !cl.pause_in_consume) {
             /* Let the test change the cluster while this producer keeps its cached metadata. */
             int left0 = (int)(cl.timeout_s * 1000 - (now_s() - t0) * 1000);
             rd_kafka_flush(p, left0 > 1000 ? left0 : 1000);
@@ -558,6 +564,13 @@ run_client(int argc, char **argv)
         conf_set(cconf, "enable.auto.commit", "false");
         conf_set(cconf, "enable.partition.eof", "true");
         conf_set(cconf, "auto.offset.reset", "earliest");
+        if (cl.pause_in_consume) {
+            /* Small fetches and a short local queue, so most of the topic is still to be fetched
+             * (from the leaders cached before the pause) when the consumer resumes. */
+            conf_set(cconf, "max.partition.fetch.bytes", "4096");
+            conf_set(cconf, "queued.min.messages", "20");
+            conf_set(cconf, "queued.max.messages.kbytes", "64");
+        }
         rd_kafka_t *co = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
         if (!co)
             die("consumer: %s", err);
@@ -575,6 +588,16 @@ run_client(int argc, char **argv)
             if (now_s() - c0 > cl.timeout_s) {
                 timed_out = true;
                 break;
+            }
+            if (cl.pause_in_consume && consumed == cl.pause_after) {
+                /* Let the test move leaders while this consumer keeps its cached metadata. */
+                printf("paused %d consumed\n", consumed);
+                fflush(stdout);
+                char go[64];
+                if (!fgets(go, sizeof(go), stdin))
+                    fprintf(stderr, "modernmock[client] stdin closed while paused; continuing\n");
+                cl.pause_after = -1;
+                c0 = now_s();
             }
             rd_kafka_message_t *m = rd_kafka_consumer_poll(co, 200);
             if (!m)
