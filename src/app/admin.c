@@ -68,6 +68,11 @@ static void
 handle_status(struct st_admin *a, struct evhttp_request *req)
 {
     struct st_gw_cluster *c = a->ctx.cluster;
+    if (!c) { /* control plane only: clusters are reported by /v1/ctl/status */
+        reply_json(req, 200, json_pack("{s:i, s:s, s:[]}", "pid", (int)getpid(), "dataDir",
+                                       a->ctx.data_dir, "clusters"));
+        return;
+    }
     json_t *brokers = json_array();
     const struct st_portmap *pm = st_gw_cluster_portmap(c);
     for (size_t i = 0; i < st_gw_cluster_node_count(c); i++) {

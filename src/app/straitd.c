@@ -55,6 +55,7 @@ usage(FILE *f)
     fprintf(f,
             "usage: straitd --data-dir DIR (--embedded-kafka N | --upstream HOST:PORT[,...])\n"
             "               --insecure-endpoint ADDR [options]\n"
+            "       straitd --data-dir DIR --api-listen ADDR:PORT [options]   (control plane only)\n"
             "\n"
             "  --data-dir DIR            state directory (port map, admin socket); created if missing\n"
             "  --embedded-kafka N        run librdkafka's mock cluster with N brokers in-process\n"
@@ -172,8 +173,16 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         fprintf(stderr, "straitd: --data-dir is required\n");
         return -1;
     }
-    if (!!o->embedded_brokers == !!o->upstream) {
+    if (o->embedded_brokers && o->upstream) {
         fprintf(stderr, "straitd: give exactly one of --embedded-kafka N or --upstream LIST\n");
+        return -1;
+    }
+    if (!o->embedded_brokers && !o->upstream) {
+        /* Control plane only: clusters come from CreateClusterV2. */
+        if (o->api_listen && !o->insecure_endpoint)
+            return 0;
+        fprintf(stderr, "straitd: give exactly one of --embedded-kafka N or --upstream LIST (or "
+                        "only --api-listen to serve clusters created through the API)\n");
         return -1;
     }
     if (!o->insecure_endpoint) {
@@ -188,8 +197,8 @@ static int
 write_ready_file(struct straitd *d)
 {
     json_t *eps = json_array();
-    const struct st_portmap *pm = st_gw_cluster_portmap(d->cluster);
-    for (size_t i = 0; i < st_gw_cluster_endpoint_count(d->cluster); i++) {
+    const struct st_portmap *pm = d->cluster ? st_gw_cluster_portmap(d->cluster) : NULL;
+    for (size_t i = 0; d->cluster && i < st_gw_cluster_endpoint_count(d->cluster); i++) {
         struct st_gw_endpoint *e = st_gw_cluster_endpoint(d->cluster, i);
         json_t *brokers = json_array();
         char boot[4096] = "";
@@ -210,7 +219,8 @@ write_ready_file(struct straitd *d)
     json_t *root = json_pack("{s:i, s:s, s:s, s:{s:b, s:s}, s:o}", "pid", (int)getpid(),
                              "dataDir", d->o.data_dir, "adminSocket", d->admin_path, "upstream",
                              "embedded", d->embedded != NULL, "bootstrap",
-                             st_gw_cluster_bootstrap(d->cluster), "endpoints", eps);
+                             d->cluster ? st_gw_cluster_bootstrap(d->cluster) : "", "endpoints",
+                             eps);
     if (d->ctl && st_ctl_api_address(d->ctl)[0])
         json_object_set_new(root, "apiEndpoint", json_string(st_ctl_api_address(d->ctl)));
     char tmp[4200];
@@ -277,21 +287,24 @@ main(int argc, char **argv)
 
     char portmap[4096];
     snprintf(portmap, sizeof(portmap), "%s/portmap.json", d.o.data_dir);
-    struct st_gw_limits limits;
-    st_gw_limits_default(&limits);
-    limits.metadata_refresh_ms = d.o.refresh_ms;
-    d.cluster = st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream", bootstrap,
-                                  portmap, d.o.port_min, d.o.port_max, &limits, &err);
-    if (!d.cluster) {
-        st_error("cluster: %s", err);
-        return 1;
-    }
-    st_warn("serving an UNAUTHENTICATED plaintext endpoint on %s (--insecure-endpoint): "
-            "development and benchmarks only",
-            d.o.insecure_endpoint);
-    if (!st_gw_endpoint_add(d.cluster, "insecure", d.o.insecure_endpoint, true, &err)) {
-        st_error("endpoint %s: %s", d.o.insecure_endpoint, err);
-        return 1;
+    if (bootstrap) {
+        struct st_gw_limits limits;
+        st_gw_limits_default(&limits);
+        limits.metadata_refresh_ms = d.o.refresh_ms;
+        d.cluster = st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream",
+                                      bootstrap, portmap, d.o.port_min, d.o.port_max, &limits,
+                                      &err);
+        if (!d.cluster) {
+            st_error("cluster: %s", err);
+            return 1;
+        }
+        st_warn("serving an UNAUTHENTICATED plaintext endpoint on %s (--insecure-endpoint): "
+                "development and benchmarks only",
+                d.o.insecure_endpoint);
+        if (!st_gw_endpoint_add(d.cluster, "insecure", d.o.insecure_endpoint, true, &err)) {
+            st_error("endpoint %s: %s", d.o.insecure_endpoint, err);
+            return 1;
+        }
     }
 
     struct st_ctl_config ccfg = {d.base, d.dns, d.o.data_dir, d.o.api_listen,
@@ -315,7 +328,13 @@ main(int argc, char **argv)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
 
-    st_gw_cluster_start(d.cluster, on_learned, &d);
+    if (d.cluster) {
+        st_gw_cluster_start(d.cluster, on_learned, &d);
+    } else {
+        st_info("straitd ready (control plane only: clusters come from CreateClusterV2)");
+        if (d.o.ready_file && write_ready_file(&d) != 0)
+            return 1;
+    }
     event_base_dispatch(d.base);
 
     if (d.o.ready_file)

@@ -22,8 +22,9 @@ trap cleanup EXIT
 fail() { echo "check failed: $*"; exit 1; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
 
-"$BUILD/straitd" --data-dir "$TMP/d" --embedded-kafka 1 --insecure-endpoint "$(ip 1)" \
-    --api-listen 127.0.0.1:0 --ready-file "$TMP/ready" >"$TMP/straitd.log" 2>&1 &
+# Control plane only: no legacy upstream, every cluster comes from CreateClusterV2.
+"$BUILD/straitd" --data-dir "$TMP/d" --api-listen 127.0.0.1:0 --ready-file "$TMP/ready" \
+    >"$TMP/straitd.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 [ -s "$TMP/ready" ] || fail "straitd did not become ready"
@@ -45,6 +46,7 @@ cat >"$TMP/apply.json" <<JSON
              "subnets": [{"id": "subnet-c1", "azId": "use1-az1", "endpointAddress": "$(ip 3)"}],
              "securityGroups": [{"id": "sg-c", "egress": [{"protocol": "tcp", "ports": "14001-14100", "cidr": "0.0.0.0/0"}]}]}]}]}
 JSON
+"$S" admin --data-dir "$TMP/d" status | grep -q '"clusters": \[\]' || fail "admin status without a legacy cluster"
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/apply.json")
 echo "$out" | grep -q "created account 444455556666 (client)" || fail "apply output: $out"
 echo "$out" | grep -q "access key for arn:aws:iam::444455556666:user/ops: AKIA" || fail "generated key shown once: $out"
