@@ -36,6 +36,8 @@ struct straitd_opts {
     const char *ready_file;        /* --ready-file */
     uint32_t refresh_ms;           /* --metadata-refresh-ms */
     const char *api_listen;        /* --api-listen ADDR:PORT (MSK API), NULL = none */
+    const char *api_tls_cert;      /* --api-tls-cert PEM (HTTPS API) */
+    const char *api_tls_key;       /* --api-tls-key PEM */
 };
 
 struct straitd {
@@ -66,6 +68,8 @@ usage(FILE *f)
             "  --ready-file FILE         write JSON with every bound address once serving\n"
             "  --metadata-refresh-ms MS  broker discovery interval (default 10000)\n"
             "  --api-listen ADDR:PORT    serve the MSK-compatible control-plane API (SigV4) there\n"
+            "  --api-tls-cert FILE       serve the API over HTTPS with this PEM chain...\n"
+            "  --api-tls-key FILE        ...and this PEM private key\n"
             "  --log-level LEVEL         error|warn|info|debug|trace (default info)\n"
             "  --version                 print the version\n");
 }
@@ -98,6 +102,8 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         {"metadata-refresh-ms", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
         {"api-listen", required_argument, NULL, 'a'},
+        {"api-tls-cert", required_argument, NULL, 'C'},
+        {"api-tls-key", required_argument, NULL, 'K'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -137,6 +143,12 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
             break;
         case 'a':
             o->api_listen = optarg;
+            break;
+        case 'C':
+            o->api_tls_cert = optarg;
+            break;
+        case 'K':
+            o->api_tls_key = optarg;
             break;
         case 'm':
             o->refresh_ms = (uint32_t)strtoul(optarg, &end, 10);
@@ -221,8 +233,13 @@ write_ready_file(struct straitd *d)
                              "embedded", d->embedded != NULL, "bootstrap",
                              d->cluster ? st_gw_cluster_bootstrap(d->cluster) : "", "endpoints",
                              eps);
-    if (d->ctl && st_ctl_api_address(d->ctl)[0])
+    if (d->ctl && st_ctl_api_address(d->ctl)[0]) {
         json_object_set_new(root, "apiEndpoint", json_string(st_ctl_api_address(d->ctl)));
+        char url[200];
+        snprintf(url, sizeof(url), "%s://%s", d->o.api_tls_cert ? "https" : "http",
+                 st_ctl_api_address(d->ctl));
+        json_object_set_new(root, "apiUrl", json_string(url));
+    }
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", d->o.ready_file);
     int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -307,8 +324,9 @@ main(int argc, char **argv)
         }
     }
 
-    struct st_ctl_config ccfg = {d.base, d.dns, d.o.data_dir, d.o.api_listen,
-                                 d.o.port_min, d.o.port_max, 0};
+    struct st_ctl_config ccfg = {d.base,          d.dns,           d.o.data_dir,
+                                 d.o.api_listen,  d.o.port_min,    d.o.port_max,
+                                 0,               d.o.api_tls_cert, d.o.api_tls_key};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);

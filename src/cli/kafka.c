@@ -8,8 +8,9 @@
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
  * AWS_PROFILE (or --profile, default "default") section of ~/.aws/credentials
  * (AWS_SHARED_CREDENTIALS_FILE). Endpoint: --endpoint-url or STRAIT_ENDPOINT_URL. Region:
- * --region, AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. Service errors exit with 254, like
- * the AWS CLI.
+ * --region, AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. https endpoints are verified against
+ * --ca-bundle / AWS_CA_BUNDLE (else the system store). Service errors exit with 254, like the AWS
+ * CLI.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -127,13 +128,14 @@ struct client {
     char token[4096];         /* session token or "" */
     bool json_out;            /* --output json (default) */
     bool output_given;        /* --output was given (connection-info defaults to text) */
+    char ca_bundle[1024];     /* --ca-bundle / AWS_CA_BUNDLE for https endpoints, "" = system */
 };
 
 static void
 usage(FILE *f)
 {
     fprintf(f, "usage: strait kafka [--endpoint-url URL] [--region R] [--profile P] "
-               "[--output json|text] <command> [options]\n\ncommands:\n");
+               "[--ca-bundle PEM] [--output json|text] <command> [options]\n\ncommands:\n");
     for (const struct command *c = commands; c->name; c++) {
         fprintf(f, "  %s", c->name);
         for (const struct opt *o = c->opts; o->flag; o++)
@@ -287,6 +289,8 @@ call(struct client *cl, const char *method, const char *path, const char *query,
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     if (body)
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    if (cl->ca_bundle[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, cl->ca_bundle);
     struct curl_header *eh = NULL;
     CURLcode rc = curl_easy_perform(curl);
     long status = 0;
@@ -781,6 +785,7 @@ st_cli_kafka(int argc, char **argv)
     if (!region || !*region)
         region = getenv("AWS_DEFAULT_REGION");
     const char *profile = NULL;
+    const char *ca = getenv("AWS_CA_BUNDLE");
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -797,6 +802,8 @@ st_cli_kafka(int argc, char **argv)
             region = argv[++i];
         else if (strcmp(argv[i], "--profile") == 0)
             profile = argv[++i];
+        else if (strcmp(argv[i], "--ca-bundle") == 0)
+            ca = argv[++i];
         else if (strcmp(argv[i], "--output") == 0)
             cl.json_out = strcmp(argv[++i], "json") == 0, cl.output_given = true;
         else {
@@ -819,21 +826,27 @@ st_cli_kafka(int argc, char **argv)
             region = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--profile") == 0)
             profile = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--ca-bundle") == 0)
+            ca = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--output") == 0)
             cl.json_out = strcmp(argv[++i], "json") == 0, cl.output_given = true;
         else
             rest[nrest++] = argv[i];
     }
-    if (!endpoint || strncmp(endpoint, "http://", 7) != 0) {
-        fprintf(stderr, "strait kafka: give --endpoint-url http://HOST:PORT (or set "
+    size_t skip = endpoint && strncmp(endpoint, "http://", 7) == 0    ? 7
+                  : endpoint && strncmp(endpoint, "https://", 8) == 0 ? 8
+                                                                       : 0;
+    if (!skip) {
+        fprintf(stderr, "strait kafka: give --endpoint-url http(s)://HOST:PORT (or set "
                         "STRAIT_ENDPOINT_URL) pointing at straitd --api-listen\n");
         return 2;
     }
     snprintf(cl.endpoint, sizeof(cl.endpoint), "%s", endpoint);
+    snprintf(cl.ca_bundle, sizeof(cl.ca_bundle), "%s", ca ? ca : "");
     size_t el = strlen(cl.endpoint);
-    while (el > 7 && cl.endpoint[el - 1] == '/')
+    while (el > skip && cl.endpoint[el - 1] == '/')
         cl.endpoint[--el] = '\0';
-    snprintf(cl.host, sizeof(cl.host), "%s", cl.endpoint + 7);
+    snprintf(cl.host, sizeof(cl.host), "%s", cl.endpoint + skip);
     char *slash = strchr(cl.host, '/');
     if (slash) {
         fprintf(stderr, "strait kafka: --endpoint-url must not carry a path\n");

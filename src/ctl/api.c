@@ -14,7 +14,11 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <event2/keyvalq_struct.h>
 
 #include "ctl/internal.h"
@@ -549,9 +553,61 @@ done:
     st_snapshot_unref(snap);
 }
 
-int
-st_api_start(struct st_ctl *ctl, const char *listen, const char **err)
+/* evhttp asks for each accepted connection's bufferevent: a TLS server session. */
+static struct bufferevent *
+tls_bevcb(struct event_base *base, void *arg)
 {
+    SSL *ssl = SSL_new(arg);
+    if (!ssl)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *
+tls_context(const char *cert, const char *key, const char **err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        *err = "cannot create a TLS context";
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        *err = "cannot load the --api-tls-cert certificate chain (PEM)";
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        *err = "cannot load the --api-tls-key private key (PEM)";
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        *err = "--api-tls-key does not match --api-tls-cert";
+    } else {
+        return ctx;
+    }
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+void
+st_api_stop(struct st_ctl *ctl)
+{
+    if (ctl->http)
+        evhttp_free(ctl->http);
+    ctl->http = NULL;
+    SSL_CTX_free(ctl->ssl_ctx);
+    ctl->ssl_ctx = NULL;
+}
+
+int
+st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert, const char *tls_key,
+             const char **err)
+{
+    if (!!tls_cert != !!tls_key) {
+        *err = "HTTPS needs both --api-tls-cert and --api-tls-key";
+        return -1;
+    }
+    if (tls_cert && !(ctl->ssl_ctx = tls_context(tls_cert, tls_key, err)))
+        return -1;
     char host[64];
     const char *colon = strrchr(listen, ':');
     if (!colon || (size_t)(colon - listen) >= sizeof(host) || colon == listen) {
@@ -592,6 +648,9 @@ st_api_start(struct st_ctl *ctl, const char *listen, const char **err)
     evhttp_set_allowed_methods(ctl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(ctl->http, on_request, ctl);
-    st_info("MSK API listening on http://%s (region %s)", ctl->api_addr, ctl->region);
+    if (ctl->ssl_ctx)
+        evhttp_set_bevcb(ctl->http, tls_bevcb, ctl->ssl_ctx);
+    st_info("MSK API listening on %s://%s (region %s)", ctl->ssl_ctx ? "https" : "http",
+            ctl->api_addr, ctl->region);
     return 0;
 }

@@ -206,7 +206,9 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         st_ctl_free(ctl);
         return NULL;
     }
-    if (restore(ctl, err) != 0 || (cfg->api_listen && st_api_start(ctl, cfg->api_listen, err) != 0)) {
+    if (restore(ctl, err) != 0 || (cfg->api_listen &&
+                                      st_api_start(ctl, cfg->api_listen, cfg->tls_cert,
+                                                   cfg->tls_key, err) != 0)) {
         st_ctl_free(ctl);
         return NULL;
     }
@@ -231,8 +233,7 @@ st_ctl_free(struct st_ctl *ctl)
 {
     if (!ctl)
         return;
-    if (ctl->http)
-        evhttp_free(ctl->http);
+    st_api_stop(ctl);
     while (ctl->tasks) {
         struct st_task *t = ctl->tasks;
         ctl->tasks = t->next;

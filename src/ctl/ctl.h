@@ -26,6 +26,8 @@ struct st_ctl_config {
     const char *api_listen;   /* "ADDR:PORT" for the MSK API (port 0 = any), NULL = no API */
     int port_min, port_max;   /* per-broker port range of VPC-connection endpoints */
     int max_skew;             /* SigV4 clock-skew window in seconds (0 = 300) */
+    const char *tls_cert;     /* PEM certificate chain: serve the API over HTTPS (NULL = HTTP) */
+    const char *tls_key;      /* PEM private key of tls_cert */
 };
 
 /*

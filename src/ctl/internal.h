@@ -60,6 +60,7 @@ struct st_ctl {
     int max_skew;                        /* SigV4 window */
     struct st_store *store;              /* state */
     struct evhttp *http;                 /* API server, NULL without --api-listen */
+    void *ssl_ctx;                       /* SSL_CTX for HTTPS, NULL for plain HTTP */
     char api_addr[128];                  /* bound address */
     struct st_snapshot *snap;            /* current snapshot */
     uint64_t generation;                 /* of the last snapshot */
@@ -128,8 +129,10 @@ int st_api_authorize(struct st_api *a, const char *action, const char *resource,
                      const struct st_policy *resource_policy) __attribute__((warn_unused_result));
 
 /* Starts the API listener on "ADDR:PORT". */
-int st_api_start(struct st_ctl *ctl, const char *listen, const char **err)
-    __attribute__((warn_unused_result));
+int st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert,
+                 const char *tls_key, const char **err) __attribute__((warn_unused_result));
+/* Frees the API server and its TLS context. */
+void st_api_stop(struct st_ctl *ctl);
 
 /* ---- ops.c */
 void st_ops_dispatch(struct st_api *a);
