@@ -88,6 +88,7 @@ class Straitd {
       try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
     }, 'the ready file');
     this.api = `http://${ready.apiEndpoint}`;
+    this.legacyBootstrap = ready.upstream.bootstrap;
     log(`straitd pid ${ready.pid}, API ${this.api}`);
   }
   async stop() {
@@ -441,6 +442,20 @@ async function main() {
     await expectError('NotFoundException', admin.send(new K.DescribeClusterCommand({ ClusterArn: c2 })));
     await expectError('BadRequestException', admin.send(new K.GetBootstrapBrokersCommand({ ClusterArn: c2 })), /does not exist/);
     log('listing, pagination, tags, delete ok');
+
+    // ---- an existing Kafka cluster registered through the strait extension member
+    // (`straitUpstream`; SDKs drop unknown members, so this is a raw signed request)
+    const extBody = JSON.stringify({ clusterName: 'external', straitUpstream: { bootstrapServers: d.legacyBootstrap },
+      provisioned: { kafkaVersion: '3.6.0', numberOfBrokerNodes: 1,
+        brokerNodeGroupInfo: { clientSubnets: ['subnet-p1'], instanceType: 'kafka.m5.large' } } });
+    const ext = await rawRequest(d, { method: 'POST', pathname: '/api/v2/clusters', body: extBody, creds: KEYS.admin });
+    check(ext.status === 200, `register an external cluster: ${ext.status} ${ext.body}`);
+    const extArn = JSON.parse(ext.body).clusterArn;
+    const extInfo = await waitActive(admin, extArn);
+    check(extInfo.Provisioned.NumberOfBrokerNodes === 1, 'external cluster described');
+    await admin.send(new K.DeleteClusterCommand({ ClusterArn: extArn }));
+    await waitFor(async () => { try { await clusterState(admin, extArn); return false; } catch (e) { return e.name === 'NotFoundException'; } }, 'external gone');
+    log('external upstream registered, ACTIVE, deleted');
 
     // ---- SigV4 negatives
     const body = JSON.stringify({ clusterName: 'demo3', provisioned: { kafkaVersion: '3.6.0', numberOfBrokerNodes: 1,
