@@ -150,13 +150,21 @@ st_api_authorize(struct st_api *a, const char *action, const char *resource,
 
 /* ---- SigV4 */
 
+struct lookup_ctx {
+    const struct st_snapshot *snap; /* credentials */
+    bool expired;                   /* the key exists but its STS session has expired */
+};
+
 static int
 lookup(void *arg, const char *akid, const char *token, size_t token_len,
        struct st_sigv4_secret *out)
 {
-    const struct st_snapshot *snap = arg;
+    struct lookup_ctx *lc = arg;
+    const struct st_snapshot *snap = lc->snap;
     const struct st_snap_cred *c = st_snapshot_cred(snap, akid);
-    if (!c || (c->expires && c->expires <= (int64_t)time(NULL)))
+    if (c && c->expires && c->expires <= (int64_t)time(NULL))
+        lc->expired = true;
+    if (!c || lc->expired)
         return -1;
     out->secret = c->secret;
     out->secret_len = strlen(c->secret);
@@ -419,7 +427,8 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
                          "(Authorization header) using an access key from `strait admin apply`");
         return -1;
     }
-    struct st_sigv4_verifier v = {a->ctl->region, service, a->ctl->max_skew, 0, lookup, snap};
+    struct lookup_ctx lc = {snap, false};
+    struct st_sigv4_verifier v = {a->ctl->region, service, a->ctl->max_skew, 0, lookup, &lc};
     struct st_sigv4_http h = {method_name(evhttp_request_get_command(a->req)),
                               path,
                               plen,
@@ -441,6 +450,13 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
     char buf[512];
     switch (id.status) {
     case ST_SIGV4_UNKNOWN_KEY:
+        if (lc.expired) {
+            type = "UnauthorizedException";
+            code = "ExpiredToken";
+            msg = "The security token included in the request is expired: get new temporary "
+                  "credentials with sts:AssumeRole";
+            break;
+        }
         type = "UnrecognizedClientException";
         code = "InvalidClientTokenId";
         msg = "The security token included in the request is invalid.";

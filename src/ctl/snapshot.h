@@ -35,7 +35,8 @@ struct st_snap_cred {
     char *access_key_id;          /* AKIA... / ASIA... */
     char *secret;                 /* secret access key */
     char *session_token;          /* STS session token, NULL for long-term keys */
-    int64_t expires;              /* epoch seconds, 0 = never */
+    int64_t expires;              /* epoch seconds, 0 = never; expired sessions stay for a day so
+                                   * consumers can tell "expired" from "unknown" */
     size_t principal;             /* index into principals */
 };
 
@@ -93,7 +94,8 @@ struct st_snapshot {
 };
 
 /*
- * Builds a snapshot from the store at time `now` (expired STS sessions are left out).
+ * Builds a snapshot from the store at time `now` (STS sessions expired for over a day are left
+ * out; consumers compare creds[].expires with their clock).
  * Documents that no longer compile are skipped with a warning. Returns a new snapshot with one
  * reference, or NULL with *err. Ownership: release with st_snapshot_unref().
  */

@@ -542,7 +542,8 @@ st_store_session_list(struct st_store *s, int64_t now)
     char t[24];
     const char *err;
     snprintf(t, sizeof(t), "%lld", (long long)now);
-    (void)EXEC(s, &err, "DELETE FROM sessions WHERE expires <= CAST(?1 AS INTEGER)", t);
+    /* Keep expired sessions for a day so their use is answered "expired", not "unknown". */
+    (void)EXEC(s, &err, "DELETE FROM sessions WHERE expires <= CAST(?1 AS INTEGER) - 86400", t);
     return query_rows(s,
                       "SELECT x.id AS accessKeyId, x.secret, x.token AS sessionToken, x.arn AS "
                       "principal, x.role, p.account, x.expires FROM sessions x JOIN principals "

@@ -86,8 +86,8 @@ json_t *st_store_principal_policies(struct st_store *s, const char *principal_ar
 int st_store_session_put(struct st_store *s, const char *akid, const char *secret,
                          const char *token, const char *arn, const char *role_arn,
                          int64_t expires, const char **err) __attribute__((warn_unused_result));
-/* [{accessKeyId, secret, sessionToken, principal, role, account, expires}] not expired at `now`;
- * expired sessions are deleted. */
+/* [{accessKeyId, secret, sessionToken, principal, role, account, expires}]: every session, including
+ * those expired less than a day before `now` (older ones are deleted). */
 json_t *st_store_session_list(struct st_store *s, int64_t now);
 
 /* ---- networks */

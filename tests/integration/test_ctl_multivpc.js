@@ -332,8 +332,19 @@ async function main() {
     // ---- restart: nothing lost
     const r = await d.stop();
     check(r.code === 0, `straitd exited cleanly (${JSON.stringify(r)})`);
+    // While straitd is down, plant an STS session that expired a minute ago (as if issued long
+    // ago): after the restart its use must be answered as expired (UnauthorizedException).
+    execFileSync('python3', ['-c', 'import sqlite3,sys,time\n' +
+      'db=sqlite3.connect(sys.argv[1])\n' +
+      'db.execute("INSERT INTO sessions (id, secret, token, arn, role, expires) VALUES (?,?,?,?,?,?)", ' +
+      '("ASIAEXPIRED000000001", "expiredSecret/0000000000000000000000000001", "expired-token", ' +
+      '"arn:aws:sts::444455556666:assumed-role/connector/old", "arn:aws:iam::444455556666:role/connector", int(time.time()) - 60))\n' +
+      'db.commit()', path.join(d.data, 'strait.db')]);
     await d.start();
     admin = kafka(d, KEYS.admin);
+    await expectError('UnauthorizedException', kafka(d, { accessKeyId: 'ASIAEXPIRED000000001',
+      secretAccessKey: 'expiredSecret/0000000000000000000000000001', sessionToken: 'expired-token' })
+      .send(new K.ListVpcConnectionsCommand({})), /expired/);
     dev = kafka(d, KEYS.dev);
     check((await admin.send(new K.GetClusterPolicyCommand({ ClusterArn: arn }))).CurrentVersion === put2.CurrentVersion, 'policy version survives a restart');
     await waitActive(admin, arn);

@@ -251,8 +251,10 @@ test_snapshot(void **state)
     assert_int_equal(sc->ingress[0].port_hi, 14100);
     assert_non_null(snap);
     assert_int_equal(snap->generation, 7);
-    assert_int_equal(snap->n_creds, 3); /* two keys + the live session */
-    assert_null(st_snapshot_cred(snap, "ASIADEAD"));
+    assert_int_equal(snap->n_creds, 4); /* two keys + both sessions (expired ones for a day) */
+    const struct st_snap_cred *dead = st_snapshot_cred(snap, "ASIADEAD");
+    assert_non_null(dead);
+    assert_true(dead->expires <= now);
     const struct st_snap_cred *live = st_snapshot_cred(snap, "ASIALIVE");
     assert_non_null(live);
     assert_string_equal(live->session_token, "tok1");
