@@ -574,10 +574,20 @@ run_client(int argc, char **argv)
         rd_kafka_t *co = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
         if (!co)
             die("consumer: %s", err);
+        /* Every partition, or only the one produced to (--partition). */
         rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(n_parts);
-        for (int i = 0; i < n_parts; i++)
-            rd_kafka_topic_partition_list_add(tl, cl.topic, md->topics[0].partitions[i].id)
-                ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        int assigned = 0;
+        for (int i = 0; i < n_parts; i++) {
+            int32_t pid = md->topics[0].partitions[i].id;
+            if (cl.partition != RD_KAFKA_PARTITION_UA && pid != cl.partition) {
+                at_eof[i] = true; /* not read */
+                continue;
+            }
+            rd_kafka_topic_partition_list_add(tl, cl.topic, pid)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+            assigned++;
+        }
+        eof_parts = n_parts - assigned;
         rd_kafka_resp_err_t ae = rd_kafka_assign(co, tl);
         rd_kafka_topic_partition_list_destroy(tl);
         if (ae)
