@@ -24,7 +24,11 @@ build-asan: deps
 unit: build-asan
 	@cd build-asan && ctest -L 'unit|fuzz' --output-on-failure -j $(JOBS)
 
-integration: build
+# The modern-upstream tests (test_modern_*) need librdkafka 2.12 (built once into
+# build/modern-librdkafka, a few minutes); it must exist before build/ is configured.
+integration: deps
+	@scripts/build-modern-librdkafka
+	@$(MAKE) --no-print-directory build
 	@cd build && ctest -L integration --output-on-failure
 
 test: unit integration
