@@ -39,50 +39,93 @@ struct opt {
 };
 
 struct command {
-    const char *name;   /* kebab-case, as in `aws kafka` */
-    const char *op;     /* operation name, for messages */
-    const char *method; /* HTTP method */
-    const char *path;   /* template with {label} */
+    const char *name;    /* kebab-case, as in `aws kafka` */
+    const char *op;      /* operation name, for messages */
+    const char *method;  /* HTTP method */
+    const char *path;    /* template with {label} */
     struct opt opts[10]; /* options, terminated by flag NULL */
 };
 
-#define CLUSTER_ARN_PATH {"--cluster-arn", "clusterArn", T_STR, L_PATH, true}
-#define PAGING {"--max-results", "maxResults", T_INT, L_QUERY, false}, \
-               {"--next-token", "nextToken", T_STR, L_QUERY, false}
+#define CLUSTER_ARN_PATH                                                                           \
+    {                                                                                              \
+        "--cluster-arn", "clusterArn", T_STR, L_PATH, true                                         \
+    }
+#define PAGING                                                                                     \
+    {"--max-results", "maxResults", T_INT, L_QUERY, false},                                        \
+    {                                                                                              \
+        "--next-token", "nextToken", T_STR, L_QUERY, false                                         \
+    }
 
 static const struct command commands[] = {
-    {"create-cluster-v2", "CreateClusterV2", "POST", "/api/v2/clusters",
+    {"create-cluster-v2",
+     "CreateClusterV2",
+     "POST",
+     "/api/v2/clusters",
      {{"--cluster-name", "clusterName", T_STR, L_BODY, true},
       {"--provisioned", "provisioned", T_JSON, L_BODY, false},
       {"--serverless", "serverless", T_JSON, L_BODY, false},
       {"--tags", "tags", T_MAP, L_BODY, false},
       {"--upstream", "straitUpstream", T_STR, L_BODY, false}}},
     {"describe-cluster", "DescribeCluster", "GET", "/v1/clusters/{clusterArn}", {CLUSTER_ARN_PATH}},
-    {"describe-cluster-v2", "DescribeClusterV2", "GET", "/api/v2/clusters/{clusterArn}",
+    {"describe-cluster-v2",
+     "DescribeClusterV2",
+     "GET",
+     "/api/v2/clusters/{clusterArn}",
      {CLUSTER_ARN_PATH}},
-    {"list-clusters-v2", "ListClustersV2", "GET", "/api/v2/clusters",
+    {"list-clusters-v2",
+     "ListClustersV2",
+     "GET",
+     "/api/v2/clusters",
      {{"--cluster-name-filter", "clusterNameFilter", T_STR, L_QUERY, false},
-      {"--cluster-type-filter", "clusterTypeFilter", T_STR, L_QUERY, false}, PAGING}},
-    {"delete-cluster", "DeleteCluster", "DELETE", "/v1/clusters/{clusterArn}",
+      {"--cluster-type-filter", "clusterTypeFilter", T_STR, L_QUERY, false},
+      PAGING}},
+    {"delete-cluster",
+     "DeleteCluster",
+     "DELETE",
+     "/v1/clusters/{clusterArn}",
      {CLUSTER_ARN_PATH, {"--current-version", "currentVersion", T_STR, L_QUERY, false}}},
-    {"get-bootstrap-brokers", "GetBootstrapBrokers", "GET",
-     "/v1/clusters/{clusterArn}/bootstrap-brokers", {CLUSTER_ARN_PATH}},
-    {"update-connectivity", "UpdateConnectivity", "PUT", "/v1/clusters/{clusterArn}/connectivity",
-     {CLUSTER_ARN_PATH, {"--current-version", "currentVersion", T_STR, L_BODY, true},
+    {"get-bootstrap-brokers",
+     "GetBootstrapBrokers",
+     "GET",
+     "/v1/clusters/{clusterArn}/bootstrap-brokers",
+     {CLUSTER_ARN_PATH}},
+    {"update-connectivity",
+     "UpdateConnectivity",
+     "PUT",
+     "/v1/clusters/{clusterArn}/connectivity",
+     {CLUSTER_ARN_PATH,
+      {"--current-version", "currentVersion", T_STR, L_BODY, true},
       {"--connectivity-info", "connectivityInfo", T_JSON, L_BODY, true}}},
-    {"update-security", "UpdateSecurity", "PATCH", "/v1/clusters/{clusterArn}/security",
-     {CLUSTER_ARN_PATH, {"--current-version", "currentVersion", T_STR, L_BODY, true},
+    {"update-security",
+     "UpdateSecurity",
+     "PATCH",
+     "/v1/clusters/{clusterArn}/security",
+     {CLUSTER_ARN_PATH,
+      {"--current-version", "currentVersion", T_STR, L_BODY, true},
       {"--client-authentication", "clientAuthentication", T_JSON, L_BODY, false},
       {"--encryption-info", "encryptionInfo", T_JSON, L_BODY, false}}},
-    {"put-cluster-policy", "PutClusterPolicy", "PUT", "/v1/clusters/{clusterArn}/policy",
-     {CLUSTER_ARN_PATH, {"--policy", "policy", T_STR, L_BODY, false},
+    {"put-cluster-policy",
+     "PutClusterPolicy",
+     "PUT",
+     "/v1/clusters/{clusterArn}/policy",
+     {CLUSTER_ARN_PATH,
+      {"--policy", "policy", T_STR, L_BODY, false},
       {"--current-version", "currentVersion", T_STR, L_BODY, false},
       {"--basic", "", T_LIST, L_BODY, false}}},
-    {"get-cluster-policy", "GetClusterPolicy", "GET", "/v1/clusters/{clusterArn}/policy",
+    {"get-cluster-policy",
+     "GetClusterPolicy",
+     "GET",
+     "/v1/clusters/{clusterArn}/policy",
      {CLUSTER_ARN_PATH}},
-    {"delete-cluster-policy", "DeleteClusterPolicy", "DELETE", "/v1/clusters/{clusterArn}/policy",
+    {"delete-cluster-policy",
+     "DeleteClusterPolicy",
+     "DELETE",
+     "/v1/clusters/{clusterArn}/policy",
      {CLUSTER_ARN_PATH}},
-    {"create-vpc-connection", "CreateVpcConnection", "POST", "/v1/vpc-connection",
+    {"create-vpc-connection",
+     "CreateVpcConnection",
+     "POST",
+     "/v1/vpc-connection",
      {{"--target-cluster-arn", "targetClusterArn", T_STR, L_BODY, true},
       {"--authentication", "authentication", T_STR, L_BODY, true},
       {"--vpc-id", "vpcId", T_STR, L_BODY, true},
@@ -90,45 +133,72 @@ static const struct command commands[] = {
       {"--security-groups", "securityGroups", T_LIST, L_BODY, true},
       {"--tags", "tags", T_MAP, L_BODY, false},
       {"--wait", "", T_BOOL, L_BODY, false}}},
-    {"describe-vpc-connection", "DescribeVpcConnection", "GET", "/v1/vpc-connection/{arn}",
+    {"describe-vpc-connection",
+     "DescribeVpcConnection",
+     "GET",
+     "/v1/vpc-connection/{arn}",
      {{"--arn", "arn", T_STR, L_PATH, true}}},
     {"list-vpc-connections", "ListVpcConnections", "GET", "/v1/vpc-connections", {PAGING}},
-    {"list-client-vpc-connections", "ListClientVpcConnections", "GET",
-     "/v1/clusters/{clusterArn}/client-vpc-connections", {CLUSTER_ARN_PATH, PAGING}},
-    {"reject-client-vpc-connection", "RejectClientVpcConnection", "PUT",
+    {"list-client-vpc-connections",
+     "ListClientVpcConnections",
+     "GET",
+     "/v1/clusters/{clusterArn}/client-vpc-connections",
+     {CLUSTER_ARN_PATH, PAGING}},
+    {"reject-client-vpc-connection",
+     "RejectClientVpcConnection",
+     "PUT",
      "/v1/clusters/{clusterArn}/client-vpc-connection",
      {CLUSTER_ARN_PATH, {"--vpc-connection-arn", "vpcConnectionArn", T_STR, L_BODY, true}}},
-    {"delete-vpc-connection", "DeleteVpcConnection", "DELETE", "/v1/vpc-connection/{arn}",
+    {"delete-vpc-connection",
+     "DeleteVpcConnection",
+     "DELETE",
+     "/v1/vpc-connection/{arn}",
      {{"--arn", "arn", T_STR, L_PATH, true}}},
-    {"batch-associate-scram-secret", "BatchAssociateScramSecret", "POST",
+    {"batch-associate-scram-secret",
+     "BatchAssociateScramSecret",
+     "POST",
      "/v1/clusters/{clusterArn}/scram-secrets",
      {CLUSTER_ARN_PATH, {"--secret-arn-list", "secretArnList", T_LIST, L_BODY, true}}},
-    {"batch-disassociate-scram-secret", "BatchDisassociateScramSecret", "PATCH",
+    {"batch-disassociate-scram-secret",
+     "BatchDisassociateScramSecret",
+     "PATCH",
      "/v1/clusters/{clusterArn}/scram-secrets",
      {CLUSTER_ARN_PATH, {"--secret-arn-list", "secretArnList", T_LIST, L_BODY, true}}},
-    {"list-scram-secrets", "ListScramSecrets", "GET", "/v1/clusters/{clusterArn}/scram-secrets",
+    {"list-scram-secrets",
+     "ListScramSecrets",
+     "GET",
+     "/v1/clusters/{clusterArn}/scram-secrets",
      {CLUSTER_ARN_PATH, PAGING}},
-    {"tag-resource", "TagResource", "POST", "/v1/tags/{resourceArn}",
+    {"tag-resource",
+     "TagResource",
+     "POST",
+     "/v1/tags/{resourceArn}",
      {{"--resource-arn", "resourceArn", T_STR, L_PATH, true},
       {"--tags", "tags", T_MAP, L_BODY, true}}},
-    {"untag-resource", "UntagResource", "DELETE", "/v1/tags/{resourceArn}",
+    {"untag-resource",
+     "UntagResource",
+     "DELETE",
+     "/v1/tags/{resourceArn}",
      {{"--resource-arn", "resourceArn", T_STR, L_PATH, true},
       {"--tag-keys", "tagKeys", T_LIST, L_QUERY, true}}},
-    {"list-tags-for-resource", "ListTagsForResource", "GET", "/v1/tags/{resourceArn}",
+    {"list-tags-for-resource",
+     "ListTagsForResource",
+     "GET",
+     "/v1/tags/{resourceArn}",
      {{"--resource-arn", "resourceArn", T_STR, L_PATH, true}}},
     {NULL, NULL, NULL, NULL, {{NULL, NULL, T_STR, L_BODY, false}}},
 };
 
 struct client {
-    char endpoint[512];       /* http://host:port (no trailing slash) */
-    char host[300];           /* host[:port] as signed */
-    char region[64];          /* signing region */
-    char akid[256];           /* access key id */
-    char secret[256];         /* secret access key */
-    char token[4096];         /* session token or "" */
-    bool json_out;            /* --output json (default) */
-    bool output_given;        /* --output was given (connection-info defaults to text) */
-    char ca_bundle[1024];     /* --ca-bundle / AWS_CA_BUNDLE for https endpoints, "" = system */
+    char endpoint[512];   /* http://host:port (no trailing slash) */
+    char host[300];       /* host[:port] as signed */
+    char region[64];      /* signing region */
+    char akid[256];       /* access key id */
+    char secret[256];     /* secret access key */
+    char token[4096];     /* session token or "" */
+    bool json_out;        /* --output json (default) */
+    bool output_given;    /* --output was given (connection-info defaults to text) */
+    char ca_bundle[1024]; /* --ca-bundle / AWS_CA_BUNDLE for https endpoints, "" = system */
 };
 
 static void
@@ -140,7 +210,9 @@ usage(FILE *f)
         fprintf(f, "  %s", c->name);
         for (const struct opt *o = c->opts; o->flag; o++)
             fprintf(f, " %s%s%s%s", o->required ? "" : "[", o->flag,
-                    o->type == T_BOOL ? "" : o->type == T_LIST ? " V..." : " V",
+                    o->type == T_BOOL   ? ""
+                    : o->type == T_LIST ? " V..."
+                                        : " V",
                     o->required ? "" : "]");
         fprintf(f, "\n");
     }
@@ -219,12 +291,13 @@ load_credentials(struct client *cl, const char *profile)
         return 0;
     }
     if (!profile)
-        profile = getenv("AWS_PROFILE") && *getenv("AWS_PROFILE") ? getenv("AWS_PROFILE")
-                                                                   : "default";
+        profile =
+            getenv("AWS_PROFILE") && *getenv("AWS_PROFILE") ? getenv("AWS_PROFILE") : "default";
     if (load_profile(cl, profile) == 0)
         return 0;
-    fprintf(stderr, "strait: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                    "a profile [%s] in ~/.aws/credentials\n",
+    fprintf(stderr,
+            "strait: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+            "a profile [%s] in ~/.aws/credentials\n",
             profile);
     return -1;
 }
@@ -241,8 +314,8 @@ on_body(char *p, size_t size, size_t n, void *arg)
 /* Sends a signed request. Returns the HTTP status (0 on transport failure); *out holds the
  * parsed JSON answer (or NULL), *etype the x-amzn-ErrorType. */
 static long
-call(struct client *cl, const char *method, const char *path, const char *query,
-     const char *body, json_t **out, char *etype, size_t etype_len)
+call(struct client *cl, const char *method, const char *path, const char *query, const char *body,
+     json_t **out, char *etype, size_t etype_len)
 {
     *out = NULL;
     etype[0] = '\0';
@@ -251,8 +324,15 @@ call(struct client *cl, const char *method, const char *path, const char *query,
     hdrs[nh++] = (struct st_sigv4_header){"host", 4, cl->host, strlen(cl->host)};
     if (body)
         hdrs[nh++] = (struct st_sigv4_header){"content-type", 12, "application/json", 16};
-    struct st_sigv4_http req = {method, path, strlen(path), query, strlen(query), hdrs, nh,
-                                (const uint8_t *)body, body ? strlen(body) : 0};
+    struct st_sigv4_http req = {method,
+                                path,
+                                strlen(path),
+                                query,
+                                strlen(query),
+                                hdrs,
+                                nh,
+                                (const uint8_t *)body,
+                                body ? strlen(body) : 0};
     struct st_sigv4_signing cred = {cl->akid, cl->secret, cl->token[0] ? cl->token : NULL,
                                     cl->region, "kafka"};
     struct st_sigv4_signed sig;
@@ -401,10 +481,10 @@ value_text(const char *v)
 
 /* Parsed options of one invocation. */
 struct args {
-    const struct command *cmd;             /* the command */
-    const char *values[10];                /* T_STR/T_INT/T_JSON/T_MAP value per option */
-    json_t *lists[10];                     /* T_LIST values */
-    bool flags[10];                        /* T_BOOL */
+    const struct command *cmd; /* the command */
+    const char *values[10];    /* T_STR/T_INT/T_JSON/T_MAP value per option */
+    json_t *lists[10];         /* T_LIST values */
+    bool flags[10];            /* T_BOOL */
 };
 
 static int
@@ -498,7 +578,8 @@ invoke(struct client *cl, const struct args *a, json_t **out, char *etype, size_
             const char *end = strchr(p, '}');
             const char *val = NULL;
             for (size_t k = 0; cmd->opts[k].flag; k++)
-                if (cmd->opts[k].loc == L_PATH && strlen(cmd->opts[k].wire) == (size_t)(end - p - 1) &&
+                if (cmd->opts[k].loc == L_PATH &&
+                    strlen(cmd->opts[k].wire) == (size_t)(end - p - 1) &&
                     memcmp(cmd->opts[k].wire, p + 1, (size_t)(end - p - 1)) == 0)
                     val = a->values[k];
             if (!val || append_encoded(&path, val) != 0)
@@ -655,9 +736,10 @@ connection_info(struct client *cl, const char *arn)
         json_decref(d);
         return 254;
     }
-    const char *field = strcmp(authn, "SASL_SCRAM") == 0 ? "bootstrapBrokerStringVpcConnectivitySaslScram"
-                        : strcmp(authn, "TLS") == 0      ? "bootstrapBrokerStringVpcConnectivityTls"
-                                                         : "bootstrapBrokerStringVpcConnectivitySaslIam";
+    const char *field = strcmp(authn, "SASL_SCRAM") == 0
+                            ? "bootstrapBrokerStringVpcConnectivitySaslScram"
+                        : strcmp(authn, "TLS") == 0 ? "bootstrapBrokerStringVpcConnectivityTls"
+                                                    : "bootstrapBrokerStringVpcConnectivitySaslIam";
     const char *boot = json_string_value(json_object_get(bb, field));
     char props[2048];
     if (strcmp(authn, "SASL_SCRAM") == 0)
@@ -680,18 +762,17 @@ connection_info(struct client *cl, const char *arn)
                  boot ? boot : "");
     int rc = 0;
     if (cl->json_out) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "vpcConnectionArn", arn, "state",
-                              state ? state : "", "authentication", authn ? authn : "",
-                              "targetClusterArn", cluster ? cluster : "", "bootstrapBrokers",
-                              boot, "clientProperties", props);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "vpcConnectionArn", arn, "state",
+                      state ? state : "", "authentication", authn ? authn : "", "targetClusterArn",
+                      cluster ? cluster : "", "bootstrapBrokers", boot, "clientProperties", props);
         print_json(o);
         json_decref(o);
     } else {
         printf("VPC connection:    %s (%s)\nCluster:           %s\nAuthentication:    %s\n"
                "Bootstrap servers: %s\n\nclient.properties:\n%s",
                arn, state ? state : "?", cluster ? cluster : "?", authn ? authn : "?",
-               boot ? boot : "(none: the connection is not AVAILABLE or the scheme is off)",
-               props);
+               boot ? boot : "(none: the connection is not AVAILABLE or the scheme is off)", props);
     }
     if (!boot)
         rc = 1;
@@ -835,7 +916,7 @@ st_cli_kafka(int argc, char **argv)
     }
     size_t skip = endpoint && strncmp(endpoint, "http://", 7) == 0    ? 7
                   : endpoint && strncmp(endpoint, "https://", 8) == 0 ? 8
-                                                                       : 0;
+                                                                      : 0;
     if (!skip) {
         fprintf(stderr, "strait kafka: give --endpoint-url http(s)://HOST:PORT (or set "
                         "STRAIT_ENDPOINT_URL) pointing at straitd --api-listen\n");
@@ -858,9 +939,9 @@ st_cli_kafka(int argc, char **argv)
     if (strcmp(name, "connection-info") == 0) {
         if (!cl.output_given)
             cl.json_out = false;
-        const char *arn = nrest == 1 ? rest[0]
+        const char *arn = nrest == 1                                    ? rest[0]
                           : nrest == 2 && strcmp(rest[0], "--arn") == 0 ? rest[1]
-                                                                         : NULL;
+                                                                        : NULL;
         if (!arn) {
             fprintf(stderr, "usage: strait kafka connection-info VPC_CONNECTION_ARN\n");
             return 2;

@@ -36,12 +36,18 @@ status_of(const char *type)
         const char *type;
         int status;
     } map[] = {
-        {"BadRequestException", 400},        {"UnauthorizedException", 401},
-        {"ForbiddenException", 403},         {"NotFoundException", 404},
-        {"ConflictException", 409},          {"TooManyRequestsException", 429},
-        {"InternalServerErrorException", 500}, {"ServiceUnavailableException", 503},
-        {"UnrecognizedClientException", 403}, {"InvalidSignatureException", 403},
-        {"MissingAuthenticationTokenException", 403}, {"IncompleteSignatureException", 400},
+        {"BadRequestException", 400},
+        {"UnauthorizedException", 401},
+        {"ForbiddenException", 403},
+        {"NotFoundException", 404},
+        {"ConflictException", 409},
+        {"TooManyRequestsException", 429},
+        {"InternalServerErrorException", 500},
+        {"ServiceUnavailableException", 503},
+        {"UnrecognizedClientException", 403},
+        {"InvalidSignatureException", 403},
+        {"MissingAuthenticationTokenException", 403},
+        {"IncompleteSignatureException", 400},
         {"UnknownOperationException", 404},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -133,8 +139,8 @@ st_api_authorize(struct st_api *a, const char *action, const char *resource,
     const char *why;
     if (d.result == ST_POLICY_EXPLICIT_DENY)
         why = "with an explicit deny in a policy";
-    else if (!d.identity_allow && (d.same_account || resource_policy == NULL ||
-                                   d.resource_allow != ST_PM_NO))
+    else if (!d.identity_allow &&
+             (d.same_account || resource_policy == NULL || d.resource_allow != ST_PM_NO))
         why = "because no identity-based policy allows the action (attach a policy that allows "
               "it to the caller)";
     else if (!d.same_account)
@@ -232,8 +238,9 @@ static void
 sts_error(struct st_api *a, int status, const char *code, const char *msg)
 {
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-                           "<Error><Type>Sender</Type><Code>%s</Code><Message>",
+    evbuffer_add_printf(b,
+                        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                        "<Error><Type>Sender</Type><Code>%s</Code><Message>",
                         code);
     xml_escaped(b, msg);
     evbuffer_add_printf(b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>",
@@ -284,7 +291,8 @@ sts_assume_role(struct st_api *a, const struct st_query *form)
     }
     json_t *role = st_store_principal_get(ctl->store, role_arn);
     char msg[1024];
-    snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
+    snprintf(msg, sizeof(msg),
+             "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
              a->caller->arn, role_arn);
     if (!role || strcmp(json_string_value(json_object_get(role, "kind")), "role") != 0) {
         json_decref(role);
@@ -643,7 +651,8 @@ st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert, const
         *err = "cannot create the API server";
         return -1;
     }
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(ctl->http, host, (ev_uint16_t)port);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(ctl->http, host, (ev_uint16_t)port);
     if (!bs) {
         *err = "cannot listen on the --api-listen address (in use or not local?)";
         return -1;

@@ -27,10 +27,10 @@
 #include "util/log.h"
 
 struct apply {
-    struct st_ctl *ctl;      /* control plane */
-    json_t *created;         /* lines */
-    json_t *keys;            /* generated keys */
-    char *msg;               /* error (malloc'd) */
+    struct st_ctl *ctl; /* control plane */
+    json_t *created;    /* lines */
+    json_t *keys;       /* generated keys */
+    char *msg;          /* error (malloc'd) */
 };
 
 static int
@@ -166,8 +166,9 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
         snprintf(where, sizeof(where), "accounts[%zu].users[%zu]", ai, i);
         const char *name = json_string_value(json_object_get(u, "name"));
         if (!valid_name(name, 64))
-            return fail(ap, "%s.name: user names are 1-64 characters of letters, digits and "
-                            "_+=,.@-",
+            return fail(ap,
+                        "%s.name: user names are 1-64 characters of letters, digits and "
+                        "_+=,.@-",
                         where);
         snprintf(arn, sizeof(arn), "arn:aws:iam::%s:user/%s", id, name);
         if (st_store_principal_put(s, arn, id, "user", name, NULL, &yes, &err) != 0)
@@ -228,9 +229,9 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
                 return fail(ap, "%s.accessKeys[%zu] (%s): %s", where, j, akid, err);
             created(ap, yes, "access key %s for %s", akid, arn);
             if (yes && generated)
-                json_array_append_new(ap->keys, json_pack("{s:s, s:s, s:s}", "user", arn,
-                                                          "accessKeyId", akid, "secretAccessKey",
-                                                          secret));
+                json_array_append_new(ap->keys,
+                                      json_pack("{s:s, s:s, s:s}", "user", arn, "accessKeyId", akid,
+                                                "secretAccessKey", secret));
         }
         if (apply_policies(ap, u, arn, where) != 0)
             return -1;
@@ -241,8 +242,9 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
         snprintf(where, sizeof(where), "accounts[%zu].roles[%zu]", ai, i);
         const char *name = json_string_value(json_object_get(u, "name"));
         if (!valid_name(name, 64))
-            return fail(ap, "%s.name: role names are 1-64 characters of letters, digits and "
-                            "_+=,.@-",
+            return fail(ap,
+                        "%s.name: role names are 1-64 characters of letters, digits and "
+                        "_+=,.@-",
                         where);
         snprintf(arn, sizeof(arn), "arn:aws:iam::%s:role/%s", id, name);
         const json_t *tp = json_object_get(u, "trustPolicy");
@@ -279,8 +281,9 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
             const char *az = json_string_value(json_object_get(k, "azId"));
             const char *addr = json_string_value(json_object_get(k, "endpointAddress"));
             if (!sid || !az || !addr)
-                return fail(ap, "%s.subnets[%zu]: id, azId and endpointAddress (a local IP "
-                                "strait listens on for this subnet) are required",
+                return fail(ap,
+                            "%s.subnets[%zu]: id, azId and endpointAddress (a local IP "
+                            "strait listens on for this subnet) are required",
                             where, j);
             if (st_store_subnet_put(s, sid, vid, az, addr, &yes, &err) != 0)
                 return fail(ap, "%s.subnets[%zu] (%s): %s", where, j, sid, err);
@@ -433,15 +436,15 @@ st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     if (strcmp(path, "/v1/apply") == 0) {
         if (m != EVHTTP_REQ_POST) {
-            reply(req, 405, json_pack("{s:s, s:s}", "error", "MethodNotAllowed", "message",
-                                      "use POST"));
+            reply(req, 405,
+                  json_pack("{s:s, s:s}", "error", "MethodNotAllowed", "message", "use POST"));
             return true;
         }
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);
         json_error_t jerr;
-        json_t *doc = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-                                 JSON_REJECT_DUPLICATES, &jerr);
+        json_t *doc =
+            json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
         if (!doc) {
             char buf[300];
             snprintf(buf, sizeof(buf), "the file is not valid JSON: %s (line %d, column %d)",
@@ -453,8 +456,9 @@ st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
         json_t *out = st_ctl_apply(ctl, doc, &msg);
         json_decref(doc);
         if (!out) {
-            reply(req, 400, json_pack("{s:s, s:s}", "error", "BadRequest", "message",
-                                      msg ? msg : "apply failed"));
+            reply(req, 400,
+                  json_pack("{s:s, s:s}", "error", "BadRequest", "message",
+                            msg ? msg : "apply failed"));
             free(msg);
             return true;
         }

@@ -206,9 +206,9 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         st_ctl_free(ctl);
         return NULL;
     }
-    if (restore(ctl, err) != 0 || (cfg->api_listen &&
-                                      st_api_start(ctl, cfg->api_listen, cfg->tls_cert,
-                                                   cfg->tls_key, err) != 0)) {
+    if (restore(ctl, err) != 0 ||
+        (cfg->api_listen &&
+         st_api_start(ctl, cfg->api_listen, cfg->tls_cert, cfg->tls_key, err) != 0)) {
         st_ctl_free(ctl);
         return NULL;
     }

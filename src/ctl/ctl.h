@@ -20,14 +20,14 @@ struct st_ctl;
 struct st_snapshot;
 
 struct st_ctl_config {
-    struct event_base *base;  /* the daemon's loop */
-    struct evdns_base *dns;   /* resolver for upstream clusters */
-    const char *data_dir;     /* store and per-cluster port maps live here */
-    const char *api_listen;   /* "ADDR:PORT" for the MSK API (port 0 = any), NULL = no API */
-    int port_min, port_max;   /* per-broker port range of VPC-connection endpoints */
-    int max_skew;             /* SigV4 clock-skew window in seconds (0 = 300) */
-    const char *tls_cert;     /* PEM certificate chain: serve the API over HTTPS (NULL = HTTP) */
-    const char *tls_key;      /* PEM private key of tls_cert */
+    struct event_base *base; /* the daemon's loop */
+    struct evdns_base *dns;  /* resolver for upstream clusters */
+    const char *data_dir;    /* store and per-cluster port maps live here */
+    const char *api_listen;  /* "ADDR:PORT" for the MSK API (port 0 = any), NULL = no API */
+    int port_min, port_max;  /* per-broker port range of VPC-connection endpoints */
+    int max_skew;            /* SigV4 clock-skew window in seconds (0 = 300) */
+    const char *tls_cert;    /* PEM certificate chain: serve the API over HTTPS (NULL = HTTP) */
+    const char *tls_key;     /* PEM private key of tls_cert */
 };
 
 /*

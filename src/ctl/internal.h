@@ -25,49 +25,49 @@ struct st_policy;
 
 /* Deferred lifecycle steps (the API answers first, the transition completes on the loop). */
 enum st_task_kind {
-    ST_TASK_CONN_BIND,       /* CREATING -> AVAILABLE / FAILED */
-    ST_TASK_CONN_REJECT,     /* REJECTING -> REJECTED */
-    ST_TASK_CONN_DELETE,     /* DELETING -> gone */
-    ST_TASK_CLUSTER_UPDATE,  /* UPDATING -> ACTIVE (DEACTIVATING connections -> INACTIVE) */
-    ST_TASK_CLUSTER_DELETE,  /* DELETING -> gone */
+    ST_TASK_CONN_BIND,      /* CREATING -> AVAILABLE / FAILED */
+    ST_TASK_CONN_REJECT,    /* REJECTING -> REJECTED */
+    ST_TASK_CONN_DELETE,    /* DELETING -> gone */
+    ST_TASK_CLUSTER_UPDATE, /* UPDATING -> ACTIVE (DEACTIVATING connections -> INACTIVE) */
+    ST_TASK_CLUSTER_DELETE, /* DELETING -> gone */
 };
 
 struct st_task {
-    struct st_ctl *ctl;        /* owner */
-    enum st_task_kind kind;    /* what to do */
-    char *arn;                 /* the connection or cluster */
-    struct event *ev;          /* its timer */
-    struct st_task *next;      /* pending list */
+    struct st_ctl *ctl;     /* owner */
+    enum st_task_kind kind; /* what to do */
+    char *arn;              /* the connection or cluster */
+    struct event *ev;       /* its timer */
+    struct st_task *next;   /* pending list */
 };
 
 /* Runtime of one cluster: its upstream and its gateway. */
 struct st_rt {
-    char *arn;                    /* cluster ARN */
-    void *mock;                   /* rd_kafka mock cluster state, NULL for external upstreams */
-    char *bootstrap;              /* upstream bootstrap servers */
-    struct st_gw_cluster *gw;     /* gateway (endpoints = VPC-connection subnet addresses) */
-    bool learned;                 /* brokers discovered at least once */
-    struct st_ctl *ctl;           /* owner */
-    struct st_rt *next;           /* list */
+    char *arn;                /* cluster ARN */
+    void *mock;               /* rd_kafka mock cluster state, NULL for external upstreams */
+    char *bootstrap;          /* upstream bootstrap servers */
+    struct st_gw_cluster *gw; /* gateway (endpoints = VPC-connection subnet addresses) */
+    bool learned;             /* brokers discovered at least once */
+    struct st_ctl *ctl;       /* owner */
+    struct st_rt *next;       /* list */
 };
 
 struct st_ctl {
-    struct event_base *base;             /* loop */
-    struct evdns_base *dns;              /* resolver */
-    char *data_dir;                      /* data dir */
-    char region[64];                     /* region served (store meta "region") */
-    int port_min, port_max;              /* VPC endpoint port range */
-    int max_skew;                        /* SigV4 window */
-    struct st_store *store;              /* state */
-    struct evhttp *http;                 /* API server, NULL without --api-listen */
-    void *ssl_ctx;                       /* SSL_CTX for HTTPS, NULL for plain HTTP */
-    char api_addr[128];                  /* bound address */
-    struct st_snapshot *snap;            /* current snapshot */
-    uint64_t generation;                 /* of the last snapshot */
-    st_ctl_publish_fn publish;           /* data-plane consumer */
-    void *publish_arg;                   /* its argument */
-    struct st_rt *rts;                   /* cluster runtimes */
-    struct st_task *tasks;               /* pending lifecycle steps */
+    struct event_base *base;   /* loop */
+    struct evdns_base *dns;    /* resolver */
+    char *data_dir;            /* data dir */
+    char region[64];           /* region served (store meta "region") */
+    int port_min, port_max;    /* VPC endpoint port range */
+    int max_skew;              /* SigV4 window */
+    struct st_store *store;    /* state */
+    struct evhttp *http;       /* API server, NULL without --api-listen */
+    void *ssl_ctx;             /* SSL_CTX for HTTPS, NULL for plain HTTP */
+    char api_addr[128];        /* bound address */
+    struct st_snapshot *snap;  /* current snapshot */
+    uint64_t generation;       /* of the last snapshot */
+    st_ctl_publish_fn publish; /* data-plane consumer */
+    void *publish_arg;         /* its argument */
+    struct st_rt *rts;         /* cluster runtimes */
+    struct st_task *tasks;     /* pending lifecycle steps */
 };
 
 /* ---- core.c */
@@ -105,14 +105,14 @@ void st_rt_run_task(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
 
 /* ---- api.c: one API request being served */
 struct st_api {
-    struct st_ctl *ctl;                      /* control plane */
-    struct evhttp_request *req;              /* the request */
-    struct st_route_match m;                 /* route and decoded labels */
-    struct st_query q;                       /* decoded query */
-    json_t *body;                            /* parsed JSON object body, NULL if none */
-    const struct st_snap_principal *caller;  /* authenticated principal */
-    char request_id[37];                     /* x-amzn-RequestId */
-    bool answered;                           /* a reply was sent */
+    struct st_ctl *ctl;                     /* control plane */
+    struct evhttp_request *req;             /* the request */
+    struct st_route_match m;                /* route and decoded labels */
+    struct st_query q;                      /* decoded query */
+    json_t *body;                           /* parsed JSON object body, NULL if none */
+    const struct st_snap_principal *caller; /* authenticated principal */
+    char request_id[37];                    /* x-amzn-RequestId */
+    bool answered;                          /* a reply was sent */
 };
 
 /* Replies 200 with `body` (stolen). */
@@ -129,8 +129,8 @@ int st_api_authorize(struct st_api *a, const char *action, const char *resource,
                      const struct st_policy *resource_policy) __attribute__((warn_unused_result));
 
 /* Starts the API listener on "ADDR:PORT". */
-int st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert,
-                 const char *tls_key, const char **err) __attribute__((warn_unused_result));
+int st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert, const char *tls_key,
+                 const char **err) __attribute__((warn_unused_result));
 /* Frees the API server and its TLS context. */
 void st_api_stop(struct st_ctl *ctl);
 

@@ -95,7 +95,8 @@ is_cluster_arn(const char *arn, struct st_arn *out)
     const char *err;
     return arn && st_arn_parse(arn, strlen(arn), out, &err) == 0 && out->len[2] == 5 &&
            memcmp(out->seg[2], "kafka", 5) == 0 && out->len[5] > 8 &&
-           memcmp(out->seg[5], "cluster/", 8) == 0 && st_arn_is_account_id(out->seg[4], out->len[4]);
+           memcmp(out->seg[5], "cluster/", 8) == 0 &&
+           st_arn_is_account_id(out->seg[4], out->len[4]);
 }
 
 static const struct st_policy *
@@ -115,9 +116,10 @@ load_cluster(struct st_api *a, const char *arn, bool notfound_modeled, const cha
 {
     struct st_arn p;
     if (!is_cluster_arn(arn, &p)) {
-        st_api_error(a, BAD, param,
-                     "%s is not an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)",
-                     arn ? arn : "(missing)");
+        st_api_error(
+            a, BAD, param,
+            "%s is not an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)",
+            arn ? arn : "(missing)");
         return NULL;
     }
     json_t *rec = st_store_cluster_get(a->ctl->store, arn);
@@ -195,18 +197,16 @@ render_bngi(const json_t *rec)
 static json_t *
 render_cluster_info(struct st_api *a, const json_t *rec)
 {
-    json_t *o = json_pack("{s:O, s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:{s:O}, s:s, s:s, s:o}",
-                          "clusterArn", json_object_get(rec, "clusterArn"), "clusterName",
-                          json_object_get(rec, "clusterName"), "creationTime",
-                          json_object_get(rec, "creationTime"), "currentVersion",
-                          json_object_get(rec, "currentVersion"), "state",
-                          json_object_get(rec, "state"), "brokerNodeGroupInfo", render_bngi(rec),
-                          "clientAuthentication", json_object_get(rec, "clientAuthentication"),
-                          "numberOfBrokerNodes", json_object_get(rec, "numberOfBrokerNodes"),
-                          "currentBrokerSoftwareInfo", "kafkaVersion",
-                          json_object_get(rec, "kafkaVersion"), "enhancedMonitoring", "DEFAULT",
-                          "storageMode", "LOCAL", "tags",
-                          st_store_tags_get(a->ctl->store, jstr0(rec, "clusterArn")));
+    json_t *o = json_pack(
+        "{s:O, s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:{s:O}, s:s, s:s, s:o}", "clusterArn",
+        json_object_get(rec, "clusterArn"), "clusterName", json_object_get(rec, "clusterName"),
+        "creationTime", json_object_get(rec, "creationTime"), "currentVersion",
+        json_object_get(rec, "currentVersion"), "state", json_object_get(rec, "state"),
+        "brokerNodeGroupInfo", render_bngi(rec), "clientAuthentication",
+        json_object_get(rec, "clientAuthentication"), "numberOfBrokerNodes",
+        json_object_get(rec, "numberOfBrokerNodes"), "currentBrokerSoftwareInfo", "kafkaVersion",
+        json_object_get(rec, "kafkaVersion"), "enhancedMonitoring", "DEFAULT", "storageMode",
+        "LOCAL", "tags", st_store_tags_get(a->ctl->store, jstr0(rec, "clusterArn")));
     if (!o)
         return json_object();
     if (json_object_get(rec, "encryptionInfo"))
@@ -223,9 +223,9 @@ render_cluster_v2(struct st_api *a, const json_t *rec)
 {
     json_t *info = render_cluster_info(a, rec);
     json_t *o = json_object();
-    static const char *const top[] = {"clusterArn", "clusterName", "creationTime",
-                                      "currentVersion", "state", "tags", "activeOperationArn",
-                                      "stateInfo"};
+    static const char *const top[] = {"clusterArn",         "clusterName", "creationTime",
+                                      "currentVersion",     "state",       "tags",
+                                      "activeOperationArn", "stateInfo"};
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
         json_t *v = json_object_get(info, top[i]);
         if (v) {
@@ -325,8 +325,8 @@ op_create_cluster(struct st_api *a)
     json_t *s;
     json_array_foreach(subnets, i, s)
     {
-        json_t *sub = json_is_string(s) ? st_store_subnet_get(ctl->store, json_string_value(s))
-                                        : NULL;
+        json_t *sub =
+            json_is_string(s) ? st_store_subnet_get(ctl->store, json_string_value(s)) : NULL;
         if (!sub || strcmp(jstr0(sub, "account"), acct) != 0) {
             st_api_error(a, BAD, "clientSubnets", "subnet %s is not a subnet of account %s",
                          json_is_string(s) ? json_string_value(s) : "(not a string)", acct);
@@ -368,8 +368,8 @@ op_create_cluster(struct st_api *a)
         json_decref(existing);
         json_decref(azs);
         st_api_error(a, CONFLICT, "clusterName",
-                     "a cluster named %s already exists in account %s; choose another name",
-                     name, acct);
+                     "a cluster named %s already exists in account %s; choose another name", name,
+                     acct);
         return;
     }
     json_decref(existing);
@@ -386,17 +386,17 @@ op_create_cluster(struct st_api *a)
     st_ctl_iso_now(now);
     version_new(version);
     const json_t *sgs = json_object_get(bngi, "securityGroups");
-    json_t *b = json_pack("{s:O, s:s, s:o}", "clientSubnets", subnets, "instanceType",
-                          jstr(bngi, "instanceType") ? jstr(bngi, "instanceType") : "kafka.m5.large",
-                          "securityGroups", sgs ? json_deep_copy(sgs) : json_array());
+    json_t *b =
+        json_pack("{s:O, s:s, s:o}", "clientSubnets", subnets, "instanceType",
+                  jstr(bngi, "instanceType") ? jstr(bngi, "instanceType") : "kafka.m5.large",
+                  "securityGroups", sgs ? json_deep_copy(sgs) : json_array());
     json_object_set_new(b, "brokerAZDistribution", json_string("DEFAULT"));
     json_object_set(b, "zoneIds", azs);
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}",
-                            "clusterArn", arn, "clusterName", name, "account", acct, "state",
-                            "CREATING", "currentVersion", version, "creationTime", now,
-                            "clusterType", "PROVISIONED", "numberOfBrokerNodes", (json_int_t)nb,
-                            "kafkaVersion", kv, "brokerNodeGroupInfo", b, "clientAuthentication",
-                            ca, "azIds", azs);
+    json_t *rec = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}", "clusterArn", arn,
+        "clusterName", name, "account", acct, "state", "CREATING", "currentVersion", version,
+        "creationTime", now, "clusterType", "PROVISIONED", "numberOfBrokerNodes", (json_int_t)nb,
+        "kafkaVersion", kv, "brokerNodeGroupInfo", b, "clientAuthentication", ca, "azIds", azs);
     if (!rec) {
         st_api_error(a, INTERNAL, NULL, "out of memory");
         return;
@@ -405,14 +405,16 @@ op_create_cluster(struct st_api *a)
     for (size_t k = 0; k < 3; k++) {
         char path[128];
         snprintf(path, sizeof(path), "connectivityInfo.vpcConnectivity.clientAuthentication.%s",
-                 k == 0 ? "sasl.iam.enabled" : k == 1 ? "sasl.scram.enabled" : "tls.enabled");
+                 k == 0   ? "sasl.iam.enabled"
+                 : k == 1 ? "sasl.scram.enabled"
+                          : "tls.enabled");
         jset(rec, path, json_false());
     }
     if (json_object_get(prov, "encryptionInfo"))
         json_object_set(rec, "encryptionInfo", json_object_get(prov, "encryptionInfo"));
     const json_t *up = json_object_get(a->body, "straitUpstream");
-    const char *upstream = json_is_string(up) ? json_string_value(up)
-                                              : jstr(up, "bootstrapServers");
+    const char *upstream =
+        json_is_string(up) ? json_string_value(up) : jstr(up, "bootstrapServers");
     if (upstream && *upstream)
         json_object_set_new(rec, "straitUpstream", json_string(upstream));
     const json_t *tags = json_object_get(a->body, "tags");
@@ -435,8 +437,8 @@ op_create_cluster(struct st_api *a)
             st_error("cluster %s: %s", arn, err);
     }
     st_ctl_changed(ctl);
-    st_api_ok(a, json_pack("{s:s, s:s, s:O, s:s}", "clusterArn", arn, "clusterName", name,
-                           "state", json_object_get(rec, "state"), "clusterType", "PROVISIONED"));
+    st_api_ok(a, json_pack("{s:s, s:s, s:O, s:s}", "clusterArn", arn, "clusterName", name, "state",
+                           json_object_get(rec, "state"), "clusterType", "PROVISIONED"));
     json_decref(rec);
 }
 
@@ -461,11 +463,11 @@ op_list_clusters(struct st_api *a)
     if (page_params(a, &limit, &after) != 0)
         return;
     const char *type = st_query_get(&a->q, "clusterTypeFilter");
-    json_t *rows = type && strcmp(type, "PROVISIONED") != 0
-                       ? json_array()
-                       : st_store_cluster_list(a->ctl->store, a->caller->account,
-                                               st_query_get(&a->q, "clusterNameFilter"), after,
-                                               limit + 1);
+    json_t *rows =
+        type && strcmp(type, "PROVISIONED") != 0
+            ? json_array()
+            : st_store_cluster_list(a->ctl->store, a->caller->account,
+                                    st_query_get(&a->q, "clusterNameFilter"), after, limit + 1);
     free(after);
     json_t *out = json_object();
     page_finish(out, rows, limit, "clusterArn");
@@ -511,19 +513,18 @@ op_delete_cluster(struct st_api *a)
 /* ---- bootstrap brokers */
 
 static const struct scheme {
-    const char *key;       /* vpcConnectivity.clientAuthentication member path */
-    const char *auth_key;  /* clientAuthentication member path */
-    const char *authn;     /* VpcConnection.authentication value */
-    const char *host;      /* host-name label */
-    const char *field;     /* GetBootstrapBrokers field */
-    const char *title;     /* for messages */
+    const char *key;      /* vpcConnectivity.clientAuthentication member path */
+    const char *auth_key; /* clientAuthentication member path */
+    const char *authn;    /* VpcConnection.authentication value */
+    const char *host;     /* host-name label */
+    const char *field;    /* GetBootstrapBrokers field */
+    const char *title;    /* for messages */
 } schemes[] = {
     {"sasl.iam.enabled", "sasl.iam.enabled", "SASL_IAM", "iam",
      "bootstrapBrokerStringVpcConnectivitySaslIam", "SASL/IAM"},
     {"sasl.scram.enabled", "sasl.scram.enabled", "SASL_SCRAM", "scram",
      "bootstrapBrokerStringVpcConnectivitySaslScram", "SASL/SCRAM"},
-    {"tls.enabled", "tls.enabled", "TLS", "tls", "bootstrapBrokerStringVpcConnectivityTls",
-     "TLS"},
+    {"tls.enabled", "tls.enabled", "TLS", "tls", "bootstrapBrokerStringVpcConnectivityTls", "TLS"},
 };
 
 static const json_t *
@@ -578,10 +579,9 @@ op_bootstrap(struct st_api *a)
         const json_t *conn = NULL;
         size_t ci;
         json_t *c;
-        json_array_foreach(conns, ci, c) if (!conn &&
-                                             strcmp(jstr0(c, "state"), "AVAILABLE") == 0 &&
-                                             strcmp(jstr0(c, "authentication"),
-                                                    schemes[s].authn) == 0) conn = c;
+        json_array_foreach(conns, ci, c) if (!conn && strcmp(jstr0(c, "state"), "AVAILABLE") == 0 &&
+                                             strcmp(jstr0(c, "authentication"), schemes[s].authn) ==
+                                                 0) conn = c;
         char buf[8192];
         size_t bl = 0;
         buf[0] = '\0';
@@ -746,9 +746,9 @@ op_update_connectivity(struct st_api *a)
         }
     }
     json_decref(conns);
-    if (store_failed(a, st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"),
-                                                &err),
-                     &err) ||
+    if (store_failed(
+            a, st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"), &err),
+            &err) ||
         store_failed(a, st_store_commit(ctl->store, &err), &err)) {
         json_decref(rec);
         return;
@@ -778,8 +778,8 @@ op_update_security(struct st_api *a)
     for (size_t i = 0; i < 4; i++) {
         const json_t *v = jpath(want, keys[i]);
         if (v && !json_is_boolean(v)) {
-            st_api_error(a, BAD, "clientAuthentication", "clientAuthentication.%s must be a boolean",
-                         keys[i]);
+            st_api_error(a, BAD, "clientAuthentication",
+                         "clientAuthentication.%s must be a boolean", keys[i]);
             json_decref(rec);
             return;
         }
@@ -821,9 +821,9 @@ op_update_security(struct st_api *a)
         json_object_set(rec, "encryptionInfo", json_object_get(a->body, "encryptionInfo"));
     start_operation(a, rec);
     const char *err = NULL;
-    if (store_failed(a,
-                     st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"), &err),
-                     &err)) {
+    if (store_failed(
+            a, st_store_cluster_update(ctl->store, rec, jstr(a->body, "currentVersion"), &err),
+            &err)) {
         json_decref(rec);
         return;
     }
@@ -979,15 +979,15 @@ rule_allows(const json_t *rule, int lo, int hi, const char *addr)
 static json_t *
 render_conn(struct st_api *a, const json_t *c, const char *subnets_name)
 {
-    json_t *o = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:o}", "vpcConnectionArn",
-                          json_object_get(c, "vpcConnectionArn"), "targetClusterArn",
-                          json_object_get(c, "targetClusterArn"), "state",
-                          json_object_get(c, "state"), "authentication",
-                          json_object_get(c, "authentication"), "vpcId", json_object_get(c, "vpcId"),
-                          subnets_name, json_object_get(c, "clientSubnets"), "securityGroups",
-                          json_object_get(c, "securityGroups"), "creationTime",
-                          json_object_get(c, "creationTime"), "tags",
-                          st_store_tags_get(a->ctl->store, jstr0(c, "vpcConnectionArn")));
+    json_t *o =
+        json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:o}", "vpcConnectionArn",
+                  json_object_get(c, "vpcConnectionArn"), "targetClusterArn",
+                  json_object_get(c, "targetClusterArn"), "state", json_object_get(c, "state"),
+                  "authentication", json_object_get(c, "authentication"), "vpcId",
+                  json_object_get(c, "vpcId"), subnets_name, json_object_get(c, "clientSubnets"),
+                  "securityGroups", json_object_get(c, "securityGroups"), "creationTime",
+                  json_object_get(c, "creationTime"), "tags",
+                  st_store_tags_get(a->ctl->store, jstr0(c, "vpcConnectionArn")));
     if (o && json_object_get(c, "stateReason"))
         json_object_set(o, "straitStateReason", json_object_get(c, "stateReason"));
     return o ? o : json_object();
@@ -1012,8 +1012,9 @@ op_create_conn(struct st_api *a)
         }
     }
     if (!json_is_array(subnets) || !json_array_size(subnets)) {
-        st_api_error(a, BAD, "clientSubnets", "clientSubnets is required: one subnet per AZ of "
-                                              "the cluster");
+        st_api_error(a, BAD, "clientSubnets",
+                     "clientSubnets is required: one subnet per AZ of "
+                     "the cluster");
         return;
     }
     if (!json_is_array(sgs) || !json_array_size(sgs)) {
@@ -1029,8 +1030,8 @@ op_create_conn(struct st_api *a)
         return;
     char uuid[37], arn[700];
     st_ctl_uuid(uuid);
-    snprintf(arn, sizeof(arn), "arn:aws:kafka:%s:%s:vpc-connection/%s/%s/%s-%d", ctl->region,
-             acct, jstr0(cl, "account"), jstr0(cl, "clusterName"), uuid, 1 + (int)(uuid[1] % 9));
+    snprintf(arn, sizeof(arn), "arn:aws:kafka:%s:%s:vpc-connection/%s/%s/%s-%d", ctl->region, acct,
+             jstr0(cl, "account"), jstr0(cl, "clusterName"), uuid, 1 + (int)(uuid[1] % 9));
     json_t *rec = NULL, *endpoints = NULL, *addrs = NULL;
     if (st_api_authorize(a, "kafka:CreateVpcConnection", arn, NULL) != 0)
         goto out;
@@ -1078,8 +1079,8 @@ op_create_conn(struct st_api *a)
     json_t *s, *z;
     json_array_foreach(subnets, i, s)
     {
-        json_t *sub = json_is_string(s) ? st_store_subnet_get(ctl->store, json_string_value(s))
-                                        : NULL;
+        json_t *sub =
+            json_is_string(s) ? st_store_subnet_get(ctl->store, json_string_value(s)) : NULL;
         if (!sub || strcmp(jstr0(sub, "vpcId"), vpc_id) != 0) {
             st_api_error(a, BAD, "clientSubnets", "subnet %s is not a subnet of VPC %s",
                          json_is_string(s) ? json_string_value(s) : "(not a string)", vpc_id);
@@ -1109,9 +1110,8 @@ op_create_conn(struct st_api *a)
             goto out;
         }
         json_array_append_new(endpoints, json_pack("{s:s, s:s, s:s}", "subnetId",
-                                                   json_string_value(s), "azId",
-                                                   jstr0(sub, "azId"), "address",
-                                                   jstr0(sub, "endpointAddress")));
+                                                   json_string_value(s), "azId", jstr0(sub, "azId"),
+                                                   "address", jstr0(sub, "endpointAddress")));
         bool dup = false;
         json_array_foreach(addrs, j, z) if (strcmp(json_string_value(z),
                                                    jstr0(sub, "endpointAddress")) == 0) dup = true;
@@ -1121,7 +1121,8 @@ op_create_conn(struct st_api *a)
     }
     /* Ports the connection's clients must reach. */
     int lo = ctl->port_min,
-        hi = ctl->port_min + (int)json_integer_value(json_object_get(cl, "numberOfBrokerNodes")) - 1;
+        hi =
+            ctl->port_min + (int)json_integer_value(json_object_get(cl, "numberOfBrokerNodes")) - 1;
     bool egress_ok = false;
     json_array_foreach(sgs, i, s)
     {
@@ -1157,7 +1158,8 @@ op_create_conn(struct st_api *a)
     json_array_foreach(mine, i, c)
     {
         const char *st = jstr0(c, "state");
-        if (strcmp(jstr0(c, "vpcId"), vpc_id) == 0 && strcmp(jstr0(c, "authentication"), authn) == 0 &&
+        if (strcmp(jstr0(c, "vpcId"), vpc_id) == 0 &&
+            strcmp(jstr0(c, "authentication"), authn) == 0 &&
             (strcmp(st, "CREATING") == 0 || strcmp(st, "AVAILABLE") == 0)) {
             st_api_error(a, BAD, "vpcId",
                          "VPC %s already has a %s connection to this cluster (%s); one connection "
@@ -1173,8 +1175,8 @@ op_create_conn(struct st_api *a)
     rec = json_pack("{s:s, s:s, s:O, s:s, s:s, s:O, s:O, s:s, s:s, s:O, s:O}", "vpcConnectionArn",
                     arn, "owner", acct, "targetClusterArn", json_object_get(cl, "clusterArn"),
                     "authentication", authn, "vpcId", vpc_id, "clientSubnets", subnets,
-                    "securityGroups", sgs, "state", "CREATING", "creationTime", now,
-                    "endpoints", endpoints, "endpointAddresses", addrs);
+                    "securityGroups", sgs, "state", "CREATING", "creationTime", now, "endpoints",
+                    endpoints, "endpointAddresses", addrs);
     const char *err = NULL;
     if (store_failed(a, st_store_begin(ctl->store, &err), &err) ||
         store_failed(a, st_store_conn_insert(ctl->store, rec, &err), &err) ||
@@ -1271,16 +1273,13 @@ op_list_conns(struct st_api *a)
     json_t *list = json_array();
     size_t i;
     json_t *c;
-    json_array_foreach(rows, i, c)
-        json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "vpcConnectionArn",
-                                              json_object_get(c, "vpcConnectionArn"),
-                                              "targetClusterArn",
-                                              json_object_get(c, "targetClusterArn"),
-                                              "creationTime", json_object_get(c, "creationTime"),
-                                              "authentication",
-                                              json_object_get(c, "authentication"), "vpcId",
-                                              json_object_get(c, "vpcId"), "state",
-                                              json_object_get(c, "state")));
+    json_array_foreach(rows, i, c) json_array_append_new(
+        list, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "vpcConnectionArn",
+                        json_object_get(c, "vpcConnectionArn"), "targetClusterArn",
+                        json_object_get(c, "targetClusterArn"), "creationTime",
+                        json_object_get(c, "creationTime"), "authentication",
+                        json_object_get(c, "authentication"), "vpcId", json_object_get(c, "vpcId"),
+                        "state", json_object_get(c, "state")));
     json_decref(rows);
     json_object_set_new(out, "vpcConnections", list);
     st_api_ok(a, out);
@@ -1298,21 +1297,20 @@ op_list_client_conns(struct st_api *a)
         json_decref(cl);
         return;
     }
-    json_t *rows = st_store_conn_list(a->ctl->store, NULL, jstr0(cl, "clusterArn"), after, limit + 1);
+    json_t *rows =
+        st_store_conn_list(a->ctl->store, NULL, jstr0(cl, "clusterArn"), after, limit + 1);
     free(after);
     json_t *out = json_object();
     page_finish(out, rows, limit, "vpcConnectionArn");
     json_t *list = json_array();
     size_t i;
     json_t *c;
-    json_array_foreach(rows, i, c)
-        json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O}", "vpcConnectionArn",
-                                              json_object_get(c, "vpcConnectionArn"), "owner",
-                                              json_object_get(c, "owner"), "creationTime",
-                                              json_object_get(c, "creationTime"),
-                                              "authentication",
-                                              json_object_get(c, "authentication"), "state",
-                                              json_object_get(c, "state")));
+    json_array_foreach(rows, i, c) json_array_append_new(
+        list,
+        json_pack("{s:O, s:O, s:O, s:O, s:O}", "vpcConnectionArn",
+                  json_object_get(c, "vpcConnectionArn"), "owner", json_object_get(c, "owner"),
+                  "creationTime", json_object_get(c, "creationTime"), "authentication",
+                  json_object_get(c, "authentication"), "state", json_object_get(c, "state")));
     json_decref(rows);
     json_object_set_new(out, "clientVpcConnections", list);
     st_api_ok(a, out);
@@ -1465,8 +1463,9 @@ op_tags(struct st_api *a)
         return;
     }
     if (!exists) {
-        st_api_error(a, NOTFOUND, "resourceArn", "resource %s does not exist (tags apply to "
-                                                 "clusters and VPC connections)",
+        st_api_error(a, NOTFOUND, "resourceArn",
+                     "resource %s does not exist (tags apply to "
+                     "clusters and VPC connections)",
                      arn ? arn : "");
         return;
     }

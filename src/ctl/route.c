@@ -11,7 +11,10 @@
 #include "auth/encoding.h"
 #include "util/buf.h"
 
-#define R(m, t, op, name) {m, t, op, name, "kafka:" name}
+#define R(m, t, op, name)                                                                          \
+    {                                                                                              \
+        m, t, op, name, "kafka:" name                                                              \
+    }
 const struct st_route st_routes[] = {
     R("POST", "/api/v2/clusters", ST_OP_CREATE_CLUSTER_V2, "CreateClusterV2"),
     R("GET", "/api/v2/clusters", ST_OP_LIST_CLUSTERS_V2, "ListClustersV2"),
@@ -31,10 +34,10 @@ const struct st_route st_routes[] = {
     R("GET", "/v1/vpc-connection/{arn}", ST_OP_DESCRIBE_VPC_CONNECTION, "DescribeVpcConnection"),
     R("DELETE", "/v1/vpc-connection/{arn}", ST_OP_DELETE_VPC_CONNECTION, "DeleteVpcConnection"),
     R("GET", "/v1/vpc-connections", ST_OP_LIST_VPC_CONNECTIONS, "ListVpcConnections"),
-    R("GET", "/v1/clusters/{clusterArn}/client-vpc-connections",
-      ST_OP_LIST_CLIENT_VPC_CONNECTIONS, "ListClientVpcConnections"),
-    R("PUT", "/v1/clusters/{clusterArn}/client-vpc-connection",
-      ST_OP_REJECT_CLIENT_VPC_CONNECTION, "RejectClientVpcConnection"),
+    R("GET", "/v1/clusters/{clusterArn}/client-vpc-connections", ST_OP_LIST_CLIENT_VPC_CONNECTIONS,
+      "ListClientVpcConnections"),
+    R("PUT", "/v1/clusters/{clusterArn}/client-vpc-connection", ST_OP_REJECT_CLIENT_VPC_CONNECTION,
+      "RejectClientVpcConnection"),
     R("POST", "/v1/clusters/{clusterArn}/scram-secrets", ST_OP_BATCH_ASSOCIATE_SCRAM_SECRET,
       "BatchAssociateScramSecret"),
     R("PATCH", "/v1/clusters/{clusterArn}/scram-secrets", ST_OP_BATCH_DISASSOCIATE_SCRAM_SECRET,
@@ -195,9 +198,9 @@ st_query_parse(const char *q, size_t len, struct st_query *out, const char **err
             }
             *err = NULL;
             char *name = decode_part(q + i, nl, err);
-            char *value = name ? (eq ? decode_part(eq + 1, (size_t)(q + j - eq - 1), err)
-                                     : strdup(""))
-                               : NULL;
+            char *value =
+                name ? (eq ? decode_part(eq + 1, (size_t)(q + j - eq - 1), err) : strdup(""))
+                     : NULL;
             if (!name || !value) {
                 free(name);
                 free(value);
@@ -279,8 +282,8 @@ char *
 st_page_token_decode(const char *token)
 {
     size_t n = strlen(token);
-    if (n <= sizeof(TOKEN_PREFIX) - 1 || memcmp(token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1) != 0 ||
-        n > 4096)
+    if (n <= sizeof(TOKEN_PREFIX) - 1 ||
+        memcmp(token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1) != 0 || n > 4096)
         return NULL;
     const char *b = token + sizeof(TOKEN_PREFIX) - 1;
     size_t bn = n - (sizeof(TOKEN_PREFIX) - 1);

@@ -40,11 +40,11 @@ enum st_op {
 
 /* One row of the static route table. */
 struct st_route {
-    const char *method;   /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *tmpl;     /* path template, labels as {name} filling a whole segment */
-    enum st_op op;        /* operation */
-    const char *name;     /* operation name, e.g. "DescribeClusterV2" */
-    const char *action;   /* IAM action, "kafka:<name>" */
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *tmpl;   /* path template, labels as {name} filling a whole segment */
+    enum st_op op;      /* operation */
+    const char *name;   /* operation name, e.g. "DescribeClusterV2" */
+    const char *action; /* IAM action, "kafka:<name>" */
 };
 
 #define ST_ROUTE_MAX_LABELS 2
@@ -59,10 +59,10 @@ struct st_route_match {
 };
 
 enum st_route_rc {
-    ST_ROUTE_OK = 0,          /* matched */
-    ST_ROUTE_NO_PATH = -1,    /* no template matches the path */
-    ST_ROUTE_NO_METHOD = -2,  /* the path exists for other methods */
-    ST_ROUTE_BAD_LABEL = -3,  /* a label is empty, badly percent-encoded or contains NUL */
+    ST_ROUTE_OK = 0,         /* matched */
+    ST_ROUTE_NO_PATH = -1,   /* no template matches the path */
+    ST_ROUTE_NO_METHOD = -2, /* the path exists for other methods */
+    ST_ROUTE_BAD_LABEL = -3, /* a label is empty, badly percent-encoded or contains NUL */
 };
 
 /* The table (NULL-terminated by a row with method NULL). */

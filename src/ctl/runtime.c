@@ -94,8 +94,7 @@ on_learned(struct st_gw_cluster *gw, void *arg)
         if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
             st_error("cluster %s: cannot mark it ACTIVE: %s", rt->arn, err);
         else
-            st_info("cluster %s is ACTIVE (%zu brokers)", rt->arn,
-                    st_gw_cluster_node_count(gw));
+            st_info("cluster %s is ACTIVE (%zu brokers)", rt->arn, st_gw_cluster_node_count(gw));
         st_ctl_changed(ctl);
     }
     json_decref(rec);
@@ -258,11 +257,11 @@ conn_set_state(struct st_ctl *ctl, json_t *c, const char *state, const char *rea
     if (reason)
         json_object_set_new(c, "stateReason", json_string(reason));
     if (st_store_conn_update(ctl->store, c, &err) != 0)
-        st_error("vpc connection %s: cannot record state %s: %s", js(c, "vpcConnectionArn"),
-                 state, err);
+        st_error("vpc connection %s: cannot record state %s: %s", js(c, "vpcConnectionArn"), state,
+                 err);
     else
-        st_info("vpc connection %s is %s%s%s", js(c, "vpcConnectionArn"), state,
-                reason ? ": " : "", reason ? reason : "");
+        st_info("vpc connection %s is %s%s%s", js(c, "vpcConnectionArn"), state, reason ? ": " : "",
+                reason ? reason : "");
 }
 
 static void

@@ -79,8 +79,8 @@ load_policies(struct st_store *s, const char *arn, struct st_snap_principal *p)
     size_t n = docs ? json_array_size(docs) : 0;
     p->policies = calloc(n ? n : 1, sizeof(*p->policies));
     for (size_t i = 0; i < n && p->policies; i++) {
-        struct st_policy *pol = compile(json_string_value(json_array_get(docs, i)),
-                                        ST_POLICY_IDENTITY, arn);
+        struct st_policy *pol =
+            compile(json_string_value(json_array_get(docs, i)), ST_POLICY_IDENTITY, arn);
         if (pol)
             p->policies[p->n_policies++] = pol;
     }

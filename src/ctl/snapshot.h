@@ -23,74 +23,74 @@ struct st_policy;
 
 /* An IAM principal able to sign requests (user, or assumed-role session). */
 struct st_snap_principal {
-    char *arn;                    /* arn:aws:iam::A:user/N or arn:aws:sts::A:assumed-role/R/S */
-    char account[13];             /* 12-digit account id */
-    char *role_arn;               /* the role of an assumed-role session, NULL for users */
-    struct st_policy **policies;  /* compiled identity policies (inline then managed), owned refs */
-    size_t n_policies;            /* number of policies */
+    char *arn;                   /* arn:aws:iam::A:user/N or arn:aws:sts::A:assumed-role/R/S */
+    char account[13];            /* 12-digit account id */
+    char *role_arn;              /* the role of an assumed-role session, NULL for users */
+    struct st_policy **policies; /* compiled identity policies (inline then managed), owned refs */
+    size_t n_policies;           /* number of policies */
 };
 
 /* An access key (long-term or STS). */
 struct st_snap_cred {
-    char *access_key_id;          /* AKIA... / ASIA... */
-    char *secret;                 /* secret access key */
-    char *session_token;          /* STS session token, NULL for long-term keys */
-    int64_t expires;              /* epoch seconds, 0 = never; expired sessions stay for a day so
-                                   * consumers can tell "expired" from "unknown" */
-    size_t principal;             /* index into principals */
+    char *access_key_id; /* AKIA... / ASIA... */
+    char *secret;        /* secret access key */
+    char *session_token; /* STS session token, NULL for long-term keys */
+    int64_t expires;     /* epoch seconds, 0 = never; expired sessions stay for a day so
+                          * consumers can tell "expired" from "unknown" */
+    size_t principal;    /* index into principals */
 };
 
 /* A cluster as the data plane needs it. */
 struct st_snap_cluster {
-    char *arn;                    /* cluster ARN */
-    char account[13];             /* owner account */
-    char *name;                   /* cluster name */
-    struct st_policy *policy;     /* compiled cluster policy or NULL (owned ref) */
-    bool vpc_iam;                 /* multi-VPC on for SASL/IAM */
-    bool vpc_scram;               /* multi-VPC on for SASL/SCRAM */
-    bool vpc_tls;                 /* multi-VPC on for mTLS */
-    bool unauthenticated;         /* unauthenticated access enabled */
+    char *arn;                /* cluster ARN */
+    char account[13];         /* owner account */
+    char *name;               /* cluster name */
+    struct st_policy *policy; /* compiled cluster policy or NULL (owned ref) */
+    bool vpc_iam;             /* multi-VPC on for SASL/IAM */
+    bool vpc_scram;           /* multi-VPC on for SASL/SCRAM */
+    bool vpc_tls;             /* multi-VPC on for mTLS */
+    bool unauthenticated;     /* unauthenticated access enabled */
 };
 
 /* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */
 struct st_snap_ingress {
-    char cidr[64];                /* IPv4 CIDR, e.g. "10.1.0.0/16" ("0.0.0.0/0" = anywhere) */
-    int port_lo, port_hi;         /* destination port range (0-65535 for "all") */
+    char cidr[64];        /* IPv4 CIDR, e.g. "10.1.0.0/16" ("0.0.0.0/0" = anywhere) */
+    int port_lo, port_hi; /* destination port range (0-65535 for "all") */
 };
 
 /* A VPC connection and the addresses its endpoints listen on. */
 struct st_snap_conn {
-    char *arn;                    /* vpc-connection ARN */
-    char *cluster_arn;            /* target cluster */
-    char owner[13];               /* client account */
-    char authentication[16];      /* SASL_IAM, SASL_SCRAM or TLS */
-    char state[16];               /* VpcConnectionState */
-    char **addresses;             /* endpoint addresses (one per client subnet), owned */
-    size_t n_addresses;           /* number of addresses */
+    char *arn;                       /* vpc-connection ARN */
+    char *cluster_arn;               /* target cluster */
+    char owner[13];                  /* client account */
+    char authentication[16];         /* SASL_IAM, SASL_SCRAM or TLS */
+    char state[16];                  /* VpcConnectionState */
+    char **addresses;                /* endpoint addresses (one per client subnet), owned */
+    size_t n_addresses;              /* number of addresses */
     struct st_snap_ingress *ingress; /* security-group ingress the data plane enforces on accept */
-    size_t n_ingress;             /* number of rules (0 = nothing may connect) */
+    size_t n_ingress;                /* number of rules (0 = nothing may connect) */
 };
 
 /* A SCRAM credential associated with a cluster (salted; never the password). */
 struct st_snap_scram {
-    char *cluster_arn;            /* cluster it is associated with */
-    char *username;               /* SCRAM username */
-    struct st_scram_cred cred;    /* salt, iterations, StoredKey, ServerKey */
+    char *cluster_arn;         /* cluster it is associated with */
+    char *username;            /* SCRAM username */
+    struct st_scram_cred cred; /* salt, iterations, StoredKey, ServerKey */
 };
 
 struct st_snapshot {
-    int refs;                            /* atomic reference count */
-    uint64_t generation;                 /* increases with every published snapshot */
+    int refs;                             /* atomic reference count */
+    uint64_t generation;                  /* increases with every published snapshot */
     struct st_snap_principal *principals; /* sorted by arn */
-    size_t n_principals;                 /* count */
-    struct st_snap_cred *creds;          /* sorted by access_key_id */
-    size_t n_creds;                      /* count */
-    struct st_snap_cluster *clusters;    /* sorted by arn */
-    size_t n_clusters;                   /* count */
-    struct st_snap_conn *conns;          /* sorted by arn */
-    size_t n_conns;                      /* count */
-    struct st_snap_scram *scram;         /* in cluster, username order */
-    size_t n_scram;                      /* count */
+    size_t n_principals;                  /* count */
+    struct st_snap_cred *creds;           /* sorted by access_key_id */
+    size_t n_creds;                       /* count */
+    struct st_snap_cluster *clusters;     /* sorted by arn */
+    size_t n_clusters;                    /* count */
+    struct st_snap_conn *conns;           /* sorted by arn */
+    size_t n_conns;                       /* count */
+    struct st_snap_scram *scram;          /* in cluster, username order */
+    size_t n_scram;                       /* count */
 };
 
 /*

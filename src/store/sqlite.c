@@ -22,11 +22,11 @@
 #define STMT_CACHE 96
 
 struct st_store {
-    sqlite3 *db;                       /* connection */
-    const char *sql[STMT_CACHE];       /* cached statements' SQL (static strings, by pointer) */
-    sqlite3_stmt *stmt[STMT_CACHE];    /* prepared with SQLITE_PREPARE_PERSISTENT */
-    int n_stmt;                        /* cache entries in use */
-    bool in_tx;                        /* inside st_store_begin() */
+    sqlite3 *db;                    /* connection */
+    const char *sql[STMT_CACHE];    /* cached statements' SQL (static strings, by pointer) */
+    sqlite3_stmt *stmt[STMT_CACHE]; /* prepared with SQLITE_PREPARE_PERSISTENT */
+    int n_stmt;                     /* cache entries in use */
+    bool in_tx;                     /* inside st_store_begin() */
 };
 
 /* Numbered migrations: migration i+1 brings user_version from i to i+1. */
@@ -40,11 +40,14 @@ static const char *const migrations[] = {
     "  trust TEXT) STRICT;"
     "CREATE TABLE access_keys (id TEXT PRIMARY KEY,"
     "  principal TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,"
-    "  secret TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'Active', created INTEGER NOT NULL) STRICT;"
+    "  secret TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'Active', created INTEGER NOT NULL) "
+    "STRICT;"
     "CREATE TABLE managed_policies (arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
     "  document TEXT NOT NULL, builtin INTEGER NOT NULL) STRICT;"
-    "CREATE TABLE attachments (principal TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,"
-    "  policy TEXT NOT NULL REFERENCES managed_policies(arn), PRIMARY KEY (principal, policy)) STRICT;"
+    "CREATE TABLE attachments (principal TEXT NOT NULL REFERENCES principals(arn) ON DELETE "
+    "CASCADE,"
+    "  policy TEXT NOT NULL REFERENCES managed_policies(arn), PRIMARY KEY (principal, policy)) "
+    "STRICT;"
     "CREATE TABLE inline_policies (principal TEXT NOT NULL REFERENCES principals(arn) ON DELETE "
     "  CASCADE, name TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (principal, name)) STRICT;"
     "CREATE TABLE sessions (id TEXT PRIMARY KEY, secret TEXT NOT NULL, token TEXT NOT NULL,"
@@ -65,7 +68,8 @@ static const char *const migrations[] = {
     "  doc TEXT NOT NULL) STRICT;"
     "CREATE INDEX conns_owner ON vpc_connections(owner, arn);"
     "CREATE INDEX conns_cluster ON vpc_connections(cluster, arn);"
-    "CREATE TABLE scram_secrets (arn TEXT PRIMARY KEY, account TEXT NOT NULL, username TEXT NOT NULL,"
+    "CREATE TABLE scram_secrets (arn TEXT PRIMARY KEY, account TEXT NOT NULL, username TEXT NOT "
+    "NULL,"
     "  credential TEXT NOT NULL) STRICT;"
     "CREATE TABLE cluster_scram (cluster TEXT NOT NULL REFERENCES clusters(arn) ON DELETE CASCADE,"
     "  secret TEXT NOT NULL REFERENCES scram_secrets(arn), PRIMARY KEY (cluster, secret)) STRICT;"
@@ -127,7 +131,9 @@ bind_texts(sqlite3_stmt *st, int n, const char *const *v)
     }
 }
 
-#define TEXTS(...) (const char *const[]){__VA_ARGS__}, (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define TEXTS(...)                                                                                 \
+    (const char *const[]){__VA_ARGS__},                                                            \
+        (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* Runs a write statement; returns the number of changed rows or -1. */
 static int
@@ -440,8 +446,9 @@ st_store_key_put(struct st_store *s, const char *akid, const char *principal_arn
 {
     json_t *o = ONE(s, "SELECT principal, secret FROM access_keys WHERE id = ?1", akid);
     if (o) {
-        bool same = strcmp(json_string_value(json_object_get(o, "principal")), principal_arn) == 0 &&
-                    strcmp(json_string_value(json_object_get(o, "secret")), secret) == 0;
+        bool same =
+            strcmp(json_string_value(json_object_get(o, "principal")), principal_arn) == 0 &&
+            strcmp(json_string_value(json_object_get(o, "secret")), secret) == 0;
         json_decref(o);
         if (!same) {
             *err = "the access key id is already in use with another principal or secret";
@@ -470,8 +477,7 @@ st_store_key_list(struct st_store *s)
 json_t *
 st_store_managed_list(struct st_store *s)
 {
-    return query_rows(s,
-                      "SELECT arn, name, document, builtin FROM managed_policies ORDER BY name",
+    return query_rows(s, "SELECT arn, name, document, builtin FROM managed_policies ORDER BY name",
                       NULL, 0, 0);
 }
 
@@ -704,10 +710,11 @@ json_t *
 st_store_cluster_list(struct st_store *s, const char *account, const char *name_filter,
                       const char *after, int limit)
 {
-    return QUERY(s, limit,
-                 "SELECT doc AS doc$ FROM clusters WHERE (?1 IS NULL OR account = ?1) AND (?2 IS "
-                 "NULL OR substr(name, 1, length(?2)) = ?2) AND (?3 IS NULL OR arn > ?3) ORDER BY arn",
-                 account, name_filter, after);
+    return QUERY(
+        s, limit,
+        "SELECT doc AS doc$ FROM clusters WHERE (?1 IS NULL OR account = ?1) AND (?2 IS "
+        "NULL OR substr(name, 1, length(?2)) = ?2) AND (?3 IS NULL OR arn > ?3) ORDER BY arn",
+        account, name_filter, after);
 }
 
 int
@@ -905,8 +912,8 @@ st_store_tags_remove(struct st_store *s, const char *arn, const json_t *keys, co
     json_t *v;
     json_array_foreach((json_t *)keys, i, v)
     {
-        int n = EXEC(s, err, "DELETE FROM tags WHERE arn = ?1 AND key = ?2", arn,
-                     json_string_value(v));
+        int n =
+            EXEC(s, err, "DELETE FROM tags WHERE arn = ?1 AND key = ?2", arn, json_string_value(v));
         if (n < 0)
             return n;
     }
@@ -921,7 +928,8 @@ st_store_tags_get(struct st_store *s, const char *arn)
     size_t i;
     json_t *r;
     if (rows)
-        json_array_foreach(rows, i, r) json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+        json_array_foreach(rows, i, r)
+            json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
     json_decref(rows);
     return o;
 }

@@ -31,7 +31,8 @@ struct st_store;
  * Opens (creating if missing) the store in directory `dir`, applies pending migrations and the
  * built-in managed policies. Returns a new store (st_store_close()) or NULL with *err.
  */
-struct st_store *st_store_open(const char *dir, const char **err) __attribute__((warn_unused_result));
+struct st_store *st_store_open(const char *dir, const char **err)
+    __attribute__((warn_unused_result));
 void st_store_close(struct st_store *s);
 /* Schema version (PRAGMA user_version) after migrations. */
 int st_store_schema_version(struct st_store *s);
@@ -84,10 +85,10 @@ json_t *st_store_principal_policies(struct st_store *s, const char *principal_ar
 /* STS session: temporary key `akid` with `secret` and `token` for the assumed-role principal
  * `arn` (role `role_arn`), valid until `expires` (epoch seconds). */
 int st_store_session_put(struct st_store *s, const char *akid, const char *secret,
-                         const char *token, const char *arn, const char *role_arn,
-                         int64_t expires, const char **err) __attribute__((warn_unused_result));
-/* [{accessKeyId, secret, sessionToken, principal, role, account, expires}]: every session, including
- * those expired less than a day before `now` (older ones are deleted). */
+                         const char *token, const char *arn, const char *role_arn, int64_t expires,
+                         const char **err) __attribute__((warn_unused_result));
+/* [{accessKeyId, secret, sessionToken, principal, role, account, expires}]: every session,
+ * including those expired less than a day before `now` (older ones are deleted). */
 json_t *st_store_session_list(struct st_store *s, int64_t now);
 
 /* ---- networks */
@@ -158,7 +159,8 @@ int st_store_scram_put(struct st_store *s, const char *arn, const char *account,
 /* {arn, account, username, credential} or NULL */
 json_t *st_store_scram_get(struct st_store *s, const char *arn);
 int st_store_cluster_scram_set(struct st_store *s, const char *cluster, const char *secret,
-                               bool associate, const char **err) __attribute__((warn_unused_result));
+                               bool associate, const char **err)
+    __attribute__((warn_unused_result));
 /* Secret ARNs associated with `cluster` (strings), paged. */
 json_t *st_store_cluster_scram_list(struct st_store *s, const char *cluster, const char *after,
                                     int limit);

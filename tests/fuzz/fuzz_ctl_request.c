@@ -67,7 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (body) {
         json_error_t jerr;
         json_t *j = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &jerr);
-        const char *pol = json_is_object(j) ? json_string_value(json_object_get(j, "policy")) : NULL;
+        const char *pol =
+            json_is_object(j) ? json_string_value(json_object_get(j, "policy")) : NULL;
         if (pol) {
             struct st_policy_parse_opts o = {ST_POLICY_CLUSTER, 0, false};
             struct st_policy_findings f = ST_POLICY_FINDINGS_INIT;

@@ -23,10 +23,18 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
-#define CLUSTER "arn:aws:kafka:us-east-1:123456789012:cluster/demo-cluster/6f2a1c3e-1111-4c3a-9d0b-0123456789ab-25"
-#define CLUSTER_ENC "arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Acluster%2Fdemo-cluster%2F6f2a1c3e-1111-4c3a-9d0b-0123456789ab-25"
-#define CONN "arn:aws:kafka:us-east-1:123456789012:vpc-connection/123456789012/demo-cluster/9a8b7c6d-2222-4e5f-8a9b-abcdefabcdef-3"
-#define CONN_ENC "arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Avpc-connection%2F123456789012%2Fdemo-cluster%2F9a8b7c6d-2222-4e5f-8a9b-abcdefabcdef-3"
+#define CLUSTER                                                                                    \
+    "arn:aws:kafka:us-east-1:123456789012:cluster/demo-cluster/"                                   \
+    "6f2a1c3e-1111-4c3a-9d0b-0123456789ab-25"
+#define CLUSTER_ENC                                                                                \
+    "arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Acluster%2Fdemo-cluster%2F6f2a1c3e-1111-4c3a-"  \
+    "9d0b-0123456789ab-25"
+#define CONN                                                                                       \
+    "arn:aws:kafka:us-east-1:123456789012:vpc-connection/123456789012/demo-cluster/"               \
+    "9a8b7c6d-2222-4e5f-8a9b-abcdefabcdef-3"
+#define CONN_ENC                                                                                   \
+    "arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Avpc-connection%2F123456789012%2Fdemo-cluster%" \
+    "2F9a8b7c6d-2222-4e5f-8a9b-abcdefabcdef-3"
 
 static void
 test_table_matches_model(void **state)
@@ -87,8 +95,7 @@ test_captured_paths(void **state)
                  ST_OP_GET_BOOTSTRAP_BROKERS, "clusterArn", CLUSTER);
     expect_route("GET", "/api/v2/clusters/" CLUSTER_ENC, ST_OP_DESCRIBE_CLUSTER_V2, "clusterArn",
                  CLUSTER);
-    expect_route("GET", "/v1/clusters/" CLUSTER_ENC, ST_OP_DESCRIBE_CLUSTER, "clusterArn",
-                 CLUSTER);
+    expect_route("GET", "/v1/clusters/" CLUSTER_ENC, ST_OP_DESCRIBE_CLUSTER, "clusterArn", CLUSTER);
     expect_route("DELETE", "/v1/vpc-connection/" CONN_ENC, ST_OP_DELETE_VPC_CONNECTION, "arn",
                  CONN);
     expect_route("GET", "/v1/vpc-connection/" CONN_ENC, ST_OP_DESCRIBE_VPC_CONNECTION, "arn", CONN);
@@ -188,20 +195,19 @@ test_snapshot(void **state)
     const char *user = "arn:aws:iam::111122223333:user/admin";
     const char *role = "arn:aws:iam::111122223333:role/r";
     assert_int_equal(st_store_account_put(s, "111122223333", "p", &created, &err), 0);
-    assert_int_equal(st_store_principal_put(s, user, "111122223333", "user", "admin", NULL,
-                                            &created, &err),
-                     0);
-    assert_int_equal(st_store_principal_put(s, role, "111122223333", "role", "r", NULL, &created,
-                                            &err),
-                     0);
+    assert_int_equal(
+        st_store_principal_put(s, user, "111122223333", "user", "admin", NULL, &created, &err), 0);
+    assert_int_equal(
+        st_store_principal_put(s, role, "111122223333", "role", "r", NULL, &created, &err), 0);
     assert_int_equal(st_store_key_put(s, "AKIAB", user, "secretB", &created, &err), 0);
     assert_int_equal(st_store_key_put(s, "AKIAA", user, "secretA", &created, &err), 0);
     assert_int_equal(st_store_attach(s, user, "AmazonMSKReadOnlyAccess", &created, &err), 0);
-    assert_int_equal(st_store_inline_put(s, role, "p",
-                                         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-                                         "\"Allow\",\"Action\":\"kafka:List*\",\"Resource\":\"*\"}]}",
-                                         &created, &err),
-                     0);
+    assert_int_equal(
+        st_store_inline_put(s, role, "p",
+                            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                            "\"Allow\",\"Action\":\"kafka:List*\",\"Resource\":\"*\"}]}",
+                            &created, &err),
+        0);
     int64_t now = (int64_t)time(NULL);
     assert_int_equal(st_store_session_put(s, "ASIALIVE", "s1", "tok1",
                                           "arn:aws:sts::111122223333:assumed-role/r/x", role,
@@ -227,17 +233,18 @@ test_snapshot(void **state)
         0);
     assert_int_equal(st_store_vpc_put(s, "vpc-1", "111122223333", "10.0.0.0/16", &created, &err),
                      0);
-    assert_int_equal(st_store_sg_put(s, "sg-1", "vpc-1",
-                                     "{\"ingress\":[{\"protocol\":\"tcp\",\"ports\":\"14001-14100\","
-                                     "\"cidr\":\"10.1.0.0/16\"},{\"protocol\":\"udp\",\"ports\":"
-                                     "\"53\"}],\"egress\":[]}",
-                                     &created, &err),
-                     0);
+    assert_int_equal(
+        st_store_sg_put(s, "sg-1", "vpc-1",
+                        "{\"ingress\":[{\"protocol\":\"tcp\",\"ports\":\"14001-14100\","
+                        "\"cidr\":\"10.1.0.0/16\"},{\"protocol\":\"udp\",\"ports\":"
+                        "\"53\"}],\"egress\":[]}",
+                        &created, &err),
+        0);
     const char *conn = "arn:aws:kafka:us-east-1:111122223333:vpc-connection/111122223333/c/v-1";
-    json_t *cr = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}", "vpcConnectionArn", conn,
-                           "owner", "111122223333", "targetClusterArn", carn, "state", "AVAILABLE",
-                           "authentication", "SASL_IAM", "securityGroups", "sg-1",
-                           "endpointAddresses", "127.0.1.1");
+    json_t *cr =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}", "vpcConnectionArn", conn, "owner",
+                  "111122223333", "targetClusterArn", carn, "state", "AVAILABLE", "authentication",
+                  "SASL_IAM", "securityGroups", "sg-1", "endpointAddresses", "127.0.1.1");
     assert_int_equal(st_store_conn_insert(s, cr, &err), 0);
     json_decref(cr);
     struct st_snapshot *snap = st_snapshot_build(s, 7, now, &err);

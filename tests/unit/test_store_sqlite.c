@@ -63,9 +63,8 @@ test_iam_idempotent_and_durable(void **state)
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
     assert_false(created);
     const char *u = "arn:aws:iam::111122223333:user/admin";
-    assert_int_equal(st_store_principal_put(s, u, "111122223333", "user", "admin", NULL, &created,
-                                            &err),
-                     0);
+    assert_int_equal(
+        st_store_principal_put(s, u, "111122223333", "user", "admin", NULL, &created, &err), 0);
     assert_true(created);
     assert_int_equal(st_store_key_put(s, "AKIATEST", u, "sekrit", &created, &err), 0);
     assert_true(created);
@@ -76,9 +75,8 @@ test_iam_idempotent_and_durable(void **state)
     assert_int_equal(st_store_attach(s, u, "AmazonMSKFullAccess", &created, &err), 0);
     assert_true(created);
     assert_int_equal(st_store_attach(s, u, "NoSuchPolicy", &created, &err), ST_STORE_NOTFOUND);
-    assert_int_equal(st_store_inline_put(s, u, "p1", "{\"Version\":\"2012-10-17\"}", &created,
-                                         &err),
-                     0);
+    assert_int_equal(
+        st_store_inline_put(s, u, "p1", "{\"Version\":\"2012-10-17\"}", &created, &err), 0);
     /* A user of an unknown account is refused by the foreign key. */
     assert_int_equal(st_store_principal_put(s, "arn:aws:iam::999999999999:user/x", "999999999999",
                                             "user", "x", NULL, &created, &err),
@@ -114,8 +112,7 @@ test_cluster_policy_versions(void **state)
     json_t *c = cluster(arn, "111122223333", "V1");
     assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
     assert_null(st_store_cluster_policy_get(s, arn));
-    assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", "X", "P1", &err),
-                     ST_STORE_CONFLICT);
+    assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", "X", "P1", &err), ST_STORE_CONFLICT);
     assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", NULL, "P1", &err), 0);
     assert_int_equal(st_store_cluster_policy_put(s, arn, "{}", NULL, "P2", &err),
                      ST_STORE_CONFLICT);
