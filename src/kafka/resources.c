@@ -419,14 +419,12 @@ edit_cmp(const void *a, const void *b)
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
-int
-st_kafka_request_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
-                       const struct st_kres *drop, size_t ndrop, struct st_buf *out,
-                       const char **err)
+static int
+strip_message(const struct st_kmsg *m, int16_t api_version, const uint8_t *body, size_t len,
+              const struct st_kres *drop, size_t ndrop, struct st_buf *out, const char **err)
 {
-    const struct st_kmsg *m = st_kschema_msg(api_key, false);
     if (!st_kschema_valid(m, api_version)) {
-        *err = "unsupported request version";
+        *err = "unsupported message version";
         return -1;
     }
     bool flex = st_kschema_flexible(m, api_version);
@@ -534,4 +532,98 @@ done:
         out->len = out->rpos + start;
     free(ed);
     return rc;
+}
+
+int
+st_kafka_request_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                       const struct st_kres *drop, size_t ndrop, struct st_buf *out,
+                       const char **err)
+{
+    return strip_message(st_kschema_msg(api_key, false), api_version, body, len, drop, ndrop, out,
+                         err);
+}
+
+int
+st_kafka_response_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                        const struct st_kres *drop, size_t ndrop, struct st_buf *out,
+                        const char **err)
+{
+    return strip_message(st_kschema_msg(api_key, true), api_version, body, len, drop, ndrop, out,
+                         err);
+}
+
+/* ---- response entities ---- */
+
+struct ectx {
+    int16_t key, ver; /* response */
+    st_kres_fn fn;    /* caller visitor */
+    void *arg;        /* caller argument */
+};
+
+static int
+ent_visit(void *arg, const struct st_kvisit *v)
+{
+    struct ectx *c = arg;
+    if (v->is_array || v->is_null)
+        return 0;
+    struct st_kres r;
+    memset(&r, 0, sizeof(r));
+    switch (v->field->entity) {
+    case ST_KENT_TOPIC_NAME:
+        r.type = ST_KRES_TOPIC;
+        r.name = v->p;
+        r.name_len = v->n;
+        break;
+    case ST_KENT_GROUP_ID:
+        r.type = ST_KRES_GROUP;
+        r.name = v->p;
+        r.name_len = v->n;
+        break;
+    case ST_KENT_TXN_ID:
+        r.type = ST_KRES_TXN_ID;
+        r.name = v->p;
+        r.name_len = v->n;
+        break;
+    case ST_KENT_TOPIC_ID: {
+        static const uint8_t zero[16];
+        if (v->n != 16 || memcmp(v->p, zero, 16) == 0)
+            return 0;
+        r.type = ST_KRES_TOPIC;
+        r.topic_id = v->p;
+        break;
+    }
+    default:
+        return 0;
+    }
+    r.api_key = c->key;
+    r.api_version = c->ver;
+    r.op = ST_KOP_NONE;
+    r.key_type = -1;
+    r.resource_type = -1;
+    r.field = v->field->name;
+    r.depth = v->depth;
+    r.value_off = v->off;
+    r.value_len = v->len;
+    if (v->elem) {
+        r.array = v->elem->array->name;
+        r.index = v->elem->index;
+        r.elem_off = v->elem->off;
+        r.elem_len = v->elem->len;
+        r.array_off = v->elem->array_off;
+    }
+    return c->fn(c->arg, &r);
+}
+
+int
+st_kafka_response_entities(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                           st_kres_fn fn, void *arg, const char **err)
+{
+    const struct st_kmsg *m = st_kschema_msg(api_key, true);
+    if (!m) {
+        *err = "unknown API key";
+        return -1;
+    }
+    struct ectx c = {api_key, api_version, fn, arg};
+    size_t used;
+    return st_kschema_walk(m, api_version, body, len, ent_visit, &c, &used, err);
 }

@@ -117,6 +117,21 @@ int st_kafka_request_strip(int16_t api_key, int16_t api_version, const uint8_t *
                            const struct st_kres *drop, size_t ndrop, struct st_buf *out,
                            const char **err) __attribute__((warn_unused_result));
 
+/*
+ * Response side, for authorization that filters results (Metadata for all topics, ListGroups,
+ * ListTransactions, ...): reports every topic name/id, group id and transactional id of a response
+ * body with the same spans as request entries (op ST_KOP_NONE). No allocation.
+ * Returns 0, or -1 with *err.
+ */
+int st_kafka_response_entities(int16_t api_key, int16_t api_version, const uint8_t *body,
+                               size_t len, st_kres_fn fn, void *arg, const char **err)
+    __attribute__((warn_unused_result));
+
+/* st_kafka_request_strip() for a response body (entries from st_kafka_response_entities()). */
+int st_kafka_response_strip(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
+                            const struct st_kres *drop, size_t ndrop, struct st_buf *out,
+                            const char **err) __attribute__((warn_unused_result));
+
 /* "TOPIC", "GROUP", ... and "READ", "WRITE", ... for logs. */
 const char *st_kres_type_name(enum st_kres_type t);
 const char *st_kop_name(enum st_kop op);

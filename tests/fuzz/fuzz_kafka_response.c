@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kafka/proto.h"
+#include "kafka/resources.h"
 #include "kafka/schema.h"
 #include "kafka/synth.h"
 
@@ -37,6 +38,41 @@ map(void *arg, int32_t node_id, const char **host, size_t *host_len, int32_t *po
     return 0;
 }
 
+struct drops {
+    const uint8_t *body; /* body start */
+    size_t len;          /* body length */
+    struct st_kres e[4]; /* entities inside arrays */
+    size_t n;            /* entries in e */
+};
+
+static int
+entity(void *arg, const struct st_kres *r)
+{
+    struct drops *d = arg;
+    if (r->value_off + r->value_len > d->len || r->elem_off + r->elem_len > d->len)
+        __builtin_trap();
+    if (r->array && d->n < 4)
+        d->e[d->n++] = *r;
+    return 0;
+}
+
+/* Response filtering (authorization): strip entities; the result must parse. */
+static void
+filter(const struct st_kmsg *m, int16_t key, int16_t ver, const uint8_t *body, size_t len)
+{
+    struct drops d = {.body = body, .len = len};
+    const char *err;
+    if (st_kafka_response_entities(key, ver, body, len, entity, &d, &err) != 0 || d.n == 0)
+        return;
+    struct st_buf out = ST_BUF_INIT;
+    size_t used;
+    if (st_kafka_response_strip(key, ver, body, len, d.e, d.n, &out, &err) == 0 &&
+        st_buf_used(&out) &&
+        st_kschema_skip(m, ver, st_buf_head(&out), st_buf_used(&out), &used, &err) != 0)
+        __builtin_trap();
+    st_buf_free(&out);
+}
+
 static void
 run(int16_t key, int16_t ver, const uint8_t *body, size_t len)
 {
@@ -57,6 +93,7 @@ run(int16_t key, int16_t ver, const uint8_t *body, size_t len)
         }
         st_buf_free(&b);
         st_karena_free(&a);
+        filter(m, key, ver, body, len);
     }
     if (!st_kafka_response_needs_rewrite(key, ver) || !st_kafka_request_supported(key, ver))
         return;

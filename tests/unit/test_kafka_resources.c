@@ -682,6 +682,58 @@ test_strip(void **state)
     free(r.body);
 }
 
+/* Metadata "all topics" filtering: drop topics from every Metadata response version. */
+static void
+test_response_filter(void **state)
+{
+    (void)state;
+    const struct st_kmsg *m = st_kschema_msg(ST_KAFKA_METADATA, true);
+    for (int16_t ver = 0; ver <= m->v_max; ver++) {
+        struct st_karena a;
+        st_karena_init(&a, 0);
+        struct st_kdoc d;
+        assert_int_equal(st_kdoc_synth(&a, m, ver, 77u + (uint32_t)ver, &d), 0);
+        struct st_kval *tv = st_kobj_get(&d.root, "Topics");
+        const struct st_kstruct *ts = m->root->fields[st_kstruct_find(m->root, "Topics")].sub;
+        static const char *const names[] = {"keep-1", "secret", "keep-2"};
+        tv->is_null = 0;
+        tv->count = 3;
+        tv->objs = st_karena_alloc(&a, 3 * sizeof(*tv->objs));
+        for (int i = 0; i < 3; i++) {
+            struct st_kobj *o = &tv->objs[i];
+            o->st = ts;
+            o->vals = st_karena_alloc(&a, ts->nfields * sizeof(*o->vals));
+            struct st_kval *n = st_kobj_get(o, "Name");
+            n->p = (const uint8_t *)names[i];
+            n->n = strlen(names[i]);
+        }
+        struct st_buf b = ST_BUF_INIT, out = ST_BUF_INIT;
+        const char *err;
+        assert_int_equal(st_kdoc_encode(&d, &b, &err), 0);
+        static const char *const drop[] = {"secret"};
+        struct pick p = {drop, 1, {{0}}, 0};
+        assert_int_equal(
+            st_kafka_response_entities(3, ver, st_buf_head(&b), st_buf_used(&b), pick_cb, &p, &err),
+            0);
+        assert_int_equal(p.ne, 1);
+        assert_string_equal(p.e[0].array, "Topics");
+        assert_int_equal(st_kafka_response_strip(3, ver, st_buf_head(&b), st_buf_used(&b), p.e,
+                                                 p.ne, &out, &err),
+                         0);
+        /* Expected: the same DOM without the middle topic. */
+        tv->objs[1] = tv->objs[2];
+        tv->count = 2;
+        struct st_buf exp = ST_BUF_INIT;
+        assert_int_equal(st_kdoc_encode(&d, &exp, &err), 0);
+        assert_int_equal(st_buf_used(&out), st_buf_used(&exp));
+        assert_memory_equal(st_buf_head(&out), st_buf_head(&exp), st_buf_used(&exp));
+        st_buf_free(&b);
+        st_buf_free(&out);
+        st_buf_free(&exp);
+        st_karena_free(&a);
+    }
+}
+
 static int
 setup(void **state)
 {
@@ -708,6 +760,7 @@ main(void)
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_groups_and_cluster),
         cmocka_unit_test(test_strip),
+        cmocka_unit_test(test_response_filter),
         cmocka_unit_test(test_every_supported_version),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
