@@ -36,7 +36,6 @@ def kcat_produce_consume(sd, topic, partition, tag, n):
 
 
 def test():
-    m.require_modernmock()
     with m.ModernMock(brokers=3) as mock, \
             m.UpstreamStraitd(mock.bootstrap, ports=4,
                               extra_args=["--metadata-refresh-ms", "500"]) as sd:
@@ -109,4 +108,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run(test)
+    m.main(test)

@@ -18,7 +18,6 @@ DOWN = 2
 
 
 def test():
-    m.require_modernmock()
     with m.ModernMock(brokers=3) as mock, \
             m.UpstreamStraitd(mock.bootstrap, ports=3,
                               extra_args=["--metadata-refresh-ms", "500"]) as sd:
@@ -86,4 +85,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run(test)
+    m.main(test)

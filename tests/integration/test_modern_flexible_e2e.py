@@ -19,7 +19,6 @@ WANT_VERSIONS = {"Metadata": 12, "Produce": 10, "Fetch": 16, "ListOffsets": 7}
 
 
 def test():
-    m.require_modernmock()
     with m.ModernMock(brokers=3) as mock, \
             m.UpstreamStraitd(mock.bootstrap, ports=3) as sd:
         topic = h.unique_name("modern-e2e")
@@ -62,4 +61,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run(test)
+    m.main(test)

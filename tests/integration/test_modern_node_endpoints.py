@@ -106,10 +106,9 @@ def test_fetch():
 
 
 def test_both():
-    m.require_modernmock()
     test()
     test_fetch()
 
 
 if __name__ == "__main__":
-    h.run(test_both)
+    m.main(test_both)

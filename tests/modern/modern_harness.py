@@ -26,8 +26,15 @@ COMMAND_TIMEOUT = 30.0  # seconds for the mock to answer one command
 MOCK_STOP_TIMEOUT = 15.0
 
 
+def main(test_fn):
+    """The test program: skipped (exit 77) without build/modernmock, else h.run(test_fn)."""
+    require_modernmock()
+    h.run(test_fn)
+
+
 def require_modernmock():
-    """Exits the test as skipped (77) when build/modernmock was not built."""
+    """Exits the test as skipped (77) when build/modernmock was not built. Call it outside
+    h.run(), which reports any exit as a failure."""
     if not os.access(MODERNMOCK, os.X_OK):
         h.log("SKIP: no %s (run scripts/build-modern-librdkafka, then re-run cmake/ninja; "
               "`make test` does both)" % MODERNMOCK)
