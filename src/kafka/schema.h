@@ -116,9 +116,11 @@ struct st_karena {
     size_t limit;                 /* maximum of used */
 };
 
+/* Initializes an empty arena (allocates nothing yet). */
 void st_karena_init(struct st_karena *a, size_t limit);
 /* Zeroed memory of n bytes, or NULL past the limit/OOM. Valid until st_karena_free(). */
 void *st_karena_alloc(struct st_karena *a, size_t n);
+/* Frees every chunk; the arena can be reused after st_karena_init(). */
 void st_karena_free(struct st_karena *a);
 
 struct st_kobj;
