@@ -15,7 +15,7 @@
 #define MAX_PROG 8192
 #define MAX_LOOPS 64
 #define MAX_REPEAT 1000
-#define MAX_STEPS 2000000L
+#define MAX_STEPS 1000000L
 #define MAX_DEPTH 20000
 #define NONE SIZE_MAX
 
