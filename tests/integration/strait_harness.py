@@ -2,9 +2,12 @@
 
 Each Straitd gets a fresh temporary data dir and its own loopback endpoint address (127.A.B.1, chosen
 so that no socket, live or in TIME_WAIT, holds its ports), waits (bounded) for the ready file, and
-exposes the endpoint's bootstrap/brokers plus `strait admin` helpers. On exit it stops straitd with
-SIGTERM (SIGKILL after a bound) and, if the test failed or straitd did not stop cleanly, prints its
-log. Also holds the small client helpers the tests share (message sets, consume-to-EOF).
+exposes the endpoint's bootstrap/brokers plus `strait admin` helpers. While it runs, a BypassWatcher
+fails the test if any other process connects to an upstream broker address (an address straitd
+should have rewritten). On exit it stops straitd with SIGTERM (SIGKILL after a bound) and, if the
+test failed, straitd died, or it did not exit 0, prints its log. MockCluster runs build/mockcluster
+as an external upstream (--upstream mode). Also holds the small client helpers the tests share
+(message sets, consume-to-EOF, exact comparison) and run(), the test program's main.
 
 Environment: ST_BUILD_DIR (dir holding straitd and strait; default <source>/build), ST_SOURCE_DIR,
 ST_LOG_LEVEL (straitd --log-level, default info), ST_KEEP=1 keeps the data dir.
