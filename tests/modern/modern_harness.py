@@ -222,7 +222,7 @@ class UpstreamStraitd(h.Straitd):
 
 
 def run_client(bootstrap, topic, count, partition=None, forbid=(), timeout_s=120, consume=True,
-               tag=None, max_len=300, check_ok=True, count_log=()):
+               tag=None, max_len=300, check_ok=True, count_log=(), extra=()):
     """Runs the librdkafka 2.12 client (`modernmock client`); returns its JSON report. With
     check_ok, fails the test unless the report says ok."""
     argv = [MODERNMOCK, "client", "--bootstrap", bootstrap, "--topic", topic, "--count",
@@ -237,6 +237,7 @@ def run_client(bootstrap, topic, count, partition=None, forbid=(), timeout_s=120
         argv += ["--forbid", f]
     for c in count_log:
         argv += ["--count-log", c]
+    argv += list(extra)
     h.log("running: %s" % " ".join(argv))
     t0 = time.monotonic()
     r = subprocess.run(argv, capture_output=True, timeout=3 * timeout_s + 60,

@@ -48,6 +48,7 @@ usage(void)
             "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
             "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
             "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
+            "                         [--group-protocol classic|consumer]\n"
             "         produces N messages (acks=all), consumes the topic back from the beginning\n"
             "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
             "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
@@ -55,6 +56,8 @@ usage(void)
             "         --pause-after K: once K messages are delivered print \"paused K ...\" and\n"
             "         wait for a line on stdin (the cluster can change under cached metadata);\n"
             "         (--pause-in-consume: once K messages are consumed instead);\n"
+            "         --group-protocol: consume by subscribing in a new consumer group (KIP-848 with\n"
+            "         \"consumer\"), then commit and check the committed offsets;\n"
             "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
 }
 
@@ -251,6 +254,8 @@ struct client {
     int pause_after;             /* --pause-after K: after K messages are delivered, print
                                     "paused K" and wait for a line on stdin; -1 = never */
     bool pause_in_consume;       /* --pause-in-consume: pause after K messages consumed instead */
+    const char *group_protocol;  /* --group-protocol classic|consumer: subscribe in a consumer
+                                    group (KIP-848 with "consumer") instead of assign(); NULL = no */
     const char *forbid[MAX_FORBID]; /* --forbid: substrings no client log line may contain */
     int n_forbid;                /* entries in forbid */
     const char *count_log[MAX_FORBID]; /* --count-log: substrings of "FAC: line" to count */
@@ -412,7 +417,7 @@ run_client(int argc, char **argv)
         {"timeout-s", required_argument, NULL, 'T'}, {"forbid", required_argument, NULL, 'F'},
         {"no-consume", no_argument, NULL, 'N'},      {"pause-after", required_argument, NULL, 'P'},
         {"count-log", required_argument, NULL, 'L'}, {"pause-in-consume", no_argument, NULL, 'C'},
-        {NULL, 0, NULL, 0}};
+        {"group-protocol", required_argument, NULL, 'G'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -449,6 +454,9 @@ run_client(int argc, char **argv)
             break;
         case 'C':
             cl.pause_in_consume = true;
+            break;
+        case 'G':
+            cl.group_protocol = optarg;
             break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
@@ -548,6 +556,10 @@ run_client(int argc, char **argv)
     /* -- consume back from the beginning, no group (assign) -- */
     int consumed = 0, matched = 0, dups = 0, missing = 0, corrupt = 0, out_of_order = 0;
     int foreign = 0, eof_parts = 0;
+    char group_error[256] = "";  /* first group-mode problem */
+    bool committed_at_end = false; /* group mode: every partition's committed offset = its end */
+    int64_t committed_total = 0; /* group mode: sum of committed offsets */
+    int group_assigned = -1;     /* group mode: partitions assigned to this member at the end */
     bool timed_out = false;
     if (cl.consume && n_parts > 0) {
         char *seen = calloc((size_t)cl.count + 1, 1);
@@ -561,6 +573,11 @@ run_client(int argc, char **argv)
         char group[256];
         snprintf(group, sizeof(group), "modernmock-%d", (int)getpid());
         conf_set(cconf, "group.id", group);
+        if (cl.group_protocol) {
+            conf_set(cconf, "group.protocol", cl.group_protocol);
+            if (strcmp(cl.group_protocol, "consumer") != 0)
+                conf_set(cconf, "session.timeout.ms", "6000");
+        }
         conf_set(cconf, "enable.auto.commit", "false");
         conf_set(cconf, "enable.partition.eof", "true");
         conf_set(cconf, "auto.offset.reset", "earliest");
@@ -588,13 +605,23 @@ run_client(int argc, char **argv)
             assigned++;
         }
         eof_parts = n_parts - assigned;
-        rd_kafka_resp_err_t ae = rd_kafka_assign(co, tl);
+        rd_kafka_resp_err_t ae;
+        if (cl.group_protocol) {
+            /* Group mode: the group assigns partitions; read until every message is back. */
+            rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(sub, cl.topic, RD_KAFKA_PARTITION_UA);
+            ae = rd_kafka_subscribe(co, sub);
+            rd_kafka_topic_partition_list_destroy(sub);
+            eof_parts = 0;
+        } else {
+            ae = rd_kafka_assign(co, tl);
+        }
         rd_kafka_topic_partition_list_destroy(tl);
         if (ae)
-            die("assign: %s", rd_kafka_err2str(ae));
+            die("assign/subscribe: %s", rd_kafka_err2str(ae));
         double c0 = now_s();
         char ebuf[128];
-        while (eof_parts < n_parts) {
+        while (cl.group_protocol ? matched < cl.count : eof_parts < n_parts) {
             if (now_s() - c0 > cl.timeout_s) {
                 timed_out = true;
                 break;
@@ -668,6 +695,42 @@ run_client(int argc, char **argv)
         for (int i = 0; i < cl.count; i++)
             if (!seen[i])
                 missing++;
+        if (cl.group_protocol && !timed_out) {
+            /* Commit what was read, then read the committed offsets back from the coordinator
+             * and compare them with the partitions' ends. */
+            rd_kafka_resp_err_t ce = rd_kafka_commit(co, NULL, 0);
+            if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                snprintf(group_error, sizeof(group_error), "commit: %s", rd_kafka_err2str(ce));
+            rd_kafka_topic_partition_list_t *cp = rd_kafka_topic_partition_list_new(n_parts);
+            for (int i = 0; i < n_parts; i++)
+                rd_kafka_topic_partition_list_add(cp, cl.topic, md->topics[0].partitions[i].id);
+            ce = rd_kafka_committed(co, cp, 30000);
+            if (ce && !group_error[0])
+                snprintf(group_error, sizeof(group_error), "committed: %s", rd_kafka_err2str(ce));
+            committed_at_end = !ce;
+            for (int i = 0; !ce && i < cp->cnt; i++) {
+                int64_t lo = -1, hi = -1;
+                rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(
+                    co, cl.topic, cp->elems[i].partition, &lo, &hi, 30000);
+                int64_t coff = cp->elems[i].offset;
+                bool at_end = !we && (coff == hi || (hi == 0 && coff < 0));
+                if (!at_end) {
+                    committed_at_end = false;
+                    if (!group_error[0])
+                        snprintf(group_error, sizeof(group_error),
+                                 "partition %d committed %" PRId64 ", end %" PRId64 " (%s)",
+                                 (int)cp->elems[i].partition, coff, hi, rd_kafka_err2str(we));
+                }
+                if (coff >= 0)
+                    committed_total += coff;
+            }
+            rd_kafka_topic_partition_list_t *asg = NULL;
+            if (!rd_kafka_assignment(co, &asg) && asg) {
+                group_assigned = asg->cnt;
+                rd_kafka_topic_partition_list_destroy(asg);
+            }
+            rd_kafka_topic_partition_list_destroy(cp);
+        }
         rd_kafka_consumer_close(co);
         rd_kafka_destroy(co);
         free(seen);
@@ -683,6 +746,8 @@ run_client(int argc, char **argv)
         fail = "consume timed out before every partition reached its end";
     if (!fail && cl.consume && (matched != cl.count || dups || corrupt || out_of_order))
         fail = "consumed messages differ from the produced ones";
+    if (!fail && cl.consume && cl.group_protocol && (group_error[0] || !committed_at_end))
+        fail = "consumer group commit/committed check failed";
     if (!fail && cl.forbid_seen[0])
         fail = "a forbidden address appeared in the client's log";
 
@@ -741,6 +806,12 @@ run_client(int argc, char **argv)
         json_str(o, cl.count_log[i]);
         fprintf(o, ":%ld", cl.count_log_n[i]);
     }
+    fprintf(o, "},\"group\":{\"protocol\":");
+    json_str(o, cl.group_protocol ? cl.group_protocol : "");
+    fprintf(o, ",\"assigned\":%d,\"committedAtEnd\":%s,\"committedTotal\":%" PRId64
+               ",\"error\":",
+            group_assigned, committed_at_end ? "true" : "false", committed_total);
+    json_str(o, group_error);
     fprintf(o, "},\"forbiddenSeen\":");
     json_str(o, cl.forbid_seen);
     fprintf(o, ",\"failure\":");
