@@ -234,28 +234,37 @@ test_metadata_v12_mock212(void **state)
     free(f);
 }
 
+/* KIP-951 NodeEndpoints after a leader move: only the top-level tag section changes. */
 static void
-test_produce_nodeendpoints_mock212(void **state)
+check_nodeendpoints(const char *file, int16_t key, int16_t ver)
 {
-    (void)state;
     size_t len, hl;
-    uint8_t *f = load("00-Produce-v10-resp-mock212-nodeendpoints.bin", &len);
+    uint8_t *f = load(file, &len);
     const char *err;
-    assert_int_equal(st_kafka_resp_hdr_len(0, 10, f, len, &hl, &err), 0);
+    assert_int_equal(st_kafka_resp_hdr_len(key, ver, f, len, &hl, &err), 0);
     struct st_buf out = ST_BUF_INIT;
     int nobs = 0;
     struct st_krewrite_ops ops = {&nobs, observe_count, map_any};
-    assert_int_equal(st_kafka_response_rewrite(0, 10, f + hl, len - hl, &ops, &out, &err),
+    assert_int_equal(st_kafka_response_rewrite(key, ver, f + hl, len - hl, &ops, &out, &err),
                      ST_KRW_REWRITTEN);
     assert_true(nobs >= 1);
     assert_non_null(memmem(st_buf_head(&out), st_buf_used(&out), "gw.example", 10));
-    /* Everything before the tagged section is unchanged. */
+    assert_null(memmem(st_buf_head(&out), st_buf_used(&out), "127.0.0.1", 9));
     size_t tags_off;
     assert_int_equal(
-        st_kschema_skip_to_tags(st_kschema_msg(0, true), 10, f + hl, len - hl, &tags_off, &err), 0);
+        st_kschema_skip_to_tags(st_kschema_msg(key, true), ver, f + hl, len - hl, &tags_off, &err),
+        0);
     assert_memory_equal(st_buf_head(&out), f + hl, tags_off);
     st_buf_free(&out);
     free(f);
+}
+
+static void
+test_nodeendpoints_mock212(void **state)
+{
+    (void)state;
+    check_nodeendpoints("00-Produce-v10-resp-mock212-nodeendpoints.bin", 0, 10);
+    check_nodeendpoints("01-Fetch-v16-resp-mock212-nodeendpoints.bin", 1, 16);
 }
 
 /* The librdkafka mock's ApiVersions v3 UNSUPPORTED_VERSION reply is in no Kafka format. */
@@ -283,7 +292,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_golden),
         cmocka_unit_test(test_metadata_v12_mock212),
-        cmocka_unit_test(test_produce_nodeendpoints_mock212),
+        cmocka_unit_test(test_nodeendpoints_mock212),
         cmocka_unit_test(test_apiversions_mock_hybrid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
