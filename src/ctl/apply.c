@@ -285,7 +285,17 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
                             "%s.subnets[%zu]: id, azId and endpointAddress (a local IP "
                             "strait listens on for this subnet) are required",
                             where, j);
-            if (st_store_subnet_put(s, sid, vid, az, addr, &yes, &err) != 0)
+            /* More addresses let the subnet hold endpoints of several clusters (each cluster
+             * uses the same 14001+ ports, so one address per cluster). */
+            const json_t *more = json_object_get(k, "endpointAddresses");
+            size_t m;
+            json_t *ma;
+            json_array_foreach(more, m, ma) if (!json_is_string(ma)) return fail(
+                ap, "%s.subnets[%zu].endpointAddresses: a list of IP strings", where, j);
+            char *extra = json_is_array(more) ? json_dumps(more, JSON_COMPACT) : NULL;
+            int rc = st_store_subnet_put(s, sid, vid, az, addr, extra, &yes, &err);
+            free(extra);
+            if (rc != 0)
                 return fail(ap, "%s.subnets[%zu] (%s): %s", where, j, sid, err);
             created(ap, yes, "subnet %s (%s, endpoint %s) in %s", sid, az, addr, vid);
         }

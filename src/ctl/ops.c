@@ -1032,7 +1032,7 @@ op_create_conn(struct st_api *a)
     st_ctl_uuid(uuid);
     snprintf(arn, sizeof(arn), "arn:aws:kafka:%s:%s:vpc-connection/%s/%s/%s-%d", ctl->region, acct,
              jstr0(cl, "account"), jstr0(cl, "clusterName"), uuid, 1 + (int)(uuid[1] % 9));
-    json_t *rec = NULL, *endpoints = NULL, *addrs = NULL;
+    json_t *rec = NULL, *endpoints = NULL, *addrs = NULL, *busy = NULL;
     if (st_api_authorize(a, "kafka:CreateVpcConnection", arn, NULL) != 0)
         goto out;
     if (strcmp(jstr0(cl, "state"), "ACTIVE") != 0) {
@@ -1069,7 +1069,7 @@ op_create_conn(struct st_api *a)
     if (json_array_size(subnets) != json_array_size(cl_azs)) {
         st_api_error(a, BAD, "clientSubnets",
                      "give exactly %zu client subnets, one in each of the cluster's Availability "
-                     "Zones (AZ IDs",
+                     "Zones (matching AZ IDs)",
                      json_array_size(cl_azs));
         goto out;
     }
@@ -1077,6 +1077,19 @@ op_create_conn(struct st_api *a)
     addrs = json_array();
     size_t i, j;
     json_t *s, *z;
+    /* Addresses held by live connections to other clusters: a cluster's endpoint needs its own
+     * address (every cluster uses the same per-broker ports). */
+    busy = json_array();
+    json_t *every = st_store_conn_list(ctl->store, NULL, NULL, NULL, 0);
+    json_array_foreach(every, i, z)
+    {
+        const char *st = jstr0(z, "state");
+        if (strcmp(jstr0(z, "targetClusterArn"), jstr0(cl, "clusterArn")) == 0 ||
+            strcmp(st, "INACTIVE") == 0 || strcmp(st, "REJECTED") == 0 || strcmp(st, "FAILED") == 0)
+            continue;
+        json_array_extend(busy, json_object_get(z, "endpointAddresses"));
+    }
+    json_decref(every);
     json_array_foreach(subnets, i, s)
     {
         json_t *sub =
@@ -1109,14 +1122,43 @@ op_create_conn(struct st_api *a)
             json_decref(sub);
             goto out;
         }
-        json_array_append_new(endpoints, json_pack("{s:s, s:s, s:s}", "subnetId",
-                                                   json_string_value(s), "azId", jstr0(sub, "azId"),
-                                                   "address", jstr0(sub, "endpointAddress")));
+        json_t *cands = json_loads(jstr0(sub, "extraAddresses"), 0, NULL);
+        if (!json_is_array(cands)) {
+            json_decref(cands);
+            cands = json_array();
+        }
+        json_array_insert_new(cands, 0, json_string(jstr0(sub, "endpointAddress")));
+        const char *addr = NULL;
+        json_t *c;
+        json_array_foreach(cands, j, c)
+        {
+            bool taken = false;
+            size_t k;
+            json_t *b;
+            json_array_foreach(busy, k, b) if (json_equal(b, c)) taken = true;
+            if (!taken && json_is_string(c)) {
+                addr = json_string_value(c);
+                break;
+            }
+        }
+        if (!addr) {
+            st_api_error(a, BAD, "clientSubnets",
+                         "every endpoint address of subnet %s is used by connections to other "
+                         "clusters; add an address to the subnet's endpointAddresses (strait "
+                         "admin apply)",
+                         json_string_value(s));
+            json_decref(cands);
+            json_decref(sub);
+            goto out;
+        }
+        json_array_append_new(endpoints,
+                              json_pack("{s:s, s:s, s:s}", "subnetId", json_string_value(s), "azId",
+                                        jstr0(sub, "azId"), "address", addr));
         bool dup = false;
-        json_array_foreach(addrs, j, z) if (strcmp(json_string_value(z),
-                                                   jstr0(sub, "endpointAddress")) == 0) dup = true;
+        json_array_foreach(addrs, j, z) if (strcmp(json_string_value(z), addr) == 0) dup = true;
         if (!dup)
-            json_array_append_new(addrs, json_string(jstr0(sub, "endpointAddress")));
+            json_array_append_new(addrs, json_string(addr));
+        json_decref(cands);
         json_decref(sub);
     }
     /* Ports the connection's clients must reach. */
@@ -1194,6 +1236,7 @@ out:
     json_decref(rec);
     json_decref(endpoints);
     json_decref(addrs);
+    json_decref(busy);
     json_decref(cl);
 }
 

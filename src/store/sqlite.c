@@ -75,6 +75,8 @@ static const char *const migrations[] = {
     "  secret TEXT NOT NULL REFERENCES scram_secrets(arn), PRIMARY KEY (cluster, secret)) STRICT;"
     "CREATE TABLE tags (arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY (arn, key)) STRICT;",
+    /* 2: more endpoint addresses per subnet (one VPC endpoint per cluster, like ENI IPs) */
+    "ALTER TABLE subnets ADD COLUMN extra_addresses TEXT NOT NULL DEFAULT '[]';",
 };
 
 static const char *const msk_full =
@@ -586,7 +588,8 @@ st_store_vpc_get(struct st_store *s, const char *id)
 
 int
 st_store_subnet_put(struct st_store *s, const char *id, const char *vpc, const char *az_id,
-                    const char *endpoint_address, bool *created, const char **err)
+                    const char *endpoint_address, const char *extra, bool *created,
+                    const char **err)
 {
     json_t *o = ONE(s, "SELECT vpc FROM subnets WHERE id = ?1", id);
     if (o) {
@@ -598,11 +601,14 @@ st_store_subnet_put(struct st_store *s, const char *id, const char *vpc, const c
         }
     }
     return put_result(EXEC(s, err,
-                           "INSERT INTO subnets (id, vpc, az_id, endpoint_address) VALUES (?1, "
-                           "?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET az_id = excluded.az_id, "
-                           "endpoint_address = excluded.endpoint_address WHERE az_id != "
-                           "excluded.az_id OR endpoint_address != excluded.endpoint_address",
-                           id, vpc, az_id, endpoint_address),
+                           "INSERT INTO subnets (id, vpc, az_id, endpoint_address, "
+                           "extra_addresses) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO "
+                           "UPDATE SET az_id = excluded.az_id, endpoint_address = "
+                           "excluded.endpoint_address, extra_addresses = excluded.extra_addresses "
+                           "WHERE az_id != excluded.az_id OR endpoint_address != "
+                           "excluded.endpoint_address OR extra_addresses != "
+                           "excluded.extra_addresses",
+                           id, vpc, az_id, endpoint_address, extra ? extra : "[]"),
                       created);
 }
 
@@ -611,7 +617,8 @@ st_store_subnet_get(struct st_store *s, const char *id)
 {
     return ONE(s,
                "SELECT s.id, s.vpc AS vpcId, v.account, s.az_id AS azId, s.endpoint_address AS "
-               "endpointAddress FROM subnets s JOIN vpcs v ON v.id = s.vpc WHERE s.id = ?1",
+               "endpointAddress, s.extra_addresses AS extraAddresses FROM subnets s JOIN vpcs v "
+               "ON v.id = s.vpc WHERE s.id = ?1",
                id);
 }
 

@@ -97,10 +97,11 @@ int st_store_vpc_put(struct st_store *s, const char *id, const char *account, co
                      bool *created, const char **err) __attribute__((warn_unused_result));
 /* {id, account, cidr} or NULL */
 json_t *st_store_vpc_get(struct st_store *s, const char *id);
+/* `extra` is a JSON array text of further endpoint addresses (NULL = none). */
 int st_store_subnet_put(struct st_store *s, const char *id, const char *vpc, const char *az_id,
-                        const char *endpoint_address, bool *created, const char **err)
-    __attribute__((warn_unused_result));
-/* {id, vpcId, account, azId, endpointAddress} or NULL */
+                        const char *endpoint_address, const char *extra, bool *created,
+                        const char **err) __attribute__((warn_unused_result));
+/* {id, vpcId, account, azId, endpointAddress, extraAddresses (JSON array text)} or NULL */
 json_t *st_store_subnet_get(struct st_store *s, const char *id);
 /* `rules` is a JSON object text {"ingress":[...],"egress":[...]}. */
 int st_store_sg_put(struct st_store *s, const char *id, const char *vpc, const char *rules,

@@ -139,8 +139,8 @@ function applyDoc() {
           inlinePolicies: { list: { Version: '2012-10-17', Statement: [
             { Effect: 'Allow', Action: ['kafka:ListVpcConnections', 'kafka:DescribeVpcConnection'], Resource: '*' }] } } }],
         vpcs: [{ id: 'vpc-client', cidr: '10.1.0.0/16',
-          subnets: [{ id: 'subnet-c1', azId: 'use1-az1', endpointAddress: ip(4) },
-            { id: 'subnet-c2', azId: 'use1-az2', endpointAddress: ip(5) },
+          subnets: [{ id: 'subnet-c1', azId: 'use1-az1', endpointAddress: ip(4), endpointAddresses: [ip(7)] },
+            { id: 'subnet-c2', azId: 'use1-az2', endpointAddress: ip(5), endpointAddresses: [ip(8)] },
             { id: 'subnet-c3', azId: 'use1-az3', endpointAddress: ip(6) }],
           securityGroups: [
             { id: 'sg-c', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
@@ -323,6 +323,27 @@ async function main() {
       `owner bootstrap string ${bbOwner.BootstrapBrokerStringVpcConnectivitySaslIam}`);
     log(`bootstrap: ${s}`);
 
+    // ---- a second cluster reached from the same client subnets gets the subnets' next
+    // endpoint addresses (every cluster uses the same per-broker ports)
+    const armB = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'demo-b',
+      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 2, ClientAuthentication: { Sasl: { Iam: { Enabled: true } } },
+        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1', 'subnet-p2'], InstanceType: 'kafka.m5.large' } } }))).ClusterArn;
+    let infoB = await waitActive(admin, armB);
+    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: armB, CurrentVersion: infoB.CurrentVersion,
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } } } } }));
+    await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: armB, Policy: basicPolicy(armB) }));
+    await waitActive(admin, armB);
+    const connB = (await dev.send(new K.CreateVpcConnectionCommand({ ...connReq, TargetClusterArn: armB }))).VpcConnectionArn;
+    await waitConn(dev, connB, 'AVAILABLE');
+    const sB = (await dev.send(new K.GetBootstrapBrokersCommand({ ClusterArn: armB }))).BootstrapBrokerStringVpcConnectivitySaslIam || '';
+    check(sB.includes(`${ip(7)}:`) && sB.includes(`${ip(8)}:`), `second cluster on the subnets' next addresses: ${sB}`);
+    check(await tcpOpen(ip(7), 14001) && await tcpOpen(ip(4), 14001), 'both clusters listen');
+    await dev.send(new K.DeleteVpcConnectionCommand({ Arn: connB }));
+    await waitConn(dev, connB, 'GONE');
+    await admin.send(new K.DeleteClusterCommand({ ClusterArn: armB }));
+    await waitFor(async () => { try { await clusterState(admin, armB); return false; } catch (e) { return e.name === 'NotFoundException'; } }, 'demo-b gone');
+    log(`second cluster through the same client subnets: ${sB}`);
+
     // ---- Advanced cluster policy (update with currentVersion)
     await expectError('BadRequestException', admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: advancedPolicy(arn), CurrentVersion: 'KWRONG' })), /currentVersion/);
     const put2 = await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: advancedPolicy(arn), CurrentVersion: put1.CurrentVersion }));
@@ -363,7 +384,7 @@ async function main() {
     check(id2.Arn === `arn:aws:sts::${CLIENT}:assumed-role/connector/ci-session`, `assumed identity ${id2.Arn}`);
     const roleClient = kafka(d, temp);
     const lv = await roleClient.send(new K.ListVpcConnectionsCommand({}));
-    check(lv.VpcConnections.length === 1 && lv.VpcConnections[0].VpcConnectionArn === connArn, 'role lists the connection');
+    check(lv.VpcConnections.some((c) => c.VpcConnectionArn === connArn), 'role lists the connection');
     await expectError('ForbiddenException', roleClient.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
     await expectError('UnrecognizedClientException', kafka(d, { ...temp, sessionToken: 'forged' }).send(new K.ListVpcConnectionsCommand({})));
     log('STS ok');

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 
@@ -57,7 +58,7 @@ test_iam_idempotent_and_durable(void **state)
     struct st_store *s = open_store();
     const char *err = NULL;
     bool created = false;
-    assert_int_equal(st_store_schema_version(s), 1);
+    assert_int_equal(st_store_schema_version(s), 2);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
     assert_true(created);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
@@ -177,6 +178,51 @@ test_connections_paging_and_cascade(void **state)
     st_store_close(s);
 }
 
+/* A database left at schema 1 (before subnets had extra addresses) is migrated in place. */
+static void
+test_migration_from_v1(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    bool created;
+    assert_int_equal(st_store_account_put(s, "111122223333", "p", &created, &err), 0);
+    assert_int_equal(st_store_vpc_put(s, "vpc-1", "111122223333", "10.0.0.0/16", &created, &err),
+                     0);
+    assert_int_equal(
+        st_store_subnet_put(s, "subnet-1", "vpc-1", "use1-az1", "127.0.1.1", NULL, &created, &err),
+        0);
+    st_store_close(s);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/strait.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE subnets DROP COLUMN extra_addresses; PRAGMA "
+                                  "user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    s = open_store();
+    assert_int_equal(st_store_schema_version(s), 2);
+    json_t *sub = st_store_subnet_get(s, "subnet-1");
+    assert_non_null(sub);
+    assert_string_equal(json_string_value(json_object_get(sub, "endpointAddress")), "127.0.1.1");
+    assert_string_equal(json_string_value(json_object_get(sub, "extraAddresses")), "[]");
+    json_decref(sub);
+    assert_int_equal(st_store_subnet_put(s, "subnet-1", "vpc-1", "use1-az1", "127.0.1.1",
+                                         "[\"127.0.1.2\"]", &created, &err),
+                     0);
+    assert_true(created);
+    sub = st_store_subnet_get(s, "subnet-1");
+    assert_string_equal(json_string_value(json_object_get(sub, "extraAddresses")),
+                        "[\"127.0.1.2\"]");
+    json_decref(sub);
+    assert_int_equal(
+        st_store_subnet_put(s, "subnet-1", "vpc-2", "use1-az1", "127.0.1.1", NULL, &created, &err),
+        ST_STORE_CONFLICT);
+    st_store_close(s);
+}
+
 int
 main(void)
 {
@@ -184,6 +230,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_iam_idempotent_and_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_policy_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connections_paging_and_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
