@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 /*
  * Default frame limits (bytes after the 4-byte size prefix).
  * Before authentication a client may only send ApiVersions and SASL frames; the largest of those
@@ -47,5 +49,18 @@ int st_kafka_frame_check(const uint8_t prefix[4], bool authenticated,
  */
 int st_kafka_describe_cluster_check(int16_t api_version, const uint8_t *body, size_t len,
                                     const char **err) __attribute__((warn_unused_result));
+
+/*
+ * Frames strait answers itself (denials, errors): appends a size placeholder and the response
+ * header of (key, version) with `correlation_id` (v0, or v1 with an empty tag section; ApiVersions
+ * always v0) and sets *mark. Append the body (e.g. st_kdoc_encode()), then call
+ * st_kafka_frame_finish() to patch the size. The mark is relative to out's unconsumed bytes, so
+ * it survives the buffer compacting. Returns 0, or -1 (buffer limit; out unchanged).
+ */
+int st_kafka_resp_frame_begin(struct st_buf *out, int16_t api_key, int16_t api_version,
+                              int32_t correlation_id, size_t *mark)
+    __attribute__((warn_unused_result));
+/* Writes the size prefix of the frame started at `mark` (everything appended since). */
+void st_kafka_frame_finish(struct st_buf *out, size_t mark);
 
 #endif

@@ -259,6 +259,26 @@ st_kafka_frame_check(const uint8_t prefix[4], bool authenticated,
 }
 
 int
+st_kafka_resp_frame_begin(struct st_buf *out, int16_t api_key, int16_t api_version,
+                          int32_t correlation_id, size_t *mark)
+{
+    size_t start = st_buf_used(out);
+    if (st_buf_append_i32(out, 0) < 0 || st_buf_append_i32(out, correlation_id) < 0 ||
+        (st_kafka_resp_hdr_version(api_key, api_version) == 1 && st_buf_append_u8(out, 0) < 0)) {
+        out->len = out->rpos + start;
+        return -1;
+    }
+    *mark = start;
+    return 0;
+}
+
+void
+st_kafka_frame_finish(struct st_buf *out, size_t mark)
+{
+    st_buf_put_i32_at(out, out->rpos + mark, (int32_t)(st_buf_used(out) - mark - 4));
+}
+
+int
 st_kafka_describe_cluster_check(int16_t api_version, const uint8_t *body, size_t len,
                                 const char **err)
 {

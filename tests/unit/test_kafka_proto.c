@@ -662,6 +662,47 @@ test_frame_check(void **state)
     assert_non_null(strstr(err, "HTTP"));
 }
 
+/* A self-built error response: header v1 for flexible versions, body from the DOM. */
+static void
+test_resp_frame_builder(void **state)
+{
+    (void)state;
+    struct st_buf b = ST_BUF_INIT;
+    assert_int_equal(st_buf_append(&b, "pq", 2), 0);
+    st_buf_consume(&b, 1);
+    size_t mark;
+    assert_int_equal(st_kafka_resp_frame_begin(&b, ST_KAFKA_DESCRIBE_CLUSTER, 1, 99, &mark), 0);
+    const struct st_kmsg *m = st_kschema_msg(ST_KAFKA_DESCRIBE_CLUSTER, true);
+    struct st_karena a;
+    st_karena_init(&a, 0);
+    struct st_kdoc d = {.msg = m, .ver = 1, .flex = true};
+    d.root.st = m->root;
+    d.root.vals = st_karena_alloc(&a, m->root->nfields * sizeof(*d.root.vals));
+    st_kobj_get(&d.root, "ErrorCode")->i = ST_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    st_kobj_get(&d.root, "ErrorMessage")->is_null = 1;
+    const char *err;
+    assert_int_equal(st_kdoc_encode(&d, &b, &err), 0);
+    st_kafka_frame_finish(&b, mark);
+    const uint8_t *p = st_buf_head(&b) + 1;
+    size_t len = st_buf_used(&b) - 1;
+    assert_int_equal(st_rd_i32(p), (int32_t)len - 4);
+    assert_int_equal(st_rd_i32(p + 4), 99);
+    size_t hl;
+    assert_int_equal(st_kafka_resp_hdr_len(60, 1, p + 4, len - 4, &hl, &err), 0);
+    assert_int_equal(hl, 5);
+    struct st_kdoc d2;
+    assert_int_equal(st_kdoc_decode(&a, m, 1, p + 4 + hl, len - 4 - hl, &d2, &err), 0);
+    assert_int_equal(st_kobj_get(&d2.root, "ErrorCode")->i, 31);
+    /* ApiVersions: header v0 even for v3. */
+    st_buf_reset(&b);
+    assert_int_equal(st_kafka_resp_frame_begin(&b, ST_KAFKA_API_VERSIONS, 3, 1, &mark), 0);
+    st_kafka_frame_finish(&b, mark);
+    assert_int_equal(st_buf_used(&b), 8);
+    assert_int_equal(st_rd_i32(st_buf_head(&b)), 4);
+    st_karena_free(&a);
+    st_buf_free(&b);
+}
+
 static void
 test_describe_cluster_check(void **state)
 {
@@ -745,6 +786,7 @@ main(void)
         cmocka_unit_test(test_produce_acks),
         cmocka_unit_test(test_frame_check),
         cmocka_unit_test(test_describe_cluster_check),
+        cmocka_unit_test(test_resp_frame_builder),
         cmocka_unit_test(test_build_metadata_request),
         cmocka_unit_test(test_build_apiversions_error),
         cmocka_unit_test(test_apiversions_filter),
