@@ -33,7 +33,7 @@ st_kafka_api_name(int16_t api_key)
 #define CAP(n) ((n) + 1)
 static const int16_t supported_cap[ST_KSCHEMA_MAX_KEY + 1] = {
     [0] = ALL,     /* Produce */
-    [1] = ALL,     /* Fetch */
+    [1] = CAP(17), /* Fetch: v18 layout only inferred (tagged additions); not advertised */
     [2] = ALL,     /* ListOffsets */
     [3] = ALL,     /* Metadata */
     [8] = ALL,     /* OffsetCommit */
