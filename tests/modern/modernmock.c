@@ -48,7 +48,8 @@ usage(void)
             "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
             "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
             "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
-            "                         [--group-protocol classic|consumer]\n"
+            "                         [--group-protocol classic|consumer] [--idempotent]\n"
+            "                         [--transactional-id ID]\n"
             "         produces N messages (acks=all), consumes the topic back from the beginning\n"
             "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
             "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
@@ -58,6 +59,8 @@ usage(void)
             "         (--pause-in-consume: once K messages are consumed instead);\n"
             "         --group-protocol: consume by subscribing in a new consumer group (KIP-848 with\n"
             "         \"consumer\"), then commit and check the committed offsets;\n"
+            "         --transactional-id: produce all N in one transaction (committed; the consumer\n"
+            "         reads read_committed);\n"
             "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
 }
 
@@ -254,6 +257,8 @@ struct client {
     int pause_after;             /* --pause-after K: after K messages are delivered, print
                                     "paused K" and wait for a line on stdin; -1 = never */
     bool pause_in_consume;       /* --pause-in-consume: pause after K messages consumed instead */
+    bool idempotent;             /* --idempotent: enable.idempotence=true */
+    const char *txn_id;          /* --transactional-id: produce everything in one transaction */
     const char *group_protocol;  /* --group-protocol classic|consumer: subscribe in a consumer
                                     group (KIP-848 with "consumer") instead of assign(); NULL = no */
     const char *forbid[MAX_FORBID]; /* --forbid: substrings no client log line may contain */
@@ -417,7 +422,8 @@ run_client(int argc, char **argv)
         {"timeout-s", required_argument, NULL, 'T'}, {"forbid", required_argument, NULL, 'F'},
         {"no-consume", no_argument, NULL, 'N'},      {"pause-after", required_argument, NULL, 'P'},
         {"count-log", required_argument, NULL, 'L'}, {"pause-in-consume", no_argument, NULL, 'C'},
-        {"group-protocol", required_argument, NULL, 'G'}, {NULL, 0, NULL, 0}};
+        {"group-protocol", required_argument, NULL, 'G'}, {"idempotent", no_argument, NULL, 'I'},
+        {"transactional-id", required_argument, NULL, 'X'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -458,6 +464,12 @@ run_client(int argc, char **argv)
         case 'G':
             cl.group_protocol = optarg;
             break;
+        case 'I':
+            cl.idempotent = true;
+            break;
+        case 'X':
+            cl.txn_id = optarg;
+            break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
                 cl.count_log[cl.n_count_log++] = optarg;
@@ -489,9 +501,23 @@ run_client(int argc, char **argv)
     conf_set(pconf, "linger.ms", "5");
     conf_set(pconf, "message.timeout.ms", "60000");
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_msg_cb);
+    if (cl.idempotent)
+        conf_set(pconf, "enable.idempotence", "true");
+    if (cl.txn_id)
+        conf_set(pconf, "transactional.id", cl.txn_id);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
     if (!p)
         die("producer: %s", err);
+    char txn_error[512] = ""; /* first transaction API failure */
+    if (cl.txn_id) {
+        rd_kafka_error_t *te = rd_kafka_init_transactions(p, (int)(cl.timeout_s * 1000));
+        if (!te)
+            te = rd_kafka_begin_transaction(p);
+        if (te) {
+            snprintf(txn_error, sizeof(txn_error), "init/begin: %s", rd_kafka_error_string(te));
+            rd_kafka_error_destroy(te);
+        }
+    }
     size_t vcap = (size_t)cl.max_len + 64;
     char *val = malloc(vcap);
     if (!val)
@@ -538,6 +564,13 @@ run_client(int argc, char **argv)
     }
     int left = (int)(cl.timeout_s * 1000 - (now_s() - t0) * 1000);
     rd_kafka_flush(p, left > 1000 ? left : 1000);
+    if (cl.txn_id && !txn_error[0]) {
+        rd_kafka_error_t *te = rd_kafka_commit_transaction(p, (int)(cl.timeout_s * 1000));
+        if (te) {
+            snprintf(txn_error, sizeof(txn_error), "commit: %s", rd_kafka_error_string(te));
+            rd_kafka_error_destroy(te);
+        }
+    }
     int undelivered = rd_kafka_outq_len(p);
 
     /* Metadata as this client sees it (through the endpoint). */
@@ -740,6 +773,8 @@ run_client(int argc, char **argv)
 
     /* -- report -- */
     pthread_mutex_lock(&cl.lock);
+    if (!fail && txn_error[0])
+        fail = "a transaction call failed";
     if (!fail && (cl.delivered != cl.count || cl.delivery_errors || undelivered))
         fail = "not every message was delivered";
     if (!fail && cl.consume && timed_out)
@@ -812,7 +847,9 @@ run_client(int argc, char **argv)
                ",\"error\":",
             group_assigned, committed_at_end ? "true" : "false", committed_total);
     json_str(o, group_error);
-    fprintf(o, "},\"forbiddenSeen\":");
+    fprintf(o, "},\"transactionError\":");
+    json_str(o, txn_error);
+    fprintf(o, ",\"forbiddenSeen\":");
     json_str(o, cl.forbid_seen);
     fprintf(o, ",\"failure\":");
     json_str(o, fail ? fail : "");
