@@ -198,7 +198,7 @@ static bool
 action_matches(const struct st_pstmt *st, const char *action, size_t alen)
 {
     for (size_t i = 0; i < st->n_actions; i++)
-        if (st_glob_match(st->actions[i], strlen(st->actions[i]), action, alen, ST_GLOB_NOCASE))
+        if (st_glob_match(st->actions[i], st->action_lens[i], action, alen, ST_GLOB_NOCASE))
             return true;
     return false;
 }

@@ -5,12 +5,15 @@
 #include "policy/glob.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Length in bytes of the UTF-8 code point starting at s[0] (1 for invalid or truncated bytes). */
-static size_t
+static inline size_t
 cp_len(const char *s, size_t left)
 {
     uint8_t c = (uint8_t)s[0];
+    if (c < 0x80)
+        return 1;
     size_t n = 1;
     if (c >= 0xf0 && c < 0xf8)
         n = 4;
@@ -36,7 +39,7 @@ lower(char c)
 enum tok { T_LIT, T_STAR, T_ONE };
 
 /* Reads the token at pat[*pi]: its kind, and for a literal its byte; advances *pi. */
-static enum tok
+static inline enum tok
 next_tok(const char *pat, size_t plen, size_t *pi, unsigned flags, char *lit)
 {
     char c = pat[*pi];
@@ -60,12 +63,53 @@ next_tok(const char *pat, size_t plen, size_t *pi, unsigned flags, char *lit)
     return T_LIT;
 }
 
+/* Exact comparison of a pattern without wildcards or escapes. */
+static bool
+literal_eq(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
+{
+    if (plen != slen)
+        return false;
+    if (!nocase)
+        return memcmp(pat, str, plen) == 0;
+    for (size_t i = 0; i < plen; i++)
+        if (lower(pat[i]) != lower(str[i]))
+            return false;
+    return true;
+}
+
 bool
 st_glob_match(const char *pat, size_t plen, const char *str, size_t slen, unsigned flags)
 {
+    /* Fast paths: most segments and many actions have no wildcard at all, and most wildcards
+     * are a trailing `*` after a literal prefix ("kafka-cluster:*", "topic/c/*"). */
+    bool nocase = (flags & ST_GLOB_NOCASE) != 0;
+    size_t lp = plen; /* length of the literal prefix */
+    if (!(flags & ST_GLOB_LITERAL)) {
+        const char *q = memchr(pat, '*', lp);
+        if (q)
+            lp = (size_t)(q - pat);
+        q = memchr(pat, '?', lp);
+        if (q)
+            lp = (size_t)(q - pat);
+    }
+    if (flags & ST_GLOB_ESCAPED) {
+        const char *q = memchr(pat, ST_GLOB_ESC, lp);
+        if (q)
+            lp = (size_t)(q - pat);
+    }
+    if (lp == plen)
+        return literal_eq(pat, plen, str, slen, nocase);
+    if (lp > slen || !literal_eq(pat, lp, str, lp, nocase))
+        return false;
+    if (lp + 1 == plen && pat[lp] == '*')
+        return true;
+    pat += lp;
+    plen -= lp;
+    str += lp;
+    slen -= lp;
+
     size_t pi = 0, si = 0;
     size_t star_p = SIZE_MAX, star_s = 0; /* pattern index after the last `*`, string restart */
-    bool nocase = (flags & ST_GLOB_NOCASE) != 0;
 
     while (si < slen) {
         if (pi < plen) {

@@ -132,6 +132,7 @@ struct st_pstmt {
     size_t n_prins;         /* number of principal entries */
     bool not_action;        /* NotAction instead of Action */
     char **actions;         /* action patterns (case-insensitive globs) */
+    size_t *action_lens;    /* strlen of each action pattern */
     size_t n_actions;       /* number of action patterns */
     bool not_resource;      /* NotResource instead of Resource */
     struct st_pres *res;    /* resource patterns */

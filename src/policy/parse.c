@@ -573,7 +573,8 @@ compile_actions(struct pctx *c, struct st_pstmt *st, const json_t *v, const char
         return -1;
     }
     st->actions = calloc(n, sizeof(char *));
-    if (!st->actions) {
+    st->action_lens = calloc(n, sizeof(size_t));
+    if (!st->actions || !st->action_lens) {
         c->oom = true;
         return -1;
     }
@@ -585,6 +586,7 @@ compile_actions(struct pctx *c, struct st_pstmt *st, const json_t *v, const char
         st->actions[st->n_actions] = dupn(c, s, sl);
         if (!st->actions[st->n_actions])
             return -1;
+        st->action_lens[st->n_actions] = sl;
         st->n_actions++;
         if (strcmp(s, "*") == 0) {
             if (st->not_action)
@@ -1125,6 +1127,7 @@ stmt_free(struct st_pstmt *st)
     for (size_t i = 0; i < st->n_actions; i++)
         free(st->actions[i]);
     free(st->actions);
+    free(st->action_lens);
     for (size_t i = 0; i < st->n_res; i++)
         st_pat_free(&st->res[i].pat);
     free(st->res);
