@@ -16,6 +16,7 @@
 
 #define MAX_RULES 64
 #define MAX_DN 16384
+#define MAP_BUDGET 2000000L /* regex steps for one whole mapping, across all rules */
 
 /* ---------------------------------------------------------------- RFC 2253 rendering */
 
@@ -500,6 +501,7 @@ st_dn_rules_map(const struct st_dn_rules *rs, const char *dn, size_t len, struct
         *err = "distinguished name too long";
         return -1;
     }
+    long budget = MAP_BUDGET;
     for (size_t i = 0; i < rs->n; i++) {
         const struct rule *r = &rs->r[i];
         size_t start = out->len;
@@ -507,12 +509,12 @@ st_dn_rules_map(const struct st_dn_rules *rs, const char *dn, size_t len, struct
             if (st_buf_append(out, dn, len) != 0)
                 goto oom;
         } else {
-            int m = st_jre_matches(r->re, dn, len, err);
+            int m = st_jre_matches(r->re, dn, len, &budget, err);
             if (m < 0)
                 return -1;
             if (m == 0)
                 continue;
-            if (st_jre_replace_all(r->re, dn, len, r->replacement, out, err) != 0) {
+            if (st_jre_replace_all(r->re, dn, len, r->replacement, &budget, out, err) != 0) {
                 out->len = start;
                 return -1;
             }

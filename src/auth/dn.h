@@ -43,8 +43,9 @@ void st_dn_rules_free(struct st_dn_rules *r);
  * Maps a DN to a principal name like Kafka's SslPrincipalMapper.getName(): the first rule that
  * applies wins (DEFAULT returns the DN; a RULE applies when its regex matches the whole DN, and
  * yields DN.replaceAll(regex, replacement), then L/U lower/upper-cases ASCII letters). Appends
- * the name to `out` (NUL-terminated). Returns 0, or -1 with `*err` ("no rule matches the
- * distinguished name" = Kafka's NoMatchingRule, or a replacement/budget error).
+ * the name to `out` (NUL-terminated). One regex step budget bounds the whole call, however many
+ * rules there are. Returns 0, or -1 with `*err` ("no rule matches the distinguished name" =
+ * Kafka's NoMatchingRule, or a replacement/budget error).
  */
 int st_dn_rules_map(const struct st_dn_rules *r, const char *dn, size_t len, struct st_buf *out,
                     const char **err) __attribute__((warn_unused_result));

@@ -15,7 +15,6 @@
 #define MAX_PROG 8192
 #define MAX_LOOPS 64
 #define MAX_REPEAT 1000
-#define MAX_STEPS 1000000L
 #define MAX_DEPTH 20000
 #define NONE SIZE_MAX
 
@@ -687,7 +686,8 @@ struct vm {
     bool full;                                /* must end at len (matches()) */
     size_t caps[2 * (ST_JRE_MAX_GROUPS + 1)]; /* capture slots */
     size_t marks[MAX_LOOPS];                  /* loop registers */
-    long steps;                               /* budget used */
+    long steps;                               /* steps used */
+    long limit;                               /* steps allowed */
     int depth;                                /* recursion depth */
     bool overflow;                            /* budget exhausted */
     size_t end;                               /* match end on success */
@@ -714,7 +714,7 @@ run(struct vm *vm, int pc, size_t pos)
     }
     int result = 0;
     for (;;) {
-        if (++vm->steps > MAX_STEPS) {
+        if (++vm->steps > vm->limit) {
             vm->overflow = true;
             break;
         }
@@ -808,21 +808,31 @@ match_at(struct vm *vm, size_t start)
 }
 
 static void
-vm_init(struct vm *vm, const struct st_jre *re, const char *s, size_t len, bool full)
+vm_init(struct vm *vm, const struct st_jre *re, const char *s, size_t len, bool full,
+        const long *budget)
 {
     memset(vm, 0, sizeof(*vm));
     vm->re = re;
     vm->s = s;
     vm->len = len;
     vm->full = full;
+    vm->limit = budget != NULL ? *budget : ST_JRE_DEFAULT_BUDGET;
+}
+
+static void
+vm_charge(const struct vm *vm, long *budget)
+{
+    if (budget != NULL)
+        *budget = vm->steps >= *budget ? 0 : *budget - vm->steps;
 }
 
 int
-st_jre_matches(const struct st_jre *re, const char *s, size_t len, const char **err)
+st_jre_matches(const struct st_jre *re, const char *s, size_t len, long *budget, const char **err)
 {
     struct vm vm;
-    vm_init(&vm, re, s, len, true);
+    vm_init(&vm, re, s, len, true, budget);
     int m = match_at(&vm, 0);
+    vm_charge(&vm, budget);
     if (vm.overflow) {
         *err = "regex: match budget exhausted";
         return -1;
@@ -878,10 +888,10 @@ oom:
 
 int
 st_jre_replace_all(const struct st_jre *re, const char *s, size_t len, const char *replacement,
-                   struct st_buf *out, const char **err)
+                   long *budget, struct st_buf *out, const char **err)
 {
     struct vm vm;
-    vm_init(&vm, re, s, len, false);
+    vm_init(&vm, re, s, len, false, budget);
     size_t from = 0, appended = 0;
     while (from <= len) {
         size_t st = from;
@@ -895,6 +905,7 @@ st_jre_replace_all(const struct st_jre *re, const char *s, size_t len, const cha
                 break;
         }
         if (vm.overflow) {
+            vm_charge(&vm, budget);
             *err = "regex: match budget exhausted";
             return -1;
         }
@@ -910,6 +921,7 @@ st_jre_replace_all(const struct st_jre *re, const char *s, size_t len, const cha
         appended = me;
         from = me == ms ? me + 1 : me;
     }
+    vm_charge(&vm, budget);
     if (st_buf_append(out, s + appended, len - appended) != 0) {
         *err = "out of memory";
         return -1;

@@ -32,19 +32,25 @@ void st_jre_free(struct st_jre *re);
 /* Number of capturing groups. */
 int st_jre_groups(const struct st_jre *re);
 
+/* Default step budget of one call when the caller passes no budget. */
+#define ST_JRE_DEFAULT_BUDGET 1000000L
+
 /*
- * Java Matcher.matches(): does the whole of s[0..len) match? Returns 1, 0, or -1 with `*err`
- * when the step budget is exhausted.
+ * Java Matcher.matches(): does the whole of s[0..len) match? `budget` (NULL = a fresh
+ * ST_JRE_DEFAULT_BUDGET) is the number of VM steps left and is decreased by the steps used, so
+ * one budget can bound several calls. Returns 1, 0, or -1 with `*err` when it runs out.
  */
-int st_jre_matches(const struct st_jre *re, const char *s, size_t len, const char **err)
-    __attribute__((warn_unused_result));
+int st_jre_matches(const struct st_jre *re, const char *s, size_t len, long *budget,
+                   const char **err) __attribute__((warn_unused_result));
 
 /*
  * Java String.replaceAll(pattern, replacement) on s[0..len), appended to `out`. The replacement
  * uses Java syntax: `$n` inserts group n (digits are taken greedily while the number is a valid
- * group), `\x` inserts x literally. Returns 0, or -1 with `*err` (bad group reference, budget).
+ * group), `\x` inserts x literally. `budget` as for st_jre_matches(). Returns 0, or -1 with
+ * `*err` (bad group reference, budget).
  */
 int st_jre_replace_all(const struct st_jre *re, const char *s, size_t len, const char *replacement,
-                       struct st_buf *out, const char **err) __attribute__((warn_unused_result));
+                       long *budget, struct st_buf *out, const char **err)
+    __attribute__((warn_unused_result));
 
 #endif

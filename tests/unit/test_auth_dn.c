@@ -251,19 +251,31 @@ test_regex_subset(void **state)
     assert_non_null(re);
     char s[64];
     memset(s, 'a', sizeof(s));
-    assert_int_equal(st_jre_matches(re, s, sizeof(s), &err), -1);
+    long budget = 5000000;
+    assert_int_equal(st_jre_matches(re, s, sizeof(s), &budget, &err), -1);
     assert_string_equal(err, "regex: match budget exhausted");
+    assert_int_equal(budget, 0);
+    /* The default budget (NULL) too. */
+    assert_int_equal(st_jre_matches(re, s, sizeof(s), NULL, &err), -1);
+    /* A budget is charged by successful calls as well. */
+    budget = 1000;
+    struct st_jre *small = st_jre_compile("^a+$", &err);
+    assert_int_equal(st_jre_matches(small, "aaaa", 4, &budget, &err), 1);
+    assert_true(budget < 1000 && budget > 900);
+    budget = 3;
+    assert_int_equal(st_jre_matches(small, "aaaa", 4, &budget, &err), -1);
+    st_jre_free(small);
     st_jre_free(re);
     /* Empty-matching loops terminate. */
     re = st_jre_compile("(a*)*(b?)*x", &err);
     assert_non_null(re);
-    assert_int_equal(st_jre_matches(re, "aabx", 4, &err), 1);
-    assert_int_equal(st_jre_matches(re, "aab", 3, &err), 0);
+    assert_int_equal(st_jre_matches(re, "aabx", 4, NULL, &err), 1);
+    assert_int_equal(st_jre_matches(re, "aab", 3, NULL, &err), 0);
     st_jre_free(re);
     /* Non-ASCII literals match as byte sequences. */
     re = st_jre_compile("^CN=J\xc3\xb6rg (.*)$", &err);
     assert_non_null(re);
-    assert_int_equal(st_jre_matches(re, "CN=J\xc3\xb6rg x", 10, &err), 1);
+    assert_int_equal(st_jre_matches(re, "CN=J\xc3\xb6rg x", 10, NULL, &err), 1);
     st_jre_free(re);
 }
 
