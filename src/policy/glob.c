@@ -81,7 +81,7 @@ bool
 st_glob_match(const char *pat, size_t plen, const char *str, size_t slen, unsigned flags)
 {
     /* Fast paths: most segments and many actions have no wildcard at all, and most wildcards
-     * are a trailing `*` after a literal prefix ("kafka-cluster:*", "topic/c/*"). */
+     * are a trailing `*` after a literal prefix such as kafka-cluster: or topic/c/. */
     bool nocase = (flags & ST_GLOB_NOCASE) != 0;
     size_t lp = plen; /* length of the literal prefix */
     if (!(flags & ST_GLOB_LITERAL)) {
