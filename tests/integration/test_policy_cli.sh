@@ -61,6 +61,15 @@ if [ "$("$STRAIT" policy simulate --input - --output json <"$TMP/one.json" | jq 
     note "FAIL simulate from stdin"; fail=1
 fi
 
+# Text output names the decision and each statement's outcome.
+"$STRAIT" policy simulate --input "$TMP/one.json" --output text >"$TMP/one.txt"
+if ! grep -q "^request 0: allowed" "$TMP/one.txt" ||
+   ! grep -q "resource statement 0 (Allow): applies (principal: account-level match)" "$TMP/one.txt"; then
+    note "FAIL simulate text output"; cat "$TMP/one.txt"; fail=1
+else
+    note "ok   simulate text output"
+fi
+
 # 3. An invalid policy inside a request: error object and exit status 1.
 cat >"$TMP/badreq.json" <<'JSON'
 {"identityPolicies": [{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kafka-cluster:Connect"}}],
