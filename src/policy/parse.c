@@ -1136,6 +1136,30 @@ stmt_free(struct st_pstmt *st)
     free(st->conds);
 }
 
+/*
+ * AWS advises listing, next to each user or role in a Deny NotPrincipal, its account too: the
+ * request may be validated as the account first, and then the Deny applies to it.
+ */
+static void
+check_notprincipal_accounts(struct pctx *c, const struct st_pstmt *st, const char *path)
+{
+    for (size_t i = 0; i < st->n_prins; i++) {
+        const struct st_pprin *e = &st->prins[i];
+        if (e->type != ST_PRIN_ARN)
+            continue;
+        bool listed = false;
+        for (size_t j = 0; j < st->n_prins && !listed; j++)
+            listed = st->prins[j].type == ST_PRIN_ACCOUNT &&
+                     memcmp(st->prins[j].account, e->account, 12) == 0;
+        if (!listed)
+            add(c, ST_POLICY_SEV_WARNING, "NOTPRINCIPAL_WITHOUT_ACCOUNT", path, NULL,
+                "NotPrincipal lists %.200s but not its account %.12s; AWS advises listing the "
+                "account (\"%.12s\") too, or the Deny may apply to requests it validates as the "
+                "account.",
+                e->value, e->account, e->account);
+    }
+}
+
 static int
 compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *path)
 {
@@ -1249,6 +1273,8 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
             st->prin_mode = pr ? ST_PMODE_PRINCIPAL : ST_PMODE_NOTPRINCIPAL;
             if (compile_principal(c, st, pr ? pr : npr, p, name) != 0)
                 rc = -1;
+            else if (npr)
+                check_notprincipal_accounts(c, st, p);
         }
     }
 

@@ -445,6 +445,21 @@ test_warnings(void **state)
     st_policy_unref(p);
     st_policy_findings_free(&f);
 
+    /* NotPrincipal naming a role without its account. */
+    const char *np = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\","
+                     "\"NotPrincipal\":{\"AWS\":[\"arn:aws:iam::111122223333:role/a\"]},"
+                     "\"Action\":\"kafka:*\",\"Resource\":\"*\"},{\"Effect\":\"Deny\","
+                     "\"NotPrincipal\":{\"AWS\":[\"arn:aws:iam::111122223333:role/a\","
+                     "\"111122223333\"]},\"Action\":\"kafka:*\",\"Resource\":\"*\"}]}";
+    opts.kind = ST_POLICY_CLUSTER;
+    p = st_policy_parse(np, strlen(np), &opts, &f, NULL);
+    assert_non_null(p);
+    assert_true(has_warning(&f, "NOTPRINCIPAL_WITHOUT_ACCOUNT", "/Statement/0/NotPrincipal"));
+    assert_false(has_warning(&f, "NOTPRINCIPAL_WITHOUT_ACCOUNT", "/Statement/1/NotPrincipal"));
+    st_policy_unref(p);
+    st_policy_findings_free(&f);
+    opts.kind = ST_POLICY_IDENTITY;
+
     /* A 2008-10-17 document is accepted with a warning when not required to be 2012. */
     const char *old = "{\"Version\":\"2008-10-17\",\"Statement\":{\"Effect\":\"Allow\","
                       "\"Action\":\"s3:x\",\"Resource\":\"*\"}}";
