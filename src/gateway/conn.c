@@ -264,10 +264,10 @@ apiversions_too_new(const struct st_gw_cluster *c, const struct st_kreq_hdr *h)
 static int
 build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_buf *out)
 {
-    size_t start = out->len;
+    size_t start = st_buf_used(out);
     int rc = st_buf_append_i32(out, 0) | st_buf_append_i32(out, corr) |
              st_buf_append_i16(out, ST_KERR_UNSUPPORTED_VERSION);
-    size_t count_at = out->len;
+    size_t count_at = st_buf_used(out);
     rc |= st_buf_append_i32(out, 0);
     int32_t n = 0;
     /* API keys are small numbers (under 100 today); 1000 leaves room for the future. */
@@ -287,7 +287,7 @@ build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_b
     if (rc)
         return -1;
     st_buf_put_i32_at(out, count_at, n);
-    st_buf_put_i32_at(out, start, (int32_t)(out->len - start - 4));
+    st_buf_put_i32_at(out, start, (int32_t)(st_buf_used(out) - start - 4));
     return 0;
 }
 
@@ -420,7 +420,8 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
             return -1;
         }
         new_size = hdr_len + st_buf_used(&conn->scratch);
-        st_buf_put_i32_at(&f->buf, frame_off, (int32_t)new_size);
+        /* Head-relative: the splice may have compacted the buffer. */
+        st_buf_put_i32_at(&f->buf, f->ready, (int32_t)new_size);
         conn->cluster->counters.responses_rewritten++;
         conn->ep->counters.responses_rewritten++;
     }

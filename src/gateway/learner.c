@@ -135,7 +135,7 @@ static int
 send_apiversions(struct st_gw_learner *l)
 {
     /* ApiVersions v0, request header v1: every broker since 0.10 answers it. */
-    size_t start = l->out.len;
+    size_t start = st_buf_used(&l->out);
     int rc = st_buf_append_i32(&l->out, 0);
     rc |= st_buf_append_i16(&l->out, ST_KAFKA_API_VERSIONS);
     rc |= st_buf_append_i16(&l->out, 0);
@@ -144,7 +144,7 @@ send_apiversions(struct st_gw_learner *l)
     rc |= st_buf_append(&l->out, LEARN_CLIENT_ID, strlen(LEARN_CLIENT_ID));
     if (rc)
         return -1;
-    st_buf_put_i32_at(&l->out, start, (int32_t)(l->out.len - start - 4));
+    st_buf_put_i32_at(&l->out, start, (int32_t)(st_buf_used(&l->out) - start - 4));
     return 0;
 }
 

@@ -275,7 +275,7 @@ st_kafka_resp_frame_begin(struct st_buf *out, int16_t api_key, int16_t api_versi
 void
 st_kafka_frame_finish(struct st_buf *out, size_t mark)
 {
-    st_buf_put_i32_at(out, out->rpos + mark, (int32_t)(st_buf_used(out) - mark - 4));
+    st_buf_put_i32_at(out, mark, (int32_t)(st_buf_used(out) - mark - 4));
 }
 
 int
@@ -842,7 +842,7 @@ st_kafka_build_metadata_request(struct st_buf *out, int16_t api_version, int32_t
         goto done;
     if (st_kdoc_encode(&doc, out, &err) < 0)
         goto done;
-    st_buf_put_i32_at(out, out->rpos + start, (int32_t)(st_buf_used(out) - start - 4));
+    st_buf_put_i32_at(out, start, (int32_t)(st_buf_used(out) - start - 4));
     rc = 0;
 done:
     if (rc < 0 && st_buf_used(out) > start)
@@ -870,7 +870,7 @@ st_kafka_build_apiversions_error(struct st_buf *out, int32_t correlation_id, int
             st_buf_append_i16(out, hi) < 0)
             goto fail;
     }
-    st_buf_put_i32_at(out, out->rpos + start, (int32_t)(st_buf_used(out) - start - 4));
+    st_buf_put_i32_at(out, start, (int32_t)(st_buf_used(out) - start - 4));
     return 0;
 fail:
     if (st_buf_used(out) > start)

@@ -133,7 +133,7 @@ st_buf_append_varint(struct st_buf *b, int64_t v)
 void
 st_buf_put_i32_at(struct st_buf *b, size_t off, int32_t v)
 {
-    st_wr_i32(b->data + off, v);
+    st_wr_i32(b->data + b->rpos + off, v);
 }
 
 int

@@ -43,7 +43,8 @@ st_buf_used(const struct st_buf *b)
 static inline uint8_t *
 st_buf_head(const struct st_buf *b)
 {
-    return b->data + b->rpos;
+    /* Never NULL + 0: an untouched buffer has no storage yet. */
+    return b->data ? b->data + b->rpos : NULL;
 }
 static inline size_t
 st_buf_room(const struct st_buf *b)
@@ -60,7 +61,10 @@ int st_buf_append_i64(struct st_buf *b, int64_t v) __attribute__((warn_unused_re
 int st_buf_append_uvarint(struct st_buf *b, uint64_t v) __attribute__((warn_unused_result));
 /* Zig-zag signed varint (record batches). */
 int st_buf_append_varint(struct st_buf *b, int64_t v) __attribute__((warn_unused_result));
-/* Overwrites 4 bytes at absolute offset `off` with big-endian `v` (length patching). */
+/*
+ * Overwrites 4 bytes at offset `off` from the first unconsumed byte (st_buf_head) with big-endian
+ * `v` (length patching). Offsets relative to the head stay valid when appends compact the buffer.
+ */
 void st_buf_put_i32_at(struct st_buf *b, size_t off, int32_t v);
 
 /*

@@ -27,7 +27,8 @@ int st_log_level_parse(const char *name);
 
 /* Prints one line: `ts=... level=... <msg>`. The message is free text (it is quoted in the line). */
 void st_log(enum st_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void st_logv(enum st_log_level level, const char *fmt, va_list ap);
+void st_logv(enum st_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /*
  * Rate limiter for peer-triggered messages: at most `burst` lines per second per limiter; the

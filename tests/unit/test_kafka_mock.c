@@ -251,7 +251,7 @@ test_find_coordinator(void **state)
         assert_int_equal(st_buf_append_i32(&req, 200 + ver), 0);
         assert_int_equal(st_buf_append_i16(&req, -1), 0);
         assert_int_equal(st_kdoc_encode(&d, &req, &err), 0);
-        st_buf_put_i32_at(&req, req.rpos, (int32_t)st_buf_used(&req) - 4);
+        st_buf_put_i32_at(&req, 0, (int32_t)st_buf_used(&req) - 4);
         size_t len;
         uint8_t *resp = roundtrip(m, st_buf_head(&req), st_buf_used(&req), &len);
         assert_int_equal(st_rd_i32(resp), 200 + ver);
