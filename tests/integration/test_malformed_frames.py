@@ -1,9 +1,10 @@
 """1,000 malformed frames on the plaintext endpoint, each on its own connection: negative, huge, tiny
-and wrong sizes, truncated headers, unknown api keys, random bytes and a TLS ClientHello. Each one
-gets its own connection closed (frames no server could accept are closed without waiting for the
-client; incomplete ones once the client half-closes), while a confluent-kafka producer keeps getting
-acks=all acknowledgements throughout and a long-lived raw connection keeps answering ApiVersions.
-straitd is alive, serving and holding no leaked descriptors afterwards."""
+and wrong sizes, truncated headers and bodies, unknown api keys, known api keys at unsupported
+versions, random bytes, HTTP requests and a TLS ClientHello. Each one gets its own connection closed
+(frames no server could accept are closed without waiting for the client; incomplete ones once the
+client half-closes), while a confluent-kafka producer keeps getting acks=all acknowledgements
+throughout and a long-lived raw connection keeps answering ApiVersions. straitd is alive, serving
+and holding no leaked descriptors afterwards."""
 import errno
 import os
 import random
@@ -49,7 +50,7 @@ def cases(rnd):
     hello = tls_client_hello()
     kinds = ["negative_size", "huge_size", "tiny_frame", "truncated_header", "size_too_large",
              "size_too_small", "unknown_api_key", "random_bytes", "tls_client_hello",
-             "truncated_body"]
+             "truncated_body", "unsupported_version", "http_request"]
     for i in range(TOTAL):
         kind = kinds[i % len(kinds)]
         junk = rnd.randbytes(rnd.randint(0, 200))
@@ -78,6 +79,14 @@ def cases(rnd):
             yield kind, rnd.randbytes(rnd.randint(1, 2000)), True
         elif kind == "tls_client_hello":
             yield kind, hello, False
+        elif kind == "unsupported_version":  # a known api (not ApiVersions) at version 99
+            key = rnd.choice([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 19, 22, 32, 60])
+            cid = b"strait-it"
+            hdr = struct.pack(">hhih", key, 99, i, len(cid)) + cid + b"\x00"  # + tagged fields
+            yield kind, struct.pack(">i", len(hdr) + len(junk)) + hdr + junk, False
+        elif kind == "http_request":
+            method = rnd.choice([b"GET", b"POST", b"HEAD", b"PUT"])
+            yield kind, method + b" /v1/clusters HTTP/1.1\r\nHost: strait\r\n\r\n", False
         else:  # truncated_body: a plausible Produce header, promised body never arrives
             full = request(0, 3, i, body=rnd.randbytes(300))
             yield kind, full[:rnd.randint(14, len(full) - 1)], True

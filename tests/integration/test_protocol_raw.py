@@ -1,6 +1,7 @@
 """The endpoint at the wire level, with hand-encoded requests (no client library in between):
 Metadata v0-v2 and FindCoordinator v0-v2 responses name only endpoint addresses, each broker at the
-port the ready file gives its node id; responses to 60 pipelined requests on one connection come back
+port the ready file gives its node id; ApiVersions at an unsupported version gets Kafka's
+UNSUPPORTED_VERSION answer on a connection that stays open; responses to 60 pipelined requests on one connection come back
 complete and in order; 300 connections (opened in waves of 10) are served, then all answer a
 request in flight at once, and closing them returns straitd's descriptors."""
 import os
@@ -117,6 +118,28 @@ def test():
             finally:
                 s.close()
         h.log("Metadata v0-v2 and FindCoordinator v0-v2 name only endpoint addresses on all ports")
+
+        # ApiVersions at a version nobody supports: Kafka's answer is a v0-format response with
+        # UNSUPPORTED_VERSION (35) and the supported ranges, on a connection that stays open, so
+        # the client can retry at an offered version.
+        s = socket.create_connection((addr, ports[1]), timeout=30)
+        try:
+            corr += 1
+            s.sendall(frame(API_VERSIONS, 99, corr))
+            r = recv_response(s, corr)
+            err, n = r.take(">h"), r.take(">i")
+            ranges = {}
+            for _ in range(n):
+                k, lo, hi = r.take(">hhh")
+                ranges[k] = (lo, hi)
+            h.check(err == 35, "ApiVersions v99: error %d, want 35 (UNSUPPORTED_VERSION)" % err)
+            h.check(API_VERSIONS in ranges and ranges[API_VERSIONS][0] == 0,
+                    "ApiVersions v99: ranges %r" % ranges)
+            corr += 1
+            s.sendall(frame(API_VERSIONS, 0, corr))  # the retry, on the same connection
+            h.check(recv_response(s, corr).take(">h") == 0, "ApiVersions v0 retry failed")
+        finally:
+            s.close()
 
         # Pipelining: 60 requests in one write; 60 responses back, in order.
         s = socket.create_connection((addr, ports[1]), timeout=30)
