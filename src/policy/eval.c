@@ -358,9 +358,9 @@ x_stmt(struct st_policy_explain *x, int policy, size_t idx, const struct st_pstm
 {
     char where[64];
     if (policy >= 0)
-        snprintf(where, sizeof(where), "identity[%d]", policy);
+        snprintf(where, sizeof(where), "identityPolicies[%d]", policy);
     else
-        snprintf(where, sizeof(where), "resource");
+        snprintf(where, sizeof(where), "resourcePolicy");
     int rc = xprintf(x, "%s statement %zu%s%s%s (%s): ", where, idx, st->sid ? " (Sid " : "",
                      st->sid ? st->sid : "", st->sid ? ")" : "", st->deny ? "Deny" : "Allow");
     switch (why) {

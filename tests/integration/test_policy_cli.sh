@@ -64,7 +64,7 @@ fi
 # Text output names the decision and each statement's outcome.
 "$STRAIT" policy simulate --input "$TMP/one.json" --output text >"$TMP/one.txt"
 if ! grep -q "^request 0: allowed" "$TMP/one.txt" ||
-   ! grep -q "resource statement 0 (Allow): applies (principal: account-level match)" "$TMP/one.txt"; then
+   ! grep -q "resourcePolicy statement 0 (Allow): applies (principal: account-level match)" "$TMP/one.txt"; then
     note "FAIL simulate text output"; cat "$TMP/one.txt"; fail=1
 else
     note "ok   simulate text output"

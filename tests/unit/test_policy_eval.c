@@ -290,12 +290,14 @@ test_decision_and_explanation(void **state)
     assert_int_equal(x.matched[1].policy, -1);
     assert_int_equal(x.matched[1].pm, ST_PM_ACCOUNT);
     const char *t = (const char *)x.text.data;
-    assert_non_null(strstr(t, "identity[1] statement 0 (Sid Read) (Allow): applies"));
-    assert_non_null(strstr(t, "identity[1] statement 1 (Sid NoSecret) (Deny): does not apply: "
-                              "arn:aws:kafka:us-east-1:111122223333:topic/c/u/orders is not "
-                              "matched by Resource"));
-    assert_non_null(strstr(t, "identity[1] statement 2 (Allow): does not apply: condition Bool "
-                              "on aws:SecureTransport is false (key absent)"));
+    assert_non_null(strstr(t, "identityPolicies[1] statement 0 (Sid Read) (Allow): applies"));
+    assert_non_null(strstr(t,
+                           "identityPolicies[1] statement 1 (Sid NoSecret) (Deny): does not apply: "
+                           "arn:aws:kafka:us-east-1:111122223333:topic/c/u/orders is not "
+                           "matched by Resource"));
+    assert_non_null(
+        strstr(t, "identityPolicies[1] statement 2 (Allow): does not apply: condition Bool "
+                  "on aws:SecureTransport is false (key absent)"));
     assert_non_null(strstr(t, "allowed: cross-account: both"));
     st_policy_explain_free(&x);
 
@@ -430,9 +432,10 @@ test_no_allocation(void **state)
         "{\"aws:CurrentTime\":\"2030-01-01\"},\"ForAnyValue:StringLike\":{\"aws:TagKeys\":\"t*\"},"
         "\"ArnLike\":{\"aws:PrincipalArn\":\"arn:aws:sts::*:assumed-role/${aws:username}/*\"}}},"
         "{\"Effect\":\"Deny\",\"NotAction\":\"kafka-cluster:*\",\"NotResource\":\"*\"}]}";
-    const char *rpd = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
-                      "\"Principal\":{\"AWS\":[\"111122223333\",\"arn:aws:iam::123456789012:role/r\"]},"
-                      "\"Action\":\"kafka-cluster:*\",\"Resource\":\"*\"}}";
+    const char *rpd =
+        "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+        "\"Principal\":{\"AWS\":[\"111122223333\",\"arn:aws:iam::123456789012:role/r\"]},"
+        "\"Action\":\"kafka-cluster:*\",\"Resource\":\"*\"}}";
     struct st_policy_parse_opts o = {ST_POLICY_IDENTITY, 0, true};
     struct st_policy *ip = st_policy_parse(idp, strlen(idp), &o, NULL, NULL);
     o.kind = ST_POLICY_CLUSTER;
