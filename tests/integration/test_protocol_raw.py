@@ -125,7 +125,8 @@ def test():
         s = socket.create_connection((addr, ports[1]), timeout=30)
         try:
             corr += 1
-            s.sendall(frame(API_VERSIONS, 99, corr))
+            hdr = struct.pack(">hhi", API_VERSIONS, 99, corr) + string("strait-raw") + b"\x00"
+            s.sendall(struct.pack(">i", len(hdr)) + hdr)  # a v2 (flexible) header, as clients send
             r = recv_response(s, corr)
             err, n = r.take(">h"), r.take(">i")
             ranges = {}
