@@ -22,7 +22,7 @@ const some = (a, min, max) => {
 const families = {
   String: {
     ops: ['StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike'],
-    policy: ['abc', 'a*', 'A?c', 'xyz', 'ab*c', '*'],
+    policy: ['abc', 'a*', 'A?c', 'xyz', 'ab*c', '*', '${aws:username}', 'a${aws:username}'],
     request: ['abc', 'ABC', 'xyz', 'abbc', 'a', 'Abc']
   },
   Numeric: {
@@ -101,7 +101,10 @@ const resources = [
   'arn:aws:kafka:eu-west-1:111122223333:topic/c/u-2/orders_test'
 ]
 const resourcePatterns = ['*', 'arn:aws:kafka:us-east-1:111122223333:*', 'arn:aws:kafka:*:*:topic/c/*', 'arn:aws:kafka:us-east-1:111122223333:topic/c/*/*_test',
-  'arn:aws:kafka:*:111122223333:cluster/c/*', 'arn:aws:kafka:us-east-1:*:topic/c/u-1/orders']
+  'arn:aws:kafka:*:111122223333:cluster/c/*', 'arn:aws:kafka:us-east-1:*:topic/c/u-1/orders',
+  // Policy variables: aws:username is always present and single-valued in generated requests
+  // (missing variables are a known deviation).
+  'arn:aws:kafka:*:*:topic/c/*/${aws:username}', 'arn:aws:kafka:*:*:topic/c/*/${aws:username}_test']
 
 function genStatement(ctx, effect, resourcePolicy) {
   const st = { Effect: effect }
@@ -139,6 +142,7 @@ function genCase() {
     rp = { Version: '2012-10-17', Statement: sts }
   }
   delete ctx.__fam
+  ctx['aws:username'] = pick(['orders', 'orders_test', 'abc', 'bc'])
   return { identityPolicies: id, resourcePolicy: rp, principal: pick(principals), action: pick(actions), resource: pick(resources), context: ctx }
 }
 
