@@ -1160,6 +1160,65 @@ check_notprincipal_accounts(struct pctx *c, const struct st_pstmt *st, const cha
     }
 }
 
+/* The MSK resource type of a compiled Resource entry ("" when unknown or not literal). */
+static void
+resource_type(const struct st_pres *r, const char **type, size_t *len)
+{
+    *type = "";
+    *len = 0;
+    if (r->star || r->pat.has_vars || r->arn.n != 6 || r->arn.len[ST_ARN_SERVICE] != 5 ||
+        memcmp(r->arn.seg[ST_ARN_SERVICE], "kafka", 5) != 0)
+        return;
+    const char *s = r->arn.seg[ST_ARN_RESOURCE];
+    size_t n = r->arn.len[ST_ARN_RESOURCE], t = 0;
+    while (t < n && s[t] != '/' && s[t] != ':')
+        t++;
+    if (t < n && !st_glob_has_wildcard(s, t, ST_GLOB_ESCAPED)) {
+        *type = s;
+        *len = t;
+    }
+}
+
+/*
+ * Access-Analyzer-style check: an action named exactly (no wildcard) from the kafka/kafka-cluster
+ * catalogues whose resource type none of the statement's Resource entries can be, e.g.
+ * kafka-cluster:WriteData with only cluster ARNs. Only when every entry has a literal MSK type.
+ */
+static void
+check_action_resources(struct pctx *c, const struct st_pstmt *st, const char *path)
+{
+    for (size_t i = 0; i < st->n_res; i++) {
+        const char *t;
+        size_t tl;
+        resource_type(&st->res[i], &t, &tl);
+        if (tl == 0)
+            return;
+    }
+    for (size_t a = 0; a < st->n_actions; a++) {
+        const char *act = st->actions[a];
+        if (st_glob_has_wildcard(act, st->action_lens[a], 0))
+            continue;
+        const struct st_policy_action_info *info = st_policy_catalog_find(act);
+        if (!info || !info->resource[0])
+            continue;
+        bool ok = false;
+        for (size_t i = 0; i < st->n_res && !ok; i++) {
+            const char *t;
+            size_t tl;
+            resource_type(&st->res[i], &t, &tl);
+            ok = tl == strlen(info->resource) && memcmp(t, info->resource, tl) == 0;
+        }
+        if (!ok) {
+            char ap[200];
+            snprintf(ap, sizeof(ap), "%s/Action", path);
+            add(c, ST_POLICY_SEV_WARNING, "ACTION_RESOURCE_MISMATCH", ap, NULL,
+                "%.100s applies to %s ARNs (arn:aws:kafka:REGION:ACCOUNT:%s/...), but the "
+                "statement lists none, so it never allows or denies this action; add a %s ARN.",
+                act, info->resource, info->resource, info->resource);
+        }
+    }
+}
+
 static int
 compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *path)
 {
@@ -1320,6 +1379,8 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
         path_push(p, sizeof(p), path, rs ? "Resource" : "NotResource");
         if (compile_resources(c, st, rs ? rs : nrs, p, rs ? "Resource" : "NotResource") != 0)
             rc = -1;
+        else if (ac && rs)
+            check_action_resources(c, st, path);
     }
 
     const json_t *cond = json_object_get(o, "Condition");

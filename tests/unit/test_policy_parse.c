@@ -445,6 +445,29 @@ test_warnings(void **state)
     st_policy_unref(p);
     st_policy_findings_free(&f);
 
+    /* Exactly named MSK actions on resources of the wrong type. */
+    const char *mis =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+        "[\"kafka-cluster:Connect\",\"kafka-cluster:WriteData\"],\"Resource\":"
+        "\"arn:aws:kafka:us-east-1:111122223333:cluster/c/*\"},{\"Effect\":\"Allow\",\"Action\":"
+        "[\"kafka-cluster:*\",\"kafka:CreateVpcConnection\"],\"Resource\":"
+        "\"arn:aws:kafka:us-east-1:111122223333:cluster/c/*\"},{\"Effect\":\"Allow\",\"Action\":"
+        "\"kafka-cluster:ReadData\",\"Resource\":[\"arn:aws:kafka:*:*:cluster/c/*\","
+        "\"arn:aws:kafka:*:*:topic/c/*\"]},{\"Effect\":\"Allow\",\"Action\":"
+        "\"kafka-cluster:ReadData\",\"Resource\":[\"arn:aws:kafka:*:*:cluster/c/*\",\"*\"]}]}";
+    p = st_policy_parse(mis, strlen(mis), &opts, &f, NULL);
+    assert_non_null(p);
+    assert_true(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/0/Action"));
+    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/1/Action"));
+    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/2/Action"));
+    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/3/Action"));
+    size_t mismatches = 0;
+    for (size_t i = 0; i < f.n; i++)
+        mismatches += strcmp(f.items[i].code, "ACTION_RESOURCE_MISMATCH") == 0;
+    assert_int_equal(mismatches, 1); /* WriteData only, not Connect */
+    st_policy_unref(p);
+    st_policy_findings_free(&f);
+
     /* NotPrincipal naming a role without its account. */
     const char *np = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\","
                      "\"NotPrincipal\":{\"AWS\":[\"arn:aws:iam::111122223333:role/a\"]},"
