@@ -26,6 +26,12 @@ try:
     from botocore.config import Config
     from botocore.exceptions import ClientError
 except ImportError:
+    # CTest runs /usr/bin/python3; boto3 may live in the python3 on PATH (pyenv, venv).
+    other = shutil.which("python3")
+    if other and not os.environ.get("ST_BOTO_REEXEC") and \
+            os.path.realpath(other) != os.path.realpath(sys.executable):
+        os.environ["ST_BOTO_REEXEC"] = "1"
+        os.execv(other, [other] + sys.argv)
     print("boto3 not installed: skipped")
     sys.exit(77)
 if not shutil.which("aws"):
