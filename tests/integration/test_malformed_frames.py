@@ -186,6 +186,15 @@ class BackgroundProducer(threading.Thread):
         self.remaining = self.p.flush(60)
 
 
+def endpoint_counters(sd):
+    """The insecure endpoint's counters from `strait admin status`."""
+    for c in sd.status()["clusters"]:
+        for ep in c["endpoints"]:
+            if ep["name"] == "insecure":
+                return ep["counters"]
+    raise h.TestFailure("no insecure endpoint in admin status")
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -203,7 +212,9 @@ def test():
         bg.start()
         h.wait_for(lambda: bg.acks() > 0, 30, "first background acknowledgement")
         fds_before = fd_count(sd.proc.pid)
-        h.log("straitd has %d fds open; background producer running" % fds_before)
+        c0 = endpoint_counters(sd)
+        h.log("straitd has %d fds and %d client connections open; background producer running" % (
+            fds_before, c0["connectionsCurrent"]))
 
         counts = {}
         try:
@@ -218,6 +229,19 @@ def test():
                                "background producer progress after %d bad connections" % n)
                     h.check(not bg.errors, "background producer errors: %s" % bg.errors[:3])
                     h.log("%d malformed connections closed; background acks %d" % (n, bg.acks()))
+            # straitd's own count agrees: every bad connection accepted and closed, the good
+            # ones (raw client, producer) still open.
+            h.wait_for(lambda: endpoint_counters(sd)["connectionsCurrent"] ==
+                       c0["connectionsCurrent"], 30, "straitd's open connection count to return "
+                       "to %d" % c0["connectionsCurrent"])
+            c1 = endpoint_counters(sd)
+            h.check(c1["connectionsAccepted"] - c0["connectionsAccepted"] >= TOTAL,
+                    "straitd counted %d new connections, want >= %d" % (
+                        c1["connectionsAccepted"] - c0["connectionsAccepted"], TOTAL))
+            h.log("straitd counters: +%d accepted, +%d closed, +%d protocol errors" % (
+                c1["connectionsAccepted"] - c0["connectionsAccepted"],
+                c1["connectionsClosed"] - c0["connectionsClosed"],
+                c1["protocolErrors"] - c0["protocolErrors"]))
         finally:
             bg.stop.set()
             bg.join(90)
