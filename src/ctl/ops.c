@@ -175,6 +175,34 @@ page_finish(json_t *out, json_t *rows, int limit, const char *key)
     }
 }
 
+/* Validates an optional tags map (AWS limits: 50 tags, keys 1-128, values 0-256 characters, no
+ * "aws:" prefix). Answers BadRequestException and returns -1 when invalid. */
+static int
+check_tags(struct st_api *a, const json_t *tags)
+{
+    if (!tags)
+        return 0;
+    if (!json_is_object(tags) || json_object_size(tags) > 50) {
+        st_api_error(a, BAD, "tags", "tags must be an object of at most 50 string values");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)tags, k, v)
+    {
+        size_t kl = strlen(k);
+        if (!json_is_string(v) || kl < 1 || kl > 128 || strlen(json_string_value(v)) > 256 ||
+            strncmp(k, "aws:", 4) == 0) {
+            st_api_error(a, BAD, "tags",
+                         "tag %.128s: keys are 1-128 characters not starting with \"aws:\", "
+                         "values are strings of at most 256 characters",
+                         k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 version_new(char out[15])
 {
@@ -313,6 +341,18 @@ op_create_cluster(struct st_api *a)
                      max_brokers, json_array_size(subnets));
         return;
     }
+    const char *itype = jstr(bngi, "instanceType");
+    if (itype && (strlen(itype) < 5 || strlen(itype) > 32)) {
+        st_api_error(a, BAD, "instanceType",
+                     "instanceType is 5-32 characters, e.g. kafka.m5.large");
+        return;
+    }
+    if (strlen(kv) > 128) {
+        st_api_error(a, BAD, "kafkaVersion", "kafkaVersion is at most 128 characters");
+        return;
+    }
+    if (check_tags(a, json_object_get(a->body, "tags")) != 0)
+        return;
     char uuid[37], arn[512];
     st_ctl_uuid(uuid);
     snprintf(arn, sizeof(arn), "arn:aws:kafka:%s:%s:cluster/%s/%s-%d", ctl->region, acct, name,
@@ -719,8 +759,14 @@ op_update_connectivity(struct st_api *a)
                  schemes[s].key);
         jset(rec, path, json_boolean(on));
     }
-    if (json_is_string(jpath(ci, "networkType")))
-        jset(rec, "connectivityInfo.networkType", json_deep_copy(jpath(ci, "networkType")));
+    const char *nt = json_string_value(jpath(ci, "networkType"));
+    if (jpath(ci, "networkType") && (!nt || (strcmp(nt, "IPV4") != 0 && strcmp(nt, "DUAL") != 0))) {
+        st_api_error(a, BAD, "connectivityInfo", "networkType must be IPV4 or DUAL");
+        json_decref(rec);
+        return;
+    }
+    if (nt)
+        jset(rec, "connectivityInfo.networkType", json_string(nt));
     start_operation(a, rec);
     const char *err = NULL;
     if (store_failed(a, st_store_begin(ctl->store, &err), &err)) {
@@ -1021,10 +1067,8 @@ op_create_conn(struct st_api *a)
         st_api_error(a, BAD, "securityGroups", "securityGroups is required (at least one)");
         return;
     }
-    if (tags && !json_is_object(tags)) {
-        st_api_error(a, BAD, "tags", "tags must be an object of string values");
+    if (check_tags(a, tags) != 0)
         return;
-    }
     json_t *cl = load_cluster(a, target, false, "targetClusterArn");
     if (!cl)
         return;
@@ -1518,10 +1562,12 @@ op_tags(struct st_api *a)
         st_api_ok(a, json_pack("{s:o}", "tags", st_store_tags_get(a->ctl->store, arn)));
     } else if (a->m.route->op == ST_OP_TAG_RESOURCE) {
         const json_t *tags = json_object_get(a->body, "tags");
-        if (!json_is_object(tags)) {
+        if (!tags) {
             st_api_error(a, BAD, "tags", "tags is required: an object of string values");
             return;
         }
+        if (check_tags(a, tags) != 0)
+            return;
         int rc = st_store_tags_merge(a->ctl->store, arn, tags, &err);
         if (rc != 0)
             st_api_error(a, BAD, "tags", "%s", err);

@@ -463,6 +463,7 @@ async function main() {
     const onlyDemo2 = await admin.send(new K.ListClustersV2Command({ ClusterNameFilter: 'demo2' }));
     check(onlyDemo2.ClusterInfoList.length === 1, 'clusterNameFilter');
     await expectError('ForbiddenException', dev.send(new K.ListClustersV2Command({})), /kafka:ListClustersV2/);
+    await expectError('BadRequestException', admin.send(new K.TagResourceCommand({ ResourceArn: arn, Tags: { 'aws:owner': 'x' } })), /aws:/);
     await admin.send(new K.TagResourceCommand({ ResourceArn: arn, Tags: { owner: 'platform' } }));
     await admin.send(new K.UntagResourceCommand({ ResourceArn: arn, TagKeys: ['env'] }));
     const tags = (await admin.send(new K.ListTagsForResourceCommand({ ResourceArn: arn }))).Tags;
