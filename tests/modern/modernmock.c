@@ -38,30 +38,32 @@
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: modernmock mock --brokers N --bootstrap-file FILE\n"
-            "         stdin commands (one per line, each answered on stdout):\n"
-            "           add-broker ID | decommission ID | broker-down ID | broker-up ID\n"
-            "           create-topic NAME PARTITIONS RF | set-leader TOPIC PARTITION ID\n"
-            "           bootstraps | quit\n"
-            "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
-            "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
-            "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
-            "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
-            "                         [--group-protocol classic|consumer] [--idempotent]\n"
-            "                         [--transactional-id ID]\n"
-            "         produces N messages (acks=all), consumes the topic back from the beginning\n"
-            "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
-            "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
-            "         requestVersions (highest version sent per request), forbiddenSeen, ok\n"
-            "         --pause-after K: once K messages are delivered print \"paused K ...\" and\n"
-            "         wait for a line on stdin (the cluster can change under cached metadata);\n"
-            "         (--pause-in-consume: once K messages are consumed instead);\n"
-            "         --group-protocol: consume by subscribing in a new consumer group (KIP-848 with\n"
-            "         \"consumer\"), then commit and check the committed offsets;\n"
-            "         --transactional-id: produce all N in one transaction (committed; the consumer\n"
-            "         reads read_committed);\n"
-            "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
+    fprintf(
+        stderr,
+        "usage: modernmock mock --brokers N --bootstrap-file FILE\n"
+        "         stdin commands (one per line, each answered on stdout):\n"
+        "           add-broker ID | decommission ID | broker-down ID | broker-up ID\n"
+        "           create-topic NAME PARTITIONS RF | set-leader TOPIC PARTITION ID\n"
+        "           set-coordinator group|transaction KEY ID\n"
+        "           bootstraps | quit\n"
+        "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
+        "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
+        "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
+        "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
+        "                         [--group-protocol classic|consumer] [--idempotent]\n"
+        "                         [--transactional-id ID] [--group-id ID]\n"
+        "         produces N messages (acks=all), consumes the topic back from the beginning\n"
+        "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
+        "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
+        "         requestVersions (highest version sent per request), forbiddenSeen, ok\n"
+        "         --pause-after K: once K messages are delivered print \"paused K ...\" and\n"
+        "         wait for a line on stdin (the cluster can change under cached metadata);\n"
+        "         (--pause-in-consume: once K messages are consumed instead);\n"
+        "         --group-protocol: consume by subscribing in a new consumer group (KIP-848 with\n"
+        "         \"consumer\"), then commit and check the committed offsets;\n"
+        "         --transactional-id: produce all N in one transaction (committed; the consumer\n"
+        "         reads read_committed);\n"
+        "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
 }
 
 static double
@@ -229,6 +231,8 @@ run_mock(int argc, char **argv)
                    parse_i32(a3, &id) == 0) {
             reply(cmd, rd_kafka_mock_partition_set_leader(mc, a1, n1, id),
                   "%s %" PRId32 " %" PRId32, a1, n1, id);
+        } else if (!strcmp(cmd, "set-coordinator") && a1 && a2 && parse_i32(a3, &id) == 0) {
+            reply(cmd, rd_kafka_mock_coordinator_set(mc, a1, a2, id), "%s %s %" PRId32, a1, a2, id);
         } else {
             printf("error %s: unknown command or bad arguments\n", cmd);
             fflush(stdout);
@@ -246,37 +250,38 @@ run_mock(int argc, char **argv)
 #define N_APIS 100
 
 struct client {
-    const char *bootstrap;       /* --bootstrap */
-    const char *topic;           /* --topic */
-    const char *tag;             /* --tag: message content prefix (default: the topic) */
-    int count;                   /* --count */
-    int32_t partition;           /* --partition, RD_KAFKA_PARTITION_UA = by key */
-    int max_len;                 /* --max-len: longest value */
-    double timeout_s;            /* --timeout-s: bound of each phase */
-    bool consume;                /* false with --no-consume */
-    int pause_after;             /* --pause-after K: after K messages are delivered, print
-                                    "paused K" and wait for a line on stdin; -1 = never */
-    bool pause_in_consume;       /* --pause-in-consume: pause after K messages consumed instead */
-    bool idempotent;             /* --idempotent: enable.idempotence=true */
-    const char *txn_id;          /* --transactional-id: produce everything in one transaction */
-    const char *group_protocol;  /* --group-protocol classic|consumer: subscribe in a consumer
-                                    group (KIP-848 with "consumer") instead of assign(); NULL = no */
-    const char *forbid[MAX_FORBID]; /* --forbid: substrings no client log line may contain */
-    int n_forbid;                /* entries in forbid */
+    const char *bootstrap;      /* --bootstrap */
+    const char *topic;          /* --topic */
+    const char *tag;            /* --tag: message content prefix (default: the topic) */
+    int count;                  /* --count */
+    int32_t partition;          /* --partition, RD_KAFKA_PARTITION_UA = by key */
+    int max_len;                /* --max-len: longest value */
+    double timeout_s;           /* --timeout-s: bound of each phase */
+    bool consume;               /* false with --no-consume */
+    int pause_after;            /* --pause-after K: after K messages are delivered, print
+                                   "paused K" and wait for a line on stdin; -1 = never */
+    bool pause_in_consume;      /* --pause-in-consume: pause after K messages consumed instead */
+    bool idempotent;            /* --idempotent: enable.idempotence=true */
+    const char *group_id;       /* --group-id (default modernmock-<pid>) */
+    const char *txn_id;         /* --transactional-id: produce everything in one transaction */
+    const char *group_protocol; /* --group-protocol classic|consumer: subscribe in a consumer
+                                   group (KIP-848 with "consumer") instead of assign(); NULL = no */
+    const char *forbid[MAX_FORBID];    /* --forbid: substrings no client log line may contain */
+    int n_forbid;                      /* entries in forbid */
     const char *count_log[MAX_FORBID]; /* --count-log: substrings of "FAC: line" to count */
-    long count_log_n[MAX_FORBID]; /* log lines that contained count_log[i] */
-    int n_count_log;             /* entries in count_log */
+    long count_log_n[MAX_FORBID];      /* log lines that contained count_log[i] */
+    int n_count_log;                   /* entries in count_log */
 
-    pthread_mutex_t lock;        /* guards everything below (log callbacks run on any thread) */
-    int req_version[N_APIS];     /* highest version sent per ApiKey, -1 = never */
-    char req_name[N_APIS][40];   /* request name as librdkafka logs it */
-    char forbid_seen[2048];      /* first log line that contained a forbidden substring */
-    long log_lines;              /* log lines seen */
+    pthread_mutex_t lock;      /* guards everything below (log callbacks run on any thread) */
+    int req_version[N_APIS];   /* highest version sent per ApiKey, -1 = never */
+    char req_name[N_APIS][40]; /* request name as librdkafka logs it */
+    char forbid_seen[2048];    /* first log line that contained a forbidden substring */
+    long log_lines;            /* log lines seen */
 
-    int delivered;               /* successful delivery reports */
-    int delivery_errors;         /* failed delivery reports */
-    char first_error[256];       /* first delivery error */
-    int32_t *dr_partition;       /* per message: partition it was delivered to, -1 = none */
+    int delivered;         /* successful delivery reports */
+    int delivery_errors;   /* failed delivery reports */
+    char first_error[256]; /* first delivery error */
+    int32_t *dr_partition; /* per message: partition it was delivered to, -1 = none */
 };
 
 static struct client *g_client;
@@ -415,15 +420,23 @@ run_client(int argc, char **argv)
     for (int i = 0; i < N_APIS; i++)
         cl.req_version[i] = -1;
 
-    static const struct option opts[] = {
-        {"bootstrap", required_argument, NULL, 'b'}, {"topic", required_argument, NULL, 't'},
-        {"count", required_argument, NULL, 'c'},     {"partition", required_argument, NULL, 'p'},
-        {"max-len", required_argument, NULL, 'm'},   {"tag", required_argument, NULL, 'g'},
-        {"timeout-s", required_argument, NULL, 'T'}, {"forbid", required_argument, NULL, 'F'},
-        {"no-consume", no_argument, NULL, 'N'},      {"pause-after", required_argument, NULL, 'P'},
-        {"count-log", required_argument, NULL, 'L'}, {"pause-in-consume", no_argument, NULL, 'C'},
-        {"group-protocol", required_argument, NULL, 'G'}, {"idempotent", no_argument, NULL, 'I'},
-        {"transactional-id", required_argument, NULL, 'X'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"bootstrap", required_argument, NULL, 'b'},
+                                         {"topic", required_argument, NULL, 't'},
+                                         {"count", required_argument, NULL, 'c'},
+                                         {"partition", required_argument, NULL, 'p'},
+                                         {"max-len", required_argument, NULL, 'm'},
+                                         {"tag", required_argument, NULL, 'g'},
+                                         {"timeout-s", required_argument, NULL, 'T'},
+                                         {"forbid", required_argument, NULL, 'F'},
+                                         {"no-consume", no_argument, NULL, 'N'},
+                                         {"pause-after", required_argument, NULL, 'P'},
+                                         {"count-log", required_argument, NULL, 'L'},
+                                         {"pause-in-consume", no_argument, NULL, 'C'},
+                                         {"group-protocol", required_argument, NULL, 'G'},
+                                         {"idempotent", no_argument, NULL, 'I'},
+                                         {"transactional-id", required_argument, NULL, 'X'},
+                                         {"group-id", required_argument, NULL, 'D'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -469,6 +482,9 @@ run_client(int argc, char **argv)
             break;
         case 'X':
             cl.txn_id = optarg;
+            break;
+        case 'D':
+            cl.group_id = optarg;
             break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
@@ -541,11 +557,11 @@ run_client(int argc, char **argv)
         }
         make_message(&cl, i, key, sizeof(key), val, vcap, &vlen);
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                p, RD_KAFKA_V_TOPIC(cl.topic), RD_KAFKA_V_PARTITION(cl.partition),
-                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(val, vlen),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(intptr_t)i),
-                RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e =
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(cl.topic), RD_KAFKA_V_PARTITION(cl.partition),
+                                  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(val, vlen),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && now_s() - t0 < cl.timeout_s) {
                 rd_kafka_poll(p, 50);
                 continue;
@@ -589,10 +605,10 @@ run_client(int argc, char **argv)
     /* -- consume back from the beginning, no group (assign) -- */
     int consumed = 0, matched = 0, dups = 0, missing = 0, corrupt = 0, out_of_order = 0;
     int foreign = 0, eof_parts = 0;
-    char group_error[256] = "";  /* first group-mode problem */
+    char group_error[256] = "";    /* first group-mode problem */
     bool committed_at_end = false; /* group mode: every partition's committed offset = its end */
-    int64_t committed_total = 0; /* group mode: sum of committed offsets */
-    int group_assigned = -1;     /* group mode: partitions assigned to this member at the end */
+    int64_t committed_total = 0;   /* group mode: sum of committed offsets */
+    int group_assigned = -1;       /* group mode: partitions assigned to this member at the end */
     bool timed_out = false;
     if (cl.consume && n_parts > 0) {
         char *seen = calloc((size_t)cl.count + 1, 1);
@@ -604,7 +620,10 @@ run_client(int argc, char **argv)
             last_idx[i] = -1;
         rd_kafka_conf_t *cconf = client_conf(&cl);
         char group[256];
-        snprintf(group, sizeof(group), "modernmock-%d", (int)getpid());
+        if (cl.group_id)
+            snprintf(group, sizeof(group), "%s", cl.group_id);
+        else
+            snprintf(group, sizeof(group), "modernmock-%d", (int)getpid());
         conf_set(cconf, "group.id", group);
         if (cl.group_protocol) {
             conf_set(cconf, "group.protocol", cl.group_protocol);
@@ -737,14 +756,14 @@ run_client(int argc, char **argv)
             rd_kafka_topic_partition_list_t *cp = rd_kafka_topic_partition_list_new(n_parts);
             for (int i = 0; i < n_parts; i++)
                 rd_kafka_topic_partition_list_add(cp, cl.topic, md->topics[0].partitions[i].id);
-            ce = rd_kafka_committed(co, cp, 30000);
+            ce = rd_kafka_committed(co, cp, (int)(cl.timeout_s * 1000));
             if (ce && !group_error[0])
                 snprintf(group_error, sizeof(group_error), "committed: %s", rd_kafka_err2str(ce));
             committed_at_end = !ce;
             for (int i = 0; !ce && i < cp->cnt; i++) {
                 int64_t lo = -1, hi = -1;
                 rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(
-                    co, cl.topic, cp->elems[i].partition, &lo, &hi, 30000);
+                    co, cl.topic, cp->elems[i].partition, &lo, &hi, (int)(cl.timeout_s * 1000));
                 int64_t coff = cp->elems[i].offset;
                 bool at_end = !we && (coff == hi || (hi == 0 && coff < 0));
                 if (!at_end) {
@@ -826,8 +845,8 @@ run_client(int argc, char **argv)
     fprintf(o, "],\"leaders\":{");
     if (md && md->topic_cnt == 1) {
         for (int i = 0; i < md->topics[0].partition_cnt; i++)
-            fprintf(o, "%s\"%" PRId32 "\":%" PRId32, i ? "," : "",
-                    md->topics[0].partitions[i].id, md->topics[0].partitions[i].leader);
+            fprintf(o, "%s\"%" PRId32 "\":%" PRId32, i ? "," : "", md->topics[0].partitions[i].id,
+                    md->topics[0].partitions[i].leader);
     }
     fprintf(o, "},\"requestVersions\":{");
     for (int i = 0; i < N_APIS && cl.req_name[i][0]; i++) {
@@ -843,8 +862,7 @@ run_client(int argc, char **argv)
     }
     fprintf(o, "},\"group\":{\"protocol\":");
     json_str(o, cl.group_protocol ? cl.group_protocol : "");
-    fprintf(o, ",\"assigned\":%d,\"committedAtEnd\":%s,\"committedTotal\":%" PRId64
-               ",\"error\":",
+    fprintf(o, ",\"assigned\":%d,\"committedAtEnd\":%s,\"committedTotal\":%" PRId64 ",\"error\":",
             group_assigned, committed_at_end ? "true" : "false", committed_total);
     json_str(o, group_error);
     fprintf(o, "},\"transactionError\":");
