@@ -38,6 +38,7 @@ struct straitd_opts {
     const char *api_listen;        /* --api-listen ADDR:PORT (MSK API), NULL = none */
     const char *api_tls_cert;      /* --api-tls-cert PEM (HTTPS API) */
     const char *api_tls_key;       /* --api-tls-key PEM */
+    int create_timeout;            /* --cluster-create-timeout SECONDS (0 = default) */
 };
 
 struct straitd {
@@ -70,6 +71,8 @@ usage(FILE *f)
             "  --api-listen ADDR:PORT    serve the MSK-compatible control-plane API (SigV4) there\n"
             "  --api-tls-cert FILE       serve the API over HTTPS with this PEM chain...\n"
             "  --api-tls-key FILE        ...and this PEM private key\n"
+            "  --cluster-create-timeout S  a new cluster whose external upstream never answers\n"
+            "                            is FAILED after S seconds (default 120)\n"
             "  --log-level LEVEL         error|warn|info|debug|trace (default info)\n"
             "  --version                 print the version\n");
 }
@@ -104,6 +107,7 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         {"api-listen", required_argument, NULL, 'a'},
         {"api-tls-cert", required_argument, NULL, 'C'},
         {"api-tls-key", required_argument, NULL, 'K'},
+        {"cluster-create-timeout", required_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -149,6 +153,13 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
             break;
         case 'K':
             o->api_tls_key = optarg;
+            break;
+        case 'T':
+            o->create_timeout = (int)strtol(optarg, &end, 10);
+            if (*end || o->create_timeout < 1 || o->create_timeout > 86400) {
+                fprintf(stderr, "straitd: --cluster-create-timeout takes 1 to 86400 seconds\n");
+                return -1;
+            }
             break;
         case 'm':
             o->refresh_ms = (uint32_t)strtoul(optarg, &end, 10);
@@ -326,7 +337,8 @@ main(int argc, char **argv)
 
     struct st_ctl_config ccfg = {d.base,          d.dns,           d.o.data_dir,
                                  d.o.api_listen,  d.o.port_min,    d.o.port_max,
-                                 0,               d.o.api_tls_cert, d.o.api_tls_key};
+                                 0,               d.o.api_tls_cert, d.o.api_tls_key,
+                                 d.o.create_timeout};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);

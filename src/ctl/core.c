@@ -192,6 +192,7 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
     ctl->port_min = cfg->port_min ? cfg->port_min : 14001;
     ctl->port_max = cfg->port_max ? cfg->port_max : 14100;
     ctl->max_skew = cfg->max_skew > 0 ? cfg->max_skew : ST_SIGV4_DEFAULT_SKEW;
+    ctl->create_timeout = cfg->create_timeout > 0 ? cfg->create_timeout : 120;
     ctl->store = st_store_open(cfg->data_dir, err);
     if (!ctl->store) {
         st_ctl_free(ctl);

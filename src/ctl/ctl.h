@@ -28,6 +28,7 @@ struct st_ctl_config {
     int max_skew;            /* SigV4 clock-skew window in seconds (0 = 300) */
     const char *tls_cert;    /* PEM certificate chain: serve the API over HTTPS (NULL = HTTP) */
     const char *tls_key;     /* PEM private key of tls_cert */
+    int create_timeout;      /* seconds a new external-upstream cluster may stay CREATING (0=120) */
 };
 
 /*

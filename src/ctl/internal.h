@@ -25,11 +25,12 @@ struct st_policy;
 
 /* Deferred lifecycle steps (the API answers first, the transition completes on the loop). */
 enum st_task_kind {
-    ST_TASK_CONN_BIND,      /* CREATING -> AVAILABLE / FAILED */
-    ST_TASK_CONN_REJECT,    /* REJECTING -> REJECTED */
-    ST_TASK_CONN_DELETE,    /* DELETING -> gone */
-    ST_TASK_CLUSTER_UPDATE, /* UPDATING -> ACTIVE (DEACTIVATING connections -> INACTIVE) */
-    ST_TASK_CLUSTER_DELETE, /* DELETING -> gone */
+    ST_TASK_CONN_BIND,        /* CREATING -> AVAILABLE / FAILED */
+    ST_TASK_CONN_REJECT,      /* REJECTING -> REJECTED */
+    ST_TASK_CONN_DELETE,      /* DELETING -> gone */
+    ST_TASK_CLUSTER_UPDATE,   /* UPDATING -> ACTIVE (DEACTIVATING connections -> INACTIVE) */
+    ST_TASK_CLUSTER_DELETE,   /* DELETING -> gone */
+    ST_TASK_CLUSTER_DEADLINE, /* still CREATING (no broker answered) -> FAILED */
 };
 
 struct st_task {
@@ -58,6 +59,7 @@ struct st_ctl {
     char region[64];           /* region served (store meta "region") */
     int port_min, port_max;    /* VPC endpoint port range */
     int max_skew;              /* SigV4 window */
+    int create_timeout;        /* seconds before a CREATING cluster is FAILED */
     struct st_store *store;    /* state */
     struct evhttp *http;       /* API server, NULL without --api-listen */
     void *ssl_ctx;             /* SSL_CTX for HTTPS, NULL for plain HTTP */

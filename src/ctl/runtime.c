@@ -209,6 +209,8 @@ st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
     }
     rt->next = ctl->rts;
     ctl->rts = rt;
+    if (!rt->mock && strcmp(js(rec, "state"), "CREATING") == 0)
+        st_ctl_schedule(ctl, ST_TASK_CLUSTER_DEADLINE, rt->arn, ctl->create_timeout * 1000);
     const char *berr = NULL;
     if (st_rt_rebind(rt, NULL, &berr) != 0 && !rt->gw) {
         *err = berr;
@@ -341,6 +343,22 @@ task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
             st_error("cluster %s: cannot finish its update: %s", arn, err);
         else
             st_info("cluster %s update finished; ACTIVE", arn);
+    } else if (kind == ST_TASK_CLUSTER_DEADLINE && strcmp(js(rec, "state"), "CREATING") == 0) {
+        struct st_rt *rt = st_rt_find(ctl, arn);
+        char msg[600];
+        snprintf(msg, sizeof(msg),
+                 "no broker of the upstream answered within %d seconds (bootstrap %s); check "
+                 "straitUpstream and delete the cluster",
+                 ctl->create_timeout, rt && rt->bootstrap ? rt->bootstrap : "?");
+        json_object_set_new(rec, "state", json_string("FAILED"));
+        json_object_set_new(
+            rec, "stateInfo",
+            json_pack("{s:s, s:s}", "code", "UPSTREAM_UNREACHABLE", "message", msg));
+        st_rt_stop(ctl, arn);
+        if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
+            st_error("cluster %s: cannot mark it FAILED: %s", arn, err);
+        else
+            st_warn("cluster %s FAILED: %s", arn, msg);
     } else if (kind == ST_TASK_CLUSTER_DELETE && strcmp(js(rec, "state"), "DELETING") == 0) {
         st_rt_stop(ctl, arn);
         char pm[4200];
@@ -358,7 +376,8 @@ task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
 void
 st_rt_run_task(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
 {
-    if (kind == ST_TASK_CLUSTER_UPDATE || kind == ST_TASK_CLUSTER_DELETE)
+    if (kind == ST_TASK_CLUSTER_UPDATE || kind == ST_TASK_CLUSTER_DELETE ||
+        kind == ST_TASK_CLUSTER_DEADLINE)
         task_cluster(ctl, kind, arn);
     else
         task_conn(ctl, kind, arn);

@@ -24,7 +24,7 @@ jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys
 
 # Control plane only: no legacy upstream, every cluster comes from CreateClusterV2.
 "$BUILD/straitd" --data-dir "$TMP/d" --api-listen 127.0.0.1:0 --ready-file "$TMP/ready" \
-    >"$TMP/straitd.log" 2>&1 &
+    --cluster-create-timeout 2 >"$TMP/straitd.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 [ -s "$TMP/ready" ] || fail "straitd did not become ready"
@@ -92,6 +92,23 @@ for _ in $(seq 1 300); do
     st=$("$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$arn" | jget "['ClusterInfo']['State']")
     [ "$st" = ACTIVE ] && break; sleep 0.1
 done
+
+# An external upstream nobody answers at: FAILED after --cluster-create-timeout, with a reason.
+dead=$("$S" kafka "${P[@]}" create-cluster-v2 --cluster-name deadup --upstream 127.0.0.1:1 --provisioned \
+    '{"kafkaVersion":"3.6.0","numberOfBrokerNodes":1,"brokerNodeGroupInfo":{"clientSubnets":["subnet-p1"],"instanceType":"kafka.m5.large"}}' \
+    | jget "['ClusterArn']")
+for _ in $(seq 1 150); do
+    st=$("$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$dead" | jget "['ClusterInfo']['State']")
+    [ "$st" = FAILED ] && break; sleep 0.1
+done
+[ "$st" = FAILED ] || fail "unreachable upstream: state $st"
+"$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$dead" | jget "['ClusterInfo']['StateInfo']['Code']" \
+    | grep -q UPSTREAM_UNREACHABLE || fail "stateInfo of the failed cluster"
+"$S" kafka "${P[@]}" delete-cluster --cluster-arn "$dead" >/dev/null
+for _ in $(seq 1 100); do
+    out=$("$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$dead" 2>&1) || break; sleep 0.1
+done
+echo "$out" | grep -q "(NotFoundException)" || fail "failed cluster deleted: $out"
 
 # Client, credentials from the environment.
 unset AWS_SHARED_CREDENTIALS_FILE
