@@ -4,6 +4,7 @@
  */
 #include "policy/arn.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -296,4 +297,41 @@ st_arn_legacy_check(const char *s, size_t len)
     if (st_arn_split(s, len, &a) < 3 || a.len[ST_ARN_SERVICE] == 0)
         return -1;
     return 0;
+}
+
+long
+st_arn_msk_child(char *buf, size_t cap, const char *cluster_arn, const char *type, const char *name,
+                 size_t name_len)
+{
+    struct st_arn a;
+    const char *err;
+    if (!cluster_arn || !type || !name ||
+        st_arn_parse(cluster_arn, strlen(cluster_arn), &a, &err) != 0 ||
+        !seg_eq(&a, ST_ARN_SERVICE, "kafka") || a.len[ST_ARN_RESOURCE] <= 8 ||
+        memcmp(a.seg[ST_ARN_RESOURCE], "cluster/", 8) != 0)
+        return -1;
+    if (strcmp(type, "topic") != 0 && strcmp(type, "group") != 0 &&
+        strcmp(type, "transactional-id") != 0)
+        return -1;
+    /* Everything before the resource part, the type, then NAME/UUID, then the name. */
+    size_t head = (size_t)(a.seg[ST_ARN_RESOURCE] - cluster_arn);
+    size_t tail = a.len[ST_ARN_RESOURCE] - 8; /* NAME/UUID */
+    size_t tl = strlen(type);
+    size_t need = head + tl + 1 + tail + 1 + name_len;
+    if (need + 1 > cap || need > (size_t)LONG_MAX)
+        return -1;
+    size_t o = 0;
+    memcpy(buf + o, cluster_arn, head);
+    o += head;
+    memcpy(buf + o, type, tl);
+    o += tl;
+    buf[o++] = '/';
+    memcpy(buf + o, a.seg[ST_ARN_RESOURCE] + 8, tail);
+    o += tail;
+    buf[o++] = '/';
+    if (name_len)
+        memcpy(buf + o, name, name_len);
+    o += name_len;
+    buf[o] = '\0';
+    return (long)o;
 }

@@ -78,6 +78,17 @@ int st_arn_validate_resource(const char *s, size_t len, bool vars_allowed, char 
  */
 int st_arn_legacy_check(const char *s, size_t len) __attribute__((warn_unused_result));
 
+/*
+ * Builds the ARN of a resource inside an MSK cluster (msk-iam-access.md §4): from the cluster ARN
+ * `arn:P:kafka:R:A:cluster/NAME/UUID` and `type` ("topic", "group" or "transactional-id") makes
+ * `arn:P:kafka:R:A:<type>/NAME/UUID/<name>`, with `name` (name_len bytes) inserted verbatim (a
+ * group id may contain '/', ':' or '*'; they are not escaped). Writes a NUL-terminated string into
+ * buf (cap bytes). Returns its length, or -1 when the cluster ARN is not a cluster ARN, the type
+ * is unknown, or buf is too small.
+ */
+long st_arn_msk_child(char *buf, size_t cap, const char *cluster_arn, const char *type,
+                      const char *name, size_t name_len) __attribute__((warn_unused_result));
+
 /* Returns whether `s` is exactly 12 ASCII digits (an account id). */
 bool st_arn_is_account_id(const char *s, size_t len);
 

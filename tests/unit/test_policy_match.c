@@ -223,6 +223,33 @@ test_arn_validate(void **state)
 }
 
 static void
+test_msk_child_arn(void **state)
+{
+    (void)state;
+    char buf[256];
+    const char *c = "arn:aws:kafka:us-east-1:111122223333:cluster/testing/de89-2";
+    assert_int_equal(
+        st_arn_msk_child(buf, sizeof(buf), c, "topic", "orders", 6),
+        (long)strlen("arn:aws:kafka:us-east-1:111122223333:topic/testing/de89-2/orders"));
+    assert_string_equal(buf, "arn:aws:kafka:us-east-1:111122223333:topic/testing/de89-2/orders");
+    assert_true(st_arn_msk_child(buf, sizeof(buf), c, "group", "app:v1/*", 8) > 0);
+    assert_string_equal(buf, "arn:aws:kafka:us-east-1:111122223333:group/testing/de89-2/app:v1/*");
+    assert_true(st_arn_msk_child(buf, sizeof(buf), c, "transactional-id", "tx", 2) > 0);
+    assert_string_equal(buf,
+                        "arn:aws:kafka:us-east-1:111122223333:transactional-id/testing/de89-2/tx");
+    /* The produced ARN matches the MSK example patterns. */
+    assert_true(rm("arn:aws:kafka:us-east-1:111122223333:transactional-id/testing/*/tx", buf));
+    /* Rejections. */
+    assert_int_equal(st_arn_msk_child(buf, sizeof(buf), c, "cluster", "x", 1), -1);
+    assert_int_equal(
+        st_arn_msk_child(buf, sizeof(buf), "arn:aws:kafka:r:1:topic/a/b/c", "topic", "x", 1), -1);
+    assert_int_equal(st_arn_msk_child(buf, sizeof(buf), "arn:aws:s3:::cluster/x", "topic", "x", 1),
+                     -1);
+    assert_int_equal(st_arn_msk_child(buf, 20, c, "topic", "orders", 6), -1);
+    assert_int_equal(st_arn_msk_child(buf, sizeof(buf), "not an arn", "topic", "x", 1), -1);
+}
+
+static void
 test_catalog(void **state)
 {
     (void)state;
@@ -300,7 +327,7 @@ main(void)
         cmocka_unit_test(test_glob_hostile),       cmocka_unit_test(test_arn_split),
         cmocka_unit_test(test_arn_resource_match), cmocka_unit_test(test_arn_like),
         cmocka_unit_test(test_arn_validate),       cmocka_unit_test(test_catalog),
-        cmocka_unit_test(test_principal_entries),
+        cmocka_unit_test(test_principal_entries),  cmocka_unit_test(test_msk_child_arn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
