@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/arn.h"
 #include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,6 +93,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ip && !rp && d1.result != ST_POLICY_IMPLICIT_DENY)
         abort(); /* nothing allows without a policy */
     st_policy_explain_free(&x);
+    /* The resource as a cluster ARN and the principal as a topic name. */
+    char child[512];
+    long cl = st_arn_msk_child(child, sizeof(child), req.resource, "topic", req.principal,
+                               strlen(req.principal));
+    if (cl >= 0 && ((size_t)cl != strlen(child) || strncmp(child, "arn", 3) != 0))
+        abort();
     st_policy_unref(ip);
     st_policy_unref(rp);
     free(buf);
