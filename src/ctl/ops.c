@@ -210,6 +210,77 @@ version_new(char out[15])
     out[0] = 'K';
 }
 
+/* ---- endpoint addresses */
+
+/*
+ * Addresses held by clusters other than `cluster` (their in-VPC endpoints) and by live
+ * connections to them: every cluster uses the same per-broker ports, so an address serves one
+ * cluster. Returns a new array of strings.
+ */
+static json_t *
+busy_addresses(struct st_ctl *ctl, const char *cluster)
+{
+    json_t *busy = json_array();
+    size_t i;
+    json_t *z;
+    json_t *clusters = st_store_cluster_list(ctl->store, NULL, NULL, NULL, 0);
+    json_array_foreach(clusters, i, z)
+    {
+        if (strcmp(jstr0(z, "clusterArn"), cluster) != 0)
+            json_array_extend(busy, json_object_get(z, "endpointAddresses"));
+    }
+    json_decref(clusters);
+    json_t *every = st_store_conn_list(ctl->store, NULL, NULL, NULL, 0);
+    json_array_foreach(every, i, z)
+    {
+        const char *st = jstr0(z, "state");
+        if (strcmp(jstr0(z, "targetClusterArn"), cluster) == 0 || strcmp(st, "INACTIVE") == 0 ||
+            strcmp(st, "REJECTED") == 0 || strcmp(st, "FAILED") == 0)
+            continue;
+        json_array_extend(busy, json_object_get(z, "endpointAddresses"));
+    }
+    json_decref(every);
+    return busy;
+}
+
+/*
+ * Picks the first address of subnet record `sub` (endpointAddress, then extraAddresses) that
+ * `busy` does not hold, and appends {subnetId, azId, address} to `endpoints` and the address to
+ * `addrs` (once). Returns 0, or -1 when every address is taken.
+ */
+static int
+pick_address(const json_t *sub, const json_t *busy, json_t *endpoints, json_t *addrs)
+{
+    json_t *cands = json_loads(jstr0(sub, "extraAddresses"), 0, NULL);
+    if (!json_is_array(cands)) {
+        json_decref(cands);
+        cands = json_array();
+    }
+    json_array_insert_new(cands, 0, json_string(jstr0(sub, "endpointAddress")));
+    const char *addr = NULL;
+    size_t j, k;
+    json_t *c, *b;
+    json_array_foreach(cands, j, c)
+    {
+        bool taken = false;
+        json_array_foreach(busy, k, b) if (json_equal(b, c)) taken = true;
+        if (!taken && json_is_string(c)) {
+            addr = json_string_value(c);
+            break;
+        }
+    }
+    if (addr) {
+        json_array_append_new(endpoints, json_pack("{s:s, s:s, s:s}", "subnetId", jstr0(sub, "id"),
+                                                   "azId", jstr0(sub, "azId"), "address", addr));
+        bool dup = false;
+        json_array_foreach(addrs, j, c) if (strcmp(json_string_value(c), addr) == 0) dup = true;
+        if (!dup)
+            json_array_append_new(addrs, json_string(addr));
+    }
+    json_decref(cands);
+    return addr ? 0 : -1;
+}
+
 /* ---- clusters */
 
 static json_t *
@@ -413,6 +484,27 @@ op_create_cluster(struct st_api *a)
         return;
     }
     json_decref(existing);
+    /* In-VPC endpoints: one address per cluster subnet that no other cluster holds. */
+    json_t *endpoints = json_array(), *addrs = json_array();
+    json_t *busy = busy_addresses(ctl, arn);
+    json_array_foreach(subnets, i, s)
+    {
+        json_t *sub = st_store_subnet_get(ctl->store, json_string_value(s));
+        int prc = pick_address(sub, busy, endpoints, addrs);
+        json_decref(sub);
+        if (prc != 0) {
+            st_api_error(a, BAD, "clientSubnets",
+                         "every endpoint address of subnet %s is used by other clusters; add an "
+                         "address to the subnet's endpointAddresses (strait admin apply)",
+                         json_string_value(s));
+            json_decref(busy);
+            json_decref(endpoints);
+            json_decref(addrs);
+            json_decref(azs);
+            return;
+        }
+    }
+    json_decref(busy);
     json_t *ca = json_deep_copy(json_object_get(prov, "clientAuthentication"));
     if (!json_is_object(ca)) {
         json_decref(ca);
@@ -433,10 +525,11 @@ op_create_cluster(struct st_api *a)
     json_object_set_new(b, "brokerAZDistribution", json_string("DEFAULT"));
     json_object_set(b, "zoneIds", azs);
     json_t *rec = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}", "clusterArn", arn,
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "clusterArn", arn,
         "clusterName", name, "account", acct, "state", "CREATING", "currentVersion", version,
         "creationTime", now, "clusterType", "PROVISIONED", "numberOfBrokerNodes", (json_int_t)nb,
-        "kafkaVersion", kv, "brokerNodeGroupInfo", b, "clientAuthentication", ca, "azIds", azs);
+        "kafkaVersion", kv, "brokerNodeGroupInfo", b, "clientAuthentication", ca, "azIds", azs,
+        "endpoints", endpoints, "endpointAddresses", addrs);
     if (!rec) {
         st_api_error(a, INTERNAL, NULL, "out of memory");
         return;
@@ -472,7 +565,7 @@ op_create_cluster(struct st_api *a)
     if (st_rt_start(ctl, rec, &rerr) != 0) {
         json_object_set_new(rec, "state", json_string("FAILED"));
         json_object_set_new(rec, "stateInfo",
-                            json_pack("{s:s, s:s}", "code", "UPSTREAM", "message", rerr));
+                            json_pack("{s:s, s:s}", "code", "START_FAILED", "message", rerr));
         if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
             st_error("cluster %s: %s", arn, err);
     }
@@ -573,6 +666,26 @@ vpc_auth(const json_t *rec)
     return jpath(rec, "connectivityInfo.vpcConnectivity.clientAuthentication");
 }
 
+/* The address broker number `b` (0-based) is reached at through `endpoints`: brokers are placed
+ * round robin over the cluster's AZs, and each is reached through the endpoint in its AZ. */
+static const char *
+broker_address(const json_t *endpoints, const json_t *azs, size_t b)
+{
+    size_t k = json_array_size(azs);
+    const char *az = k ? json_string_value(json_array_get(azs, b % k)) : NULL;
+    const char *addr = NULL;
+    size_t i;
+    json_t *ep;
+    json_array_foreach(endpoints, i, ep)
+    {
+        if (!addr)
+            addr = jstr(ep, "address");
+        if (az && strcmp(jstr0(ep, "azId"), az) == 0)
+            return jstr(ep, "address");
+    }
+    return addr;
+}
+
 static void
 op_bootstrap(struct st_api *a)
 {
@@ -599,7 +712,6 @@ op_bootstrap(struct st_api *a)
         }
     }
     const json_t *azs = json_object_get(rec, "azIds");
-    size_t k = json_array_size(azs);
     json_t *out = json_object();
     json_t *conns = st_store_conn_list(a->ctl->store, a->caller->account, arn, NULL, 0);
     /* Host label of DNS-style names: lower-cased cluster name, alphanumerics, 22 chars max. */
@@ -613,6 +725,33 @@ op_bootstrap(struct st_api *a)
     for (size_t i = 0, j = 0; u && u[1 + i] && j < 6; i++)
         if (isalnum((unsigned char)u[1 + i]))
             id6[j++] = (char)tolower((unsigned char)u[1 + i]), id6[j] = '\0';
+    /* In-VPC strings: the cluster's own endpoints, one field per enabled client authentication. */
+    const json_t *own = json_object_get(rec, "endpoints");
+    if (json_array_size(own)) {
+        char buf[8192];
+        size_t bl = 0;
+        buf[0] = '\0';
+        for (size_t b = 0; b < n; b++) {
+            const char *addr = broker_address(own, azs, b);
+            int w = snprintf(buf + bl, sizeof(buf) - bl, "%s%s:%d", bl ? "," : "",
+                             addr ? addr : "127.0.0.1", ports[b]);
+            if (w > 0 && (size_t)w < sizeof(buf) - bl)
+                bl += (size_t)w;
+        }
+        static const struct {
+            const char *key;   /* clientAuthentication member */
+            const char *field; /* GetBootstrapBrokers field */
+        } own_fields[] = {
+            {"unauthenticated.enabled", "bootstrapBrokerString"},
+            {"tls.enabled", "bootstrapBrokerStringTls"},
+            {"sasl.scram.enabled", "bootstrapBrokerStringSaslScram"},
+            {"sasl.iam.enabled", "bootstrapBrokerStringSaslIam"},
+        };
+        const json_t *ca = json_object_get(rec, "clientAuthentication");
+        for (size_t f = 0; f < sizeof(own_fields) / sizeof(own_fields[0]); f++)
+            if (auth_on(ca, own_fields[f].key))
+                json_object_set_new(out, own_fields[f].field, json_string(buf));
+    }
     for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
         if (!auth_on(vpc_auth(rec), schemes[s].key))
             continue;
@@ -628,21 +767,7 @@ op_bootstrap(struct st_api *a)
         for (size_t b = 0; b < n; b++) {
             char host[300];
             if (conn) {
-                /* The broker's AZ is the cluster subnet it was placed in (round robin); the
-                 * client reaches it through its own subnet in that AZ. */
-                const char *az = k ? json_string_value(json_array_get(azs, b % k)) : NULL;
-                const char *addr = NULL;
-                size_t ei;
-                json_t *ep;
-                json_array_foreach(json_object_get(conn, "endpoints"), ei, ep)
-                {
-                    if (!addr)
-                        addr = jstr(ep, "address");
-                    if (az && strcmp(jstr0(ep, "azId"), az) == 0) {
-                        addr = jstr(ep, "address");
-                        break;
-                    }
-                }
+                const char *addr = broker_address(json_object_get(conn, "endpoints"), azs, b);
                 snprintf(host, sizeof(host), "%s", addr ? addr : "127.0.0.1");
             } else {
                 snprintf(host, sizeof(host), "b-%d.%s.%s.%s.c1.kafka.%s.amazonaws.com", ids[b],
@@ -1123,17 +1248,7 @@ op_create_conn(struct st_api *a)
     json_t *s, *z;
     /* Addresses held by live connections to other clusters: a cluster's endpoint needs its own
      * address (every cluster uses the same per-broker ports). */
-    busy = json_array();
-    json_t *every = st_store_conn_list(ctl->store, NULL, NULL, NULL, 0);
-    json_array_foreach(every, i, z)
-    {
-        const char *st = jstr0(z, "state");
-        if (strcmp(jstr0(z, "targetClusterArn"), jstr0(cl, "clusterArn")) == 0 ||
-            strcmp(st, "INACTIVE") == 0 || strcmp(st, "REJECTED") == 0 || strcmp(st, "FAILED") == 0)
-            continue;
-        json_array_extend(busy, json_object_get(z, "endpointAddresses"));
-    }
-    json_decref(every);
+    busy = busy_addresses(ctl, jstr0(cl, "clusterArn"));
     json_array_foreach(subnets, i, s)
     {
         json_t *sub =
@@ -1166,43 +1281,14 @@ op_create_conn(struct st_api *a)
             json_decref(sub);
             goto out;
         }
-        json_t *cands = json_loads(jstr0(sub, "extraAddresses"), 0, NULL);
-        if (!json_is_array(cands)) {
-            json_decref(cands);
-            cands = json_array();
-        }
-        json_array_insert_new(cands, 0, json_string(jstr0(sub, "endpointAddress")));
-        const char *addr = NULL;
-        json_t *c;
-        json_array_foreach(cands, j, c)
-        {
-            bool taken = false;
-            size_t k;
-            json_t *b;
-            json_array_foreach(busy, k, b) if (json_equal(b, c)) taken = true;
-            if (!taken && json_is_string(c)) {
-                addr = json_string_value(c);
-                break;
-            }
-        }
-        if (!addr) {
+        if (pick_address(sub, busy, endpoints, addrs) != 0) {
             st_api_error(a, BAD, "clientSubnets",
-                         "every endpoint address of subnet %s is used by connections to other "
-                         "clusters; add an address to the subnet's endpointAddresses (strait "
-                         "admin apply)",
+                         "every endpoint address of subnet %s is used by other clusters; add an "
+                         "address to the subnet's endpointAddresses (strait admin apply)",
                          json_string_value(s));
-            json_decref(cands);
             json_decref(sub);
             goto out;
         }
-        json_array_append_new(endpoints,
-                              json_pack("{s:s, s:s, s:s}", "subnetId", json_string_value(s), "azId",
-                                        jstr0(sub, "azId"), "address", addr));
-        bool dup = false;
-        json_array_foreach(addrs, j, z) if (strcmp(json_string_value(z), addr) == 0) dup = true;
-        if (!dup)
-            json_array_append_new(addrs, json_string(addr));
-        json_decref(cands);
         json_decref(sub);
     }
     /* Ports the connection's clients must reach. */

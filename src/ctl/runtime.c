@@ -109,14 +109,18 @@ has_endpoint(struct st_gw_cluster *gw, const char *addr)
     return false;
 }
 
+/* Adds an endpoint on `addr` unless one exists: "vpc:" for VPC connections (authenticated),
+ * "cluster:" for the cluster's own in-VPC endpoint (insecure when the cluster allows
+ * unauthenticated access). */
 static int
-add_endpoint(struct st_gw_cluster *gw, const char *addr, const char **err)
+add_endpoint(struct st_gw_cluster *gw, const char *kind, const char *addr, bool insecure,
+             const char **err)
 {
     if (has_endpoint(gw, addr))
         return 0;
     char name[64];
-    snprintf(name, sizeof(name), "vpc:%s", addr);
-    if (!st_gw_endpoint_add(gw, name, addr, false, err))
+    snprintf(name, sizeof(name), "%s:%s", kind, addr);
+    if (!st_gw_endpoint_add(gw, name, addr, insecure, err))
         return -1;
     return 0;
 }
@@ -150,12 +154,30 @@ st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
     json_t *rec = st_store_cluster_get(ctl->store, rt->arn);
     char name[128];
     snprintf(name, sizeof(name), "%s", rec ? js(rec, "clusterName") : "cluster");
-    json_decref(rec);
     gw_free(rt);
     rt->learned = false;
-    if (gw_build(rt, name, err) != 0)
+    if (gw_build(rt, name, err) != 0) {
+        json_decref(rec);
         return -1;
+    }
     int rc = 0;
+    /* The cluster's in-VPC endpoints (its own subnets), open when unauthenticated access is on. */
+    bool open = json_is_true(json_object_get(
+        json_object_get(json_object_get(rec, "clientAuthentication"), "unauthenticated"),
+        "enabled"));
+    size_t ci;
+    json_t *ca;
+    json_array_foreach(json_object_get(rec, "endpointAddresses"), ci, ca)
+    {
+        const char *aerr = NULL;
+        if (add_endpoint(rt->gw, "cluster", json_string_value(ca), open, &aerr) != 0) {
+            st_error("cluster %s: cannot bind its in-VPC endpoint on %s: %s", rt->arn,
+                     json_string_value(ca), aerr);
+            *err = aerr;
+            rc = -1;
+        }
+    }
+    json_decref(rec);
     json_t *conns = st_store_conn_list(ctl->store, NULL, rt->arn, NULL, 0);
     size_t i, j;
     json_t *c, *a;
@@ -166,7 +188,7 @@ st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
         json_array_foreach(json_object_get(c, "endpointAddresses"), j, a)
         {
             const char *aerr = NULL;
-            if (add_endpoint(rt->gw, json_string_value(a), &aerr) != 0) {
+            if (add_endpoint(rt->gw, "vpc", json_string_value(a), false, &aerr) != 0) {
                 st_error("cluster %s: cannot bind the endpoint of %s on %s: %s", rt->arn,
                          js(c, "vpcConnectionArn"), json_string_value(a), aerr);
                 *err = aerr;
@@ -176,7 +198,7 @@ st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
     }
     json_decref(conns);
     for (size_t k = 0; extra && extra[k] && rc == 0; k++)
-        rc = add_endpoint(rt->gw, extra[k], err);
+        rc = add_endpoint(rt->gw, "vpc", extra[k], false, err);
     st_gw_cluster_start(rt->gw, on_learned, rt);
     return rc;
 }
@@ -212,9 +234,9 @@ st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
     if (!rt->mock && strcmp(js(rec, "state"), "CREATING") == 0)
         st_ctl_schedule(ctl, ST_TASK_CLUSTER_DEADLINE, rt->arn, ctl->create_timeout * 1000);
     const char *berr = NULL;
-    if (st_rt_rebind(rt, NULL, &berr) != 0 && !rt->gw) {
-        *err = berr;
-        st_rt_stop(ctl, rt->arn);
+    if (st_rt_rebind(rt, NULL, &berr) != 0) {
+        *err = berr ? berr : "cannot bind the cluster's endpoints";
+        st_rt_stop(ctl, js(rec, "clusterArn"));
         return -1;
     }
     return 0;
@@ -283,7 +305,7 @@ task_conn(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
         json_t *a;
         json_array_foreach(json_object_get(c, "endpointAddresses"), i, a)
         {
-            if (rc == 0 && add_endpoint(rt->gw, json_string_value(a), &err) != 0)
+            if (rc == 0 && add_endpoint(rt->gw, "vpc", json_string_value(a), false, &err) != 0)
                 rc = -1;
         }
         if (rc == 0) {
@@ -334,12 +356,17 @@ task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
             }
         }
         json_decref(conns);
-        struct st_rt *rt = st_rt_find(ctl, arn);
-        if (any && rt && st_rt_rebind(rt, NULL, &err) != 0)
-            st_error("cluster %s: rebind: %s", arn, err);
         json_object_set_new(rec, "state", json_string("ACTIVE"));
         json_object_del(rec, "activeOperationArn");
-        if (st_store_cluster_update(ctl->store, rec, NULL, &err) != 0)
+        int urc = st_store_cluster_update(ctl->store, rec, NULL, &err);
+        /* Listeners follow the new settings (authentication, schemes); like MSK's rolling
+         * restart this drops the cluster's client connections. */
+        struct st_rt *rt = st_rt_find(ctl, arn);
+        const char *rerr = NULL;
+        if (rt && st_rt_rebind(rt, NULL, &rerr) != 0)
+            st_error("cluster %s: rebind: %s", arn, rerr);
+        (void)any;
+        if (urc != 0)
             st_error("cluster %s: cannot finish its update: %s", arn, err);
         else
             st_info("cluster %s update finished; ACTIVE", arn);

@@ -37,7 +37,7 @@ cat >"$TMP/apply.json" <<JSON
    "users": [{"name": "admin", "accessKeys": [{"id": "AKIACLIPROVIDER00001", "secret": "cliProviderSecret00000000000000000000001"}],
               "managedPolicies": ["AmazonMSKFullAccess"]}],
    "vpcs": [{"id": "vpc-p", "cidr": "10.0.0.0/16",
-             "subnets": [{"id": "subnet-p1", "azId": "use1-az1", "endpointAddress": "$(ip 2)"}]}]},
+             "subnets": [{"id": "subnet-p1", "azId": "use1-az1", "endpointAddress": "$(ip 2)", "endpointAddresses": ["$(ip 4)"]}]}]},
   {"id": "444455556666", "name": "client",
    "users": [{"name": "dev", "accessKeys": [{"id": "AKIACLICLIENT000001", "secret": "cliClientSecret0000000000000000000000001"}],
               "managedPolicies": ["AmazonMSKFullAccess"]},

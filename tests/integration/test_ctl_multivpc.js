@@ -21,6 +21,8 @@ const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package
 const K = interop('@aws-sdk/client-kafka');
 const STS = interop('@aws-sdk/client-sts');
 const { SignatureV4 } = interop('@smithy/signature-v4');
+const { Kafka, logLevel } = interop('kafkajs');
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const { Sha256 } = interop('@aws-crypto/sha256-js');
 
 const REGION = 'us-east-1';
@@ -122,8 +124,8 @@ function applyDoc() {
           managedPolicies: ['AmazonMSKFullAccess'], inlinePolicies: { p1: { Version: '2012-10-17', Statement: [] } } }],
         roles: [{ name: 'reader', trustPolicy: {}, managedPolicies: ['AmazonMSKReadOnlyAccess'], inlinePolicies: {} }],
         vpcs: [{ id: 'vpc-provider', cidr: '10.0.0.0/16',
-          subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2) },
-            { id: 'subnet-p2', azId: 'use1-az2', endpointAddress: ip(3) }],
+          subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2), endpointAddresses: [ip(9)] },
+            { id: 'subnet-p2', azId: 'use1-az2', endpointAddress: ip(3), endpointAddresses: [ip(10)] }],
           securityGroups: [{ id: 'sg-p', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }],
             egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] }] },
       { id: CLIENT, name: 'client',
@@ -253,6 +255,33 @@ async function main() {
     const v1 = (await admin.send(new K.DescribeClusterCommand({ ClusterArn: arn }))).ClusterInfo;
     check(v1.NumberOfBrokerNodes === 2 && v1.CurrentBrokerSoftwareInfo.KafkaVersion === '3.6.0', 'DescribeCluster (v1)');
     log(`cluster ${arn} ACTIVE`);
+
+    // ---- Kafka traffic through the new cluster's in-VPC endpoint (unauthenticated cluster):
+    // metadata names only strait's endpoint, a message goes in and comes back out.
+    const own = (await admin.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }))).BootstrapBrokerString || '';
+    check(own.split(',').sort().join() === [`${ip(2)}:14001`, `${ip(3)}:14002`].join(), `in-VPC bootstrap ${own}`);
+    const kjs = new Kafka({ brokers: own.split(','), clientId: 'ctl-test', logLevel: logLevel.NOTHING,
+      retry: { retries: 8 } });
+    const kadmin = kjs.admin();
+    await kadmin.connect();
+    const kbrokers = (await kadmin.describeCluster()).brokers;
+    await kadmin.disconnect();
+    check(kbrokers.length === 2 && kbrokers.every((b) => b.host.startsWith(`127.${A}.${B}.`) && b.port >= 14001 && b.port <= 14002),
+      `brokers as the client sees them: ${JSON.stringify(kbrokers)}`);
+    const producer = kjs.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    await producer.send({ topic: 'walkthrough', messages: [{ key: 'k', value: 'through strait' }] });
+    await producer.disconnect();
+    const consumer = kjs.consumer({ groupId: 'ctl-test' });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'walkthrough', fromBeginning: true });
+    const consumed = await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no message consumed within 30 s')), 30000);
+      consumer.run({ eachMessage: async ({ message }) => { clearTimeout(t); resolve(message.value.toString()); } });
+    });
+    await consumer.disconnect();
+    check(consumed === 'through strait', `consumed ${consumed}`);
+    log('produce/consume through the in-VPC endpoint');
 
     // ---- multi-VPC refused on an unauthenticated cluster, then turned on
     await expectError('BadRequestException', admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
