@@ -31,6 +31,8 @@ admin_usage(FILE *f)
                "  apply FILE|- [--output json]             create accounts, users, keys, policies,\n"
                "                                           VPCs, subnets, security groups (idempotent)\n"
                "  ctl-status                               control-plane snapshot and API address\n"
+               "  state                                    accounts, users, roles, key ids, VPCs,\n"
+               "                                           clusters, connections (no secrets)\n"
                "\n"
                "The socket defaults to $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock.\n");
 }
@@ -202,6 +204,8 @@ st_cli_admin(int argc, char **argv)
         return st_cli_admin_apply(sock, argc, argv);
     if (strcmp(argv[0], "ctl-status") == 0)
         return admin_call(sock, "GET", "/v1/ctl/status", NULL);
+    if (strcmp(argv[0], "state") == 0)
+        return admin_call(sock, "GET", "/v1/ctl/state", NULL);
     fprintf(stderr, "strait: unknown admin command '%s'\n", argv[0]);
     admin_usage(stderr);
     return 2;

@@ -7,6 +7,8 @@
  *                           "generatedAccessKeys": [{"user", "accessKeyId", "secretAccessKey"}]}
  *                          (a generated secret is shown once, here)
  *   GET  /v1/ctl/status    snapshot generation and counts, API address, region
+ *   GET  /v1/ctl/state     accounts, principals (policy names, access key ids; never secrets),
+ *                          VPCs with subnets and security groups, clusters, VPC connections
  *
  * The whole file is one store transaction: any error rolls everything back and the answer names
  * the offending element by its JSON path.
@@ -473,6 +475,48 @@ st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
             return true;
         }
         reply(req, 200, out);
+        return true;
+    }
+    if (strcmp(path, "/v1/ctl/state") == 0) {
+        struct st_store *s = ctl->store;
+        json_t *principals = st_store_principal_list(s);
+        json_t *keys = st_store_key_list(s);
+        size_t i, j;
+        json_t *p, *k;
+        json_array_foreach(principals, i, p)
+        {
+            const char *arn = json_string_value(json_object_get(p, "arn"));
+            json_object_set_new(p, "policies", st_store_principal_policy_names(s, arn));
+            json_t *ids = json_array();
+            json_array_foreach(
+                keys, j, k) if (strcmp(json_string_value(json_object_get(k, "principal")), arn) ==
+                                0) json_array_append(ids, json_object_get(k, "accessKeyId"));
+            json_object_set_new(p, "accessKeyIds", ids);
+        }
+        json_decref(keys);
+        json_t *clusters = st_store_cluster_list(s, NULL, NULL, NULL, 0);
+        json_t *cl = json_array();
+        json_t *c;
+        json_array_foreach(clusters, i, c) json_array_append_new(
+            cl, json_pack("{s:O, s:O, s:O, s:O?}", "clusterArn", json_object_get(c, "clusterArn"),
+                          "state", json_object_get(c, "state"), "account",
+                          json_object_get(c, "account"), "endpointAddresses",
+                          json_object_get(c, "endpointAddresses")));
+        json_decref(clusters);
+        json_t *conns = st_store_conn_list(s, NULL, NULL, NULL, 0);
+        json_t *cn = json_array();
+        json_array_foreach(conns, i, c)
+            json_array_append_new(cn, json_pack("{s:O, s:O, s:O, s:O, s:O?}", "vpcConnectionArn",
+                                                json_object_get(c, "vpcConnectionArn"), "state",
+                                                json_object_get(c, "state"), "authentication",
+                                                json_object_get(c, "authentication"), "owner",
+                                                json_object_get(c, "owner"), "endpointAddresses",
+                                                json_object_get(c, "endpointAddresses")));
+        json_decref(conns);
+        reply(req, 200,
+              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "region", ctl->region, "accounts",
+                        st_store_account_list(s), "principals", principals, "vpcs",
+                        st_store_vpc_list(s), "clusters", cl, "vpcConnections", cn));
         return true;
     }
     if (strcmp(path, "/v1/ctl/status") == 0) {

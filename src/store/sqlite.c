@@ -581,6 +581,57 @@ st_store_vpc_put(struct st_store *s, const char *id, const char *account, const 
 }
 
 json_t *
+st_store_account_list(struct st_store *s)
+{
+    return query_rows(s, "SELECT id, name FROM accounts ORDER BY id", NULL, 0, 0);
+}
+
+json_t *
+st_store_vpc_list(struct st_store *s)
+{
+    json_t *vpcs = query_rows(s, "SELECT id, account, cidr FROM vpcs ORDER BY id", NULL, 0, 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(vpcs, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        json_t *subnets = QUERY(s, 0,
+                                "SELECT id, az_id AS azId, endpoint_address AS endpointAddress, "
+                                "extra_addresses AS extraAddresses FROM subnets WHERE vpc = ?1 "
+                                "ORDER BY id",
+                                id);
+        json_t *sgs = QUERY(s, 0,
+                            "SELECT id, rules AS rules$ FROM security_groups WHERE vpc = ?1 ORDER "
+                            "BY id",
+                            id);
+        json_object_set_new(v, "subnets", subnets ? subnets : json_array());
+        json_object_set_new(v, "securityGroups", sgs ? sgs : json_array());
+    }
+    return vpcs;
+}
+
+json_t *
+st_store_principal_policy_names(struct st_store *s, const char *principal_arn)
+{
+    json_t *in = QUERY(s, 0, "SELECT name FROM inline_policies WHERE principal = ?1 ORDER BY name",
+                       principal_arn);
+    json_t *mg = QUERY(s, 0,
+                       "SELECT m.name FROM attachments a JOIN managed_policies m ON m.arn = "
+                       "a.policy WHERE a.principal = ?1 ORDER BY m.name",
+                       principal_arn);
+    json_t *out = json_pack("{s:[], s:[]}", "inline", "managed");
+    size_t i;
+    json_t *r;
+    json_array_foreach(in, i, r)
+        json_array_append(json_object_get(out, "inline"), json_object_get(r, "name"));
+    json_array_foreach(mg, i, r)
+        json_array_append(json_object_get(out, "managed"), json_object_get(r, "name"));
+    json_decref(in);
+    json_decref(mg);
+    return out;
+}
+
+json_t *
 st_store_vpc_get(struct st_store *s, const char *id)
 {
     return ONE(s, "SELECT id, account, cidr FROM vpcs WHERE id = ?1", id);

@@ -52,6 +52,8 @@ int st_store_meta_set(struct st_store *s, const char *key, const char *value, co
 int st_store_account_put(struct st_store *s, const char *id, const char *name, bool *created,
                          const char **err) __attribute__((warn_unused_result));
 bool st_store_account_exists(struct st_store *s, const char *id);
+/* [{id, name}] ordered by id. */
+json_t *st_store_account_list(struct st_store *s);
 /* Principals: kind "user" or "role"; arn arn:aws:iam::ACCT:user/NAME or .../role/NAME. Roles
  * carry their trust policy text (replaced when it differs). */
 int st_store_principal_put(struct st_store *s, const char *arn, const char *account,
@@ -97,6 +99,12 @@ int st_store_vpc_put(struct st_store *s, const char *id, const char *account, co
                      bool *created, const char **err) __attribute__((warn_unused_result));
 /* {id, account, cidr} or NULL */
 json_t *st_store_vpc_get(struct st_store *s, const char *id);
+/* Every VPC with its subnets and security groups:
+ * [{id, account, cidr, subnets: [{id, azId, endpointAddress, extraAddresses}],
+ *   securityGroups: [{id, ingress, egress}]}] ordered by id. */
+json_t *st_store_vpc_list(struct st_store *s);
+/* Names of a principal's policies: {"inline": [...], "managed": [...]}. */
+json_t *st_store_principal_policy_names(struct st_store *s, const char *principal_arn);
 /* `extra` is a JSON array text of further endpoint addresses (NULL = none). */
 int st_store_subnet_put(struct st_store *s, const char *id, const char *vpc, const char *az_id,
                         const char *endpoint_address, const char *extra, bool *created,

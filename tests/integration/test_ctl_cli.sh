@@ -52,6 +52,11 @@ echo "$out" | grep -q "created account 444455556666 (client)" || fail "apply out
 echo "$out" | grep -q "access key for arn:aws:iam::444455556666:user/ops: AKIA" || fail "generated key shown once: $out"
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/apply.json")
 echo "$out" | grep -q "nothing to create" || fail "second apply: $out"
+state=$("$S" admin --data-dir "$TMP/d" state)
+echo "$state" | grep -q '"AKIACLICLIENT000001"' || fail "state lists key ids: $state"
+echo "$state" | grep -q 'AmazonMSKFullAccess' || fail "state lists policy names"
+echo "$state" | grep -q '"subnet-c1"' || fail "state lists subnets"
+if echo "$state" | grep -q 'cliClientSecret'; then fail "state leaks a secret"; fi
 echo '{"accounts":[{"id":"111122223333","users":[{"name":"x","inlinePolicies":{"bad":{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"kafka:*","Resource":"*"}]}}}]}]}' >"$TMP/bad.json"
 if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "bad policy accepted"; fi
 echo "$out" | grep -q "accounts\[0\].users\[0\].inlinePolicies.bad" || fail "apply error names the element: $out"
