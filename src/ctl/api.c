@@ -90,6 +90,9 @@ st_api_status(struct st_api *a, int status)
     a->answered = true;
 }
 
+static void api_verror(struct st_api *a, const char *type, const char *param, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 api_verror(struct st_api *a, const char *type, const char *param, const char *fmt, va_list ap)
 {

@@ -35,6 +35,10 @@ struct apply {
     char *msg;          /* error (malloc'd) */
 };
 
+static int fail(struct apply *ap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void created(struct apply *ap, bool yes, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct apply *ap, const char *fmt, ...)
 {
