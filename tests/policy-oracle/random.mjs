@@ -108,7 +108,11 @@ const resourcePatterns = ['*', 'arn:aws:kafka:us-east-1:111122223333:*', 'arn:aw
 
 function genStatement(ctx, effect, resourcePolicy) {
   const st = { Effect: effect }
-  if (resourcePolicy) st.Principal = pick(rpPrincipals)
+  if (resourcePolicy) {
+    // strait accepts NotPrincipal only with Deny (spec §4.1).
+    if (effect === 'Deny' && rnd() < 0.3) st.NotPrincipal = pick(rpPrincipals.filter((p) => p !== '*'))
+    else st.Principal = pick(rpPrincipals)
+  }
   if (rnd() < 0.15) st.NotAction = some(actionPatterns, 1, 2)
   else st.Action = some(actionPatterns, 1, 2)
   if (rnd() < 0.15) st.NotResource = some(resourcePatterns.filter((r) => r !== '*'), 1, 2)
