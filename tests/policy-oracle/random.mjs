@@ -85,13 +85,16 @@ const principals = [
   'arn:aws:iam::111122223333:user/alice',
   'arn:aws:sts::111122223333:assumed-role/reader/s1',
   'arn:aws:iam::444455556666:user/bob',
-  'arn:aws:sts::444455556666:assumed-role/client/s9'
+  'arn:aws:sts::444455556666:assumed-role/client/s9',
+  'firehose.amazonaws.com',
+  'arn:aws:sts::111122223333:federated-user/alice'
 ]
 const rpPrincipals = [
   '*', { AWS: '111122223333' }, { AWS: 'arn:aws:iam::444455556666:root' },
   { AWS: 'arn:aws:iam::111122223333:role/reader' }, { AWS: 'arn:aws:iam::444455556666:user/bob' },
   { AWS: ['444455556666', 'arn:aws:iam::111122223333:user/alice'] },
-  { AWS: 'arn:aws:sts::444455556666:assumed-role/client/s9' }
+  { AWS: 'arn:aws:sts::444455556666:assumed-role/client/s9' },
+  { Service: 'firehose.amazonaws.com' }
 ]
 const actions = ['kafka-cluster:Connect', 'kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic', 'kafka:CreateVpcConnection']
 const actionPatterns = ['kafka-cluster:*', 'kafka-cluster:*Topic', 'kafka-cluster:Write*', 'KAFKA-CLUSTER:connect', 'kafka:*', '*', 'kafka-cluster:?onnect']
