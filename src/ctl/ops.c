@@ -828,6 +828,48 @@ start_operation(struct st_api *a, json_t *rec)
     json_object_set_new(rec, "activeOperationArn", json_string(oparn));
 }
 
+/* Compares dotted version strings numerically ("2.10.0" > "2.7.1"). */
+static int
+version_cmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        long x = strtol(a, (char **)&a, 10), y = strtol(b, (char **)&b, 10);
+        if (x != y)
+            return x < y ? -1 : 1;
+        while (*a && *a != '.')
+            a++;
+        while (*b && *b != '.')
+            b++;
+        if (*a == '.')
+            a++;
+        if (*b == '.')
+            b++;
+    }
+    return 0;
+}
+
+/* MSK's multi-VPC requirements on the cluster itself (multi-vpc-connectivity.md §1, R1 and R4).
+ * Answers BadRequestException and returns false when they are not met. */
+static bool
+mvpc_capable(struct st_api *a, const json_t *rec)
+{
+    const char *kv = jstr0(rec, "kafkaVersion");
+    if (version_cmp(kv, "2.7.1") < 0) {
+        st_api_error(a, BAD, "connectivityInfo",
+                     "multi-VPC private connectivity needs Apache Kafka 2.7.1 or later; the "
+                     "cluster runs %s",
+                     kv);
+        return false;
+    }
+    const char *it = jstr0(jpath(rec, "brokerNodeGroupInfo"), "instanceType");
+    if (strcmp(it, "kafka.t3.small") == 0) {
+        st_api_error(a, BAD, "connectivityInfo",
+                     "multi-VPC private connectivity is not available on kafka.t3.small brokers");
+        return false;
+    }
+    return true;
+}
+
 static void
 op_update_connectivity(struct st_api *a)
 {
@@ -861,6 +903,10 @@ op_update_connectivity(struct st_api *a)
             return;
         }
         bool on = json_is_true(v);
+        if (on && !mvpc_capable(a, rec)) {
+            json_decref(rec);
+            return;
+        }
         if (on && auth_on(ca, "unauthenticated.enabled")) {
             st_api_error(a, BAD, "connectivityInfo",
                          "multi-VPC private connectivity is not available while unauthenticated "

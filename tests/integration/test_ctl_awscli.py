@@ -92,7 +92,8 @@ def main():
              "users": [{"name": "admin", "accessKeys": [{"id": ADMIN[0], "secret": ADMIN[1]}],
                         "managedPolicies": ["AmazonMSKFullAccess"]}],
              "vpcs": [{"id": "vpc-p", "cidr": "10.0.0.0/16",
-                       "subnets": [{"id": "subnet-p1", "azId": "use1-az1", "endpointAddress": ip(1)}]}]},
+                       "subnets": [{"id": "subnet-p1", "azId": "use1-az1", "endpointAddress": ip(1),
+                                    "endpointAddresses": [ip(3)]}]}]},
             {"id": CLIENT, "name": "client",
              "users": [{"name": "dev", "accessKeys": [{"id": DEV[0], "secret": DEV[1]}],
                         "inlinePolicies": {"c": {"Version": "2012-10-17", "Statement": [
@@ -128,6 +129,29 @@ def main():
         admin.update_connectivity(ClusterArn=arn, CurrentVersion=ci["CurrentVersion"],
                                   ConnectivityInfo={"VpcConnectivity": {"ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}}})
         wait_for(lambda: admin.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]["State"] == "ACTIVE", "ACTIVE again")
+
+        # MSK's requirements for multi-VPC: Kafka 2.7.1 or later, no kafka.t3.small brokers.
+        for name, ver, itype, want in (("old", "2.6.2", "kafka.m5.large", "2.7.1"),
+                                       ("small", "3.6.0", "kafka.t3.small", "t3.small")):
+            other = admin.create_cluster_v2(ClusterName=name, Provisioned={
+                "KafkaVersion": ver, "NumberOfBrokerNodes": 1,
+                "BrokerNodeGroupInfo": {"ClientSubnets": ["subnet-p1"], "InstanceType": itype},
+                "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}})["ClusterArn"]
+            oc = wait_for(lambda: (lambda c: c if c["State"] == "ACTIVE" else None)(
+                admin.describe_cluster_v2(ClusterArn=other)["ClusterInfo"]), "%s ACTIVE" % name)
+            e = expect_error("BadRequestException", admin.update_connectivity, ClusterArn=other,
+                             CurrentVersion=oc["CurrentVersion"], ConnectivityInfo={
+                                 "VpcConnectivity": {"ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}}})
+            check(want in e.response["Error"]["Message"], "refusal names the requirement: %s" % e)
+            admin.delete_cluster(ClusterArn=other)
+
+            def other_gone():
+                try:
+                    admin.describe_cluster_v2(ClusterArn=other)
+                    return False
+                except ClientError as x:
+                    return x.response["Error"]["Code"] == "NotFoundException"
+            wait_for(other_gone, "%s deleted" % name)
 
         req = dict(TargetClusterArn=arn, Authentication="SASL_IAM", VpcId="vpc-c", ClientSubnets=["subnet-c1"],
                    SecurityGroups=["sg-c"])
