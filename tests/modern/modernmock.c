@@ -517,6 +517,8 @@ run_client(int argc, char **argv)
     conf_set(pconf, "linger.ms", "5");
     conf_set(pconf, "message.timeout.ms", "60000");
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_msg_cb);
+    if (cl.pause_in_consume) /* small batches: a small fetch cannot hold the whole topic */
+        conf_set(pconf, "batch.num.messages", "20");
     if (cl.idempotent)
         conf_set(pconf, "enable.idempotence", "true");
     if (cl.txn_id)
@@ -639,6 +641,7 @@ run_client(int argc, char **argv)
             conf_set(cconf, "max.partition.fetch.bytes", "4096");
             conf_set(cconf, "queued.min.messages", "20");
             conf_set(cconf, "queued.max.messages.kbytes", "64");
+            conf_set(cconf, "fetch.queue.backoff.ms", "10");
         }
         rd_kafka_t *co = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
         if (!co)
