@@ -423,8 +423,15 @@ async function main() {
     check(lc.ClientVpcConnections.length === 1 && lc.ClientVpcConnections[0].Owner === CLIENT && lc.ClientVpcConnections[0].State === 'AVAILABLE', 'ListClientVpcConnections');
     await expectError('ForbiddenException', admin.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
     await expectError('ForbiddenException', dev.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })));
+    // A client connected through the endpoint is cut off when the owner rejects the connection.
+    const live = net.connect({ host: ip(4), port: 14001 });
+    let liveClosed = false;
+    live.on('close', () => { liveClosed = true; });
+    live.on('error', () => {});
+    await waitFor(() => live.readyState === 'open', 'a live client connection through the endpoint', 10000);
     await admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn }));
     await waitConn(dev, connArn, 'REJECTED');
+    await waitFor(() => liveClosed, 'the live client connection closed after the reject', 10000);
     await expectError('BadRequestException', admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })), /only AVAILABLE/);
     check(!(await tcpOpen(ip(4), 14001)), 'a rejected connection stops listening');
     const del = await dev.send(new K.DeleteVpcConnectionCommand({ Arn: connArn }));
