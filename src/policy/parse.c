@@ -1185,7 +1185,7 @@ resource_type(const struct st_pres *r, const char **type, size_t *len)
  * kafka-cluster:WriteData with only cluster ARNs. Only when every entry has a literal MSK type.
  */
 static void
-check_action_resources(struct pctx *c, const struct st_pstmt *st, const char *path)
+check_action_resources(struct pctx *c, const struct st_pstmt *st, const char *path, bool list)
 {
     for (size_t i = 0; i < st->n_res; i++) {
         const char *t;
@@ -1210,7 +1210,10 @@ check_action_resources(struct pctx *c, const struct st_pstmt *st, const char *pa
         }
         if (!ok) {
             char ap[200];
-            snprintf(ap, sizeof(ap), "%s/Action", path);
+            if (list)
+                snprintf(ap, sizeof(ap), "%s/Action/%zu", path, a);
+            else
+                snprintf(ap, sizeof(ap), "%s/Action", path);
             add(c, ST_POLICY_SEV_WARNING, "ACTION_RESOURCE_MISMATCH", ap, NULL,
                 "%.100s applies to %s ARNs (arn:aws:kafka:REGION:ACCOUNT:%s/...), but the "
                 "statement lists none, so it never allows or denies this action; add a %s ARN.",
@@ -1380,7 +1383,7 @@ compile_stmt(struct pctx *c, struct st_pstmt *st, const json_t *o, const char *p
         if (compile_resources(c, st, rs ? rs : nrs, p, rs ? "Resource" : "NotResource") != 0)
             rc = -1;
         else if (ac && rs)
-            check_action_resources(c, st, path);
+            check_action_resources(c, st, path, json_is_array(ac));
     }
 
     const json_t *cond = json_object_get(o, "Condition");

@@ -457,10 +457,7 @@ test_warnings(void **state)
         "\"kafka-cluster:ReadData\",\"Resource\":[\"arn:aws:kafka:*:*:cluster/c/*\",\"*\"]}]}";
     p = st_policy_parse(mis, strlen(mis), &opts, &f, NULL);
     assert_non_null(p);
-    assert_true(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/0/Action"));
-    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/1/Action"));
-    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/2/Action"));
-    assert_false(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/3/Action"));
+    assert_true(has_warning(&f, "ACTION_RESOURCE_MISMATCH", "/Statement/0/Action/1"));
     size_t mismatches = 0;
     for (size_t i = 0; i < f.n; i++)
         mismatches += strcmp(f.items[i].code, "ACTION_RESOURCE_MISMATCH") == 0;
