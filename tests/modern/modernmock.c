@@ -45,13 +45,14 @@ usage(void)
         "           add-broker ID | decommission ID | broker-down ID | broker-up ID\n"
         "           create-topic NAME PARTITIONS RF | set-leader TOPIC PARTITION ID\n"
         "           set-coordinator group|transaction KEY ID\n"
+        "           set-follower TOPIC PARTITION ID (preferred read replica) | set-rack ID RACK\n"
         "           bootstraps | quit\n"
         "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
         "                         [--max-len BYTES] [--tag TAG] [--timeout-s S]\n"
         "                         [--forbid SUBSTR]... [--no-consume] [--pause-after K]\n"
         "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
         "                         [--group-protocol classic|consumer] [--idempotent]\n"
-        "                         [--transactional-id ID] [--group-id ID]\n"
+        "                         [--transactional-id ID] [--group-id ID] [--client-rack RACK]\n"
         "         produces N messages (acks=all), consumes the topic back from the beginning\n"
         "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
         "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
@@ -231,6 +232,12 @@ run_mock(int argc, char **argv)
                    parse_i32(a3, &id) == 0) {
             reply(cmd, rd_kafka_mock_partition_set_leader(mc, a1, n1, id),
                   "%s %" PRId32 " %" PRId32, a1, n1, id);
+        } else if (!strcmp(cmd, "set-follower") && a1 && parse_i32(a2, &n1) == 0 &&
+                   parse_i32(a3, &id) == 0) {
+            reply(cmd, rd_kafka_mock_partition_set_follower(mc, a1, n1, id),
+                  "%s %" PRId32 " %" PRId32, a1, n1, id);
+        } else if (!strcmp(cmd, "set-rack") && parse_i32(a1, &id) == 0 && a2) {
+            reply(cmd, rd_kafka_mock_broker_set_rack(mc, id, a2), "%" PRId32 " %s", id, a2);
         } else if (!strcmp(cmd, "set-coordinator") && a1 && a2 && parse_i32(a3, &id) == 0) {
             reply(cmd, rd_kafka_mock_coordinator_set(mc, a1, a2, id), "%s %s %" PRId32, a1, a2, id);
         } else {
@@ -263,6 +270,7 @@ struct client {
     bool pause_in_consume;      /* --pause-in-consume: pause after K messages consumed instead */
     bool idempotent;            /* --idempotent: enable.idempotence=true */
     const char *group_id;       /* --group-id (default modernmock-<pid>) */
+    const char *client_rack;    /* --client-rack: the consumer's client.rack (KIP-392) */
     const char *txn_id;         /* --transactional-id: produce everything in one transaction */
     const char *group_protocol; /* --group-protocol classic|consumer: subscribe in a consumer
                                    group (KIP-848 with "consumer") instead of assign(); NULL = no */
@@ -436,6 +444,7 @@ run_client(int argc, char **argv)
                                          {"idempotent", no_argument, NULL, 'I'},
                                          {"transactional-id", required_argument, NULL, 'X'},
                                          {"group-id", required_argument, NULL, 'D'},
+                                         {"client-rack", required_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -485,6 +494,9 @@ run_client(int argc, char **argv)
             break;
         case 'D':
             cl.group_id = optarg;
+            break;
+        case 'R':
+            cl.client_rack = optarg;
             break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
@@ -635,6 +647,8 @@ run_client(int argc, char **argv)
         conf_set(cconf, "enable.auto.commit", "false");
         conf_set(cconf, "enable.partition.eof", "true");
         conf_set(cconf, "auto.offset.reset", "earliest");
+        if (cl.client_rack)
+            conf_set(cconf, "client.rack", cl.client_rack);
         if (cl.pause_in_consume) {
             /* Small fetches and a short local queue, so most of the topic is still to be fetched
              * (from the leaders cached before the pause) when the consumer resumes. */
