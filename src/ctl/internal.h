@@ -22,6 +22,7 @@ struct evhttp_request;
 struct st_gw_cluster;
 struct st_store;
 struct st_policy;
+struct st_rt_ep;
 
 /* Deferred lifecycle steps (the API answers first, the transition completes on the loop). */
 enum st_task_kind {
@@ -46,7 +47,8 @@ struct st_rt {
     char *arn;                /* cluster ARN */
     void *mock;               /* rd_kafka mock cluster state, NULL for external upstreams */
     char *bootstrap;          /* upstream bootstrap servers */
-    struct st_gw_cluster *gw; /* gateway (endpoints = VPC-connection subnet addresses) */
+    struct st_gw_cluster *gw; /* main gateway: in-VPC endpoints, broker discovery, ports */
+    struct st_rt_ep *eps;     /* one gateway per VPC-connection endpoint address */
     bool learned;             /* brokers discovered at least once */
     struct st_ctl *ctl;       /* owner */
     struct st_rt *next;       /* list */
@@ -96,10 +98,13 @@ int st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
 struct st_rt *st_rt_find(struct st_ctl *ctl, const char *arn);
 /* Stops and forgets a cluster's runtime. */
 void st_rt_stop(struct st_ctl *ctl, const char *arn);
-/* Rebuilds the gateway with an endpoint for every AVAILABLE connection (plus `extra` addresses,
- * NULL-terminated). Returns 0, or -1 with *err when an address cannot be bound. */
-int st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
-    __attribute__((warn_unused_result));
+/* Rebuilds the cluster's main gateway (its in-VPC endpoints, open when unauthenticated access is
+ * on) and syncs the connection endpoints. Returns 0, or -1 with *err when an address cannot be
+ * bound. */
+int st_rt_rebuild(struct st_rt *rt, const char **err) __attribute__((warn_unused_result));
+/* Opens a gateway per address of every AVAILABLE connection and closes the others, leaving
+ * untouched endpoints (and their client connections) alone. Returns 0, or -1 with *err. */
+int st_rt_sync(struct st_rt *rt, const char **err) __attribute__((warn_unused_result));
 /* Broker ids and their endpoint ports, ascending; returns the count (<= max). */
 size_t st_rt_brokers(struct st_rt *rt, int *ids, int *ports, size_t max);
 /* Runs one deferred step (core.c's timers call it). */

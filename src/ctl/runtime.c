@@ -7,6 +7,7 @@
  * The gateway cannot remove one endpoint, so rejecting, deactivating or deleting a connection
  * rebuilds the cluster's gateway with the remaining endpoints (same persisted port map).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,29 @@ portmap_path(struct st_ctl *ctl, const char *arn, char *out, size_t n)
     snprintf(out, n, "%s/cluster-%s.ports.json", ctl->data_dir, uuid ? uuid + 1 : "x");
 }
 
+/* Removes cluster-<uuid>.ports.json and every cluster-<uuid>.ep-*.ports.json. */
+static void
+remove_portmaps(struct st_ctl *ctl, const char *arn)
+{
+    const char *uuid = strrchr(arn, '/');
+    char prefix[300];
+    snprintf(prefix, sizeof(prefix), "cluster-%s.", uuid ? uuid + 1 : "x");
+    DIR *d = opendir(ctl->data_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || n < 11 ||
+            strcmp(de->d_name + n - 11, ".ports.json") != 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", ctl->data_dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 static void
 on_learned(struct st_gw_cluster *gw, void *arg)
 {
@@ -100,63 +124,169 @@ on_learned(struct st_gw_cluster *gw, void *arg)
     json_decref(rec);
 }
 
-static bool
-has_endpoint(struct st_gw_cluster *gw, const char *addr)
+/* One VPC-connection endpoint address with its own gateway, so that closing it (reject,
+ * deactivate, delete) drops only the client connections that entered through it. */
+struct st_rt_ep {
+    char *addr;               /* endpoint address */
+    struct st_gw_cluster *gw; /* its gateway (same upstream, same per-broker ports) */
+    struct st_rt_ep *next;    /* list */
+};
+
+static void
+no_learned(struct st_gw_cluster *gw, void *arg)
 {
-    for (size_t i = 0; i < st_gw_cluster_endpoint_count(gw); i++)
-        if (strcmp(st_gw_endpoint_address(st_gw_cluster_endpoint(gw, i)), addr) == 0)
-            return true;
-    return false;
 }
 
-/* Adds an endpoint on `addr` unless one exists: "vpc:" for VPC connections (authenticated),
- * "cluster:" for the cluster's own in-VPC endpoint (insecure when the cluster allows
- * unauthenticated access). */
-static int
-add_endpoint(struct st_gw_cluster *gw, const char *kind, const char *addr, bool insecure,
-             const char **err)
+/* Copies `from` over `to` (best effort: a missing source leaves `to` alone). */
+static void
+copy_file(const char *from, const char *to)
 {
-    if (has_endpoint(gw, addr))
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return;
+    char tmp[4500];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+    FILE *out = fopen(tmp, "wb");
+    char buf[4096];
+    size_t n;
+    bool ok = out != NULL;
+    while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    fclose(in);
+    if (out && fclose(out) != 0)
+        ok = false;
+    if (ok)
+        ok = rename(tmp, to) == 0;
+    if (!ok)
+        unlink(tmp);
+}
+
+static struct st_gw_cluster *
+gw_new(struct st_rt *rt, const char *name, const char *pm_suffix, const char **err)
+{
+    struct st_ctl *ctl = rt->ctl;
+    char pm[4400];
+    portmap_path(ctl, rt->arn, pm, sizeof(pm));
+    if (pm_suffix) {
+        /* cluster-<uuid>.ports.json -> cluster-<uuid>.<suffix>.ports.json, seeded with the main
+         * map so that known brokers are bound at once (a bind failure shows now, not at the next
+         * discovery); ports are assigned deterministically (14000 + broker id) anyway. */
+        char main_pm[4400];
+        snprintf(main_pm, sizeof(main_pm), "%s", pm);
+        size_t l = strlen(pm);
+        if (l > 11) {
+            pm[l - 11] = '\0';
+            size_t used = strlen(pm);
+            snprintf(pm + used, sizeof(pm) - used, ".%s.ports.json", pm_suffix);
+        }
+        copy_file(main_pm, pm);
+    }
+    struct st_gw_limits limits;
+    st_gw_limits_default(&limits);
+    return st_gw_cluster_new(ctl->base, ctl->dns, name, rt->bootstrap, pm, ctl->port_min,
+                             ctl->port_max, &limits, err);
+}
+
+static struct st_rt_ep *
+ep_find(struct st_rt *rt, const char *addr)
+{
+    for (struct st_rt_ep *e = rt->eps; e; e = e->next)
+        if (strcmp(e->addr, addr) == 0)
+            return e;
+    return NULL;
+}
+
+/* Opens the gateway of a connection endpoint address (no-op when it is open). */
+static int
+ep_open(struct st_rt *rt, const char *addr, const char **err)
+{
+    if (ep_find(rt, addr))
         return 0;
-    char name[64];
-    snprintf(name, sizeof(name), "%s:%s", kind, addr);
-    if (!st_gw_endpoint_add(gw, name, addr, insecure, err))
+    char suffix[80], name[64];
+    snprintf(suffix, sizeof(suffix), "ep-%s", addr);
+    snprintf(name, sizeof(name), "vpc:%s", addr);
+    struct st_rt_ep *e = calloc(1, sizeof(*e));
+    if (!e || !(e->addr = strdup(addr))) {
+        free(e);
+        *err = "out of memory";
         return -1;
+    }
+    e->gw = gw_new(rt, rt->arn, suffix, err);
+    if (!e->gw || !st_gw_endpoint_add(e->gw, name, addr, false, err)) {
+        st_gw_cluster_free(e->gw);
+        free(e->addr);
+        free(e);
+        return -1;
+    }
+    st_gw_cluster_start(e->gw, no_learned, NULL);
+    e->next = rt->eps;
+    rt->eps = e;
     return 0;
 }
 
 static void
-gw_free(struct st_rt *rt)
+ep_close_all_but(struct st_rt *rt, const json_t *keep)
 {
-    if (rt->gw) {
-        st_gw_cluster_free(rt->gw);
-        rt->gw = NULL;
+    for (struct st_rt_ep **pp = &rt->eps; *pp;) {
+        struct st_rt_ep *e = *pp;
+        bool wanted = false;
+        size_t i;
+        json_t *a;
+        json_array_foreach(keep, i, a) if (strcmp(json_string_value(a), e->addr) == 0) wanted =
+            true;
+        if (wanted) {
+            pp = &e->next;
+            continue;
+        }
+        *pp = e->next;
+        st_info("cluster %s: endpoint %s closed", rt->arn, e->addr);
+        st_gw_cluster_free(e->gw);
+        free(e->addr);
+        free(e);
     }
 }
 
-static int
-gw_build(struct st_rt *rt, const char *name, const char **err)
+int
+st_rt_sync(struct st_rt *rt, const char **err)
 {
     struct st_ctl *ctl = rt->ctl;
-    char pm[4200];
-    portmap_path(ctl, rt->arn, pm, sizeof(pm));
-    struct st_gw_limits limits;
-    st_gw_limits_default(&limits);
-    rt->gw = st_gw_cluster_new(ctl->base, ctl->dns, name, rt->bootstrap, pm, ctl->port_min,
-                               ctl->port_max, &limits, err);
-    return rt->gw ? 0 : -1;
+    json_t *want = json_array();
+    json_t *conns = st_store_conn_list(ctl->store, NULL, rt->arn, NULL, 0);
+    size_t i, j;
+    json_t *c, *a;
+    json_array_foreach(conns, i, c)
+    {
+        if (strcmp(js(c, "state"), "AVAILABLE") == 0)
+            json_array_extend(want, json_object_get(c, "endpointAddresses"));
+    }
+    json_decref(conns);
+    ep_close_all_but(rt, want);
+    int rc = 0;
+    json_array_foreach(want, j, a)
+    {
+        const char *aerr = NULL;
+        if (ep_open(rt, json_string_value(a), &aerr) != 0) {
+            st_error("cluster %s: cannot listen on %s: %s", rt->arn, json_string_value(a), aerr);
+            *err = aerr;
+            rc = -1;
+        }
+    }
+    json_decref(want);
+    return rc;
 }
 
 int
-st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
+st_rt_rebuild(struct st_rt *rt, const char **err)
 {
     struct st_ctl *ctl = rt->ctl;
     json_t *rec = st_store_cluster_get(ctl->store, rt->arn);
     char name[128];
     snprintf(name, sizeof(name), "%s", rec ? js(rec, "clusterName") : "cluster");
-    gw_free(rt);
+    if (rt->gw)
+        st_gw_cluster_free(rt->gw);
     rt->learned = false;
-    if (gw_build(rt, name, err) != 0) {
+    rt->gw = gw_new(rt, name, NULL, err);
+    if (!rt->gw) {
         json_decref(rec);
         return -1;
     }
@@ -170,7 +300,9 @@ st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
     json_array_foreach(json_object_get(rec, "endpointAddresses"), ci, ca)
     {
         const char *aerr = NULL;
-        if (add_endpoint(rt->gw, "cluster", json_string_value(ca), open, &aerr) != 0) {
+        char ename[64];
+        snprintf(ename, sizeof(ename), "cluster:%s", json_string_value(ca));
+        if (!st_gw_endpoint_add(rt->gw, ename, json_string_value(ca), open, &aerr)) {
             st_error("cluster %s: cannot bind its in-VPC endpoint on %s: %s", rt->arn,
                      json_string_value(ca), aerr);
             *err = aerr;
@@ -178,28 +310,9 @@ st_rt_rebind(struct st_rt *rt, const char *const *extra, const char **err)
         }
     }
     json_decref(rec);
-    json_t *conns = st_store_conn_list(ctl->store, NULL, rt->arn, NULL, 0);
-    size_t i, j;
-    json_t *c, *a;
-    json_array_foreach(conns, i, c)
-    {
-        if (strcmp(js(c, "state"), "AVAILABLE") != 0)
-            continue;
-        json_array_foreach(json_object_get(c, "endpointAddresses"), j, a)
-        {
-            const char *aerr = NULL;
-            if (add_endpoint(rt->gw, "vpc", json_string_value(a), false, &aerr) != 0) {
-                st_error("cluster %s: cannot bind the endpoint of %s on %s: %s", rt->arn,
-                         js(c, "vpcConnectionArn"), json_string_value(a), aerr);
-                *err = aerr;
-                rc = -1;
-            }
-        }
-    }
-    json_decref(conns);
-    for (size_t k = 0; extra && extra[k] && rc == 0; k++)
-        rc = add_endpoint(rt->gw, "vpc", extra[k], false, err);
     st_gw_cluster_start(rt->gw, on_learned, rt);
+    if (st_rt_sync(rt, rc == 0 ? err : &(const char *){NULL}) != 0)
+        rc = -1;
     return rc;
 }
 
@@ -234,7 +347,7 @@ st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
     if (!rt->mock && strcmp(js(rec, "state"), "CREATING") == 0)
         st_ctl_schedule(ctl, ST_TASK_CLUSTER_DEADLINE, rt->arn, ctl->create_timeout * 1000);
     const char *berr = NULL;
-    if (st_rt_rebind(rt, NULL, &berr) != 0) {
+    if (st_rt_rebuild(rt, &berr) != 0) {
         *err = berr ? berr : "cannot bind the cluster's endpoints";
         st_rt_stop(ctl, js(rec, "clusterArn"));
         return -1;
@@ -250,7 +363,9 @@ st_rt_stop(struct st_ctl *ctl, const char *arn)
         if (strcmp(rt->arn, arn) != 0)
             continue;
         *pp = rt->next;
-        gw_free(rt);
+        ep_close_all_but(rt, NULL);
+        if (rt->gw)
+            st_gw_cluster_free(rt->gw);
         mock_stop(rt->mock);
         free(rt->bootstrap);
         free(rt->arn);
@@ -305,7 +420,7 @@ task_conn(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
         json_t *a;
         json_array_foreach(json_object_get(c, "endpointAddresses"), i, a)
         {
-            if (rc == 0 && add_endpoint(rt->gw, "vpc", json_string_value(a), false, &err) != 0)
+            if (rc == 0 && ep_open(rt, json_string_value(a), &err) != 0)
                 rc = -1;
         }
         if (rc == 0) {
@@ -316,17 +431,17 @@ task_conn(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
                      "cannot listen for the connection's subnets on their endpoint addresses: %s",
                      err ? err : "unknown error");
             conn_set_state(ctl, c, "FAILED", reason);
-            const char *rerr = NULL;
-            if (rt && st_rt_rebind(rt, NULL, &rerr) != 0)
-                st_error("cluster %s: rebind after a failed connection: %s", rt->arn, rerr);
+            const char *rerr = NULL; /* close what was opened for it alone */
+            if (rt && st_rt_sync(rt, &rerr) != 0)
+                st_error("cluster %s: endpoints after a failed connection: %s", rt->arn, rerr);
         }
     } else if (kind == ST_TASK_CONN_REJECT && strcmp(state, "REJECTING") == 0) {
-        if (rt && st_rt_rebind(rt, NULL, &err) != 0)
-            st_error("cluster %s: rebind: %s", rt->arn, err);
+        if (rt && st_rt_sync(rt, &err) != 0)
+            st_error("cluster %s: endpoints: %s", rt->arn, err);
         conn_set_state(ctl, c, "REJECTED", NULL);
     } else if (kind == ST_TASK_CONN_DELETE && strcmp(state, "DELETING") == 0) {
-        if (rt && st_rt_rebind(rt, NULL, &err) != 0)
-            st_error("cluster %s: rebind: %s", rt->arn, err);
+        if (rt && st_rt_sync(rt, &err) != 0)
+            st_error("cluster %s: endpoints: %s", rt->arn, err);
         if (st_store_conn_delete(ctl->store, arn, &err) != 0)
             st_error("vpc connection %s: cannot delete it: %s", arn, err);
         else
@@ -359,12 +474,12 @@ task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
         json_object_set_new(rec, "state", json_string("ACTIVE"));
         json_object_del(rec, "activeOperationArn");
         int urc = st_store_cluster_update(ctl->store, rec, NULL, &err);
-        /* Listeners follow the new settings (authentication, schemes); like MSK's rolling
-         * restart this drops the cluster's client connections. */
+        /* The in-VPC listeners follow the new settings (like MSK's rolling restart, this drops
+         * their client connections); endpoints of deactivated connections close. */
         struct st_rt *rt = st_rt_find(ctl, arn);
         const char *rerr = NULL;
-        if (rt && st_rt_rebind(rt, NULL, &rerr) != 0)
-            st_error("cluster %s: rebind: %s", arn, rerr);
+        if (rt && st_rt_rebuild(rt, &rerr) != 0)
+            st_error("cluster %s: listeners: %s", arn, rerr);
         (void)any;
         if (urc != 0)
             st_error("cluster %s: cannot finish its update: %s", arn, err);
@@ -388,9 +503,7 @@ task_cluster(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
             st_warn("cluster %s FAILED: %s", arn, msg);
     } else if (kind == ST_TASK_CLUSTER_DELETE && strcmp(js(rec, "state"), "DELETING") == 0) {
         st_rt_stop(ctl, arn);
-        char pm[4200];
-        portmap_path(ctl, arn, pm, sizeof(pm));
-        unlink(pm);
+        remove_portmaps(ctl, arn);
         if (st_store_cluster_delete(ctl->store, arn, &err) != 0)
             st_error("cluster %s: cannot delete it: %s", arn, err);
         else

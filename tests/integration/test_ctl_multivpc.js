@@ -147,6 +147,10 @@ function applyDoc() {
           securityGroups: [
             { id: 'sg-c', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
             { id: 'sg-closed', ingress: [], egress: [{ protocol: 'tcp', ports: '443', cidr: '0.0.0.0/0' }] }] },
+        { id: 'vpc-client2', cidr: '10.3.0.0/16',
+          subnets: [{ id: 'subnet-d1', azId: 'use1-az1', endpointAddress: ip(11) },
+            { id: 'subnet-d2', azId: 'use1-az2', endpointAddress: ip(12) }],
+          securityGroups: [{ id: 'sg-d', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] },
         // Endpoint addresses this host does not have (TEST-NET-1): binding fails -> FAILED.
         { id: 'vpc-unroutable', cidr: '10.2.0.0/16',
           subnets: [{ id: 'subnet-u1', azId: 'use1-az1', endpointAddress: '192.0.2.10' },
@@ -423,6 +427,16 @@ async function main() {
     check(lc.ClientVpcConnections.length === 1 && lc.ClientVpcConnections[0].Owner === CLIENT && lc.ClientVpcConnections[0].State === 'AVAILABLE', 'ListClientVpcConnections');
     await expectError('ForbiddenException', admin.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
     await expectError('ForbiddenException', dev.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })));
+    // A second client VPC connects to the same cluster; rejecting the first connection must not
+    // disturb clients that entered through the second.
+    const conn2b = (await dev.send(new K.CreateVpcConnectionCommand({ ...connReq, VpcId: 'vpc-client2',
+      ClientSubnets: ['subnet-d1', 'subnet-d2'], SecurityGroups: ['sg-d'] }))).VpcConnectionArn;
+    await waitConn(dev, conn2b, 'AVAILABLE');
+    const other = net.connect({ host: ip(11), port: 14001 });
+    let otherClosed = false;
+    other.on('close', () => { otherClosed = true; });
+    other.on('error', () => {});
+    await waitFor(() => other.readyState === 'open', 'a live client connection through the second VPC', 10000);
     // A client connected through the endpoint is cut off when the owner rejects the connection.
     const live = net.connect({ host: ip(4), port: 14001 });
     let liveClosed = false;
@@ -432,6 +446,10 @@ async function main() {
     await admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn }));
     await waitConn(dev, connArn, 'REJECTED');
     await waitFor(() => liveClosed, 'the live client connection closed after the reject', 10000);
+    check(!otherClosed && other.readyState === 'open', 'the other VPC connection\'s client is untouched');
+    other.destroy();
+    await dev.send(new K.DeleteVpcConnectionCommand({ Arn: conn2b }));
+    await waitConn(dev, conn2b, 'GONE');
     await expectError('BadRequestException', admin.send(new K.RejectClientVpcConnectionCommand({ ClusterArn: arn, VpcConnectionArn: connArn })), /only AVAILABLE/);
     check(!(await tcpOpen(ip(4), 14001)), 'a rejected connection stops listening');
     const del = await dev.send(new K.DeleteVpcConnectionCommand({ Arn: connArn }));
