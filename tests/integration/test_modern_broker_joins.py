@@ -88,7 +88,9 @@ def test():
         forbid = m.forbidden_strings(sd, mock)
         for p in on4:
             rep = m.run_client(sd.bootstrap, topic, COUNT, partition=p, forbid=forbid,
-                               tag="%s-p%d" % (topic, p))
+                               tag="%s-p%d" % (topic, p), count_log=["Connection refused"])
+            h.check(rep["logCounts"]["Connection refused"] == 0,
+                    "the client's connects were refused: %r" % rep["logCounts"])
             h.check(rep["deliveredPartitions"] == {str(p): COUNT},
                     "2.12 client delivered %r, want %d to partition %d" % (
                         rep["deliveredPartitions"], COUNT, p))

@@ -18,6 +18,9 @@ PARTITIONS = 6
 COUNT = 4000
 PAUSE_AFTER = 2000
 KIP951_LOG = "updated with leader 4"  # librdkafka METADATAUPDATE debug line (Produce/Fetch leader)
+# librdkafka broker debug line of a failed connect: broker 4's port must be bound before the
+# response naming it reaches the client, so the client's first connect to it must succeed.
+REFUSED = "Connection refused"
 
 
 def test():
@@ -29,7 +32,7 @@ def test():
         mock.create_topic(topic, PARTITIONS, 3)
         forbid = m.forbidden_strings(sd, mock)
         client = m.PausedClient(sd.bootstrap, topic, COUNT, PAUSE_AFTER, forbid=forbid,
-                                count_log=[KIP951_LOG, "METADATAUPDATE"])
+                                count_log=[KIP951_LOG, "METADATAUPDATE", REFUSED])
         try:
             client.wait_paused()
             mock.command("add-broker", 4)
@@ -58,6 +61,9 @@ def test():
         h.check(rep["logCounts"].get("METADATAUPDATE", 0) > 0,
                 "the client applied no leader update from a Produce response: %r" %
                 rep["logCounts"])
+        h.check(rep["logCounts"].get(REFUSED) == 0, "the client's connects were refused %r "
+                "times: a port was bound after a response named its broker" %
+                rep["logCounts"].get(REFUSED))
         b4 = sd.status_brokers().get(4)
         h.check(b4 is not None and b4["endpointPort"] == 14004, "broker 4 in status: %r" % b4)
         c = sd.status()["clusters"][0]["counters"]
@@ -77,7 +83,7 @@ def test_fetch():
         mock.create_topic(topic, PARTITIONS, 3)
         forbid = m.forbidden_strings(sd, mock)
         client = m.PausedClient(sd.bootstrap, topic, COUNT, COUNT // 4, forbid=forbid,
-                                count_log=[KIP951_LOG, "METADATAUPDATE"], in_consume=True)
+                                count_log=[KIP951_LOG, "METADATAUPDATE", REFUSED], in_consume=True)
         try:
             client.wait_paused()
             mock.command("add-broker", 4)
@@ -98,6 +104,9 @@ def test_fetch():
         h.check(rep["logCounts"].get("METADATAUPDATE", 0) > 0,
                 "the client applied no leader update from a Fetch response: %r" %
                 rep["logCounts"])
+        h.check(rep["logCounts"].get(REFUSED) == 0, "the client's connects were refused %r "
+                "times: a port was bound after a response named its broker" %
+                rep["logCounts"].get(REFUSED))
         b4 = sd.status_brokers().get(4)
         h.check(b4 is not None and b4["endpointPort"] == 14004, "broker 4 in status: %r" % b4)
         h.check(sd.status()["clusters"][0]["counters"]["protocolErrors"] == 0,
