@@ -25,7 +25,8 @@ def test():
         for p in range(PARTITIONS):
             mock.command("set-leader", topic, p, p + 1)
         forbid = m.forbidden_strings(sd, mock)
-        client = m.PausedClient(sd.bootstrap, topic, 400, 200, forbid=forbid, timeout_s=8)
+        client = m.PausedClient(sd.bootstrap, topic, 400, 200, forbid=forbid, timeout_s=5,
+                                consume=False)
         try:
             client.wait_paused()
             mock.command("add-broker", 4)

@@ -264,7 +264,7 @@ class PausedClient:
     consumed instead (all were produced by then)."""
 
     def __init__(self, bootstrap, topic, count, pause_after, forbid=(), timeout_s=120, tag=None,
-                 count_log=(), in_consume=False, partition=None):
+                 count_log=(), in_consume=False, partition=None, consume=True):
         self.timeout_s = timeout_s
         self.argv = [MODERNMOCK, "client", "--bootstrap", bootstrap, "--topic", topic, "--count",
                      str(count), "--timeout-s", str(timeout_s), "--pause-after", str(pause_after)]
@@ -278,6 +278,8 @@ class PausedClient:
             self.argv += ["--pause-in-consume"]
         if partition is not None:
             self.argv += ["--partition", str(partition)]
+        if not consume:
+            self.argv += ["--no-consume"]
         self.lines = queue.Queue()
         self.err = tempfile.TemporaryFile()
         h.log("starting: %s" % " ".join(self.argv))
