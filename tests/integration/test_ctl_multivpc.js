@@ -503,6 +503,10 @@ async function main() {
     const db = fs.readFileSync(path.join(d.data, 'strait.db')).toString('latin1') +
       (fs.existsSync(path.join(d.data, 'strait.db-wal')) ? fs.readFileSync(path.join(d.data, 'strait.db-wal')).toString('latin1') : '');
     check(!db.includes('alice-secret'), 'the SCRAM password is not stored');
+    const dis = await admin.send(new K.BatchDisassociateScramSecretCommand({ ClusterArn: arn, SecretArnList: [secretArn, secretArn + 'x'] }));
+    check(dis.UnprocessedScramSecrets.length === 1, `disassociate reports the unknown one: ${JSON.stringify(dis)}`);
+    check((await admin.send(new K.ListScramSecretsCommand({ ClusterArn: arn }))).SecretArnList.length === 0, 'no secret left');
+    check(JSON.parse(strait(d, ['ctl-status'])).scramCredentials === 0, 'the snapshot drops the credential');
     check((fs.statSync(path.join(d.data, 'strait.db')).mode & 0o777) === 0o600, 'the database is 0600');
     log('SCRAM secrets ok');
 
