@@ -122,7 +122,10 @@ function applyDoc() {
         scramSecrets: [{ name: 'AmazonMSK_alice', username: 'alice', password: 'alice-secret' }],
         users: [{ name: 'admin', accessKeys: [{ id: KEYS.admin.accessKeyId, secret: KEYS.admin.secretAccessKey }],
           managedPolicies: ['AmazonMSKFullAccess'], inlinePolicies: { p1: { Version: '2012-10-17', Statement: [] } } }],
-        roles: [{ name: 'reader', trustPolicy: {}, managedPolicies: ['AmazonMSKReadOnlyAccess'], inlinePolicies: {} }],
+        roles: [{ name: 'reader', trustPolicy: {}, managedPolicies: ['AmazonMSKReadOnlyAccess'], inlinePolicies: {} },
+          // Trusted by the client account: its principals may assume it if their own policies allow.
+          { name: 'auditor', managedPolicies: ['AmazonMSKReadOnlyAccess'],
+            trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CLIENT}:root` }, Action: 'sts:AssumeRole' }] } }],
         vpcs: [{ id: 'vpc-provider', cidr: '10.0.0.0/16',
           subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2), endpointAddresses: [ip(9)] },
             { id: 'subnet-p2', azId: 'use1-az2', endpointAddress: ip(3), endpointAddresses: [ip(10)] }],
@@ -133,7 +136,7 @@ function applyDoc() {
           { name: 'dev', accessKeys: [{ id: KEYS.dev.accessKeyId, secret: KEYS.dev.secretAccessKey }],
             inlinePolicies: { mvpc: { Version: '2012-10-17', Statement: [
               { Effect: 'Allow', Action: kafkaClientActions.concat(['kafka-cluster:*']), Resource: '*' },
-              { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: `arn:aws:iam::${CLIENT}:role/connector` }] } } },
+              { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [`arn:aws:iam::${CLIENT}:role/connector`, `arn:aws:iam::${PROVIDER}:role/auditor`] }] } } },
           { name: 'nobody', accessKeys: [{ id: KEYS.nobody.accessKeyId, secret: KEYS.nobody.secretAccessKey }] }],
         roles: [{ name: 'connector',
           trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
@@ -420,6 +423,14 @@ async function main() {
     check(lv.VpcConnections.some((c) => c.VpcConnectionArn === connArn), 'role lists the connection');
     await expectError('ForbiddenException', roleClient.send(new K.DeleteVpcConnectionCommand({ Arn: connArn })));
     await expectError('UnrecognizedClientException', kafka(d, { ...temp, sessionToken: 'forged' }).send(new K.ListVpcConnectionsCommand({})));
+    // Cross-account: the provider's role trusts the client account, and dev's policy allows it;
+    // `nobody` (same account, no identity policy) is refused; `reader` trusts nobody.
+    const aud = (await sts(d, KEYS.dev).send(new STS.AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PROVIDER}:role/auditor`, RoleSessionName: 'audit' }))).Credentials;
+    const audKafka = kafka(d, { accessKeyId: aud.AccessKeyId, secretAccessKey: aud.SecretAccessKey, sessionToken: aud.SessionToken });
+    check((await audKafka.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo.ClusterArn === arn, 'the assumed provider role reads the cluster');
+    await expectError('ForbiddenException', audKafka.send(new K.DeleteClusterPolicyCommand({ ClusterArn: arn })), /assumed-role\/auditor\/audit/);
+    await expectError('AccessDenied', sts(d, KEYS.nobody).send(new STS.AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PROVIDER}:role/auditor`, RoleSessionName: 'x2' })));
+    await expectError('AccessDenied', sts(d, KEYS.dev).send(new STS.AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PROVIDER}:role/reader`, RoleSessionName: 'x3' })));
     log('STS ok');
 
     // ---- owner side: list, reject
