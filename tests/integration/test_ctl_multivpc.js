@@ -202,7 +202,7 @@ async function waitConn(c, arn, want) {
 }
 
 // Raw signed request (for the SigV4 negatives the SDK will not produce).
-async function rawRequest(d, { method, pathname, body, creds, date, tamper, dropAuth, signedHeadersOverride }) {
+async function rawRequest(d, { method, pathname, body, creds, date, tamper, dropAuth, signedHeadersOverride, dropHeader }) {
   const url = new URL(d.api);
   const headers = { host: url.host, 'content-type': 'application/json' };
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
@@ -212,6 +212,7 @@ async function rawRequest(d, { method, pathname, body, creds, date, tamper, drop
   let sendBody = body;
   if (tamper) sendBody = body.replace('demo', 'dem0');
   if (dropAuth) delete signed.headers.authorization;
+  if (dropHeader) delete signed.headers[dropHeader];
   if (signedHeadersOverride) signed.headers.authorization = signed.headers.authorization.replace(/SignedHeaders=[^,]*/, `SignedHeaders=${signedHeadersOverride}`);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, method, path: pathname, headers: signed.headers }, (res) => {
@@ -574,6 +575,10 @@ async function main() {
     check(res.status === 403 && res.type === 'MissingAuthenticationTokenException', `no Authorization: ${res.status} ${res.type}`);
     res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: KEYS.admin, signedHeadersOverride: 'x-amz-date' });
     check(res.status >= 400 && res.status < 500 && /Signature|Incomplete/.test(res.type), `host not signed: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'GET', pathname: '/v1/vpc-connections', creds: KEYS.admin, dropHeader: 'x-amz-date' });
+    check(res.status >= 400 && res.status < 500 && /Signature|Incomplete/.test(res.type || ''), `signed x-amz-date missing: ${res.status} ${res.type}`);
+    res = await rawRequest(d, { method: 'POST', pathname: '/api/v2/clusters', body, creds: KEYS.admin, dropHeader: 'x-amz-content-sha256' });
+    check(res.status === 403 || res.status === 400, `signed x-amz-content-sha256 missing: ${res.status} ${res.type}`);
     res = await rawRequest(d, { method: 'GET', pathname: '/v1/no-such-thing', creds: KEYS.admin });
     check(res.status === 404 && res.type === 'UnknownOperationException', `unknown path: ${res.status} ${res.type}`);
     check((await admin.send(new K.ListClustersV2Command({ ClusterNameFilter: 'demo3' }))).ClusterInfoList.length === 0, 'no rejected request had an effect');
