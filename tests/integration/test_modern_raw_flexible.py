@@ -2,12 +2,15 @@
 on the librdkafka 2.12 mock, each compared with the same request sent to the mock directly:
 ApiVersions v0-v2 offer exactly what the mock offers within what strait can parse; Metadata v12 by
 topic name, by topic id only, with request-header tagged fields, with a null client id, and for
-all topics answers like the mock with only the broker addresses replaced by endpoint ones;
+all topics answers like the mock with only the broker addresses replaced by endpoint ones; Fetch
+v12-v16 answers are byte-identical to the mock's, except a v16 NodeEndpoints entry, which names the
+leader at its endpoint address and port;
 FindCoordinator v0-v3 answers like the mock with the coordinator at its endpoint port; and a
 FindCoordinator v3 response is the first place straitd hears of a broker that just joined (discovery
 is off): it gets port 14004, bound before the answer arrives."""
 import os
 import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modern"))
@@ -25,6 +28,19 @@ def test():
         d_av = {v: k.api_versions(direct, v) for v in (0, 1, 2)}
         d_md = k.metadata_v12(direct, topics=[topic])
         d_fc = {v: k.find_coordinator(direct, v, "raw-group") for v in (0, 1, 2, 3)}
+        # Fetch v12-v16 of a partition with data, from its leader (broker 1) and from broker 2
+        # (not the leader: NOT_LEADER_OR_FOLLOWER, CurrentLeader and, from v16, NodeEndpoints).
+        ftopic = h.unique_name("modern-raw-fetch")
+        mock.create_topic(ftopic, 1, 3)
+        mock.command("set-leader", ftopic, 0, 1)
+        m.run_client(mock.bootstrap, ftopic, 50, consume=False)
+        ftid = k.metadata_v12(direct, topics=[ftopic])[3][0][2]
+        host2, port2 = mock.bootstrap.split(",")[1].rsplit(":", 1)
+        direct2 = (host2, int(port2))
+        d_fetch = {v: k.round_trip(direct, k.fetch_request(v, ftopic, ftid, 0))
+                   for v in range(12, 17)}
+        d_fetch2 = {v: k.round_trip(direct2, k.fetch_request(v, ftopic, ftid, 0))
+                    for v in (12, 16)}
         with m.UpstreamStraitd(mock.bootstrap, ports=4,
                                extra_args=["--metadata-refresh-ms", "3600000"]) as sd:
             ep = (sd.address, 14001)
@@ -70,6 +86,25 @@ def test():
                 derr, node, _, _ = d_fc[v]
                 h.check(got == (derr, node) + at[node], "FindCoordinator v%d: %r, want %r" % (
                     v, got, (derr, node) + at[node]))
+
+            for v in range(12, 17):
+                got = k.round_trip(ep, k.fetch_request(v, ftopic, ftid, 0))
+                h.check(got == d_fetch[v] and len(got) > 5000,
+                        "Fetch v%d from the leader: %s bytes through strait differ from the "
+                        "mock's %d" % (v, got and len(got), len(d_fetch[v])))
+            h.log("Fetch v12-v16 from the leader: byte-identical to the mock's answers")
+            got = k.round_trip(at[2], k.fetch_request(12, ftopic, ftid, 0))
+            h.check(got == d_fetch2[12], "Fetch v12 from a follower differs from the mock's")
+            got = k.round_trip(at[2], k.fetch_request(16, ftopic, ftid, 0))
+            up = k.cstr(host) + struct.pack(">i", int(port))
+            mine = k.cstr(sd.address) + struct.pack(">i", 14001)
+            h.check(up in d_fetch2[16], "the mock's Fetch v16 answer has no NodeEndpoints entry")
+            h.check(up not in got and mine in got and
+                    len(got) - len(d_fetch2[16]) == len(sd.address) - len(host),
+                    "Fetch v16 NodeEndpoints through strait: %s (mock: %s)" % (
+                        got.hex(), d_fetch2[16].hex()))
+            h.log("Fetch v16 from a follower: NodeEndpoints names broker 1 at %s:14001" %
+                  sd.address)
 
             mock.command("add-broker", 4)
             mock.command("set-coordinator", "group", "raw-group-4", 4)

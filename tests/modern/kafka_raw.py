@@ -205,3 +205,14 @@ def find_coordinator(addr, version, key, key_type=0):
     node = r.take(">i")
     host = r.cstr() if version >= 3 else r.nstr()
     return err, node, host, r.take(">i")
+
+
+def fetch_request(version, topic, topic_id, partition, offset=0, corr=11):
+    """A full (sessionless) Fetch v12-v16 request for one partition, from offset."""
+    b = struct.pack(">i", -1) if version < 15 else b""  # ReplicaId (a tagged field from v15)
+    b += struct.pack(">iiibii", 100, 1, 1 << 20, 0, 0, -1)  # wait, min, max, isolation, session
+    b += uvarint(2) + (cstr(topic) if version < 13 else topic_id)
+    b += uvarint(2) + struct.pack(">iiqiqi", partition, -1, offset, -1, -1, 1 << 20) + tags()
+    b += tags()
+    b += uvarint(1) + cstr("") + tags()  # no forgotten topics, rack "", tags
+    return frame(1, version, corr, b)
