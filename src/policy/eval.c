@@ -474,6 +474,16 @@ st_policy_evaluate(const struct st_policy_request *req, const struct st_policy *
 
     size_t pal = 0, ral = 0;
     const char *pa = rprin_account(&e.prin, &pal);
+    if (pal == 0 && !rprin_is_service(&e.prin)) {
+        /* A principal that is not an ARN (e.g. a synthetic identity): its account may be given
+         * as the single-valued context key aws:PrincipalAccount. */
+        const struct st_policy_ctx_value *kv = st_policy_ctx_find(req, "aws:PrincipalAccount", 20);
+        if (kv && !kv->is_set && kv->n_values == 1 && kv->values[0] &&
+            st_arn_is_account_id(kv->values[0], strlen(kv->values[0]))) {
+            pa = kv->values[0];
+            pal = 12;
+        }
+    }
     const char *ra = e.res.n == 6 ? e.res.seg[ST_ARN_ACCOUNT] : "";
     ral = e.res.n == 6 ? e.res.len[ST_ARN_ACCOUNT] : 0;
     /* A resource without an account (or "*") belongs to the caller's own account. */
