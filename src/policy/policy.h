@@ -170,7 +170,8 @@ struct st_policy_decision {
  * and the resource policy (NULL when the resource has none), with AWS's logic: an applicable
  * Deny anywhere denies; same-account access needs an Allow in either the identity policies or
  * (for a principal named directly) the resource policy; cross-account access needs both; an
- * account principal in the resource policy delegates to the identity policies. The resource
+ * account principal in the resource policy delegates to the identity policies; a service
+ * principal or an anonymous caller ("" or "*") needs a resource-policy Allow. The resource
  * account is taken from the resource ARN, the principal's from its ARN (for a principal that is
  * not an ARN, such as a synthetic identity, from the context key aws:PrincipalAccount if given).
  * Set out->explain to an initialized explanation to have it filled (allocates); with NULL the
