@@ -53,6 +53,7 @@ usage(void)
         "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
         "                         [--group-protocol classic|consumer] [--idempotent]\n"
         "                         [--transactional-id ID] [--group-id ID] [--client-rack RACK]\n"
+        "                         [--acks all|1|0]\n"
         "         produces N messages (acks=all), consumes the topic back from the beginning\n"
         "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
         "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
@@ -271,6 +272,7 @@ struct client {
     bool idempotent;            /* --idempotent: enable.idempotence=true */
     const char *group_id;       /* --group-id (default modernmock-<pid>) */
     const char *client_rack;    /* --client-rack: the consumer's client.rack (KIP-392) */
+    const char *acks;           /* --acks: producer acks (default all) */
     const char *txn_id;         /* --transactional-id: produce everything in one transaction */
     const char *group_protocol; /* --group-protocol classic|consumer: subscribe in a consumer
                                    group (KIP-848 with "consumer") instead of assign(); NULL = no */
@@ -445,6 +447,7 @@ run_client(int argc, char **argv)
                                          {"transactional-id", required_argument, NULL, 'X'},
                                          {"group-id", required_argument, NULL, 'D'},
                                          {"client-rack", required_argument, NULL, 'R'},
+                                         {"acks", required_argument, NULL, 'A'},
                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -498,6 +501,9 @@ run_client(int argc, char **argv)
         case 'R':
             cl.client_rack = optarg;
             break;
+        case 'A':
+            cl.acks = optarg;
+            break;
         case 'L':
             if (cl.n_count_log < MAX_FORBID)
                 cl.count_log[cl.n_count_log++] = optarg;
@@ -525,7 +531,7 @@ run_client(int argc, char **argv)
 
     /* -- produce -- */
     rd_kafka_conf_t *pconf = client_conf(&cl);
-    conf_set(pconf, "acks", "all");
+    conf_set(pconf, "acks", cl.acks ? cl.acks : "all");
     conf_set(pconf, "linger.ms", "5");
     conf_set(pconf, "message.timeout.ms", "60000");
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_msg_cb);
