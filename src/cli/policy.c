@@ -2,6 +2,7 @@
  * `strait policy`: offline tools over the IAM policy engine (src/policy).
  *   strait policy validate FILE [--type T] [--output json|text]   findings, exit 0 when no error
  *   strait policy simulate --input FILE [--output json|text]      decisions for requests
+ *   strait policy actions [PATTERN...]                              catalogue actions matched
  * Both read "-" as stdin. Nothing here talks to straitd.
  */
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "policy/catalog.h"
+#include "policy/glob.h"
 #include "policy/policy.h"
 
 /* Largest input file accepted (a request file may hold many policies). */
@@ -25,6 +28,7 @@ usage(FILE *f)
         f, "usage: strait policy validate FILE [--type identity|resource|cluster|trust]\n"
            "                              [--allow-2008] [--output json|text]\n"
            "       strait policy simulate --input FILE [--output json|text]\n"
+           "       strait policy actions [PATTERN...]\n"
            "\n"
            "validate  checks a policy document like IAM Access Analyzer: errors (the document\n"
            "          is rejected) and warnings, each with a JSON pointer. Exit 0 when there is\n"
@@ -36,6 +40,9 @@ usage(FILE *f)
            "           \"context\": {\"key\": \"v\" | [\"v\", ...]},\n"
            "           \"resourcePolicyType\": \"resource\"|\"cluster\"|\"trust\" (optional)}\n"
            "          and prints {\"decision\", \"matchedStatements\", \"explanation\"} for each.\n"
+           "actions   lists the kafka-cluster:/kafka: actions a pattern such as\n"
+           "          'kafka-cluster:*Topic*' matches (access level, resource type); exit 1\n"
+           "          when a pattern matches none.\n"
            "FILE may be '-' for stdin. --output defaults to text on a terminal, json otherwise.\n");
 }
 
@@ -573,6 +580,44 @@ cmd_simulate(int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+/* `strait policy actions [PATTERN...]`: the kafka/kafka-cluster actions each pattern matches. */
+static int
+cmd_actions(int argc, char **argv)
+{
+    static const char *const services[] = {"kafka-cluster", "kafka"};
+    static const char *const all[] = {"kafka-cluster:*", "kafka:*"};
+    int n = argc > 1 ? argc - 1 : 2;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *pat = argc > 1 ? argv[i + 1] : all[i];
+        const char *colon = strchr(pat, ':');
+        int found = 0;
+        for (size_t sv = 0; sv < 2; sv++) {
+            size_t cn;
+            const struct st_policy_action_info *cat =
+                st_policy_catalog(services[sv], strlen(services[sv]), &cn);
+            for (size_t k = 0; k < cn; k++) {
+                char full[128];
+                snprintf(full, sizeof(full), "%s:%s", services[sv], cat[k].name);
+                bool m =
+                    strcmp(pat, "*") == 0 ||
+                    (colon && st_glob_match(pat, strlen(pat), full, strlen(full), ST_GLOB_NOCASE));
+                if (m) {
+                    printf("%-55s %-8s %s\n", full, cat[k].access_level,
+                           cat[k].resource[0] ? cat[k].resource : "-");
+                    found++;
+                }
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "strait policy actions: %s matches no kafka or kafka-cluster action\n",
+                    pat);
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
 int
 st_cli_policy(int argc, char **argv)
 {
@@ -585,6 +630,8 @@ st_cli_policy(int argc, char **argv)
         return cmd_validate(argc - 1, argv + 1);
     if (strcmp(argv[1], "simulate") == 0)
         return cmd_simulate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "actions") == 0)
+        return cmd_actions(argc - 1, argv + 1);
     fprintf(stderr, "strait policy: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -145,4 +145,17 @@ else
     note "ok   version and usage exit codes"
 fi
 
+# 5. actions: the catalogue behind the UNKNOWN_ACTION warning (msk-iam-access.md §2-§3).
+n_all=$("$STRAIT" policy actions 'kafka-cluster:*' | wc -l)
+topics=$("$STRAIT" policy actions 'kafka-cluster:*Topic' | awk '{print $1}' | sort | tr '\n' ' ')
+set +e
+"$STRAIT" policy actions 'kafka-cluster:Nope' >/dev/null 2>&1; rc=$?
+set -e
+if [ "$n_all" -ne 19 ] || [ $rc -ne 1 ] ||
+   [ "$topics" != "kafka-cluster:AlterTopic kafka-cluster:CreateTopic kafka-cluster:DeleteTopic kafka-cluster:DescribeTopic " ]; then
+    note "FAIL actions ($n_all, $rc, $topics)"; fail=1
+else
+    note "ok   actions"
+fi
+
 exit $fail
