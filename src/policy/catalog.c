@@ -31,6 +31,11 @@ static const struct st_policy_action_info kafka_cluster[] = {
     {"AlterTransactionalId", "Write", "transactional-id"},
 };
 
+/*
+ * The `kafka:` list: the actions of msk-iam-access.md §7 plus the rest of the MSK API as listed
+ * in the Service Authorization Reference when this was written. It only feeds the UNKNOWN_ACTION
+ * and ACTION_RESOURCE_MISMATCH warnings, never a decision; add new MSK actions here.
+ */
 static const struct st_policy_action_info kafka[] = {
     {"BatchAssociateScramSecret", "Write", "cluster"},
     {"BatchDisassociateScramSecret", "Write", "cluster"},
