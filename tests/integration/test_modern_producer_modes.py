@@ -2,7 +2,7 @@
 acks=1, idempotent (InitProducerId v4), transactional (transaction coordinator from FindCoordinator,
 AddPartitionsToTxn, EndTxn; read back read_committed), and messages of up to ~1 MB (Produce v10
 requests and Fetch v16 responses of several MB, which strait decodes whole to rewrite
-NodeEndpoints). No upstream address is ever seen. (Not acks=0: the 2.12 mock answers Produce
+NodeEndpoints), and client telemetry (GetTelemetrySubscriptions, PushTelemetry). No upstream address is ever seen. (Not acks=0: the 2.12 mock answers Produce
 requests with acks=0, which no Kafka broker does, and straitd rightly drops a connection on which
 a broker sends a response nobody asked for.)"""
 import os
@@ -17,6 +17,7 @@ RUNS = [  # (name, count, max value length, extra client flags, request that mus
     ("transactional", 3000, 300, ["--transactional-id", "strait-modern-txn"], "EndTxn"),
     ("large", 24, 900000, [], "Fetch"),
     ("acks=1", 3000, 300, ["--acks", "1"], "Produce"),
+    ("telemetry", 5000, 300, [], "PushTelemetry"),  # after the mock asks for metrics (KIP-714)
 ]
 
 
@@ -24,6 +25,8 @@ def test():
     with m.ModernMock(brokers=3) as mock, m.UpstreamStraitd(mock.bootstrap, ports=3) as sd:
         forbid = m.forbidden_strings(sd, mock)
         for name, count, max_len, extra, want_api in RUNS:
+            if name == "telemetry":
+                mock.command("telemetry", 200)  # all metrics, pushed every 200 ms
             topic = h.unique_name("modern-%s" % name.replace("=", ""))
             mock.create_topic(topic, 4, 3)
             rep = m.run_client(sd.bootstrap, topic, count, forbid=forbid, max_len=max_len,

@@ -44,7 +44,7 @@ usage(void)
         "         stdin commands (one per line, each answered on stdout):\n"
         "           add-broker ID | decommission ID | broker-down ID | broker-up ID\n"
         "           create-topic NAME PARTITIONS RF | set-leader TOPIC PARTITION ID\n"
-        "           set-coordinator group|transaction KEY ID\n"
+        "           set-coordinator group|transaction KEY ID | telemetry PUSH_INTERVAL_MS\n"
         "           set-follower TOPIC PARTITION ID (preferred read replica) | set-rack ID RACK\n"
         "           bootstraps | quit\n"
         "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
@@ -239,6 +239,11 @@ run_mock(int argc, char **argv)
                   "%s %" PRId32 " %" PRId32, a1, n1, id);
         } else if (!strcmp(cmd, "set-rack") && parse_i32(a1, &id) == 0 && a2) {
             reply(cmd, rd_kafka_mock_broker_set_rack(mc, id, a2), "%" PRId32 " %s", id, a2);
+        } else if (!strcmp(cmd, "telemetry") && parse_i32(a1, &n1) == 0 && n1 > 0) {
+            /* Ask clients for all metrics, pushed every n1 ms. */
+            char *all[] = {(char *)""};
+            rd_kafka_mock_telemetry_set_requested_metrics(mc, all, 1);
+            reply(cmd, rd_kafka_mock_telemetry_set_push_interval(mc, n1), "%" PRId32, n1);
         } else if (!strcmp(cmd, "set-coordinator") && a1 && a2 && parse_i32(a3, &id) == 0) {
             reply(cmd, rd_kafka_mock_coordinator_set(mc, a1, a2, id), "%s %s %" PRId32, a1, a2, id);
         } else {
