@@ -374,19 +374,40 @@ x_stmt(struct st_policy_explain *x, int policy, size_t idx, const struct st_pstm
                       st->not_action ? "NotAction" : "Action");
         break;
     case W_RESOURCE:
-        rc |= xprintf(x, "does not apply: %s %s %s\n", e->req->resource,
+        rc |= xprintf(x, "does not apply: %s %s %s [", e->req->resource,
                       st->not_resource ? "is listed in" : "is not matched by",
                       st->not_resource ? "NotResource" : "Resource");
+        for (size_t i = 0; i < st->n_res && i < 3; i++)
+            rc |= xprintf(x, "%s%.300s", i ? ", " : "",
+                          st->res[i].star           ? "*"
+                          : st->res[i].pat.has_vars ? "(with variables)"
+                                                    : st->res[i].pat.raw);
+        rc |= xprintf(x, "%s]\n", st->n_res > 3 ? ", ..." : "");
         break;
     case W_PRINCIPAL:
         rc |= xprintf(x, "does not apply: principal %s is %s %s\n", e->prin.s,
                       st->prin_mode == ST_PMODE_NOTPRINCIPAL ? "listed in" : "not matched by",
                       st->prin_mode == ST_PMODE_NOTPRINCIPAL ? "NotPrincipal" : "Principal");
         break;
-    case W_CONDITION:
-        rc |= xprintf(x, "does not apply: condition %s on %s is false (%s)\n",
-                      st->conds[cond].op_name, st->conds[cond].key, cond_why ? cond_why : "");
+    case W_CONDITION: {
+        const struct st_pcond *c = &st->conds[cond];
+        rc |= xprintf(x, "does not apply: condition %s on %s is false (%s; policy values [",
+                      c->op_name, c->key, cond_why ? cond_why : "");
+        for (size_t i = 0; i < c->n_vals && i < 3; i++)
+            rc |= xprintf(x, "%s\"%.200s\"", i ? ", " : "",
+                          c->vals[i].pat.has_vars ? "(with variables)" : c->vals[i].pat.raw);
+        rc |= xprintf(x, "%s], request ", c->n_vals > 3 ? ", ..." : "");
+        const struct st_policy_ctx_value *kv = st_policy_ctx_find(e->req, c->key, strlen(c->key));
+        if (!kv) {
+            rc |= xprintf(x, "has no such key)\n");
+            break;
+        }
+        rc |= xprintf(x, "%s", kv->is_set ? "[" : "");
+        for (size_t i = 0; i < kv->n_values && i < 3; i++)
+            rc |= xprintf(x, "%s\"%.200s\"", i ? ", " : "", kv->values[i] ? kv->values[i] : "");
+        rc |= xprintf(x, "%s%s)\n", kv->n_values > 3 ? ", ..." : "", kv->is_set ? "]" : "");
         break;
+    }
     }
     return rc;
 }
