@@ -45,6 +45,7 @@ usage(void)
         "           add-broker ID | decommission ID | broker-down ID | broker-up ID\n"
         "           create-topic NAME PARTITIONS RF | set-leader TOPIC PARTITION ID\n"
         "           set-coordinator group|transaction KEY ID | telemetry PUSH_INTERVAL_MS\n"
+        "           set-host-port ID HOST PORT (the address Metadata advertises for ID)\n"
         "           set-follower TOPIC PARTITION ID (preferred read replica) | set-rack ID RACK\n"
         "           bootstraps | quit\n"
         "       modernmock client --bootstrap LIST --topic T --count N [--partition P]\n"
@@ -244,6 +245,11 @@ run_mock(int argc, char **argv)
             char *all[] = {(char *)""};
             rd_kafka_mock_telemetry_set_requested_metrics(mc, all, 1);
             reply(cmd, rd_kafka_mock_telemetry_set_push_interval(mc, n1), "%" PRId32, n1);
+        } else if (!strcmp(cmd, "set-host-port") && parse_i32(a1, &id) == 0 && a2 &&
+                   parse_i32(a3, &n1) == 0 && n1 > 0 && n1 < 65536) {
+            /* What Metadata advertises for broker id (e.g. a proxy in front of it). */
+            rd_kafka_mock_broker_set_host_port(mc, id, a2, n1);
+            reply(cmd, 0, "%" PRId32 " %s %" PRId32, id, a2, n1);
         } else if (!strcmp(cmd, "set-coordinator") && a1 && a2 && parse_i32(a3, &id) == 0) {
             reply(cmd, rd_kafka_mock_coordinator_set(mc, a1, a2, id), "%s %s %" PRId32, a1, a2, id);
         } else {
