@@ -442,7 +442,8 @@ simulate_one(const json_t *rq, bool *failed)
     if (ctx_load(&cs, json_object_get(rq, "context"), &err) != 0)
         goto fail;
 
-    struct st_policy_request req = {principal, action, resource, cs.kv, cs.n};
+    struct st_policy_request req = {
+        .principal = principal, .action = action, .resource = resource, .ctx = cs.kv, .n_ctx = cs.n};
     struct st_policy_explain x;
     st_policy_explain_init(&x);
     struct st_policy_decision d;

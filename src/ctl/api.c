@@ -129,7 +129,8 @@ st_api_authorize(struct st_api *a, const char *action, const char *resource,
         {"aws:PrincipalAccount", acct_vals, 1, false},
         {"aws:PrincipalArn", arn_vals, 1, false},
     };
-    struct st_policy_request r = {p->arn, action, resource, ctx, 2};
+    struct st_policy_request r = {
+        .principal = p->arn, .action = action, .resource = resource, .ctx = ctx, .n_ctx = 2};
     struct st_policy_decision d;
     memset(&d, 0, sizeof(d));
     if (st_policy_evaluate(&r, (const struct st_policy *const *)p->policies, p->n_policies,
@@ -306,7 +307,9 @@ sts_assume_role(struct st_api *a, const struct st_query *form)
     struct st_policy_parse_opts o = {ST_POLICY_TRUST, 0, false};
     const char *perr = NULL;
     struct st_policy *tp = trust ? st_policy_parse(trust, strlen(trust), &o, NULL, &perr) : NULL;
-    struct st_policy_request r = {a->caller->arn, "sts:AssumeRole", role_arn, NULL, 0};
+    struct st_policy_request r = {.principal = a->caller->arn,
+                                  .action = "sts:AssumeRole",
+                                  .resource = role_arn};
     struct st_policy_decision d;
     memset(&d, 0, sizeof(d));
     int rc = tp ? st_policy_evaluate(&r, (const struct st_policy *const *)a->caller->policies,
