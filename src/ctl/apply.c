@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include <event2/buffer.h>
 #include <event2/http.h>
 
@@ -346,7 +348,7 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
             same = st_scram_cred_parse(c, strlen(c), &oc, &err) == 0 &&
                    st_scram_cred_make(oc.mech, pw, strlen(pw), oc.salt, oc.salt_len, oc.iterations,
                                       &nc, &err) == 0 &&
-                   memcmp(oc.stored_key, nc.stored_key, sizeof(oc.stored_key)) == 0;
+                   CRYPTO_memcmp(oc.stored_key, nc.stored_key, sizeof(oc.stored_key)) == 0;
         }
         json_decref(old);
         if (same)
