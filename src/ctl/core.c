@@ -75,6 +75,7 @@ st_ctl_changed(struct st_ctl *ctl)
     ctl->generation++;
     st_snapshot_unref(ctl->snap);
     ctl->snap = snap;
+    st_rt_apply_ingress(ctl);
     if (ctl->publish)
         ctl->publish(ctl->publish_arg, st_snapshot_ref(snap));
 }

@@ -105,6 +105,12 @@ int st_rt_rebuild(struct st_rt *rt, const char **err) __attribute__((warn_unused
 /* Opens a gateway per address of every AVAILABLE connection and closes the others, leaving
  * untouched endpoints (and their client connections) alone. Returns 0, or -1 with *err. */
 int st_rt_sync(struct st_rt *rt, const char **err) __attribute__((warn_unused_result));
+/*
+ * Applies the security-group ingress rules of the current snapshot to every VPC-connection
+ * endpoint: an endpoint address admits what the rules of the connections listening on it admit.
+ */
+void st_rt_apply_ingress(struct st_ctl *ctl);
+
 /* Broker ids and their endpoint ports, ascending; returns the count (<= max). */
 size_t st_rt_brokers(struct st_rt *rt, int *ids, int *ports, size_t max);
 /* Runs one deferred step (core.c's timers call it). */

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "ctl/internal.h"
+#include "ctl/snapshot.h"
 #include "gateway/gateway.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -196,6 +197,8 @@ ep_find(struct st_rt *rt, const char *addr)
     return NULL;
 }
 
+static void ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e);
+
 /* Opens the gateway of a connection endpoint address (no-op when it is open). */
 static int
 ep_open(struct st_rt *rt, const char *addr, const char **err)
@@ -218,10 +221,60 @@ ep_open(struct st_rt *rt, const char *addr, const char **err)
         free(e);
         return -1;
     }
+    /* Security groups apply from the first accepted client on. */
+    ep_apply_ingress(rt, e);
     st_gw_cluster_start(e->gw, no_learned, NULL);
     e->next = rt->eps;
     rt->eps = e;
     return 0;
+}
+
+/* Sets the ingress rules of one connection endpoint from the current snapshot. */
+static void
+ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
+{
+    const struct st_snapshot *snap = rt->ctl->snap;
+    struct st_gw_ingress *rules = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; snap && i < snap->n_conns; i++) {
+        const struct st_snap_conn *c = &snap->conns[i];
+        if (strcmp(c->cluster_arn, rt->arn) != 0 ||
+            (strcmp(c->state, "AVAILABLE") != 0 && strcmp(c->state, "CREATING") != 0))
+            continue;
+        bool here = false;
+        for (size_t j = 0; j < c->n_addresses && !here; j++)
+            here = strcmp(c->addresses[j], e->addr) == 0;
+        for (size_t k = 0; here && k < c->n_ingress; k++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                struct st_gw_ingress *nr = realloc(rules, cap * sizeof(*nr));
+                if (!nr) {
+                    free(rules);
+                    return; /* keep the previous rules */
+                }
+                rules = nr;
+            }
+            const char *err = NULL;
+            if (st_gw_ingress_parse(c->ingress[k].cidr, c->ingress[k].port_lo,
+                                    c->ingress[k].port_hi, &rules[n], &err) == 0)
+                n++;
+            else
+                st_warn("vpc connection %s: ignoring ingress rule %s: %s", c->arn,
+                        c->ingress[k].cidr, err);
+        }
+    }
+    for (size_t i = 0; i < st_gw_cluster_endpoint_count(e->gw); i++)
+        if (st_gw_endpoint_set_ingress(st_gw_cluster_endpoint(e->gw, i), rules, n) != 0)
+            st_error("cluster %s: cannot set the ingress rules of %s", rt->arn, e->addr);
+    free(rules);
+}
+
+void
+st_rt_apply_ingress(struct st_ctl *ctl)
+{
+    for (struct st_rt *rt = ctl->rts; rt; rt = rt->next)
+        for (struct st_rt_ep *e = rt->eps; e; e = e->next)
+            ep_apply_ingress(rt, e);
 }
 
 static void

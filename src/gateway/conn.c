@@ -76,6 +76,7 @@ struct st_conn {
     struct st_buf scratch;             /* rewrite output, reused */
     char peer[64];                     /* client "ip:port" */
     uint64_t bytes_in, bytes_out;      /* bytes from / to this client */
+    bool authenticated;                /* may send more than ApiVersions / SASL frames */
     struct st_conn *prev, *next;       /* cluster's list of open connections */
 };
 
@@ -297,8 +298,7 @@ process_requests(struct st_conn *conn)
 {
     struct st_flow *f = &conn->req;
     const struct st_gw_limits *lim = &conn->cluster->limits;
-    /* Until the authentication issue lands, only the development endpoint exists and it counts
-     * as authenticated; authenticated endpoints use the pre-auth limit until SASL completes. */
+    /* Frames stay under the small pre-authentication limit until the client has authenticated. */
     struct st_kframe_limits flim = {lim->max_preauth_bytes, lim->max_request_bytes};
     f->need = 0;
     for (;;) {
@@ -316,7 +316,7 @@ process_requests(struct st_conn *conn)
         const uint8_t *p = st_buf_head(&f->buf) + f->ready;
         uint32_t usize;
         const char *err = NULL;
-        if (st_kafka_frame_check(p, conn->ep->insecure, &flim, &usize, &err) != 0) {
+        if (st_kafka_frame_check(p, conn->authenticated, &flim, &usize, &err) != 0) {
             close_fmt(conn, ST_LOG_WARN, "%s (frame size %d)", err, st_rd_i32(p));
             return -1;
         }
@@ -349,6 +349,15 @@ process_requests(struct st_conn *conn)
             close_fmt(conn, ST_LOG_WARN,
                       "unsupported request %s (key %d) version %d: not offered in ApiVersions",
                       name ? name : "unknown", h.api_key, h.api_version);
+            return -1;
+        }
+        if (!conn->authenticated && h.api_key != ST_KAFKA_API_VERSIONS) {
+            /* SASL and TLS termination come with the authentication issue; until then an
+             * authenticated endpoint serves nothing but ApiVersions (fail closed). */
+            const char *name = st_kafka_api_name(h.api_key);
+            close_fmt(conn, ST_LOG_WARN,
+                      "%s before authentication: this endpoint serves authenticated clients only",
+                      name ? name : "request");
             return -1;
         }
         if (h.api_key == ST_KAFKA_DESCRIBE_CLUSTER &&
@@ -741,6 +750,9 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     conn->port = l->port;
     conn->cfd = fd;
     conn->ufd = -1;
+    /* Only the development endpoint (and a cluster's own subnets while unauthenticated access is
+     * on) serve clients that have not authenticated. */
+    conn->authenticated = ep->insecure;
     st_buf_init(&conn->req.buf, 0);
     st_buf_init(&conn->resp.buf, 0);
     st_buf_init(&conn->scratch, 0);

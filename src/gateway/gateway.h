@@ -45,6 +45,7 @@ struct st_gw_counters {
     uint64_t bytes_to_upstream;   /* bytes sent to brokers */
     uint64_t bytes_from_upstream; /* bytes received from brokers */
     uint64_t conns_accepted;      /* client connections accepted */
+    uint64_t conns_refused;       /* client connections refused by ingress rules */
     uint64_t conns_closed;        /* client connections closed, any reason */
     uint64_t conns_current;       /* open client connections */
     uint64_t requests;            /* client requests forwarded or answered */
@@ -80,6 +81,33 @@ void st_gw_cluster_free(struct st_gw_cluster *c);
  */
 struct st_gw_endpoint *st_gw_endpoint_add(struct st_gw_cluster *c, const char *name,
                                           const char *address, bool insecure, const char **err);
+
+/* One security-group ingress rule: TCP from an address block to a range of endpoint ports. */
+struct st_gw_ingress {
+    int family;           /* AF_INET or AF_INET6 */
+    uint8_t addr[16];     /* network address (4 bytes used for IPv4) */
+    int prefix;           /* prefix length in bits */
+    int port_lo, port_hi; /* destination (endpoint) port range, inclusive */
+};
+
+/*
+ * Parses "10.0.0.0/16" or "::/0" with a port range into a rule. Returns 0, or -1 with *err when
+ * the CIDR is malformed.
+ */
+int st_gw_ingress_parse(const char *cidr, int port_lo, int port_hi, struct st_gw_ingress *out,
+                        const char **err);
+
+/* True when rule `r` covers source `addr` (4 or 16 bytes, per `family`) dialling `port`. */
+bool st_gw_ingress_match(const struct st_gw_ingress *r, int family, const uint8_t *addr, int port);
+
+/*
+ * Makes the endpoint enforce security-group ingress: from now on a client is accepted only when
+ * one rule covers its source address and the endpoint port it dialled (n = 0: nobody may
+ * connect). Copies `rules`. Connections already open are not affected, as with security groups.
+ * Returns 0 or -1 (out of memory; previous rules kept).
+ */
+int st_gw_endpoint_set_ingress(struct st_gw_endpoint *e, const struct st_gw_ingress *rules,
+                               size_t n);
 
 /*
  * Starts broker discovery: an eager metadata fetch now, then one every metadata_refresh_ms.

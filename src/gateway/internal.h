@@ -34,6 +34,9 @@ struct st_gw_endpoint {
     struct st_gw_listener *listeners;    /* one per exposed node, owned */
     size_t n_listeners, cap_listeners;   /* used / allocated */
     struct st_gw_counters counters;      /* this endpoint's traffic */
+    bool ingress_enforced;               /* security-group rules apply (VPC connections) */
+    struct st_gw_ingress *ingress;       /* the rules, owned */
+    size_t n_ingress;                    /* number of rules */
 };
 
 /* Periodic broker discovery: a tiny Kafka client (ApiVersions, then Metadata without topics). */

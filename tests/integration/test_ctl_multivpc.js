@@ -148,12 +148,13 @@ function applyDoc() {
             { id: 'subnet-c2', azId: 'use1-az2', endpointAddress: ip(5), endpointAddresses: [ip(8)] },
             { id: 'subnet-c3', azId: 'use1-az3', endpointAddress: ip(6) }],
           securityGroups: [
-            { id: 'sg-c', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
+            { id: 'sg-c', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] },
             { id: 'sg-closed', ingress: [], egress: [{ protocol: 'tcp', ports: '443', cidr: '0.0.0.0/0' }] }] },
         { id: 'vpc-client2', cidr: '10.3.0.0/16',
           subnets: [{ id: 'subnet-d1', azId: 'use1-az1', endpointAddress: ip(11) },
             { id: 'subnet-d2', azId: 'use1-az2', endpointAddress: ip(12) }],
-          securityGroups: [{ id: 'sg-d', ingress: [], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] },
+          // Admits only 127.0.0.1: a client from another address is refused at accept.
+          securityGroups: [{ id: 'sg-d', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.1/32' }], egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] },
         // Endpoint addresses this host does not have (TEST-NET-1): binding fails -> FAILED.
         { id: 'vpc-unroutable', cidr: '10.2.0.0/16',
           subnets: [{ id: 'subnet-u1', azId: 'use1-az1', endpointAddress: '192.0.2.10' },
@@ -449,6 +450,25 @@ async function main() {
     other.on('close', () => { otherClosed = true; });
     other.on('error', () => {});
     await waitFor(() => other.readyState === 'open', 'a live client connection through the second VPC', 10000);
+    // Security-group ingress is enforced when a client connects: sg-d admits 127.0.0.1 only.
+    const outsider = net.connect({ host: ip(11), port: 14001, localAddress: '127.0.0.2' });
+    let outsiderClosed = false;
+    outsider.on('close', () => { outsiderClosed = true; });
+    outsider.on('error', () => {});
+    await waitFor(() => outsiderClosed, 'a client outside the security group refused', 10000);
+    // No unauthenticated Kafka traffic through a VPC connection: Metadata v1 before SASL closes it.
+    const md = net.connect({ host: ip(11), port: 14001 });
+    let mdClosed = false;
+    let mdBytes = 0;
+    md.on('data', (b) => { mdBytes += b.length; });
+    md.on('close', () => { mdClosed = true; });
+    md.on('error', () => {});
+    await waitFor(() => md.readyState === 'open', 'a raw connection through the second VPC', 10000);
+    const mdBody = Buffer.from([0, 3, 0, 1, 0, 0, 0, 1, 0, 1, 0x74, 0xff, 0xff, 0xff, 0xff]);
+    md.write(Buffer.concat([Buffer.from([0, 0, 0, mdBody.length]), mdBody]));
+    await waitFor(() => mdClosed, 'an unauthenticated Metadata request closes its connection', 10000);
+    check(mdBytes === 0, 'no Metadata answer before authentication');
+    log('security-group ingress and the authentication gate hold on a VPC connection endpoint');
     // A client connected through the endpoint is cut off when the owner rejects the connection.
     const live = net.connect({ host: ip(4), port: 14001 });
     let liveClosed = false;
