@@ -53,7 +53,8 @@ def test():
         b4 = h.wait_for(lambda: sd.status_brokers().get(4), DISCOVERY_WAIT,
                         "straitd to learn broker 4 by periodic discovery", interval=0.2)
         h.log("straitd status for broker 4: %r" % b4)
-        h.check(b4["endpointPort"] == 14004, "broker 4 got port %r, want 14004" % b4["endpointPort"])
+        h.check(b4["endpointPort"] == 14004,
+                "broker 4 got port %r, want 14004" % b4["endpointPort"])
         h.check(b4["listed"], "broker 4 not listed: %r" % b4)
         h.check((b4["upstreamHost"], b4["upstreamPort"]) in mock.listen_addresses(),
                 "broker 4's upstream %s:%s is not one of the mock's listeners %r" % (

@@ -40,7 +40,8 @@ def test():
             m.check_brokers_at_endpoint(sd, rep["brokers"], [1, 2, 3], "%s client" % proto)
         c = sd.status()["clusters"][0]["counters"]
         h.log("straitd counters: %r" % c)
-        h.check(c["protocolErrors"] == 0, "straitd counted %d protocol errors" % c["protocolErrors"])
+        h.check(c["protocolErrors"] == 0,
+                "straitd counted %d protocol errors" % c["protocolErrors"])
         h.check(sd.alive(), "straitd died")
 
 

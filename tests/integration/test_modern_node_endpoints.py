@@ -68,7 +68,8 @@ def test():
         h.check(b4 is not None and b4["endpointPort"] == 14004, "broker 4 in status: %r" % b4)
         c = sd.status()["clusters"][0]["counters"]
         h.log("straitd counters: %r" % c)
-        h.check(c["protocolErrors"] == 0, "straitd counted %d protocol errors" % c["protocolErrors"])
+        h.check(c["protocolErrors"] == 0,
+                "straitd counted %d protocol errors" % c["protocolErrors"])
         h.check(sd.alive(), "straitd died")
 
 

@@ -1,10 +1,11 @@
 """librdkafka 2.12 producer modes through strait on the 2.12 mock, each read back exactly:
-acks=1, idempotent (InitProducerId v4), transactional (transaction coordinator from FindCoordinator,
-AddPartitionsToTxn, EndTxn; read back read_committed), and messages of up to ~1 MB (Produce v10
-requests and Fetch v16 responses of several MB, which strait decodes whole to rewrite
-NodeEndpoints), and client telemetry (GetTelemetrySubscriptions, PushTelemetry). No upstream address is ever seen. (Not acks=0: the 2.12 mock answers Produce
-requests with acks=0, which no Kafka broker does, and straitd rightly drops a connection on which
-a broker sends a response nobody asked for.)"""
+acks=1, idempotent (InitProducerId v4), transactional (transaction coordinator from
+FindCoordinator, AddPartitionsToTxn, EndTxn; read back read_committed), messages of up to ~1 MB
+(Produce v10 requests and Fetch v16 responses of several MB, which strait decodes whole to rewrite
+NodeEndpoints), and client telemetry (GetTelemetrySubscriptions, PushTelemetry). No upstream
+address is ever seen. (Not acks=0: the 2.12 mock answers Produce requests with acks=0, which no
+Kafka broker does, and straitd rightly drops a connection on which a broker sends a response
+nobody asked for.)"""
 import os
 import sys
 
@@ -44,7 +45,8 @@ def test():
             m.check_brokers_at_endpoint(sd, rep["brokers"], [1, 2, 3], "%s client" % name)
         c = sd.status()["clusters"][0]["counters"]
         h.log("straitd counters: %r" % c)
-        h.check(c["protocolErrors"] == 0, "straitd counted %d protocol errors" % c["protocolErrors"])
+        h.check(c["protocolErrors"] == 0,
+                "straitd counted %d protocol errors" % c["protocolErrors"])
         h.check(sd.alive(), "straitd died")
 
 
