@@ -6,11 +6,7 @@ Metadata v12, Produce v10 and Fetch v16 responses it decodes and rewrites, and r
 streams -- as the librdkafka 2.12 client produces and reads back 3,000 messages (including a few of
 ~200 KB) and kcat lists the brokers at the endpoint."""
 import os
-import random
-import socket
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modern"))
 import modern_harness as m  # noqa: E402
@@ -19,90 +15,10 @@ from modern_harness import h  # noqa: E402
 COUNT = 3000
 
 
-class DribbleProxy(threading.Thread):
-    """Listens on 127.0.0.1:<ephemeral>, forwards each connection to target, re-sending every read
-    in random pieces of 1..700 bytes (a 1 ms pause after some of them)."""
-
-    def __init__(self, target, seed):
-        super().__init__(daemon=True, name="dribble-%d" % target[1])
-        self.target = target
-        self.rnd = random.Random(seed)
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.pieces = 0  # sends made
-        self.bytes = 0   # bytes forwarded
-        self.conns = []
-
-    def _chunk(self):
-        with self.lock:
-            return self.rnd.randint(1, 700), self.rnd.random() < 0.05
-
-    def _pump(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                o = 0
-                while o < len(data):
-                    n, pause = self._chunk()
-                    piece = data[o:o + n]
-                    dst.sendall(piece)
-                    o += len(piece)
-                    with self.lock:
-                        self.pieces += 1
-                        self.bytes += len(piece)
-                    if pause:
-                        time.sleep(0.001)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            try:
-                u = socket.create_connection(self.target, timeout=10)
-            except OSError:
-                c.close()
-                continue
-            u.settimeout(None)
-            c.settimeout(None)
-            for s in (c, u):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.conns += [c, u]
-            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-        for s in self.conns:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
 def test():
     with m.ModernMock(brokers=3) as mock:
         real = [hp.rsplit(":", 1) for hp in mock.bootstrap.split(",")]  # brokers 1..3 in order
-        proxies = [DribbleProxy((hst, int(prt)), seed=i) for i, (hst, prt) in enumerate(real)]
+        proxies = [m.DribbleProxy((hst, int(prt)), seed=i) for i, (hst, prt) in enumerate(real)]
         for p in proxies:
             p.start()
         try:

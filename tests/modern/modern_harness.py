@@ -11,6 +11,8 @@ registered as SKIP_RETURN_CODE by CMakeLists.txt).
 import json
 import os
 import queue
+import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -382,3 +384,83 @@ def forbidden_strings(sd, mock):
 def check_no_upstream_in(text, sd, what):
     for hp in sd.upstream_strings():
         h.check(hp not in text, "%s: upstream address %s appears in %r" % (what, hp, text[:2000]))
+
+
+class DribbleProxy(threading.Thread):
+    """Listens on 127.0.0.1:<ephemeral>, forwards each connection to target, re-sending every read
+    in random pieces of 1..700 bytes (a 1 ms pause after some of them)."""
+
+    def __init__(self, target, seed):
+        super().__init__(daemon=True, name="dribble-%d" % target[1])
+        self.target = target
+        self.rnd = random.Random(seed)
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.pieces = 0  # sends made
+        self.bytes = 0   # bytes forwarded
+        self.conns = []
+
+    def _chunk(self):
+        with self.lock:
+            return self.rnd.randint(1, 700), self.rnd.random() < 0.05
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                o = 0
+                while o < len(data):
+                    n, pause = self._chunk()
+                    piece = data[o:o + n]
+                    dst.sendall(piece)
+                    o += len(piece)
+                    with self.lock:
+                        self.pieces += 1
+                        self.bytes += len(piece)
+                    if pause:
+                        time.sleep(0.001)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            try:
+                u = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                c.close()
+                continue
+            u.settimeout(None)
+            c.settimeout(None)
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        for s in self.conns:
+            try:
+                s.close()
+            except OSError:
+                pass
