@@ -138,6 +138,7 @@ st_portmap_load(struct st_portmap *m, const char *path, int port_min, int port_m
     if (!root) {
         if (access(path, F_OK) != 0)
             return 0; /* first start */
+        st_portmap_free(m);
         *err = "port map file is not valid JSON";
         return -1;
     }
@@ -166,6 +167,7 @@ st_portmap_load(struct st_portmap *m, const char *path, int port_min, int port_m
         }
         if (add_entry(m, (int32_t)id, (int)port) != 0) {
             json_decref(root);
+            st_portmap_free(m);
             *err = "out of memory";
             return -1;
         }
@@ -192,8 +194,9 @@ st_portmap_assign(struct st_portmap *m, int32_t node_id, const char **err)
     if (node_id >= 1 && pref <= m->port_max && st_portmap_node_of(m, (int)pref) == INT32_MIN) {
         port = (int)pref;
     } else {
-        for (int p = m->port_min; p <= m->port_max; p++) {
-            /* Leave preferred ports of small ids free when possible: skip none, keep it simple. */
+        /* Ids without a preferred port (outside the range, or whose port is taken) get the highest
+         * free port, so the ports of ids 1..N that have not joined yet stay free for them. */
+        for (int p = m->port_max; p >= m->port_min; p--) {
             if (st_portmap_node_of(m, p) == INT32_MIN) {
                 port = p;
                 break;

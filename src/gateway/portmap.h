@@ -2,7 +2,8 @@
  * The node -> port map of a cluster: stable across restarts (persisted as JSON in the data dir)
  * and independent of how node ids are numbered. Broker N prefers port port_min-1+N (MSK's
  * 14000+N convention with the default range); an id outside the range, or whose preferred port
- * is taken, gets the lowest free port. A port, once given to a node, stays with it.
+ * is taken, gets the highest free port (keeping low ports for ids that may still join). A port,
+ * once given to a node, stays with it.
  */
 #ifndef ST_GATEWAY_PORTMAP_H
 #define ST_GATEWAY_PORTMAP_H
