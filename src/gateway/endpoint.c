@@ -17,6 +17,8 @@
 static struct st_ratelimit accept_rl = ST_RATELIMIT_INIT(5);
 
 static struct st_ratelimit refuse_rl = ST_RATELIMIT_INIT(5);
+/* Binding is retried on every response naming the broker: log it at most once a second. */
+static struct st_ratelimit listen_rl = ST_RATELIMIT_INIT(1);
 
 static bool
 prefix_match(const uint8_t *a, const uint8_t *net, int prefix)
@@ -197,8 +199,9 @@ st_gw_endpoint_expose(struct st_gw_endpoint *e, int32_t node_id, int port)
     const char *err = NULL;
     int fd = st_sock_listen_tcp(e->address, port, 1024, &err);
     if (fd < 0) {
-        st_error("endpoint %s: cannot listen on %s:%d for broker %d: %s (%s)", e->name, e->address,
-                 port, node_id, err, strerror(errno));
+        st_log_limited(&listen_rl, ST_LOG_ERROR,
+                       "endpoint %s: cannot listen on %s:%d for broker %d: %s (%s)", e->name,
+                       e->address, port, node_id, err, strerror(errno));
         return -1;
     }
     struct st_gw_listener *l = &e->listeners[e->n_listeners++];
