@@ -437,6 +437,38 @@ pascal(const json_t *v, bool keep_keys)
     return json_deep_copy(v);
 }
 
+/*
+ * PascalCase input members -> camelCase wire names, as the AWS CLI accepts them
+ * ("VpcConnectivity" -> "vpcConnectivity"); map keys under "tags" are user data and kept.
+ * Returns a new value.
+ */
+static json_t *
+camel(const json_t *v, bool keep_keys)
+{
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            char name[256];
+            snprintf(name, sizeof(name), "%s", k);
+            if (!keep_keys)
+                name[0] = (char)tolower((unsigned char)name[0]);
+            json_object_set_new(o, name, camel(x, !keep_keys && strcmp(name, "tags") == 0));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, camel(x, false));
+        return a;
+    }
+    return json_deep_copy(v);
+}
+
 static void
 print_json(const json_t *j)
 {
@@ -642,6 +674,11 @@ invoke(struct client *cl, const struct args *a, json_t **out, char *etype, size_
             if (!v) {
                 fprintf(stderr, "strait: %s: not valid JSON: %s\n", o->flag, jerr.text);
                 goto out;
+            }
+            if (o->type == T_JSON) {
+                json_t *c = camel(v, false);
+                json_decref(v);
+                v = c;
             }
         }
         if (v)
