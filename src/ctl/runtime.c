@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "ctl/gwauth.h"
 #include "ctl/internal.h"
 #include "ctl/snapshot.h"
 #include "gateway/gateway.h"
@@ -263,6 +264,8 @@ ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
                         c->ingress[k].cidr, err);
         }
     }
+    /* The connection's authentication scheme and the snapshot SASL rounds read. */
+    st_gwauth_apply(rt->ctl->snap, rt->ctl->region, rt->arn, e->addr, e->gw);
     for (size_t i = 0; i < st_gw_cluster_endpoint_count(e->gw); i++)
         if (st_gw_endpoint_set_ingress(st_gw_cluster_endpoint(e->gw, i), rules, n) != 0)
             st_error("cluster %s: cannot set the ingress rules of %s", rt->arn, e->addr);

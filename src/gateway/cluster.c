@@ -22,6 +22,10 @@ st_gw_limits_default(struct st_gw_limits *l)
     l->max_inflight = 1024;
     l->connect_timeout_ms = 10000;
     l->metadata_refresh_ms = 10000;
+    l->auth_fail_delay_ms = 100;     /* Kafka's connection.failed.authentication.delay.ms */
+    l->auth_fail_limit = 30;         /* failures per address per window before throttling */
+    l->auth_fail_window_ms = 60000;
+    l->max_session_ms = 0;           /* connections.max.reauth.ms: off unless credentials expire */
 }
 
 struct st_gw_cluster *
@@ -75,11 +79,36 @@ st_gw_cluster_free(struct st_gw_cluster *c)
     if (!c)
         return;
     st_gw_cluster_shutdown(c);
+    if (c->auth.ops && c->auth.ctx)
+        c->auth.ops->ctx_unref(c->auth.ctx);
+    free(c->auth.cluster_arn);
     st_portmap_free(&c->portmap);
     free(c->broker_api);
     free(c->nodes);
     free(c->bootstrap);
     free(c);
+}
+
+int
+st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
+                       const char *cluster_arn, const char *region,
+                       const struct st_gw_auth_provider *ops, void *ctx)
+{
+    char *arn = strdup(cluster_arn ? cluster_arn : "");
+    if (!arn) {
+        if (ops && ctx)
+            ops->ctx_unref(ctx);
+        return -1;
+    }
+    if (c->auth.ops && c->auth.ctx)
+        c->auth.ops->ctx_unref(c->auth.ctx);
+    free(c->auth.cluster_arn);
+    c->auth.scheme = scheme;
+    c->auth.cluster_arn = arn;
+    snprintf(c->auth.region, sizeof(c->auth.region), "%s", region ? region : "");
+    c->auth.ops = ops;
+    c->auth.ctx = ctx;
+    return 0;
 }
 
 struct st_gw_endpoint *

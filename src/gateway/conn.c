@@ -77,6 +77,10 @@ struct st_conn {
     char peer[64];                     /* client "ip:port" */
     uint64_t bytes_in, bytes_out;      /* bytes from / to this client */
     bool authenticated;                /* may send more than ApiVersions / SASL frames */
+    struct st_sasl *sasl;              /* SASL state on authenticated endpoints, else NULL */
+    bool auth_failed;                  /* failure answer queued: no more reads, close soon */
+    struct event *fail_timer;          /* delays the failure answer and the close */
+    char peer_ip[64];                  /* client address without the port */
     struct st_conn *prev, *next;       /* cluster's list of open connections */
 };
 
@@ -180,6 +184,8 @@ st_conn_close(struct st_conn *conn, const char *reason)
     event_drop(&conn->u_rev);
     event_drop(&conn->u_wev);
     event_drop(&conn->timer);
+    event_drop(&conn->fail_timer);
+    st_sasl_free(conn->sasl);
     if (conn->cfd >= 0)
         close(conn->cfd);
     if (conn->ufd >= 0)
@@ -292,6 +298,125 @@ build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_b
     return 0;
 }
 
+static void
+on_fail_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_conn *conn = arg;
+    uint64_t closed = conn->cluster->counters.conns_closed;
+    /* The failure answer goes out (after any response still due before it), then the close. */
+    process_responses(conn);
+    if (conn->cluster->counters.conns_closed != closed)
+        return;
+    flush_to_client(conn);
+    if (conn->cluster->counters.conns_closed != closed)
+        return;
+    st_conn_close(conn, "authentication failed");
+}
+
+/*
+ * The SASL gate of a connection on an authenticated endpoint (msk-client-auth.md §1.2): answers
+ * SaslHandshake / SaslAuthenticate locally, lets ApiVersions through before the handshake, closes
+ * on anything else before authentication and on any request of an expired session.
+ * Returns 1 when the frame was consumed, 0 to process it normally, -1 when the connection closed
+ * or is closing.
+ */
+static int
+sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
+          const struct st_kreq_hdr *h)
+{
+    const char *name = st_kafka_api_name(h->api_key);
+    bool sasl_req =
+        h->api_key == ST_KAFKA_SASL_HANDSHAKE || h->api_key == ST_KAFKA_SASL_AUTHENTICATE;
+    if (!sasl_req) {
+        if (conn->authenticated) {
+            /* Requests may continue while a re-authentication is in progress (KIP-368). */
+            if (st_sasl_expired(conn->sasl, st_sasl_mono_ms())) {
+                conn->cluster->counters.sessions_expired++;
+                conn->ep->counters.sessions_expired++;
+                close_fmt(conn, ST_LOG_INFO,
+                          "session of %s expired: %s arrived without re-authentication (KIP-368)",
+                          st_sasl_principal(conn->sasl), name ? name : "a request");
+                return -1;
+            }
+            return 0;
+        }
+        if (h->api_key == ST_KAFKA_API_VERSIONS && st_sasl_pre_handshake(conn->sasl))
+            return 0;
+        close_fmt(conn, ST_LOG_WARN, "Unexpected Kafka request of type %s during SASL %s",
+                  name ? name : "unknown",
+                  st_sasl_pre_handshake(conn->sasl) ? "handshake" : "authentication");
+        return -1;
+    }
+    if ((size_t)size > window) {
+        close_fmt(conn, ST_LOG_WARN, "%s request of %d bytes is too large", name, size);
+        return -1;
+    }
+    char reason[1024];
+    struct st_sasl_env env = {conn->cluster, conn->ep, conn->ep->address, conn->peer,
+                              conn->peer_ip, conn->id, reason,            sizeof(reason)};
+    st_buf_reset(&conn->scratch);
+    enum st_sasl_verdict v = st_sasl_request(conn->sasl, &env, h, p + 4 + h->hdr_len,
+                                             (size_t)size - h->hdr_len, &conn->scratch);
+    conn->cluster->counters.requests++;
+    conn->ep->counters.requests++;
+    if (v == ST_SASL_CLOSE) {
+        close_fmt(conn, ST_LOG_WARN, "%s", reason[0] ? reason : "SASL failure");
+        return -1;
+    }
+    if (answer_locally(conn, 4 + (size_t)size, h, &conn->scratch) != 0) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory answering %s", name);
+        return -1;
+    }
+    if (v == ST_SASL_DONE) {
+        conn->authenticated = true;
+        return 1;
+    }
+    if (v != ST_SASL_FAIL)
+        return 1;
+    /* Log now, answer after the fixed delay, then close; nothing more is read. */
+    conn->cluster->counters.protocol_errors++;
+    st_log_limited(&proto_rl, ST_LOG_WARN, "C-%llu %s->%s:%d: closing: %s",
+                   (unsigned long long)conn->id, conn->peer, conn->ep->address, conn->port,
+                   reason);
+    conn->auth_failed = true;
+    /* Whatever the client pipelined after the failed request is dropped. */
+    struct st_flow *f = &conn->req;
+    size_t rest = st_buf_used(&f->buf) - f->ready;
+    if (rest && st_buf_splice(&f->buf, f->buf.rpos + f->ready, rest, NULL, 0) != 0) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    f->passthru = 0;
+    uint32_t ms = conn->cluster->limits.auth_fail_delay_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    conn->fail_timer = evtimer_new(conn->cluster->base, on_fail_timer, conn);
+    if (!conn->fail_timer) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    evtimer_add(conn->fail_timer, &tv);
+    conn_update(conn);
+    return -1;
+}
+
+/* Adds strait's SASL ranges to a locally built ApiVersions v0 frame (header v0). */
+static int
+sasl_apiversions_local(struct st_buf *frame)
+{
+    struct st_buf patched;
+    st_buf_init(&patched, 0);
+    const uint8_t *b = st_buf_head(frame);
+    int rc = st_buf_append(&patched, b, 8) |
+             st_sasl_patch_apiversions(0, b + 8, st_buf_used(frame) - 8, &patched);
+    if (rc == 0) {
+        st_buf_put_i32_at(&patched, 0, (int32_t)(st_buf_used(&patched) - 4));
+        st_buf_reset(frame);
+        rc = st_buf_append(frame, st_buf_head(&patched), st_buf_used(&patched));
+    }
+    st_buf_free(&patched);
+    return rc ? -1 : 0;
+}
+
 /* Returns 0 to go on, -1 when the connection was closed. */
 static int
 process_requests(struct st_conn *conn)
@@ -337,6 +462,7 @@ process_requests(struct st_conn *conn)
              * version both strait and the brokers speak; the client retries with it. */
             st_buf_reset(&conn->scratch);
             if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
+                (conn->sasl && sasl_apiversions_local(&conn->scratch) != 0) ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
                 close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
                 return -1;
@@ -351,9 +477,14 @@ process_requests(struct st_conn *conn)
                       name ? name : "unknown", h.api_key, h.api_version);
             return -1;
         }
-        if (!conn->authenticated && h.api_key != ST_KAFKA_API_VERSIONS) {
-            /* SASL and TLS termination come with the authentication issue; until then an
-             * authenticated endpoint serves nothing but ApiVersions (fail closed). */
+        if (conn->sasl) {
+            int r = sasl_gate(conn, p, size, window, &h);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                continue;
+        } else if (!conn->authenticated && h.api_key != ST_KAFKA_API_VERSIONS) {
+            /* No SASL on this endpoint: nothing but ApiVersions (fail closed). */
             const char *name = st_kafka_api_name(h.api_key);
             close_fmt(conn, ST_LOG_WARN,
                       "%s before authentication: this endpoint serves authenticated clients only",
@@ -419,6 +550,29 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         close_fmt(conn, ST_LOG_WARN, "cannot rewrite %s v%d response from broker: %s",
                   st_kafka_api_name(pe->api_key), pe->api_version, err);
         return -1;
+    }
+    if (pe->api_key == ST_KAFKA_API_VERSIONS && conn->sasl) {
+        /* SASL is answered here, not by the brokers: advertise strait's SASL ranges. */
+        struct st_buf patched;
+        st_buf_init(&patched, 0);
+        bool rw = r == ST_KRW_REWRITTEN;
+        if (st_sasl_patch_apiversions(pe->api_version,
+                                      rw ? st_buf_head(&conn->scratch) : frame + hdr_len,
+                                      rw ? st_buf_used(&conn->scratch) : (size_t)size - hdr_len,
+                                      &patched) != 0) {
+            st_buf_free(&patched);
+            close_fmt(conn, ST_LOG_WARN, "malformed ApiVersions v%d response from broker",
+                      pe->api_version);
+            return -1;
+        }
+        st_buf_reset(&conn->scratch);
+        if (st_buf_append(&conn->scratch, st_buf_head(&patched), st_buf_used(&patched)) != 0) {
+            st_buf_free(&patched);
+            close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+            return -1;
+        }
+        st_buf_free(&patched);
+        r = ST_KRW_REWRITTEN;
     }
     size_t new_size = (size_t)size;
     if (r == ST_KRW_REWRITTEN) {
@@ -592,12 +746,13 @@ conn_update(struct st_conn *conn)
     const struct st_gw_limits *lim = &conn->cluster->limits;
     size_t req_unsent = st_buf_used(&conn->req.buf);
     size_t resp_unsent = st_buf_used(&conn->resp.buf);
-    bool c_read = (req_unsent < lim->buffer_high_water || conn->req.need) &&
+    bool c_read = !conn->auth_failed &&
+                  (req_unsent < lim->buffer_high_water || conn->req.need) &&
                   conn->p_count < lim->max_inflight;
     bool u_read = conn->state == CONN_OPEN &&
                   (resp_unsent < lim->buffer_high_water || conn->resp.need);
     set_event(conn->c_rev, &conn->c_rd_on, c_read);
-    set_event(conn->c_wev, &conn->c_wr_on, conn->resp.ready > 0);
+    set_event(conn->c_wev, &conn->c_wr_on, conn->resp.ready > 0 && !conn->auth_failed);
     set_event(conn->u_rev, &conn->u_rd_on, u_read);
     set_event(conn->u_wev, &conn->u_wr_on,
               conn->state == CONN_CONNECTING || (conn->state == CONN_OPEN && conn->req.ready > 0));
@@ -753,10 +908,19 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     /* Only the development endpoint (and a cluster's own subnets while unauthenticated access is
      * on) serve clients that have not authenticated. */
     conn->authenticated = ep->insecure;
+    if (!ep->insecure && c->auth.scheme != ST_GW_AUTH_NONE && !(conn->sasl = st_sasl_new())) {
+        close(fd);
+        free(conn);
+        return;
+    }
     st_buf_init(&conn->req.buf, 0);
     st_buf_init(&conn->resp.buf, 0);
     st_buf_init(&conn->scratch, 0);
     st_sock_addr_str(fd, 0, conn->peer, sizeof(conn->peer));
+    snprintf(conn->peer_ip, sizeof(conn->peer_ip), "%s", conn->peer);
+    char *colon = strrchr(conn->peer_ip, ':');
+    if (colon)
+        *colon = '\0';
     st_sock_tune_tcp(fd);
     conn->next = c->conns;
     if (c->conns)

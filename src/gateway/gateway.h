@@ -19,6 +19,8 @@
 
 #include <event2/event.h>
 
+#include "auth/scram.h"
+#include "auth/sigv4.h"
 #include "gateway/portmap.h"
 
 struct evdns_base;
@@ -35,6 +37,10 @@ struct st_gw_limits {
     uint32_t max_inflight;         /* pipelined requests per connection before reads pause */
     uint32_t connect_timeout_ms;   /* upstream connect timeout */
     uint32_t metadata_refresh_ms;  /* periodic broker discovery interval */
+    uint32_t auth_fail_delay_ms;   /* delay before a failed authentication is answered */
+    uint32_t auth_fail_limit;      /* failed authentications per source address per window */
+    uint32_t auth_fail_window_ms;  /* window of auth_fail_limit */
+    int64_t max_session_ms;        /* longest SASL session before re-authentication, 0 = none */
 };
 void st_gw_limits_default(struct st_gw_limits *l);
 
@@ -51,6 +57,11 @@ struct st_gw_counters {
     uint64_t requests;            /* client requests forwarded or answered */
     uint64_t protocol_errors;     /* connections closed for malformed or unsupported frames */
     uint64_t responses_rewritten; /* responses whose broker addresses were rewritten */
+    uint64_t auth_ok;             /* successful SASL authentications (re-authentications too) */
+    uint64_t auth_failed;         /* failed SASL authentications */
+    uint64_t auth_throttled;      /* attempts refused by the per-address failure limit */
+    uint64_t auth_denied;         /* authenticated but denied kafka-cluster:Connect */
+    uint64_t sessions_expired;    /* connections closed because their SASL session expired */
 };
 
 /* One upstream broker as last seen. */
@@ -108,6 +119,56 @@ bool st_gw_ingress_match(const struct st_gw_ingress *r, int family, const uint8_
  */
 int st_gw_endpoint_set_ingress(struct st_gw_endpoint *e, const struct st_gw_ingress *rules,
                                size_t n);
+
+/*
+ * How clients of a cluster's (non-insecure) endpoints authenticate: a set of schemes (an
+ * endpoint address shared by VPC connections of different schemes offers all of them).
+ */
+enum st_gw_auth_scheme {
+    ST_GW_AUTH_NONE = 0,       /* none configured: nothing but ApiVersions is served */
+    ST_GW_AUTH_SASL_IAM = 1,   /* AWS_MSK_IAM and OAUTHBEARER (MSK IAM tokens) */
+    ST_GW_AUTH_SASL_SCRAM = 2, /* SCRAM-SHA-512 and SCRAM-SHA-256 */
+};
+
+/*
+ * What the data plane asks the control plane while authenticating, answered from an immutable,
+ * refcounted context (the control plane's snapshot). Every callback runs synchronously on the
+ * loop and must not block. An IAM principal is an opaque pointer into the context, valid while
+ * the context is referenced.
+ */
+struct st_gw_auth_provider {
+    /* SigV4 secret lookup by access key id (out->principal = the opaque principal). */
+    st_sigv4_lookup_fn sigv4_lookup;
+    /* The ARN of a principal (never NULL). */
+    const char *(*principal_arn)(void *ctx, const void *principal);
+    /* When the principal's credential expires (epoch seconds), 0 = never. */
+    int64_t (*principal_expiry)(void *ctx, const void *principal);
+    /*
+     * kafka-cluster:Connect on `cluster_arn` for `principal` (identity policies, and the cluster
+     * policy for another account). Returns 0 when allowed, else -1 with a reason in `why`.
+     */
+    int (*authorize_connect)(void *ctx, const void *principal, const char *cluster_arn, char *why,
+                             size_t why_len);
+    /* The SCRAM credential of `username` on `cluster_arn` for `mech`; 0, or -1 when unknown. */
+    int (*scram_lookup)(void *ctx, const char *cluster_arn, enum st_scram_mech mech,
+                        const char *username, struct st_scram_cred *out);
+    /* Releases one reference to a context. */
+    void (*ctx_unref)(void *ctx);
+};
+
+/*
+ * Sets how clients of the cluster's non-insecure endpoints authenticate: `scheme` (a set of
+ * enum st_gw_auth_scheme bits), the cluster
+ * (`cluster_arn`, for Connect authorization and SCRAM credentials), the `region` signatures must
+ * be scoped to, and the provider with its context. Takes over one reference to `ctx` (released
+ * with ops->ctx_unref when replaced or when the cluster is freed); `ops` must outlive the
+ * cluster. Every SASL round started afterwards uses the new context. Returns 0 or -1 (OOM; the
+ * reference is released).
+ */
+int st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
+                           const char *cluster_arn, const char *region,
+                           const struct st_gw_auth_provider *ops, void *ctx)
+    __attribute__((warn_unused_result));
 
 /*
  * Starts broker discovery: an eager metadata fetch now, then one every metadata_refresh_ms.

@@ -53,6 +53,15 @@ struct st_gw_learner {
     bool refresh_pending;                    /* a refresh was requested while busy */
 };
 
+/* The authentication configuration of a cluster's endpoints (st_gw_cluster_set_auth()). */
+struct st_gw_auth {
+    unsigned scheme;                       /* enum st_gw_auth_scheme bits: mechanisms offered */
+    char *cluster_arn;                     /* owned; "" when unset */
+    char region[64];                       /* region signatures must be scoped to */
+    const struct st_gw_auth_provider *ops; /* lookups, NULL when unset */
+    void *ctx;                             /* one reference, released with ops->ctx_unref */
+};
+
 struct st_gw_cluster {
     struct event_base *base;            /* loop everything runs on */
     struct evdns_base *dns;             /* async resolver for upstream hosts */
@@ -73,6 +82,7 @@ struct st_gw_cluster {
     int16_t (*broker_api)[3];           /* {key, min, max} from the brokers' ApiVersions, owned */
     size_t n_broker_api;                /* entries in broker_api */
     uint64_t next_conn_id;              /* connection ids for log prefixes */
+    struct st_gw_auth auth;             /* how clients authenticate */
 };
 
 /* cluster.c */
@@ -104,6 +114,53 @@ int st_gw_endpoint_map(struct st_gw_endpoint *e, int32_t node_id, const char **h
 void st_conn_accept(struct st_gw_listener *l, int fd);
 /* The one close path of a connection; `reason` is logged. */
 void st_conn_close(struct st_conn *conn, const char *reason);
+
+/* sasl.c: SASL termination (one st_sasl per connection on an authenticated endpoint) */
+struct st_sasl;
+/* What st_sasl_request() does with the connection after it returns. */
+enum st_sasl_verdict {
+    ST_SASL_REPLY, /* answer `out` and go on */
+    ST_SASL_DONE,  /* answer `out`; the connection is now authenticated */
+    ST_SASL_FAIL,  /* answer `out` after the failure delay, then close (reason set) */
+    ST_SASL_CLOSE, /* close without an answer (reason set) */
+};
+/* The connection a SASL request arrived on. */
+struct st_sasl_env {
+    struct st_gw_cluster *cluster; /* auth configuration, limits and counters */
+    struct st_gw_endpoint *ep;     /* endpoint counters */
+    const char *host;              /* endpoint host the client dialled (AWS_MSK_IAM host) */
+    const char *peer;              /* "ip:port" for logs */
+    const char *peer_ip;           /* source address for rate limiting */
+    uint64_t conn_id;              /* for logs */
+    char *reason;                  /* out: why the connection closes or failed (no secrets) */
+    size_t reason_len;             /* its size */
+};
+struct st_sasl *st_sasl_new(void);
+void st_sasl_free(struct st_sasl *s);
+/*
+ * Handles one SaslHandshake or SaslAuthenticate request (`body` = the request body after the
+ * header, whole) and appends the whole response frame to `out`.
+ */
+enum st_sasl_verdict st_sasl_request(struct st_sasl *s, const struct st_sasl_env *env,
+                                     const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
+                                     struct st_buf *out);
+/* No handshake yet (ApiVersions may still come). */
+bool st_sasl_pre_handshake(const struct st_sasl *s);
+/* A mechanism exchange is in progress: only SaslAuthenticate is acceptable. */
+bool st_sasl_in_exchange(const struct st_sasl *s);
+/* The authenticated session has expired and no re-authentication is in progress. */
+bool st_sasl_expired(const struct st_sasl *s, int64_t now_mono_ms);
+/* The authenticated principal, "" before authentication. */
+const char *st_sasl_principal(const struct st_sasl *s);
+/*
+ * Rewrites an ApiVersions response body (layout of `version`; v0 for UNSUPPORTED_VERSION) so it
+ * advertises strait's own SaslHandshake 0-1 and SaslAuthenticate 0-2, added when the brokers'
+ * list lacks them. Appends the new body to `out`. Returns 0, or -1 when the body is malformed.
+ */
+int st_sasl_patch_apiversions(int16_t version, const uint8_t *body, size_t len, struct st_buf *out)
+    __attribute__((warn_unused_result));
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t st_sasl_mono_ms(void);
 
 /* learner.c */
 void st_gw_learner_init(struct st_gw_learner *l, struct st_gw_cluster *c);

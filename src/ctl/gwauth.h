@@ -1,0 +1,23 @@
+/*
+ * The gateway's authentication provider over control-plane snapshots: SigV4 secrets (long-term
+ * keys and STS sessions), principals, kafka-cluster:Connect decisions and SCRAM credentials, all
+ * answered from one immutable, refcounted snapshot. runtime.c hands each VPC-connection endpoint
+ * gateway the current snapshot and the connection's scheme after every publish.
+ */
+#ifndef ST_CTL_GWAUTH_H
+#define ST_CTL_GWAUTH_H
+
+#include "ctl/snapshot.h"
+
+struct st_gw_cluster;
+
+/*
+ * Configures `gw` (the gateway of endpoint address `addr` of cluster `cluster_arn`) from `snap`:
+ * the scheme of the VPC connection owning `addr` (none when no live connection has it: only
+ * ApiVersions is served) and a new reference to `snap` for lookups. `region` is the region
+ * signatures must be scoped to.
+ */
+void st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluster_arn,
+                     const char *addr, struct st_gw_cluster *gw);
+
+#endif

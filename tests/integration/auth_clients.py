@@ -1,0 +1,275 @@
+"""Client side of test_auth_sasl.js (not a test by itself): python3 confluent-kafka with
+SASL_PLAINTEXT SCRAM-SHA-512 and OAUTHBEARER (token from oauth_cb), kcat with SCRAM, and raw Kafka
+frames for the negatives real clients cannot produce: SASL before the handshake, an oversized
+pre-authentication frame, a replayed AWS_MSK_IAM signature outside the time window, a payload for
+another host, SaslHandshake v0.
+
+Environment (set by test_auth_sasl.js): ST_IAM_BROKERS, ST_SCRAM_BROKERS (host:port lists),
+ST_REGION, ST_OAUTH_TOKEN, and the dev user's keys in ST_DEV_KEY / ST_DEV_SECRET.
+Exits non-zero on the first failed check.
+"""
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+
+IAM = os.environ["ST_IAM_BROKERS"].split(",")
+SCRAM = os.environ["ST_SCRAM_BROKERS"].split(",")
+REGION = os.environ["ST_REGION"]
+TOKEN = os.environ["ST_OAUTH_TOKEN"]
+DEV_KEY = os.environ["ST_DEV_KEY"]
+DEV_SECRET = os.environ["ST_DEV_SECRET"]
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def produce_consume(conf, topic, value):
+    p = Producer(dict(conf, **{"message.timeout.ms": 20000}))
+    errs = []
+    p.produce(topic, value=value.encode(), on_delivery=lambda e, m: errs.append(e))
+    check(p.flush(30) == 0 and errs == [None], "%s: delivery failed: %s" % (topic, errs))
+    c = Consumer(dict(conf, **{"group.id": "g-" + topic, "auto.offset.reset": "earliest"}))
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    got = None
+    while got is None and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got = m.value().decode()
+    c.close()
+    check(got == value, "%s: consumed %r, expected %r" % (topic, got, value))
+
+
+def expect_auth_error(conf, what, word="Authentication failed"):
+    """A client with `conf` must report a SASL authentication error (librdkafka's _AUTHENTICATION,
+    carrying strait's SASL_AUTHENTICATION_FAILED message) and never get metadata."""
+    errors = []
+    p = Producer(dict(conf, **{"error_cb": lambda e: errors.append(e)}))
+    deadline = time.monotonic() + 20
+    auth = []
+    while not auth and time.monotonic() < deadline:
+        p.poll(0.2)
+        auth = [e for e in errors if e.code() == KafkaError._AUTHENTICATION]
+    check(auth, "%s: no authentication error (errors: %s)" % (what, [str(e) for e in errors]))
+    check(word in auth[0].str(), "%s: %r lacks %r" % (what, auth[0].str(), word))
+    try:
+        p.list_topics(timeout=1)
+        raise AssertionError("%s: got metadata" % what)
+    except KafkaException:
+        pass
+    log("  ok: %s: %s" % (what, auth[0].str()[:200]))
+
+
+# ---- raw frames
+
+def frame(api_key, version, corr, body, client_id=b"raw"):
+    hdr = struct.pack(">hhih", api_key, version, corr, len(client_id)) + client_id
+    if (api_key == 36 and version >= 2):
+        hdr += b"\x00"
+    msg = hdr + body
+    return struct.pack(">i", len(msg)) + msg
+
+
+def connect(hp):
+    host, port = hp.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    return s
+
+
+def read_frame(s):
+    """The next response frame, or None when the server closed the connection."""
+    buf = b""
+    while len(buf) < 4:
+        chunk = s.recv(4 - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    n = struct.unpack(">i", buf)[0]
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def handshake(s, mech, version=1, corr=1):
+    m = mech.encode()
+    s.sendall(frame(17, version, corr, struct.pack(">h", len(m)) + m))
+    r = read_frame(s)
+    check(r is not None, "no SaslHandshake response")
+    return struct.unpack(">h", r[4:6])[0]
+
+
+def authenticate(s, auth_bytes, corr=2):
+    """SaslAuthenticate v1: (error, message, bytes) or None when closed without a response."""
+    s.sendall(frame(36, 1, corr, struct.pack(">i", len(auth_bytes)) + auth_bytes))
+    r = read_frame(s)
+    if r is None:
+        return None
+    err = struct.unpack(">h", r[4:6])[0]
+    ml = struct.unpack(">h", r[6:8])[0]
+    msg = r[8:8 + ml].decode() if ml >= 0 else None
+    return err, msg
+
+
+def closed_without_response(s):
+    try:
+        return read_frame(s) is None
+    except (ConnectionResetError, socket.timeout):
+        return True
+
+
+def sign(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def iam_payload(host, when, akid, secret, region=REGION):
+    """An AWS_MSK_IAM payload as the Java client builds it, signed at `when` (datetime, UTC)."""
+    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
+    day = amz_date[:8]
+    scope = "%s/%s/kafka-cluster/aws4_request" % (day, region)
+    q = {"Action": "kafka-cluster:Connect", "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+         "X-Amz-Credential": "%s/%s" % (akid, scope), "X-Amz-Date": amz_date,
+         "X-Amz-Expires": "900", "X-Amz-SignedHeaders": "host"}
+    cq = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+                  for k, v in sorted(q.items()))
+    creq = "GET\n/\n%s\nhost:%s\n\nhost\n%s" % (cq, host, hashlib.sha256(b"").hexdigest())
+    sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amz_date, scope, hashlib.sha256(creq.encode()).hexdigest())
+    k = sign(("AWS4" + secret).encode(), day)
+    k = sign(k, region)
+    k = sign(k, "kafka-cluster")
+    k = sign(k, "aws4_request")
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    return json.dumps({"version": "2020_10_22", "host": host, "user-agent": "strait-test",
+                       "action": "kafka-cluster:Connect", "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                       "x-amz-credential": q["X-Amz-Credential"], "x-amz-date": amz_date,
+                       "x-amz-signedheaders": "host", "x-amz-expires": "900",
+                       "x-amz-signature": sig}).encode()
+
+
+def main():
+    scram = {"bootstrap.servers": ",".join(SCRAM), "security.protocol": "SASL_PLAINTEXT",
+             "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "alice",
+             "sasl.password": "alice-secret"}
+    produce_consume(scram, "scram-py", "via SCRAM-SHA-512")
+    log("confluent-kafka SCRAM-SHA-512: produce + consume")
+
+    calls = []
+
+    def oauth_cb(config):
+        calls.append(config)
+        return TOKEN, time.time() + 600
+
+    oauth = {"bootstrap.servers": ",".join(IAM), "security.protocol": "SASL_PLAINTEXT",
+             "sasl.mechanisms": "OAUTHBEARER", "oauth_cb": oauth_cb}
+    produce_consume(oauth, "oauth-py", "via OAUTHBEARER")
+    check(calls, "oauth_cb was called")
+    log("confluent-kafka OAUTHBEARER (oauth_cb): produce + consume")
+
+    expect_auth_error(dict(scram, **{"sasl.password": "nope"}), "confluent-kafka wrong SCRAM password")
+
+    for what, var, word in (("expired OAUTHBEARER token", "ST_EXPIRED_TOKEN", "request expired"),
+                            ("OAUTHBEARER token for another region", "ST_OTHER_REGION_TOKEN",
+                             "Access denied"),
+                            ("OAUTHBEARER token for another host", "ST_OTHER_HOST_TOKEN",
+                             "Access denied")):
+        tok = os.environ[var]
+        expect_auth_error(dict(oauth, **{"oauth_cb": lambda c, t=tok: (t, time.time() + 600)}),
+                          what, word)
+
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    if kcat:
+        out = subprocess.run([kcat, "-b", SCRAM[0], "-X", "security.protocol=SASL_PLAINTEXT",
+                              "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=alice",
+                              "-X", "sasl.password=alice-secret", "-L", "-m", "15"],
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0 and "broker" in out.stdout, "kcat SCRAM -L: %s %s" % (out.stdout, out.stderr))
+        log("kcat SCRAM-SHA-512 metadata: ok")
+    else:
+        log("kcat not installed: kcat check skipped")
+
+    # ---- raw negatives
+    host = IAM[0].rsplit(":", 1)[0]
+    s = connect(IAM[0])
+    s.sendall(frame(3, 1, 7, struct.pack(">i", 0)))
+    check(closed_without_response(s), "Metadata before the handshake: closed without a response")
+    s.close()
+    log("  ok: Metadata before the SASL handshake: closed")
+
+    s = connect(IAM[0])
+    r = authenticate(s, b"{}")
+    check(r is None, "SaslAuthenticate before the handshake: closed without a response, got %r" % (r,))
+    s.close()
+    log("  ok: SaslAuthenticate before SaslHandshake: closed")
+
+    s = connect(IAM[0])
+    s.sendall(struct.pack(">i", 1 << 20) + struct.pack(">hhih", 17, 1, 1, 0) + b"x" * 1000)
+    check(closed_without_response(s), "oversized pre-authentication frame: closed")
+    s.close()
+    log("  ok: 1 MiB frame before authentication: closed")
+
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM", version=0) == 35, "SaslHandshake v0 answered UNSUPPORTED_VERSION")
+    check(closed_without_response(s), "SaslHandshake v0: closed after the answer")
+    s.close()
+    log("  ok: SaslHandshake v0 refused")
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cases = [
+        ("replayed signature outside the time window",
+         iam_payload(host, now - datetime.timedelta(minutes=20), DEV_KEY, DEV_SECRET), "expired"),
+        ("payload signed for another host", iam_payload("10.9.9.9", now, DEV_KEY, DEV_SECRET), "host"),
+        ("wrong secret key (raw)", iam_payload(host, now, DEV_KEY, "not-the-secret"), "signature"),
+    ]
+    for what, payload, word in cases:
+        s = connect(IAM[0])
+        check(handshake(s, "AWS_MSK_IAM") == 0, "%s: handshake" % what)
+        r = authenticate(s, payload)
+        check(r is not None and r[0] == 58 and word in (r[1] or ""), "%s: got %r" % (what, r))
+        check(closed_without_response(s), "%s: closed after the failure" % what)
+        s.close()
+        log("  ok: %s: 58 %s" % (what, r[1]))
+
+    # OAUTHBEARER failure: the RFC 7628 error challenge, the client's 0x01, then 58.
+    s = connect(IAM[0])
+    check(handshake(s, "OAUTHBEARER") == 0, "OAUTHBEARER handshake")
+    tok = os.environ["ST_EXPIRED_TOKEN"].encode()
+    s.sendall(frame(36, 1, 2, struct.pack(">i", len(tok) + 18) + b"n,,\x01auth=Bearer " + tok + b"\x01\x01"))
+    r = read_frame(s)
+    check(r is not None and struct.unpack(">h", r[4:6])[0] == 0 and b'"invalid_token"' in r,
+          "OAUTHBEARER error challenge: %r" % (r,))
+    r = authenticate(s, b"\x01", corr=3)
+    check(r is not None and r[0] == 58 and "expired" in (r[1] or ""), "after 0x01: %r" % (r,))
+    s.close()
+    log("  ok: expired OAUTHBEARER token: error challenge, 0x01, then 58 %s" % r[1])
+
+    # The control: the same builder, signed now for the dialled host, authenticates.
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM") == 0, "handshake")
+    r = authenticate(s, iam_payload(host, now, DEV_KEY, DEV_SECRET))
+    check(r is not None and r[0] == 0, "fresh payload accepted: %r" % (r,))
+    s.close()
+    log("raw negatives refused; a fresh raw payload is accepted")
+
+
+if __name__ == "__main__":
+    main()
