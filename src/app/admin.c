@@ -68,9 +68,11 @@ static void
 handle_status(struct st_admin *a, struct evhttp_request *req)
 {
     struct st_gw_cluster *c = a->ctx.cluster;
-    if (!c) { /* control plane only: clusters are reported by /v1/ctl/status */
-        reply_json(req, 200, json_pack("{s:i, s:s, s:[]}", "pid", (int)getpid(), "dataDir",
-                                       a->ctx.data_dir, "clusters"));
+    json_t *managed = a->ctx.ctl ? st_ctl_status(a->ctx.ctl) : json_array();
+    if (!c) { /* control plane only: managed clusters are in "managedClusters" */
+        reply_json(req, 200,
+                   json_pack("{s:i, s:s, s:[], s:o}", "pid", (int)getpid(), "dataDir",
+                             a->ctx.data_dir, "clusters", "managedClusters", managed));
         return;
     }
     json_t *brokers = json_array();
@@ -96,8 +98,8 @@ handle_status(struct st_admin *a, struct evhttp_request *req)
                            a->ctx.embedded != NULL, "brokers", brokers, "endpoints", eps,
                            "counters", counters_json(st_gw_cluster_counters(c)));
     reply_json(req, 200,
-               json_pack("{s:i, s:s, s:[o]}", "pid", (int)getpid(), "dataDir", a->ctx.data_dir,
-                         "clusters", cl));
+               json_pack("{s:i, s:s, s:[o], s:o}", "pid", (int)getpid(), "dataDir", a->ctx.data_dir,
+                         "clusters", cl, "managedClusters", managed));
 }
 
 static json_t *
@@ -183,6 +185,59 @@ handle_embedded(struct st_admin *a, struct evhttp_request *req, const char *rest
     reply_error(req, 404, "NotFound", "unknown embedded-cluster command");
 }
 
+static json_t *
+log_state(void)
+{
+    char cats[128];
+    st_log_categories_format(st_log_get_categories(), cats, sizeof(cats));
+    return json_pack("{s:s, s:s, s:s}", "level", st_log_level_name(st_log_get_level()), "format",
+                     st_log_format_name(st_log_get_format()), "categories", cats);
+}
+
+/* GET /v1/log: the logging settings; POST /v1/log {"level", "format", "categories"} (each
+ * optional; categories is a comma-separated list, "" = none, "all") changes them at once. */
+static void
+handle_log(struct evhttp_request *req)
+{
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        reply_json(req, 200, log_state());
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        reply_error(req, 405, "MethodNotAllowed", "GET or POST /v1/log");
+        return;
+    }
+    const char *err = NULL;
+    json_t *body = read_body(req, &err);
+    if (!body) {
+        reply_error(req, 400, "BadRequest", err);
+        return;
+    }
+    const char *lv = json_string_value(json_object_get(body, "level"));
+    const char *fm = json_string_value(json_object_get(body, "format"));
+    const char *ca = json_string_value(json_object_get(body, "categories"));
+    int level = lv ? st_log_level_parse(lv) : (int)st_log_get_level();
+    int format = fm ? st_log_format_parse(fm) : (int)st_log_get_format();
+    unsigned cats = st_log_get_categories();
+    if (level < 0 || format < 0 || (ca && st_log_categories_parse(ca, &cats) != 0)) {
+        json_decref(body);
+        reply_error(req, 400, "BadRequest",
+                    "level is error|warn|info|debug|trace, format logfmt|json, categories a "
+                    "comma-separated list of proto, http, api, meter, gateway, store, auth, all");
+        return;
+    }
+    json_decref(body);
+    st_log_set_level((enum st_log_level)level);
+    st_log_set_format((enum st_log_format)format);
+    st_log_set_categories(cats);
+    json_t *st = log_state();
+    st_info("logging changed through the admin socket: level %s, format %s, categories %s",
+            json_string_value(json_object_get(st, "level")),
+            json_string_value(json_object_get(st, "format")),
+            json_string_value(json_object_get(st, "categories")));
+    reply_json(req, 200, st);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -199,6 +254,10 @@ on_request(struct evhttp_request *req, void *arg)
     path[plen] = '\0';
     if (strcmp(path, "/v1/status") == 0) {
         handle_status(a, req);
+        return;
+    }
+    if (strcmp(path, "/v1/log") == 0) {
+        handle_log(req);
         return;
     }
     if (strncmp(path, "/v1/embedded/", 13) == 0) {

@@ -6,6 +6,7 @@
  *   POST /v1/embedded/brokers/{id}/down      embedded cluster: take a broker down
  *   POST /v1/embedded/brokers/{id}/up        embedded cluster: bring it back
  *   POST /v1/embedded/topics                 {"name": "t", "partitions": 6, "replicationFactor": 1}
+ *   GET|POST /v1/log                         logging: {"level", "format", "categories"}
  *   POST /v1/apply, GET /v1/ctl/status        control plane (src/ctl/apply.c)
  *
  * Errors are {"error": "...", "message": "..."} with a 4xx/5xx status.

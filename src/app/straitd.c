@@ -3,7 +3,9 @@
  * binds endpoints, serves the admin socket, and runs the event loop until SIGTERM/SIGINT.
  *
  * Start-up order matters: endpoints bind the ports already in the persisted map at once, but
- * accept nothing until broker discovery has run; the ready file is written only then.
+ * accept nothing until broker discovery has run; the ready file is written (and READY=1 sent to
+ * systemd's $NOTIFY_SOCKET) only then. SIGHUP re-reads --config and applies what can change at
+ * runtime; SIGTERM drains (stop accepting, wait up to --shutdown-grace for open connections).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -39,42 +51,66 @@ struct straitd_opts {
     const char *api_tls_cert;      /* --api-tls-cert PEM (HTTPS API) */
     const char *api_tls_key;       /* --api-tls-key PEM */
     int create_timeout;            /* --cluster-create-timeout SECONDS (0 = default) */
+    const char *config;            /* --config FILE (re-read on SIGHUP) */
+    const char *metrics_listen;    /* --metrics-listen ADDR:PORT, NULL = none */
+    int shutdown_grace;            /* --shutdown-grace SECONDS */
+    double price_gb;               /* --price-per-gb USD (-1 = default) */
+    double price_conn_hour;        /* --price-per-connection-hour USD (-1 = default) */
+    int usage_flush;               /* --usage-flush-seconds */
 };
 
 struct straitd {
-    struct straitd_opts o;          /* parsed flags */
-    struct event_base *base;        /* the loop */
-    struct evdns_base *dns;         /* resolver */
-    struct st_embedded *embedded;   /* embedded cluster or NULL */
-    struct st_gw_cluster *cluster;  /* the gateway */
-    struct st_admin *admin;         /* admin socket */
-    struct st_ctl *ctl;             /* control plane (store, MSK API, VPC connections) */
-    char admin_path[4096];          /* its path */
+    struct straitd_opts o;         /* parsed flags */
+    struct event_base *base;       /* the loop */
+    struct evdns_base *dns;        /* resolver */
+    struct st_embedded *embedded;  /* embedded cluster or NULL */
+    struct st_gw_cluster *cluster; /* the gateway */
+    struct st_admin *admin;        /* admin socket */
+    struct st_ctl *ctl;            /* control plane (store, MSK API, VPC connections) */
+    char admin_path[4096];         /* its path */
+    struct evhttp *metrics;        /* --metrics-listen server or NULL */
+    char metrics_addr[128];        /* its bound address */
+    struct event *drain_timer;     /* polls open connections while draining */
+    int64_t drain_deadline;        /* monotonic seconds when draining gives up */
+    bool draining;                 /* SIGTERM received */
+    bool ready;                    /* READY=1 sent */
 };
 
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: straitd --data-dir DIR (--embedded-kafka N | --upstream HOST:PORT[,...])\n"
-            "               --insecure-endpoint ADDR [options]\n"
-            "       straitd --data-dir DIR --api-listen ADDR:PORT [options]   (control plane only)\n"
-            "\n"
-            "  --data-dir DIR            state directory (port map, admin socket); created if missing\n"
-            "  --embedded-kafka N        run librdkafka's mock cluster with N brokers in-process\n"
-            "  --upstream LIST           bootstrap servers of an existing Kafka cluster\n"
-            "  --insecure-endpoint ADDR  serve a PLAINTEXT, UNAUTHENTICATED endpoint on ADDR\n"
-            "                            (development and benchmarks only)\n"
-            "  --port-range A-B          endpoint ports, one per broker (default 14001-14100)\n"
-            "  --ready-file FILE         write JSON with every bound address once serving\n"
-            "  --metadata-refresh-ms MS  broker discovery interval (default 10000)\n"
-            "  --api-listen ADDR:PORT    serve the MSK-compatible control-plane API (SigV4) there\n"
-            "  --api-tls-cert FILE       serve the API over HTTPS with this PEM chain...\n"
-            "  --api-tls-key FILE        ...and this PEM private key\n"
-            "  --cluster-create-timeout S  a new cluster whose external upstream never answers\n"
-            "                            is FAILED after S seconds (default 120)\n"
-            "  --log-level LEVEL         error|warn|info|debug|trace (default info)\n"
-            "  --version                 print the version\n");
+    fprintf(
+        f,
+        "usage: straitd --data-dir DIR (--embedded-kafka N | --upstream HOST:PORT[,...])\n"
+        "               --insecure-endpoint ADDR [options]\n"
+        "       straitd --data-dir DIR --api-listen ADDR:PORT [options]   (control plane only)\n"
+        "\n"
+        "  --data-dir DIR            state directory (port map, admin socket); created if missing\n"
+        "  --embedded-kafka N        run librdkafka's mock cluster with N brokers in-process\n"
+        "  --upstream LIST           bootstrap servers of an existing Kafka cluster\n"
+        "  --insecure-endpoint ADDR  serve a PLAINTEXT, UNAUTHENTICATED endpoint on ADDR\n"
+        "                            (development and benchmarks only)\n"
+        "  --port-range A-B          endpoint ports, one per broker (default 14001-14100)\n"
+        "  --ready-file FILE         write JSON with every bound address once serving\n"
+        "  --metadata-refresh-ms MS  broker discovery interval (default 10000)\n"
+        "  --api-listen ADDR:PORT    serve the MSK-compatible control-plane API (SigV4) there\n"
+        "  --api-tls-cert FILE       serve the API over HTTPS with this PEM chain...\n"
+        "  --api-tls-key FILE        ...and this PEM private key\n"
+        "  --cluster-create-timeout S  a new cluster whose external upstream never answers\n"
+        "                            is FAILED after S seconds (default 120)\n"
+        "  --log-level LEVEL         error|warn|info|debug|trace (default info)\n"
+        "  --log-format FORMAT       logfmt|json (default logfmt)\n"
+        "  --log-categories LIST     debug categories printed at any level: proto,http,api,\n"
+        "                            meter,gateway,store,auth or all\n"
+        "  --metrics-listen ADDR:PORT  serve Prometheus metrics on GET /metrics there\n"
+        "  --shutdown-grace S        on SIGTERM stop accepting and let open connections\n"
+        "                            finish for up to S seconds (default 0)\n"
+        "  --price-per-gb USD        usage price per GB (2^30 bytes) processed (default 0.006)\n"
+        "  --price-per-connection-hour USD  per VPC-connection hour (default 0.0225)\n"
+        "  --usage-flush-seconds S   write metered usage every S seconds (default 60)\n"
+        "  --config FILE             `flag = value` lines (flag names without --), read\n"
+        "                            first and again on SIGHUP (reloadable settings)\n"
+        "  --version                 print the version\n");
 }
 
 static int
@@ -92,9 +128,227 @@ parse_range(const char *s, int *a, int *b)
     return 0;
 }
 
+/* Settings that SIGHUP can change as well (from --config). Returns 0 or -1 (message logged). */
+static int
+apply_reloadable(struct straitd_opts *o, int ch, const char *v)
+{
+    char *end;
+    switch (ch) {
+    case 'l': {
+        int lv = st_log_level_parse(v);
+        if (lv < 0) {
+            st_error("log-level must be error, warn, info, debug or trace");
+            return -1;
+        }
+        st_log_set_level((enum st_log_level)lv);
+        return 0;
+    }
+    case 'F': {
+        int f = st_log_format_parse(v);
+        if (f < 0) {
+            st_error("log-format must be logfmt or json");
+            return -1;
+        }
+        st_log_set_format((enum st_log_format)f);
+        return 0;
+    }
+    case 'L': {
+        unsigned m;
+        if (st_log_categories_parse(v, &m) != 0) {
+            st_error("log-categories: unknown category in '%s' (proto, http, api, meter, gateway, "
+                     "store, auth, all)",
+                     v);
+            return -1;
+        }
+        st_log_set_categories(m);
+        return 0;
+    }
+    case 'G': {
+        long g = strtol(v, &end, 10);
+        if (*end || g < 0 || g > 86400) {
+            st_error("shutdown-grace takes 0 to 86400 seconds");
+            return -1;
+        }
+        o->shutdown_grace = (int)g;
+        return 0;
+    }
+    case 'P':
+    case 'H': {
+        double p = strtod(v, &end);
+        if (*end || !(p >= 0) || p > 1e6) {
+            st_error("prices are non-negative numbers of USD");
+            return -1;
+        }
+        if (ch == 'P')
+            o->price_gb = p;
+        else
+            o->price_conn_hour = p;
+        return 0;
+    }
+    case 'U': {
+        long u = strtol(v, &end, 10);
+        if (*end || u < 1 || u > 3600) {
+            st_error("usage-flush-seconds takes 1 to 3600 seconds");
+            return -1;
+        }
+        o->usage_flush = (int)u;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static void
+free_argv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/*
+ * Reads a config file of `name = value` lines ('#' comments, blank lines) into an argv of
+ * "--name" "value" pairs. Returns a new NULL-terminated vector (free_argv()) or NULL.
+ */
+static char **
+read_config(const char *path, int *argc_out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        st_error("cannot read the config file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 16, n = 1;
+    char **v = calloc(cap, sizeof(*v));
+    char line[4096];
+    bool ok = v != NULL && (v[0] = strdup("straitd")) != NULL;
+    while (ok && fgets(line, sizeof(line), f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t l = strlen(p);
+        while (l && (p[l - 1] == '\n' || p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t'))
+            p[--l] = '\0';
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        char *name = p, *val = NULL;
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+            while (*val == ' ' || *val == '\t')
+                val++;
+            size_t nl = strlen(name);
+            while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+                name[--nl] = '\0';
+        }
+        if (n + 3 > cap) {
+            char **nv = realloc(v, cap * 2 * sizeof(*nv));
+            if (!nv) {
+                ok = false;
+                break;
+            }
+            v = nv;
+            cap *= 2;
+        }
+        size_t fl = strlen(name) + 3;
+        if (!(v[n] = malloc(fl))) {
+            ok = false;
+            break;
+        }
+        snprintf(v[n++], fl, "--%s", name);
+        v[n] = NULL;
+        if (val && !(v[n++] = strdup(val)))
+            ok = false;
+        v[n] = NULL;
+    }
+    fclose(f);
+    if (!ok) {
+        free_argv(v);
+        st_error("out of memory reading %s", path);
+        return NULL;
+    }
+    v[n] = NULL;
+    *argc_out = (int)n;
+    return v;
+}
+
+static int parse_args(int argc, char **argv, struct straitd_opts *o);
+static int check_opts(struct straitd_opts *o);
+static char **g_config_argv; /* strings of --config's file (optarg points into them) */
+
+/* Flags: defaults, then --config's file, then the command line (which wins). */
 static int
 parse_opts(int argc, char **argv, struct straitd_opts *o)
 {
+    memset(o, 0, sizeof(*o));
+    o->port_min = 14001;
+    o->port_max = 14100;
+    o->refresh_ms = 10000;
+    o->price_gb = -1;
+    o->price_conn_hour = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *cfg = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            cfg = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            cfg = argv[i] + 9;
+        if (!cfg)
+            continue;
+        int cargc = 0;
+        char **cargv = read_config(cfg, &cargc);
+        if (!cargv)
+            return -1;
+        g_config_argv = cargv; /* optarg strings point into it: freed at exit */
+        optind = 1;
+        if (parse_args(cargc, cargv, o) != 0) {
+            fprintf(stderr, "straitd: in %s\n", cfg);
+            return -1;
+        }
+        break;
+    }
+    optind = 1;
+    if (parse_args(argc, argv, o) != 0)
+        return -1;
+    return check_opts(o);
+}
+
+/* SIGHUP: re-reads --config and applies its reloadable settings. */
+static void
+reload_config(struct straitd_opts *o)
+{
+    static const struct {
+        const char *name;
+        int ch;
+    } keys[] = {{"--log-level", 'l'},      {"--log-format", 'F'},
+                {"--log-categories", 'L'}, {"--shutdown-grace", 'G'},
+                {"--price-per-gb", 'P'},   {"--price-per-connection-hour", 'H'}};
+    if (!o->config) {
+        st_info("SIGHUP: no --config file; nothing to reload");
+        return;
+    }
+    int argc = 0;
+    char **v = read_config(o->config, &argc);
+    if (!v)
+        return;
+    int applied = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            if (strcmp(v[i], keys[k].name) == 0) {
+                if (apply_reloadable(o, keys[k].ch, v[i + 1]) == 0)
+                    applied++;
+                else
+                    st_warn("SIGHUP: %s = %s not applied", v[i] + 2, v[i + 1]);
+            }
+    free_argv(v);
+    st_info("SIGHUP: reloaded %s (%d settings; log level %s, format %s)", o->config, applied,
+            st_log_level_name(st_log_get_level()), st_log_format_name(st_log_get_format()));
+}
+
+static int
+parse_args(int argc, char **argv, struct straitd_opts *o)
+{
+
     static const struct option longopts[] = {
         {"data-dir", required_argument, NULL, 'd'},
         {"embedded-kafka", required_argument, NULL, 'e'},
@@ -108,14 +362,18 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         {"api-tls-cert", required_argument, NULL, 'C'},
         {"api-tls-key", required_argument, NULL, 'K'},
         {"cluster-create-timeout", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'c'},
+        {"metrics-listen", required_argument, NULL, 'M'},
+        {"shutdown-grace", required_argument, NULL, 'G'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-categories", required_argument, NULL, 'L'},
+        {"price-per-gb", required_argument, NULL, 'P'},
+        {"price-per-connection-hour", required_argument, NULL, 'H'},
+        {"usage-flush-seconds", required_argument, NULL, 'U'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    memset(o, 0, sizeof(*o));
-    o->port_min = 14001;
-    o->port_max = 14100;
-    o->refresh_ms = 10000;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end;
@@ -168,15 +426,25 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
                 return -1;
             }
             break;
-        case 'l': {
-            int lv = st_log_level_parse(optarg);
-            if (lv < 0) {
-                fprintf(stderr, "straitd: --log-level must be error, warn, info, debug or trace\n");
+        case 'l':
+            if (apply_reloadable(o, ch, optarg) != 0)
                 return -1;
-            }
-            st_log_set_level((enum st_log_level)lv);
             break;
-        }
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'M':
+            o->metrics_listen = optarg;
+            break;
+        case 'G':
+        case 'F':
+        case 'L':
+        case 'P':
+        case 'H':
+        case 'U':
+            if (apply_reloadable(o, ch, optarg) != 0)
+                return -1;
+            break;
         case 'V':
             printf("straitd %s\n", STRAITD_VERSION);
             exit(0);
@@ -192,6 +460,12 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
         fprintf(stderr, "straitd: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
+    return 0;
+}
+
+static int
+check_opts(struct straitd_opts *o)
+{
     if (!o->data_dir) {
         fprintf(stderr, "straitd: --data-dir is required\n");
         return -1;
@@ -234,16 +508,16 @@ write_ready_file(struct straitd *d)
             if (w > 0 && (size_t)w < sizeof(boot) - bl)
                 bl += (size_t)w;
         }
-        json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:o}", "name",
-                                             st_gw_endpoint_name(e), "address",
-                                             st_gw_endpoint_address(e), "bootstrap", boot,
-                                             "brokers", brokers));
+        json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:o}", "name", st_gw_endpoint_name(e),
+                                             "address", st_gw_endpoint_address(e), "bootstrap",
+                                             boot, "brokers", brokers));
     }
-    json_t *root = json_pack("{s:i, s:s, s:s, s:{s:b, s:s}, s:o}", "pid", (int)getpid(),
-                             "dataDir", d->o.data_dir, "adminSocket", d->admin_path, "upstream",
-                             "embedded", d->embedded != NULL, "bootstrap",
-                             d->cluster ? st_gw_cluster_bootstrap(d->cluster) : "", "endpoints",
-                             eps);
+    json_t *root = json_pack(
+        "{s:i, s:s, s:s, s:{s:b, s:s}, s:o}", "pid", (int)getpid(), "dataDir", d->o.data_dir,
+        "adminSocket", d->admin_path, "upstream", "embedded", d->embedded != NULL, "bootstrap",
+        d->cluster ? st_gw_cluster_bootstrap(d->cluster) : "", "endpoints", eps);
+    if (d->metrics_addr[0])
+        json_object_set_new(root, "metricsEndpoint", json_string(d->metrics_addr));
     if (d->ctl && st_ctl_api_address(d->ctl)[0]) {
         json_object_set_new(root, "apiEndpoint", json_string(st_ctl_api_address(d->ctl)));
         char url[200];
@@ -262,6 +536,40 @@ write_ready_file(struct straitd *d)
     return 0;
 }
 
+/* Sends `msg` to systemd's $NOTIFY_SOCKET (the sd_notify protocol) when set; no-op otherwise. */
+static void
+sd_notify_msg(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+        return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    size_t len = strlen(path);
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, sl) < 0)
+        st_warn("sd_notify: %s", strerror(errno));
+    close(fd);
+}
+
+static void
+now_ready(struct straitd *d)
+{
+    if (d->ready)
+        return;
+    d->ready = true;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving\nMAINPID=%d", (int)getpid());
+    sd_notify_msg(msg);
+}
+
 static void
 on_learned(struct st_gw_cluster *c, void *arg)
 {
@@ -269,14 +577,139 @@ on_learned(struct st_gw_cluster *c, void *arg)
     if (d->o.ready_file && write_ready_file(d) != 0)
         event_base_loopexit(d->base, NULL);
     st_info("straitd ready");
+    now_ready(d);
+}
+
+static int64_t
+mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static size_t
+drain_all(struct straitd *d)
+{
+    return st_gw_cluster_drain(d->cluster) + st_ctl_drain(d->ctl);
+}
+
+static void
+on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct straitd *d = arg;
+    size_t open = drain_all(d);
+    if (open == 0) {
+        st_info("drained: no client connection left");
+        event_base_loopexit(d->base, NULL);
+    } else if (mono_s() >= d->drain_deadline) {
+        st_info("shutdown grace of %d s over: closing %zu client connections", d->o.shutdown_grace,
+                open);
+        event_base_loopexit(d->base, NULL);
+    }
 }
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct straitd *d = arg;
-    st_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    event_base_loopexit(d->base, NULL);
+    if (sig == SIGHUP) {
+        reload_config(&d->o);
+        st_ctl_set_prices(d->ctl, d->o.price_gb, d->o.price_conn_hour);
+        if (st_ctl_flush_usage(d->ctl) != 0)
+            st_warn("SIGHUP: usage flush failed");
+        return;
+    }
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (d->draining) {
+        st_info("received %s while draining: stopping now", name);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->draining = true;
+    sd_notify_msg("STOPPING=1\nSTATUS=draining");
+    size_t open = drain_all(d);
+    st_info("received %s: stopped accepting; %zu client connections open, grace %d s", name, open,
+            d->o.shutdown_grace);
+    if (open == 0 || d->o.shutdown_grace <= 0) {
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->drain_deadline = mono_s() + d->o.shutdown_grace;
+    d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
+    struct timeval tv = {0, 200000};
+    if (!d->drain_timer || event_add(d->drain_timer, &tv) != 0)
+        event_base_loopexit(d->base, NULL);
+}
+
+/* GET /metrics on --metrics-listen. */
+static void
+on_metrics(struct evhttp_request *req, void *arg)
+{
+    struct straitd *d = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
+        (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
+        evhttp_send_error(req, 404, "strait serves GET /metrics");
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    st_ctl_metrics(d->ctl, d->cluster, out);
+    evbuffer_add_printf(out,
+                        "# HELP strait_build_info straitd version.\n"
+                        "# TYPE strait_build_info gauge\n"
+                        "strait_build_info{version=\"%s\"} 1\n"
+                        "# HELP strait_draining 1 while straitd drains for a graceful stop.\n"
+                        "# TYPE strait_draining gauge\n"
+                        "strait_draining %d\n",
+                        STRAITD_VERSION, d->draining ? 1 : 0);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+    st_debugc(ST_LOGC_HTTP, "metrics scraped");
+}
+
+static int
+metrics_start(struct straitd *d, const char **err)
+{
+    char host[128];
+    const char *colon = strrchr(d->o.metrics_listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || *end || port < 0 || port > 65535 ||
+        (size_t)(colon - d->o.metrics_listen) >= sizeof(host)) {
+        *err = "--metrics-listen takes ADDR:PORT";
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - d->o.metrics_listen), d->o.metrics_listen);
+    d->metrics = evhttp_new(d->base);
+    struct evhttp_bound_socket *bs =
+        d->metrics ? evhttp_bind_socket_with_handle(d->metrics, host, (uint16_t)port) : NULL;
+    if (!bs) {
+        *err = "cannot listen there";
+        return -1;
+    }
+    evhttp_set_allowed_methods(d->metrics, EVHTTP_REQ_GET);
+    evhttp_set_timeout(d->metrics, 30);
+    evhttp_set_gencb(d->metrics, on_metrics, d);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
+        char ip[64];
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        evutil_inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        snprintf(d->metrics_addr, sizeof(d->metrics_addr), "%s:%d", ip, ntohs(sin->sin_port));
+    } else {
+        snprintf(d->metrics_addr, sizeof(d->metrics_addr), "%s", d->o.metrics_listen);
+    }
+    st_info("metrics on http://%s/metrics", d->metrics_addr);
+    return 0;
 }
 
 int
@@ -319,9 +752,9 @@ main(int argc, char **argv)
         struct st_gw_limits limits;
         st_gw_limits_default(&limits);
         limits.metadata_refresh_ms = d.o.refresh_ms;
-        d.cluster = st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream",
-                                      bootstrap, portmap, d.o.port_min, d.o.port_max, &limits,
-                                      &err);
+        d.cluster =
+            st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream", bootstrap,
+                              portmap, d.o.port_min, d.o.port_max, &limits, &err);
         if (!d.cluster) {
             st_error("cluster: %s", err);
             return 1;
@@ -335,10 +768,18 @@ main(int argc, char **argv)
         }
     }
 
-    struct st_ctl_config ccfg = {d.base,          d.dns,           d.o.data_dir,
-                                 d.o.api_listen,  d.o.port_min,    d.o.port_max,
-                                 0,               d.o.api_tls_cert, d.o.api_tls_key,
-                                 d.o.create_timeout};
+    struct st_ctl_config ccfg = {.base = d.base,
+                                 .dns = d.dns,
+                                 .data_dir = d.o.data_dir,
+                                 .api_listen = d.o.api_listen,
+                                 .port_min = d.o.port_min,
+                                 .port_max = d.o.port_max,
+                                 .tls_cert = d.o.api_tls_cert,
+                                 .tls_key = d.o.api_tls_key,
+                                 .create_timeout = d.o.create_timeout,
+                                 .price_gb = d.o.price_gb,
+                                 .price_conn_hour = d.o.price_conn_hour,
+                                 .usage_flush_seconds = d.o.usage_flush};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);
@@ -353,10 +794,17 @@ main(int argc, char **argv)
         return 1;
     }
 
+    if (d.o.metrics_listen && metrics_start(&d, &err) != 0) {
+        st_error("metrics: %s (%s)", err, d.o.metrics_listen);
+        return 1;
+    }
+
     struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    struct event *sighup = evsignal_new(d.base, SIGHUP, on_signal, &d);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    event_add(sighup, NULL);
 
     if (d.cluster) {
         st_gw_cluster_start(d.cluster, on_learned, &d);
@@ -364,16 +812,23 @@ main(int argc, char **argv)
         st_info("straitd ready (control plane only: clusters come from CreateClusterV2)");
         if (d.o.ready_file && write_ready_file(&d) != 0)
             return 1;
+        now_ready(&d);
     }
     event_base_dispatch(d.base);
 
     if (d.o.ready_file)
         unlink(d.o.ready_file);
+    if (d.metrics)
+        evhttp_free(d.metrics);
+    if (d.drain_timer)
+        event_free(d.drain_timer);
     st_admin_free(d.admin);
     st_ctl_free(d.ctl);
     st_gw_cluster_free(d.cluster);
+    free_argv(g_config_argv);
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     evdns_base_free(d.dns, 0);
     event_base_free(d.base);
     st_embedded_stop(d.embedded);

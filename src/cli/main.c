@@ -17,6 +17,9 @@ static const struct st_cli_group groups[] = {
     {"admin", st_cli_admin, "local administration over straitd's admin socket (status, embedded cluster)"},
     {"policy", st_cli_policy, "validate IAM policies and simulate authorization decisions offline"},
     {"kafka", st_cli_kafka, "the MSK control-plane API (SigV4), mirroring `aws kafka`"},
+    {"usage", st_cli_usage, "metered usage and cost of VPC connections (SigV4, per account)"},
+    {"status", st_cli_status, "clusters, brokers and ports, endpoints, connections and health"},
+    {"log", st_cli_log, "show or change straitd's log level, format and debug categories"},
 };
 
 static void

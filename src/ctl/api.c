@@ -138,8 +138,11 @@ st_api_authorize(struct st_api *a, const char *action, const char *resource,
         st_api_error(a, "InternalServerErrorException", NULL, "policy evaluation failed");
         return -1;
     }
-    if (d.result == ST_POLICY_ALLOWED)
+    if (d.result == ST_POLICY_ALLOWED) {
+        a->ctl->stats.authz_allowed++;
         return 0;
+    }
+    a->ctl->stats.authz_denied++;
     const char *why;
     if (d.result == ST_POLICY_EXPLICIT_DENY)
         why = "with an explicit deny in a policy";
@@ -432,6 +435,7 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
         nh++;
     }
     if (!has_auth) {
+        a->ctl->stats.authn_failed++;
         if (xml)
             sts_error(a, 403, "MissingAuthenticationToken",
                       "Request is missing Authentication Token: sign it with SigV4");
@@ -456,6 +460,7 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
     memset(&id, 0, sizeof(id));
     const char *err = NULL;
     if (st_sigv4_verify_http(&v, &h, time(NULL), &id, &err) == 0) {
+        a->ctl->stats.authn_ok++;
         a->caller = id.principal;
         st_sigv4_identity_clear(&id);
         return 0;
@@ -511,6 +516,7 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
         msg = "The request signature we calculated does not match the signature you provided. "
               "Check your AWS Secret Access Key and signing method.";
     }
+    a->ctl->stats.authn_failed++;
     st_info("api %s: authentication failed for key %s: %s", a->request_id,
             id.access_key_id[0] ? id.access_key_id : "(none)", err ? err : "?");
     st_sigv4_identity_clear(&id);
@@ -545,6 +551,23 @@ on_request(struct evhttp_request *req, void *arg)
     if (plen == 1 && uri[0] == '/' && strcmp(method, "POST") == 0) {
         if (authenticate(&a, snap, "sts", uri, plen, query, qlen, body, blen, true) == 0)
             serve_sts(&a, body, blen);
+        goto done;
+    }
+    if (plen >= 11 && strncmp(uri, "/strait/v1/", 11) == 0) {
+        /* strait's own extensions (not in the MSK model): SigV4 like the MSK operations. */
+        if (!(plen == 16 && strncmp(uri, "/strait/v1/usage", 16) == 0 &&
+              strcmp(method, "GET") == 0)) {
+            st_api_error(&a, "UnknownOperationException", NULL,
+                         "%s %.*s: strait serves GET /strait/v1/usage", method, (int)plen, uri);
+            goto done;
+        }
+        if (authenticate(&a, snap, "kafka", uri, plen, query, qlen, body, blen, false) != 0)
+            goto done;
+        if (st_query_parse(query, qlen, &a.q, &err) != 0) {
+            st_api_error(&a, "BadRequestException", NULL, "invalid query string: %s", err);
+            goto done;
+        }
+        st_usage_serve(&a);
         goto done;
     }
     int rc = st_route_find(method, uri, plen, &a.m, &err);

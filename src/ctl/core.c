@@ -75,6 +75,8 @@ st_ctl_changed(struct st_ctl *ctl)
     ctl->generation++;
     st_snapshot_unref(ctl->snap);
     ctl->snap = snap;
+    ctl->last_publish_ms = st_meter_now_ms();
+    st_meter_states(ctl);
     st_rt_apply_ingress(ctl);
     if (ctl->publish)
         ctl->publish(ctl->publish_arg, st_snapshot_ref(snap));
@@ -199,6 +201,12 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         st_ctl_free(ctl);
         return NULL;
     }
+    ctl->price_gb = cfg->price_gb >= 0 ? cfg->price_gb : 0.006;
+    ctl->price_conn_hour = cfg->price_conn_hour >= 0 ? cfg->price_conn_hour : 0.0225;
+    if (st_meter_init(ctl, cfg->usage_flush_seconds, err) != 0) {
+        st_ctl_free(ctl);
+        return NULL;
+    }
     char *region = st_store_meta_get(ctl->store, "region");
     snprintf(ctl->region, sizeof(ctl->region), "%s", region ? region : "us-east-1");
     free(region);
@@ -246,8 +254,24 @@ st_ctl_free(struct st_ctl *ctl)
         st_rt_stop(ctl, arn);
         free(arn);
     }
+    st_meter_free(ctl);
     st_snapshot_unref(ctl->snap);
     st_store_close(ctl->store);
     free(ctl->data_dir);
     free(ctl);
+}
+
+int
+st_ctl_flush_usage(struct st_ctl *ctl)
+{
+    return st_meter_flush(ctl);
+}
+
+void
+st_ctl_set_prices(struct st_ctl *ctl, double per_gb, double per_conn_hour)
+{
+    if (per_gb >= 0)
+        ctl->price_gb = per_gb;
+    if (per_conn_hour >= 0)
+        ctl->price_conn_hour = per_conn_hour;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 struct evdns_base;
 struct evhttp_request;
@@ -29,6 +30,9 @@ struct st_ctl_config {
     const char *tls_cert;    /* PEM certificate chain: serve the API over HTTPS (NULL = HTTP) */
     const char *tls_key;     /* PEM private key of tls_cert */
     int create_timeout;      /* seconds a new external-upstream cluster may stay CREATING (0=120) */
+    double price_gb;         /* USD per GB (2^30 bytes) processed, < 0 = default 0.006 */
+    double price_conn_hour;  /* USD per connection-hour, < 0 = default 0.0225 */
+    int usage_flush_seconds; /* write metered usage this often (0 = 60) */
 };
 
 /*
@@ -55,6 +59,30 @@ bool st_ctl_admin_handle(struct st_ctl *ctl, struct evhttp_request *req, const c
  */
 typedef void (*st_ctl_publish_fn)(void *arg, struct st_snapshot *snap);
 void st_ctl_set_publisher(struct st_ctl *ctl, st_ctl_publish_fn fn, void *arg);
+
+/* Graceful stop: every cluster's endpoints stop accepting (see st_gw_cluster_drain()).
+ * Returns the client connections still open; call again to poll. */
+size_t st_ctl_drain(struct st_ctl *ctl);
+
+/* Changes the usage prices (negative = keep). */
+void st_ctl_set_prices(struct st_ctl *ctl, double per_gb, double per_conn_hour);
+
+/* Writes pending metered usage now (SIGHUP, tests). Returns 0 or -1. */
+int st_ctl_flush_usage(struct st_ctl *ctl);
+
+/*
+ * Appends the control plane's metrics in the Prometheus text format (version 0.0.4) to `out`
+ * (an evbuffer): per cluster and endpoint the gateway counters, brokers, snapshot generation and
+ * publish time, store write latency, API authentication/authorization counters, metering.
+ * `legacy` (may be NULL) is straitd's --insecure-endpoint gateway, exported too.
+ */
+struct evbuffer;
+struct st_gw_cluster;
+void st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct evbuffer *out);
+
+/* Status of every managed cluster for the admin socket: [{clusterArn, name, state, brokers,
+ * endpoints, connections}] (a new array). */
+json_t *st_ctl_status(struct st_ctl *ctl);
 
 /* The current snapshot (borrowed; take a reference to keep it). */
 struct st_snapshot *st_ctl_snapshot(struct st_ctl *ctl);

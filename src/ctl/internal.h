@@ -54,6 +54,14 @@ struct st_rt {
     struct st_rt *next;       /* list */
 };
 
+/* API counters (for /metrics). */
+struct st_ctl_stats {
+    uint64_t authn_ok;      /* requests whose SigV4 signature verified */
+    uint64_t authn_failed;  /* requests refused by authentication */
+    uint64_t authz_allowed; /* authorization decisions: allowed */
+    uint64_t authz_denied;  /* authorization decisions: denied */
+};
+
 struct st_ctl {
     struct event_base *base;   /* loop */
     struct evdns_base *dns;    /* resolver */
@@ -72,6 +80,11 @@ struct st_ctl {
     void *publish_arg;         /* its argument */
     struct st_rt *rts;         /* cluster runtimes */
     struct st_task *tasks;     /* pending lifecycle steps */
+    struct st_meter *meter;    /* usage metering (meter.c) */
+    double price_gb;           /* USD per GB (2^30 bytes) processed */
+    double price_conn_hour;    /* USD per connection-hour */
+    int64_t last_publish_ms;   /* when the last snapshot was published (epoch ms) */
+    struct st_ctl_stats stats; /* API counters for /metrics */
 };
 
 /* ---- core.c */
@@ -146,6 +159,36 @@ int st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert, c
                  const char **err) __attribute__((warn_unused_result));
 /* Frees the API server and its TLS context. */
 void st_api_stop(struct st_ctl *ctl);
+
+/* Calls fn for every open VPC-connection endpoint gateway of the cluster. */
+void st_rt_each_ep(struct st_rt *rt,
+                   void (*fn)(void *arg, const char *cluster_arn, const char *addr,
+                              const struct st_gw_cluster *gw),
+                   void *arg);
+
+/* ---- meter.c: usage metering and the usage report */
+
+/* Starts metering (flush every flush_seconds, 0 = 60). Returns 0 or -1 with *err. */
+int st_meter_init(struct st_ctl *ctl, int flush_seconds, const char **err)
+    __attribute__((warn_unused_result));
+/* Writes what is pending and frees the meter (shutdown: stop the runtimes first). */
+void st_meter_free(struct st_ctl *ctl);
+/* Records connection state changes of the current snapshot (core.c after each publish). */
+void st_meter_states(struct st_ctl *ctl);
+/* Takes the last sample of an endpoint gateway about to be freed (runtime.c). */
+void st_meter_ep_closing(struct st_ctl *ctl, const char *cluster_arn, const char *addr,
+                         const struct st_gw_cluster *gw);
+/* Samples every endpoint gateway and writes the pending usage in one transaction. */
+int st_meter_flush(struct st_ctl *ctl);
+/* Flush counters for /metrics. */
+void st_meter_stats(const struct st_ctl *ctl, uint64_t *flushes, uint64_t *errors,
+                    int64_t *last_ms);
+/* Wall clock in epoch milliseconds. */
+int64_t st_meter_now_ms(void);
+/* Epoch seconds or ISO-8601 UTC; 0 or -1. */
+int st_usage_parse_time(const char *s, int64_t *out) __attribute__((warn_unused_result));
+/* GET /strait/v1/usage (authenticated caller in a->caller). */
+void st_usage_serve(struct st_api *a);
 
 /* ---- ops.c */
 void st_ops_dispatch(struct st_api *a);

@@ -296,10 +296,21 @@ ep_close_all_but(struct st_rt *rt, const json_t *keep)
         }
         *pp = e->next;
         st_info("cluster %s: endpoint %s closed", rt->arn, e->addr);
+        st_meter_ep_closing(rt->ctl, rt->arn, e->addr, e->gw);
         st_gw_cluster_free(e->gw);
         free(e->addr);
         free(e);
     }
+}
+
+void
+st_rt_each_ep(struct st_rt *rt,
+              void (*fn)(void *arg, const char *cluster_arn, const char *addr,
+                         const struct st_gw_cluster *gw),
+              void *arg)
+{
+    for (struct st_rt_ep *e = rt->eps; e; e = e->next)
+        fn(arg, rt->arn, e->addr, e->gw);
 }
 
 int
@@ -577,4 +588,16 @@ st_rt_run_task(struct st_ctl *ctl, enum st_task_kind kind, const char *arn)
         task_cluster(ctl, kind, arn);
     else
         task_conn(ctl, kind, arn);
+}
+
+size_t
+st_ctl_drain(struct st_ctl *ctl)
+{
+    size_t open = 0;
+    for (struct st_rt *rt = ctl->rts; rt; rt = rt->next) {
+        open += st_gw_cluster_drain(rt->gw);
+        for (struct st_rt_ep *e = rt->eps; e; e = e->next)
+            open += st_gw_cluster_drain(e->gw);
+    }
+    return open;
 }

@@ -193,4 +193,11 @@ const char *st_gw_endpoint_name(const struct st_gw_endpoint *e);
 const char *st_gw_endpoint_address(const struct st_gw_endpoint *e);
 const struct st_gw_counters *st_gw_endpoint_counters(const struct st_gw_endpoint *e);
 
+/*
+ * Graceful stop (drain.c): stops accepting on every endpoint of the cluster and stops broker
+ * discovery; open connections are left to finish (st_gw_cluster_shutdown() closes them).
+ * Returns the number of client connections still open.
+ */
+size_t st_gw_cluster_drain(struct st_gw_cluster *c);
+
 #endif

@@ -18,11 +18,13 @@
 #include <sqlite3.h>
 
 #include "util/log.h"
+#include <time.h>
 
 #define STMT_CACHE 96
 
 struct st_store {
     sqlite3 *db;                    /* connection */
+    struct st_store_write_stats ws; /* durable-write latency histogram */
     const char *sql[STMT_CACHE];    /* cached statements' SQL (static strings, by pointer) */
     sqlite3_stmt *stmt[STMT_CACHE]; /* prepared with SQLITE_PREPARE_PERSISTENT */
     int n_stmt;                     /* cache entries in use */
@@ -77,6 +79,18 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (arn, key)) STRICT;",
     /* 2: more endpoint addresses per subnet (one VPC endpoint per cluster, like ENI IPs) */
     "ALTER TABLE subnets ADD COLUMN extra_addresses TEXT NOT NULL DEFAULT '[]';",
+    /* 3: metering. Rows carry both accounts so usage outlives the connection and the cluster.
+     * IF NOT EXISTS: a database rolled back to an older user_version by hand re-runs it. */
+    "CREATE TABLE IF NOT EXISTS usage_hourly (conn TEXT NOT NULL, hour INTEGER NOT NULL,"
+    "  cluster TEXT NOT NULL, scheme TEXT NOT NULL, conn_account TEXT NOT NULL,"
+    "  cluster_account TEXT NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,"
+    "  requests INTEGER NOT NULL, PRIMARY KEY (conn, hour)) STRICT;"
+    "CREATE INDEX IF NOT EXISTS usage_conn_account ON usage_hourly(conn_account, hour);"
+    "CREATE INDEX IF NOT EXISTS usage_cluster_account ON usage_hourly(cluster_account, hour);"
+    "CREATE TABLE IF NOT EXISTS conn_states (seq INTEGER PRIMARY KEY, conn TEXT NOT NULL,"
+    "  cluster TEXT NOT NULL, scheme TEXT NOT NULL, conn_account TEXT NOT NULL,"
+    "  cluster_account TEXT NOT NULL, state TEXT NOT NULL, at_ms INTEGER NOT NULL) STRICT;"
+    "CREATE INDEX IF NOT EXISTS conn_states_conn ON conn_states(conn, seq);",
 };
 
 static const char *const msk_full =
@@ -137,6 +151,35 @@ bind_texts(sqlite3_stmt *st, int n, const char *const *v)
     (const char *const[]){__VA_ARGS__},                                                            \
         (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const double st_store_write_buckets[ST_STORE_WRITE_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+
+/* Records one durable write (a statement outside a transaction, or a commit). */
+static void
+ws_observe(struct st_store *s, int64_t ns)
+{
+    double sec = (double)ns / 1e9;
+    s->ws.count++;
+    s->ws.sum_seconds += sec;
+    for (int i = 0; i < ST_STORE_WRITE_BUCKETS; i++)
+        if (sec <= st_store_write_buckets[i])
+            s->ws.buckets[i]++;
+}
+
+void
+st_store_write_stats(const struct st_store *s, struct st_store_write_stats *out)
+{
+    *out = s->ws;
+}
+
 /* Runs a write statement; returns the number of changed rows or -1. */
 static int
 exec_w(struct st_store *s, const char *sql, const char *const *v, int n, const char **err)
@@ -145,8 +188,11 @@ exec_w(struct st_store *s, const char *sql, const char *const *v, int n, const c
     if (!st)
         return db_fail(s, "prepare", err);
     bind_texts(st, n, v);
+    int64_t t0 = s->in_tx ? 0 : mono_ns();
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (!s->in_tx)
+        ws_observe(s, mono_ns() - t0);
     if (rc != SQLITE_DONE) {
         if (rc == SQLITE_CONSTRAINT) {
             *err = "the change conflicts with existing state (unknown reference or duplicate)";
@@ -250,7 +296,10 @@ int
 st_store_commit(struct st_store *s, const char **err)
 {
     s->in_tx = false;
-    if (exec_plain(s, "COMMIT", err) != 0) {
+    int64_t t0 = mono_ns();
+    int crc = exec_plain(s, "COMMIT", err);
+    ws_observe(s, mono_ns() - t0);
+    if (crc != 0) {
         exec_plain(s, "ROLLBACK", err);
         return ST_STORE_ERR;
     }
@@ -990,4 +1039,102 @@ st_store_tags_get(struct st_store *s, const char *arn)
             json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
     json_decref(rows);
     return o;
+}
+
+/* ---- metering */
+
+int
+st_store_usage_add(struct st_store *s, const struct st_store_usage *u, const char **err)
+{
+    static const char *const sql =
+        "INSERT INTO usage_hourly (conn, hour, cluster, scheme, conn_account, cluster_account,"
+        " bytes_in, bytes_out, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT(conn, hour) DO UPDATE SET bytes_in = bytes_in + excluded.bytes_in,"
+        " bytes_out = bytes_out + excluded.bytes_out, requests = requests + excluded.requests";
+    if (u->bytes_in < 0 || u->bytes_out < 0 || u->requests < 0 || u->hour % 3600 != 0) {
+        *err = "usage deltas are non-negative and hours start on the hour";
+        return ST_STORE_ERR;
+    }
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st)
+        return db_fail(s, "prepare", err);
+    bind_texts(st, 1, (const char *const[]){u->conn_arn});
+    sqlite3_bind_int64(st, 2, u->hour);
+    sqlite3_bind_text(st, 3, u->cluster_arn, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, u->scheme, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, u->conn_account, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, u->cluster_account, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 7, u->bytes_in);
+    sqlite3_bind_int64(st, 8, u->bytes_out);
+    sqlite3_bind_int64(st, 9, u->requests);
+    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (!s->in_tx)
+        ws_observe(s, mono_ns() - t0);
+    return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "usage write", err);
+}
+
+int
+st_store_conn_state_add(struct st_store *s, const struct st_store_conn_state *c, const char **err)
+{
+    static const char *const sql =
+        "INSERT INTO conn_states (conn, cluster, scheme, conn_account, cluster_account, state,"
+        " at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st)
+        return db_fail(s, "prepare", err);
+    bind_texts(st, 6,
+               (const char *const[]){c->conn_arn, c->cluster_arn, c->scheme, c->conn_account,
+                                     c->cluster_account, c->state});
+    sqlite3_bind_int64(st, 7, c->at_ms);
+    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (!s->in_tx)
+        ws_observe(s, mono_ns() - t0);
+    return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "connection state write", err);
+}
+
+json_t *
+st_store_conn_state_last(struct st_store *s)
+{
+    return QUERY(s, 0,
+                 "SELECT conn AS vpcConnectionArn, cluster AS clusterArn, scheme AS authentication,"
+                 " conn_account AS clientAccount, cluster_account AS clusterAccount, state, at_ms"
+                 " AS atMs FROM conn_states c WHERE seq = "
+                 "(SELECT MAX(seq) FROM conn_states d WHERE d.conn = c.conn) ORDER BY conn");
+}
+
+/* Account scope: ?1 = account, ?2 = 'conn' or 'cluster'; ?3/?4 optional ARN filters. */
+#define USAGE_SCOPE                                                                                \
+    " WHERE ((?2 = 'conn' AND conn_account = ?1) OR (?2 = 'cluster' AND cluster_account = ?1))"    \
+    " AND (?3 IS NULL OR cluster = ?3) AND (?4 IS NULL OR conn = ?4)"
+
+json_t *
+st_store_usage_list(struct st_store *s, const char *account, const char *side,
+                    const char *cluster_arn, const char *conn_arn, int64_t from, int64_t to)
+{
+    char f[32], t[32];
+    snprintf(f, sizeof(f), "%lld", (long long)from);
+    snprintf(t, sizeof(t), "%lld", (long long)to);
+    return QUERY(
+        s, 0,
+        "SELECT conn AS vpcConnectionArn, hour, cluster AS clusterArn, scheme AS "
+        "authentication, conn_account AS clientAccount, cluster_account AS clusterAccount,"
+        " bytes_in AS bytesIn, bytes_out AS bytesOut, requests FROM usage_hourly" USAGE_SCOPE
+        " AND hour + 3600 > CAST(?5 AS INTEGER) AND hour < CAST(?6 AS INTEGER)"
+        " ORDER BY conn, hour",
+        account, side, cluster_arn, conn_arn, f, t);
+}
+
+json_t *
+st_store_conn_state_list(struct st_store *s, const char *account, const char *side,
+                         const char *cluster_arn, const char *conn_arn)
+{
+    return QUERY(s, 0,
+                 "SELECT conn AS vpcConnectionArn, cluster AS clusterArn, scheme AS authentication,"
+                 " conn_account AS clientAccount, cluster_account AS clusterAccount, state, at_ms"
+                 " AS atMs FROM conn_states" USAGE_SCOPE " ORDER BY conn, seq",
+                 account, side, cluster_arn, conn_arn);
 }

@@ -183,4 +183,65 @@ int st_store_tags_remove(struct st_store *s, const char *arn, const json_t *keys
 /* {key: value} (empty object when none). */
 json_t *st_store_tags_get(struct st_store *s, const char *arn);
 
+/* ---- metering (schema migration 3). Rows keep both accounts so that usage outlives the
+ * connection and the cluster it was measured on. */
+
+/* Traffic of one VPC connection in one hour. */
+struct st_store_usage {
+    const char *conn_arn;        /* vpc-connection ARN */
+    const char *cluster_arn;     /* its target cluster */
+    const char *scheme;          /* SASL_IAM, SASL_SCRAM or TLS */
+    const char *conn_account;    /* the connection's (client) account */
+    const char *cluster_account; /* the cluster owner's account */
+    int64_t hour;                /* epoch seconds of the hour's start (multiple of 3600) */
+    int64_t bytes_in;            /* bytes received from clients */
+    int64_t bytes_out;           /* bytes sent to clients */
+    int64_t requests;            /* Kafka requests */
+};
+/* Adds the deltas to the (connection, hour) row, creating it. Rejects negative deltas and hours
+ * not on the hour. */
+int st_store_usage_add(struct st_store *s, const struct st_store_usage *u, const char **err)
+    __attribute__((warn_unused_result));
+
+/* One recorded state of a VPC connection (connection-hours are derived from these). */
+struct st_store_conn_state {
+    const char *conn_arn;        /* vpc-connection ARN */
+    const char *cluster_arn;     /* target cluster */
+    const char *scheme;          /* SASL_IAM, SASL_SCRAM or TLS */
+    const char *conn_account;    /* client account */
+    const char *cluster_account; /* cluster owner */
+    const char *state;           /* VpcConnectionState, or "DELETED" */
+    int64_t at_ms;               /* when it was entered, epoch milliseconds */
+};
+int st_store_conn_state_add(struct st_store *s, const struct st_store_conn_state *c,
+                            const char **err) __attribute__((warn_unused_result));
+/* The last recorded state of every connection ever recorded: [{vpcConnectionArn, clusterArn,
+ * authentication, clientAccount, clusterAccount, state, atMs}]. */
+json_t *st_store_conn_state_last(struct st_store *s);
+
+/*
+ * Usage rows visible to `account`: side "conn" = the connections it owns, "cluster" = the
+ * connections to the clusters it owns. cluster_arn/conn_arn (NULL = any) narrow it; rows of the
+ * hours overlapping [from, to) (epoch seconds). Returns [{vpcConnectionArn, hour, clusterArn,
+ * authentication, clientAccount, clusterAccount, bytesIn, bytesOut, requests}] ordered by
+ * connection and hour, or NULL on failure.
+ */
+json_t *st_store_usage_list(struct st_store *s, const char *account, const char *side,
+                            const char *cluster_arn, const char *conn_arn, int64_t from,
+                            int64_t to);
+/* State history in the same scope: [{vpcConnectionArn, clusterArn, authentication,
+ * clientAccount, clusterAccount, state, atMs}] ordered by connection and time. */
+json_t *st_store_conn_state_list(struct st_store *s, const char *account, const char *side,
+                                 const char *cluster_arn, const char *conn_arn);
+
+/* Latency of durable writes (statements outside a transaction, and commits). */
+#define ST_STORE_WRITE_BUCKETS 12
+extern const double st_store_write_buckets[ST_STORE_WRITE_BUCKETS]; /* upper bounds, seconds */
+struct st_store_write_stats {
+    uint64_t buckets[ST_STORE_WRITE_BUCKETS]; /* cumulative: writes <= bound */
+    uint64_t count;                           /* writes */
+    double sum_seconds;                       /* total time */
+};
+void st_store_write_stats(const struct st_store *s, struct st_store_write_stats *out);
+
 #endif

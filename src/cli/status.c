@@ -1,0 +1,259 @@
+/*
+ * `strait status`: what straitd serves and how it is doing, from its admin socket (GET
+ * /v1/status): clusters with their health, brokers with their endpoint ports, endpoints with
+ * their connections and bytes, and VPC connections. `strait log`: reads or changes the daemon's
+ * log level, format and debug categories at runtime (GET/POST /v1/log).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "util/buf.h"
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    return st_buf_append(arg, p, size * n) == 0 ? size * n : 0;
+}
+
+/* One admin-socket request; returns the HTTP status (0 = unreachable) and the parsed body. */
+static long
+admin_req(const char *sock, const char *method, const char *path, const char *body, json_t **out)
+{
+    *out = NULL;
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return 0;
+    char url[512];
+    snprintf(url, sizeof(url), "http://localhost%s", path);
+    struct st_buf buf = ST_BUF_INIT;
+    struct curl_slist *hdrs = NULL;
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        json_error_t jerr;
+        *out = json_loadb((const char *)st_buf_head(&buf), st_buf_used(&buf), 0, &jerr);
+    } else {
+        fprintf(stderr, "strait: cannot reach straitd's admin socket %s: %s\n", sock,
+                curl_easy_strerror(rc));
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
+    st_buf_free(&buf);
+    return status;
+}
+
+/* --socket S / --data-dir D / STRAIT_ADMIN_SOCKET / /var/lib/strait/admin.sock */
+static void
+default_socket(char *sock, size_t n)
+{
+    const char *env = getenv("STRAIT_ADMIN_SOCKET");
+    snprintf(sock, n, "%s", env && *env ? env : "/var/lib/strait/admin.sock");
+}
+
+static long long
+ji(const json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *
+js(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static void
+print_endpoint(const char *addr, const char *kind, const char *conn, const json_t *k)
+{
+    printf("    endpoint %-15s %-14s conns %lld open / %lld accepted / %lld refused, requests "
+           "%lld, bytes in %lld out %lld%s%s\n",
+           addr, kind, ji(k, "connectionsCurrent"), ji(k, "connectionsAccepted"),
+           ji(k, "connectionsRefused"), ji(k, "requests"), ji(k, "bytesFromClients"),
+           ji(k, "bytesToClients"), conn && *conn ? "\n      vpc connection " : "",
+           conn ? conn : "");
+}
+
+static void
+print_status(const json_t *j)
+{
+    printf("straitd pid %lld, data dir %s\n", ji(j, "pid"), js(j, "dataDir"));
+    size_t i, k;
+    const json_t *c, *x;
+    json_array_foreach(json_object_get(j, "clusters"), i, c)
+    {
+        size_t n = json_array_size(json_object_get(c, "brokers")), listed = 0;
+        json_array_foreach(json_object_get(c, "brokers"), k, x) listed +=
+            json_is_true(json_object_get(x, "listed"));
+        printf("\ncluster %s (%s upstream %s) health %s\n", js(c, "name"),
+               json_is_true(json_object_get(c, "embedded")) ? "embedded" : "external",
+               js(c, "upstreamBootstrap"),
+               n == 0       ? "discovering"
+               : listed < n ? "degraded"
+                            : "ok");
+        json_array_foreach(json_object_get(c, "brokers"), k, x)
+            printf("    broker %-4lld port %-6lld upstream %s:%lld%s\n", ji(x, "nodeId"),
+                   ji(x, "endpointPort"), js(x, "upstreamHost"), ji(x, "upstreamPort"),
+                   json_is_true(json_object_get(x, "listed")) ? "" : " (not listed)");
+        json_array_foreach(json_object_get(c, "endpoints"), k, x)
+            print_endpoint(js(x, "address"), js(x, "name"), NULL, json_object_get(x, "counters"));
+    }
+    json_array_foreach(json_object_get(j, "managedClusters"), i, c)
+    {
+        printf("\ncluster %s %s (%s) health %s upstream %s\n", js(c, "name"), js(c, "clusterArn"),
+               js(c, "state"), js(c, "health"), js(c, "upstream"));
+        json_array_foreach(json_object_get(c, "brokers"), k, x) printf(
+            "    broker %-4lld port %-6lld upstream %s%s\n", ji(x, "nodeId"), ji(x, "port"),
+            js(x, "upstream"), json_is_true(json_object_get(x, "listed")) ? "" : " (not listed)");
+        json_array_foreach(json_object_get(c, "endpoints"), k, x)
+            print_endpoint(js(x, "address"), js(x, "kind"), js(x, "vpcConnectionArn"),
+                           json_object_get(x, "counters"));
+        json_array_foreach(json_object_get(c, "connections"), k, x)
+        {
+            printf("    connection %s %s %s owner %s on", js(x, "vpcConnectionArn"),
+                   js(x, "authentication"), js(x, "state"), js(x, "owner"));
+            size_t m;
+            const json_t *a;
+            json_array_foreach(json_object_get(x, "endpointAddresses"), m, a)
+                printf(" %s", json_string_value(a));
+            printf("\n");
+        }
+    }
+}
+
+int
+st_cli_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char sock[4096];
+    default_socket(sock, sizeof(sock));
+    const char *output = "table";
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            snprintf(sock, sizeof(sock), "%s", optarg);
+            break;
+        case 'd':
+            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            printf("usage: strait status [--data-dir DIR | --socket PATH] [--output table|json]\n");
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (strcmp(output, "table") != 0 && strcmp(output, "json") != 0) {
+        fprintf(stderr, "strait status: --output is table or json\n");
+        return 2;
+    }
+    json_t *j = NULL;
+    long st = admin_req(sock, "GET", "/v1/status", NULL, &j);
+    if (st != 200 || !j) {
+        if (st)
+            fprintf(stderr, "strait status: HTTP %ld\n", st);
+        json_decref(j);
+        return 1;
+    }
+    if (strcmp(output, "json") == 0) {
+        char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+    } else {
+        print_status(j);
+    }
+    json_decref(j);
+    return 0;
+}
+
+int
+st_cli_log(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"level", required_argument, NULL, 'l'},
+        {"format", required_argument, NULL, 'f'},
+        {"categories", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char sock[4096];
+    default_socket(sock, sizeof(sock));
+    json_t *body = json_object();
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            snprintf(sock, sizeof(sock), "%s", optarg);
+            break;
+        case 'd':
+            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
+            break;
+        case 'l':
+            json_object_set_new(body, "level", json_string(optarg));
+            break;
+        case 'f':
+            json_object_set_new(body, "format", json_string(optarg));
+            break;
+        case 'c':
+            json_object_set_new(body, "categories", json_string(optarg));
+            break;
+        case 'h':
+            printf("usage: strait log [--data-dir DIR | --socket PATH] [--level LEVEL] "
+                   "[--format logfmt|json]\n                  [--categories proto,http,api,meter,"
+                   "gateway,store,auth|all|\"\"]\nWithout a setting, prints the current ones.\n");
+            json_decref(body);
+            return 0;
+        default:
+            json_decref(body);
+            return 2;
+        }
+    }
+    char *text = json_object_size(body) ? json_dumps(body, 0) : NULL;
+    json_decref(body);
+    json_t *j = NULL;
+    long st = admin_req(sock, text ? "POST" : "GET", "/v1/log", text, &j);
+    free(text);
+    if (st != 200) {
+        const char *msg = json_string_value(json_object_get(j, "message"));
+        if (st)
+            fprintf(stderr, "strait log: %s (HTTP %ld)\n", msg ? msg : "failed", st);
+        json_decref(j);
+        return 1;
+    }
+    printf("level=%s format=%s categories=%s\n", js(j, "level"), js(j, "format"),
+           js(j, "categories"));
+    json_decref(j);
+    return 0;
+}

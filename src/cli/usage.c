@@ -1,0 +1,411 @@
+/*
+ * `strait usage`: metered usage and cost of VPC connections from straitd's control-plane API
+ * (GET /strait/v1/usage, SigV4-signed like `strait kafka`), as JSON, a table or CSV. The caller
+ * sees the connections it owns (connection owner) and the connections to its clusters (cluster
+ * owner), each separately. Credentials and endpoint are found as `strait kafka` finds them:
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or a profile, --endpoint-url or
+ * STRAIT_ENDPOINT_URL, --region or AWS_REGION/AWS_DEFAULT_REGION (default us-east-1).
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "auth/sigv4.h"
+#include "cli/cli.h"
+#include "util/buf.h"
+
+struct ucl {
+    char endpoint[1024];  /* scheme://host:port */
+    char host[1024];      /* host:port */
+    char region[64];      /* signing region */
+    char akid[256];       /* access key id */
+    char secret[256];     /* secret access key */
+    char token[4096];     /* session token or "" */
+    char ca_bundle[1024]; /* PEM bundle for https, "" = system */
+};
+
+static void
+usage_help(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: strait usage [--endpoint-url URL] [--region R] [--profile P] [--ca-bundle PEM]\n"
+        "                    [--cluster-arn A] [--vpc-connection-arn C] [--from T] [--to T]\n"
+        "                    [--now T] [--granularity hour|day|month]\n"
+        "                    [--view cluster-owner|connection-owner] [--output json|table|csv]\n"
+        "\n"
+        "Times are ISO-8601 UTC (2026-11-27 or 2026-11-27T10:00:00Z) or epoch seconds; --from\n"
+        "defaults to the start of the current month, --to to now. --now is the as-of time for\n"
+        "connection-hours still accruing (default: the server's clock).\n"
+        "Prices: straitd's --price-per-gb and --price-per-connection-hour (MSK's by default).\n");
+}
+
+static void
+trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    size_t i = 0;
+    while (s[i] && isspace((unsigned char)s[i]))
+        i++;
+    memmove(s, s + i, strlen(s + i) + 1);
+}
+
+static int
+load_creds(struct ucl *cl, const char *profile)
+{
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    if (!profile && ak && *ak && sk && *sk) {
+        snprintf(cl->akid, sizeof(cl->akid), "%s", ak);
+        snprintf(cl->secret, sizeof(cl->secret), "%s", sk);
+        const char *t = getenv("AWS_SESSION_TOKEN");
+        snprintf(cl->token, sizeof(cl->token), "%s", t ? t : "");
+        return 0;
+    }
+    if (!profile)
+        profile =
+            getenv("AWS_PROFILE") && *getenv("AWS_PROFILE") ? getenv("AWS_PROFILE") : "default";
+    char path[1024];
+    const char *f = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    if (f && *f)
+        snprintf(path, sizeof(path), "%s", f);
+    else
+        snprintf(path, sizeof(path), "%s/.aws/credentials", getenv("HOME") ? getenv("HOME") : ".");
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    bool in = false;
+    while (fp && fgets(line, sizeof(line), fp)) {
+        trim(line);
+        if (line[0] == '[') {
+            char *end = strchr(line, ']');
+            if (end)
+                *end = '\0';
+            trim(line + 1);
+            in = strcmp(line + 1, profile) == 0;
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!in || !eq)
+            continue;
+        *eq = '\0';
+        char *k = line, *v = eq + 1;
+        trim(k);
+        trim(v);
+        if (strcmp(k, "aws_access_key_id") == 0)
+            snprintf(cl->akid, sizeof(cl->akid), "%s", v);
+        else if (strcmp(k, "aws_secret_access_key") == 0)
+            snprintf(cl->secret, sizeof(cl->secret), "%s", v);
+        else if (strcmp(k, "aws_session_token") == 0)
+            snprintf(cl->token, sizeof(cl->token), "%s", v);
+    }
+    if (fp)
+        fclose(fp);
+    if (cl->akid[0] && cl->secret[0])
+        return 0;
+    fprintf(stderr,
+            "strait: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
+            "profile [%s] in ~/.aws/credentials\n",
+            profile);
+    return -1;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    return st_buf_append(arg, p, size * n) == 0 ? size * n : 0;
+}
+
+/* Appends name=value (percent-encoded) to the query string q (size n). */
+static void
+qadd(char *q, size_t n, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return;
+    size_t used = strlen(q);
+    int w = snprintf(q + used, n - used, "%s%s=", used ? "&" : "", name);
+    if (w < 0 || (size_t)w >= n - used)
+        return;
+    used += (size_t)w;
+    for (const unsigned char *p = (const unsigned char *)value; *p && used + 4 < n; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+            q[used++] = (char)*p;
+        else
+            used += (size_t)snprintf(q + used, n - used, "%%%02X", *p);
+    }
+    q[used] = '\0';
+}
+
+/* GET path?query signed with SigV4. Returns the HTTP status (0 = transport failure). */
+static long
+signed_get(struct ucl *cl, const char *path, const char *query, json_t **out, char *etype,
+           size_t elen)
+{
+    *out = NULL;
+    etype[0] = '\0';
+    struct st_sigv4_header hdrs[1] = {{"host", 4, cl->host, strlen(cl->host)}};
+    struct st_sigv4_http req = {"GET", path, strlen(path), query, strlen(query), hdrs, 1, NULL, 0};
+    struct st_sigv4_signing cred = {cl->akid, cl->secret, cl->token[0] ? cl->token : NULL,
+                                    cl->region, "kafka"};
+    struct st_sigv4_signed sig;
+    const char *err = NULL;
+    if (st_sigv4_sign_http(&cred, &req, time(NULL), &sig, &err) != 0) {
+        fprintf(stderr, "strait: cannot sign the request: %s\n", err);
+        return 0;
+    }
+    char url[8192], h[5000];
+    snprintf(url, sizeof(url), "%s%s%s%s", cl->endpoint, path, query[0] ? "?" : "", query);
+    struct curl_slist *list = NULL;
+    snprintf(h, sizeof(h), "Host: %s", cl->host);
+    list = curl_slist_append(list, h);
+    snprintf(h, sizeof(h), "X-Amz-Date: %s", sig.amz_date);
+    list = curl_slist_append(list, h);
+    snprintf(h, sizeof(h), "X-Amz-Content-SHA256: %s", sig.content_sha256);
+    list = curl_slist_append(list, h);
+    snprintf(h, sizeof(h), "Authorization: %s", (const char *)sig.authorization.data);
+    list = curl_slist_append(list, h);
+    if (cl->token[0]) {
+        snprintf(h, sizeof(h), "X-Amz-Security-Token: %s", cl->token);
+        list = curl_slist_append(list, h);
+    }
+    st_sigv4_signed_clear(&sig);
+    CURL *curl = curl_easy_init();
+    struct st_buf resp = ST_BUF_INIT;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (cl->ca_bundle[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, cl->ca_bundle);
+    struct curl_header *eh = NULL;
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_header(curl, "x-amzn-ErrorType", 0, CURLH_HEADER, -1, &eh) == CURLHE_OK)
+            snprintf(etype, elen, "%s", eh->value);
+        json_error_t jerr;
+        *out = json_loadb((const char *)st_buf_head(&resp), st_buf_used(&resp), 0, &jerr);
+    } else {
+        fprintf(stderr, "strait: cannot reach %s: %s\n", cl->endpoint, curl_easy_strerror(rc));
+    }
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    st_buf_free(&resp);
+    return status;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static double
+jnum(const json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static long long
+jint(const json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void
+print_rows(const char *view, const json_t *side, bool csv)
+{
+    const json_t *items = json_object_get(side, "items");
+    size_t i;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const json_t *cost = json_object_get(it, "cost");
+        if (csv)
+            printf("%s,%s,%s,%s,%s,%s,%s,%s,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f\n", view,
+                   jstr(it, "periodStart"), jstr(it, "periodEnd"), jstr(it, "vpcConnectionArn"),
+                   jstr(it, "clusterArn"), jstr(it, "authentication"), jstr(it, "clientAccount"),
+                   jstr(it, "clusterAccount"), jint(it, "bytesIn"), jint(it, "bytesOut"),
+                   jint(it, "requests"), jnum(it, "connectionHours"), jnum(it, "dataProcessedGB"),
+                   jnum(cost, "dataProcessing"), jnum(cost, "connectionHours"),
+                   jnum(cost, "total"));
+        else
+            printf("%-17s %-20s %-10s %-40.40s %12lld %12lld %9lld %9.4f %10.6f\n", view,
+                   jstr(it, "periodStart"), jstr(it, "authentication"),
+                   jstr(it, "vpcConnectionArn"), jint(it, "bytesIn"), jint(it, "bytesOut"),
+                   jint(it, "requests"), jnum(it, "connectionHours"), jnum(cost, "total"));
+    }
+    if (!csv) {
+        const json_t *t = json_object_get(side, "total");
+        printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f\n", view, "TOTAL", "", "",
+               jint(t, "bytesIn"), jint(t, "bytesOut"), jint(t, "requests"),
+               jnum(t, "connectionHours"), jnum(json_object_get(t, "cost"), "total"));
+    }
+}
+
+int
+st_cli_usage(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"endpoint-url", required_argument, NULL, 'e'},
+        {"region", required_argument, NULL, 'r'},
+        {"profile", required_argument, NULL, 'p'},
+        {"ca-bundle", required_argument, NULL, 'b'},
+        {"cluster-arn", required_argument, NULL, 'c'},
+        {"vpc-connection-arn", required_argument, NULL, 'v'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"now", required_argument, NULL, 'n'},
+        {"granularity", required_argument, NULL, 'g'},
+        {"view", required_argument, NULL, 'w'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *endpoint = getenv("STRAIT_ENDPOINT_URL"), *region = getenv("AWS_REGION"),
+               *profile = NULL, *ca = getenv("AWS_CA_BUNDLE"), *cluster = NULL, *conn = NULL,
+               *from = NULL, *to = NULL, *now = NULL, *gran = NULL, *view = NULL, *output = "table";
+    if (!region || !*region)
+        region = getenv("AWS_DEFAULT_REGION");
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'r':
+            region = optarg;
+            break;
+        case 'p':
+            profile = optarg;
+            break;
+        case 'b':
+            ca = optarg;
+            break;
+        case 'c':
+            cluster = optarg;
+            break;
+        case 'v':
+            conn = optarg;
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 't':
+            to = optarg;
+            break;
+        case 'n':
+            now = optarg;
+            break;
+        case 'g':
+            gran = optarg;
+            break;
+        case 'w':
+            view = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            usage_help(stdout);
+            return 0;
+        default:
+            usage_help(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "strait usage: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (strcmp(output, "json") != 0 && strcmp(output, "table") != 0 && strcmp(output, "csv") != 0) {
+        fprintf(stderr, "strait usage: --output is json, table or csv\n");
+        return 2;
+    }
+    const char *wire_view = NULL;
+    if (view && strcmp(view, "cluster-owner") == 0)
+        wire_view = "clusterOwner";
+    else if (view && strcmp(view, "connection-owner") == 0)
+        wire_view = "connectionOwner";
+    else if (view) {
+        fprintf(stderr, "strait usage: --view is cluster-owner or connection-owner\n");
+        return 2;
+    }
+    if (!endpoint || !*endpoint) {
+        fprintf(stderr, "strait usage: give --endpoint-url http(s)://HOST:PORT (or set "
+                        "STRAIT_ENDPOINT_URL)\n");
+        return 2;
+    }
+    struct ucl cl;
+    memset(&cl, 0, sizeof(cl));
+    snprintf(cl.endpoint, sizeof(cl.endpoint), "%s", endpoint);
+    size_t el = strlen(cl.endpoint);
+    while (el && cl.endpoint[el - 1] == '/')
+        cl.endpoint[--el] = '\0';
+    const char *hs = strstr(cl.endpoint, "://");
+    if (!hs || strchr(hs + 3, '/')) {
+        fprintf(stderr, "strait usage: --endpoint-url must look like http(s)://HOST:PORT\n");
+        return 2;
+    }
+    snprintf(cl.host, sizeof(cl.host), "%s", hs + 3);
+    snprintf(cl.region, sizeof(cl.region), "%s", region && *region ? region : "us-east-1");
+    snprintf(cl.ca_bundle, sizeof(cl.ca_bundle), "%s", ca ? ca : "");
+    if (load_creds(&cl, profile) != 0)
+        return 1;
+    char q[4096] = "";
+    qadd(q, sizeof(q), "clusterArn", cluster);
+    qadd(q, sizeof(q), "from", from);
+    qadd(q, sizeof(q), "granularity", gran);
+    qadd(q, sizeof(q), "now", now);
+    qadd(q, sizeof(q), "to", to);
+    qadd(q, sizeof(q), "view", wire_view);
+    qadd(q, sizeof(q), "vpcConnectionArn", conn);
+    json_t *j = NULL;
+    char etype[256];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    long status = signed_get(&cl, "/strait/v1/usage", q, &j, etype, sizeof(etype));
+    int rc = 0;
+    if (status == 0) {
+        rc = 1;
+    } else if (status != 200) {
+        const char *msg = json_string_value(json_object_get(j, "message"));
+        fprintf(stderr, "strait: usage: %s (%s, HTTP %ld)\n", msg ? msg : "request failed",
+                etype[0] ? etype : "error", status);
+        rc = 1;
+    } else if (strcmp(output, "json") == 0) {
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        bool csv = strcmp(output, "csv") == 0;
+        const json_t *pr = json_object_get(j, "prices");
+        if (csv)
+            printf("view,periodStart,periodEnd,vpcConnectionArn,clusterArn,authentication,"
+                   "clientAccount,clusterAccount,bytesIn,bytesOut,requests,connectionHours,"
+                   "dataProcessedGB,costDataProcessing,costConnectionHours,costTotal\n");
+        else
+            printf("account %s, %s .. %s (as of %s), %s; USD %.4f/GB processed, %.4f/connection-"
+                   "hour\n%-17s %-20s %-10s %-40s %12s %12s %9s %9s %10s\n",
+                   jstr(j, "account"), jstr(j, "from"), jstr(j, "to"), jstr(j, "asOf"),
+                   jstr(j, "granularity"), jnum(pr, "perGBProcessed"),
+                   jnum(pr, "perConnectionHour"), "VIEW", "PERIOD", "SCHEME", "VPC CONNECTION",
+                   "BYTES IN", "BYTES OUT", "REQUESTS", "CONN-H", "COST USD");
+        if (json_object_get(j, "asClusterOwner"))
+            print_rows("cluster-owner", json_object_get(j, "asClusterOwner"), csv);
+        if (json_object_get(j, "asConnectionOwner"))
+            print_rows("connection-owner", json_object_get(j, "asConnectionOwner"), csv);
+    }
+    json_decref(j);
+    curl_global_cleanup();
+    return rc;
+}
