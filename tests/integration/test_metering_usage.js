@@ -1,8 +1,8 @@
 // Metering, cost and metrics end to end against a real straitd (control-plane-only mode):
 // a provider cluster with multi-VPC SASL/IAM and SASL/SCRAM, two client accounts each with a VPC
-// connection of one scheme, known traffic through each connection's endpoint (N Kafka ApiVersions
-// requests whose client id is the payload of known size: pre-authentication traffic every
-// endpoint serves), then:
+// connection of one scheme, known traffic through each connection's endpoint (kafkajs producing N
+// messages of known size, authenticated with AWS_MSK_IAM through one connection and
+// SCRAM-SHA-512 through the other; later raw ApiVersions requests of known size), then:
 //   - GET /strait/v1/usage (SDK-signed) and `strait usage`: bytes within protocol overhead of the
 //     payload, requests = N, connection-hours from the recorded AVAILABLE transition (as of a
 //     later `now`), cost = MSK's price table, each account seeing only its own (the provider as
@@ -27,6 +27,9 @@ const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package
 const K = interop('@aws-sdk/client-kafka');
 const { SignatureV4 } = interop('@smithy/signature-v4');
 const { Sha256 } = interop('@aws-crypto/sha256-js');
+const { Kafka, logLevel } = interop('kafkajs');
+const { createMechanism } = interop('@jm18457/kafkajs-msk-iam-authentication-mechanism');
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
@@ -182,6 +185,17 @@ function apiVersionsTraffic(host, port, n, size) {
   });
 }
 
+// Produces n messages of `size` bytes (one request each, acks=1) through `brokers`.
+async function produceMessages(brokers, sasl, topic, n, size) {
+  const k = new Kafka({ brokers: brokers.split(','), clientId: `meter-${topic}`, sasl, ssl: false, logLevel: logLevel.NOTHING,
+    retry: { retries: 5 }, connectionTimeout: 5000, authenticationTimeout: 5000 });
+  const producer = k.producer({ allowAutoTopicCreation: true });
+  await producer.connect();
+  for (let i = 0; i < n; i++) await producer.send({ topic, acks: 1, messages: [{ value: Buffer.alloc(size, 'p') }] });
+  await producer.disconnect();
+  return { payload: n * size };
+}
+
 async function signedGet(d, creds, pathname, query) {
   const url = new URL(d.api);
   const signer = new SignatureV4({ credentials: creds, region: REGION, service: 'kafka', sha256: Sha256, uriEscapePath: true });
@@ -294,8 +308,10 @@ async function main() {
     info = await waitActive(admin, arn);
     await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: JSON.stringify({ Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam::${CLIENT1}:root`, `arn:aws:iam::${CLIENT2}:root`] },
-        Action: ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2'],
-        Resource: arn }] }) }));
+        Action: ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2',
+          'kafka-cluster:*'], Resource: [arn, `${arn.replace(':cluster/', ':topic/')}/*`, `${arn.replace(':cluster/', ':group/')}/*`] }] }) }));
+    await admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn,
+      SecretArnList: [`arn:aws:secretsmanager:${REGION}:${PROVIDER}:secret:AmazonMSK_meter`] }));
     log(`cluster ${arn} with multi-VPC SASL/IAM + SASL/SCRAM`);
 
     // ---- two client accounts, one connection each, different schemes
@@ -318,11 +334,13 @@ async function main() {
     await waitFor(async () => (await promQuery(prom.base, q1)) === 0, 'prometheus scraped the connection at 0 bytes', 60000, 250);
     log('prometheus scraping: 0 bytes before traffic');
 
-    // ---- known traffic
+    // ---- known traffic: N messages of S bytes, one produce request each, authenticated
     const N1 = 40, S1 = 1000, N2 = 25, S2 = 700;
-    const t1 = await apiVersionsTraffic(ip(3), 14001, N1, S1);
-    const t2 = await apiVersionsTraffic(ip(5), 14001, N2, S2);
-    log(`traffic: ${N1} x ${S1} B through ${ip(3)}, ${N2} x ${S2} B through ${ip(5)}`);
+    const t1 = await produceMessages(`${ip(3)}:14001,${ip(4)}:14002`, createMechanism({ region: REGION, credentials: KEYS.c1 }),
+      'metered-iam', N1, S1);
+    const t2 = await produceMessages(`${ip(5)}:14001,${ip(6)}:14002`, { mechanism: 'scram-sha-512', username: 'meter', password: 'meter-secret' },
+      'metered-scram', N2, S2);
+    log(`traffic: ${N1} x ${S1} B produced through the SASL_IAM connection, ${N2} x ${S2} B through the SASL_SCRAM one`);
 
     const nowQ = Math.floor(after) + 2 * 3600; // two hours later
     const fromQ = Math.floor(before / 3600) * 3600 - 3600;
@@ -349,10 +367,12 @@ async function main() {
       [u2.asConnectionOwner.items[0], N2, S2, 'SASL_SCRAM', conn2]]) {
       const payload = n * size;
       check(item.authentication === scheme, `${conn} scheme ${item.authentication}`);
-      check(item.bytesIn >= payload && item.bytesIn <= payload + n * 64,
+      // overhead: per produce request headers and record-batch framing (< 256 B), plus the
+      // connection set-up (ApiVersions, SASL, Metadata: < 16 KiB)
+      check(item.bytesIn >= payload && item.bytesIn <= payload + n * 256 + 16384,
         `${scheme}: bytesIn ${item.bytesIn} within protocol overhead of the ${payload}-byte payload`);
-      check(item.bytesOut > 0 && item.bytesOut <= n * 2048, `${scheme}: bytesOut ${item.bytesOut} (one ApiVersions response each)`);
-      check(item.requests === n, `${scheme}: requests ${item.requests} = ${n}`);
+      check(item.bytesOut > 0 && item.bytesOut <= n * 256 + 16384, `${scheme}: bytesOut ${item.bytesOut} (responses only)`);
+      check(item.requests >= n && item.requests <= n + 40, `${scheme}: requests ${item.requests} ~ ${n} produce requests + set-up`);
       const lo = (nowQ - after) / 3600, hi = (nowQ - before) / 3600;
       check(item.connectionHours >= lo - 1e-5 && item.connectionHours <= hi + 1e-5,
         `${scheme}: connectionHours ${item.connectionHours} in [${lo}, ${hi}]`);
@@ -362,7 +382,8 @@ async function main() {
         `${scheme}: the cluster owner sees the same numbers`);
     }
     const tot = prov.asClusterOwner.total;
-    check(tot.bytesIn === provItems[0].bytesIn + provItems[1].bytesIn && tot.requests === N1 + N2, 'provider total');
+    check(tot.bytesIn === provItems[0].bytesIn + provItems[1].bytesIn &&
+      tot.requests === provItems[0].requests + provItems[1].requests, 'provider total');
     log(`usage: ${JSON.stringify(u1.asConnectionOwner.items[0])}`);
 
     // hourly buckets split the same hours and bytes
@@ -440,7 +461,7 @@ async function main() {
     d.proc = null;
     await d.start();
     const re2 = await usage(d, KEYS.c1, q);
-    check(re2.asConnectionOwner.items[0].bytesIn >= old1.bytesIn + 5000 && re2.asConnectionOwner.items[0].requests === N1 + 10,
+    check(re2.asConnectionOwner.items[0].bytesIn >= old1.bytesIn + 5000 && re2.asConnectionOwner.items[0].requests === old1.requests + 10,
       `traffic flushed before a crash survives it: ${JSON.stringify(re2.asConnectionOwner.items[0])}`);
     check(re2.prices.perGBProcessed === PRICE_GB, 'default prices again without the flags');
     // a clean stop loses nothing: traffic, SIGTERM at once (the periodic flush is 60 s away)
@@ -449,7 +470,7 @@ async function main() {
     check(r2 && r2.code === 0, 'clean stop');
     await d.start();
     const re3 = await usage(d, KEYS.c1, q);
-    check(re3.asConnectionOwner.items[0].requests === N1 + 15 &&
+    check(re3.asConnectionOwner.items[0].requests === old1.requests + 15 &&
       re3.asConnectionOwner.items[0].bytesIn >= re2.asConnectionOwner.items[0].bytesIn + 1500,
       `traffic right before a clean stop is kept: ${JSON.stringify(re3.asConnectionOwner.items[0])}`);
     log('restart: counts kept, prices configurable, periodic flush survives SIGKILL, clean stop loses nothing');
