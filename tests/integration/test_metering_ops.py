@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Operations of straitd as systemd runs it: sd_notify (READY=1 once serving, STOPPING=1 on
+SIGTERM) on a $NOTIFY_SOCKET the test owns; `strait status` (brokers, ports, health); debug
+categories switched at runtime (`strait log`) and their lines; SIGHUP re-reading --config (log
+format logfmt -> json); SIGTERM draining: new connections refused at once, an open connection keeps
+working during --shutdown-grace, and straitd exits 0 as soon as it closes.
+
+Every wait is bounded; nothing asserts on wall-clock durations.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+
+from strait_harness import STRAIT, Straitd, check, log, run, wait_for
+
+
+def api_versions(sock, corr):
+    """Sends ApiVersions v0 on `sock` and returns the error code of the response."""
+    client_id = b"ops-test"
+    body = struct.pack(">hhih", 18, 0, corr, len(client_id)) + client_id
+    sock.sendall(struct.pack(">i", len(body)) + body)
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = sock.recv(4 - len(hdr))
+        check(chunk, "connection closed before the ApiVersions response")
+        hdr += chunk
+    n = struct.unpack(">i", hdr)[0]
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        check(chunk, "connection closed in the middle of the ApiVersions response")
+        data += chunk
+    got_corr, err = struct.unpack(">ih", data[:6])
+    check(got_corr == corr, "correlation id %d, expected %d" % (got_corr, corr))
+    return err
+
+
+def notify_messages(ns, timeout):
+    """Datagrams received on the notify socket within `timeout` seconds (at least one)."""
+    ns.settimeout(timeout)
+    msgs = [ns.recv(4096).decode()]
+    ns.settimeout(0.2)
+    try:
+        while True:
+            msgs.append(ns.recv(4096).decode())
+    except socket.timeout:
+        pass
+    return msgs
+
+
+def log_lines(d):
+    with open(d.log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace").splitlines()
+
+
+def cli(*args):
+    r = subprocess.run([STRAIT] + list(args), capture_output=True, timeout=30)
+    check(r.returncode == 0, "strait %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
+    return r.stdout.decode()
+
+
+def test():
+    tmp = tempfile.mkdtemp(prefix="strait-ops-")
+    npath = os.path.join(tmp, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)
+    os.environ["NOTIFY_SOCKET"] = npath
+    cfg = os.path.join(tmp, "straitd.conf")
+    with open(cfg, "w") as f:
+        f.write("# ops test\nlog-format = logfmt\nshutdown-grace = 60\n")
+    with Straitd(brokers=2, extra_args=["--config", cfg, "--metrics-listen", "127.0.0.1:0"]) as d:
+        msgs = notify_messages(ns, 30)
+        check(any("READY=1" in m for m in msgs), "READY=1 on $NOTIFY_SOCKET: %r" % msgs)
+        check(any("MAINPID=%d" % d.proc.pid in m for m in msgs), "MAINPID in %r" % msgs)
+        log("sd_notify: %r" % msgs)
+
+        # strait status: brokers with their ports, health
+        out = cli("status", "--data-dir", d.data_dir)
+        for node, port in d.broker_ports.items():
+            check("broker %-4d port %-6d" % (node, port) in out, "broker %d on port %d in:\n%s" % (
+                node, port, out))
+        check("health ok" in out, "health ok in:\n%s" % out)
+        st = json.loads(cli("status", "--data-dir", d.data_dir, "--output", "json"))
+        check(len(st["clusters"][0]["brokers"]) == 2 and "managedClusters" in st, "status json")
+        log("strait status:\n%s" % out)
+
+        # debug categories at runtime: http on, level stays info
+        out = cli("log", "--data-dir", d.data_dir, "--categories", "http")
+        check(out.strip() == "level=info format=logfmt categories=http", "strait log: %r" % out)
+        metrics = "http://%s/metrics" % d.ready["metricsEndpoint"]
+        subprocess.run(["curl", "-sf", "-o", "/dev/null", metrics], check=True, timeout=30)
+        wait_for(lambda: any("cat=http" in ln and "metrics scraped" in ln for ln in log_lines(d)),
+                 10, "an http debug line at level info")
+        cli("log", "--data-dir", d.data_dir, "--categories", "")
+        n_before = len(log_lines(d))
+        subprocess.run(["curl", "-sf", "-o", "/dev/null", metrics], check=True, timeout=30)
+        check(not any("metrics scraped" in ln for ln in log_lines(d)[n_before:]),
+              "no http debug line once the category is off")
+        r = subprocess.run([STRAIT, "log", "--data-dir", d.data_dir, "--categories", "bogus"],
+                           capture_output=True, timeout=30)
+        check(r.returncode != 0, "an unknown category is refused")
+        log("debug categories switched at runtime")
+
+        # SIGHUP re-reads the config: JSON logs from now on
+        with open(cfg, "w") as f:
+            f.write("log-format = json\nshutdown-grace = 60\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+
+        def reloaded():
+            for ln in log_lines(d):
+                if ln.startswith("{") and "SIGHUP: reloaded" in ln:
+                    return json.loads(ln)
+            return None
+        rec = wait_for(reloaded, 10, "a JSON log line after SIGHUP")
+        check(rec["level"] == "info" and "format json" in rec["msg"], "reload line %r" % rec)
+        check(cli("log", "--data-dir", d.data_dir).strip().startswith("level=info format=json"),
+              "strait log shows the reloaded format")
+        log("SIGHUP: %s" % rec["msg"])
+
+        # SIGTERM drains: an open connection keeps working, new ones are refused
+        host, port = d.endpoint()["bootstrap"].split(",")[0].rsplit(":", 1)
+        c = socket.create_connection((host, int(port)), timeout=10)
+        check(api_versions(c, 1) == 0, "ApiVersions before the drain")
+        d.proc.send_signal(signal.SIGTERM)
+        msgs = notify_messages(ns, 10)
+        check(any("STOPPING=1" in m for m in msgs), "STOPPING=1 on SIGTERM: %r" % msgs)
+
+        def refused():
+            try:
+                s2 = socket.create_connection((host, int(port)), timeout=2)
+            except OSError:
+                return True
+            # accepted by the kernel before the listener went away: it must not be served
+            s2.settimeout(2)
+            try:
+                api_versions(s2, 7)
+                return False
+            except (OSError, AssertionError):
+                return True
+            finally:
+                s2.close()
+        wait_for(refused, 10, "new connections refused while draining")
+        check(d.proc.poll() is None, "straitd still running while a connection is open")
+        check(api_versions(c, 2) == 0, "the open connection is still served during the drain")
+        log("draining: new connections refused, the open one served")
+        c.close()
+        rc = d.proc.wait(30)
+        check(rc == 0, "straitd exit status %r after the last connection closed" % rc)
+        d.died_on_its_own, d.stopped_rc = False, rc  # the test stopped it (SIGTERM above)
+        check(any("drained" in ln for ln in log_lines(d)), "a drained log line")
+        log("drain finished when the last connection closed; exit 0")
+    ns.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run(test)
