@@ -189,6 +189,56 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
             evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
         }
     }
+    /* SASL on the data plane, per endpoint (no mechanism label: the gateway counts them
+     * together). */
+    static const struct {
+        const char *result;
+        size_t off;
+    } authr[] = {
+        {"success", offsetof(struct st_gw_counters, auth_ok)},
+        {"failure", offsetof(struct st_gw_counters, auth_failed)},
+        {"throttled", offsetof(struct st_gw_counters, auth_throttled)},
+    };
+    family(out, "strait_client_authentications_total", "counter",
+           "SASL authentications of clients (re-authentications too) by result.");
+    for (size_t r = 0; r < sizeof(authr) / sizeof(authr[0]); r++)
+        for (size_t i = 0; i < s.n; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)s.v[i].k + authr[r].off, sizeof(v));
+            evbuffer_add_printf(out, "strait_client_authentications_total{cluster=\"");
+            lv(out, s.v[i].cluster);
+            evbuffer_add(out, "\",endpoint=\"", 12);
+            lv(out, s.v[i].endpoint);
+            evbuffer_add(out, "\",vpc_connection=\"", 18);
+            lv(out, s.v[i].conn);
+            evbuffer_add_printf(out, "\",result=\"%s\"} %llu\n", authr[r].result,
+                                (unsigned long long)v);
+        }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } more[] = {
+        {"strait_client_connect_denied_total",
+         "Authenticated clients denied kafka-cluster:Connect by the policies.",
+         offsetof(struct st_gw_counters, auth_denied)},
+        {"strait_client_sessions_expired_total",
+         "Client connections closed because their SASL session expired.",
+         offsetof(struct st_gw_counters, sessions_expired)},
+    };
+    for (size_t f = 0; f < sizeof(more) / sizeof(more[0]); f++) {
+        family(out, more[f].name, "counter", more[f].help);
+        for (size_t i = 0; i < s.n; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)s.v[i].k + more[f].off, sizeof(v));
+            evbuffer_add_printf(out, "%s{cluster=\"", more[f].name);
+            lv(out, s.v[i].cluster);
+            evbuffer_add(out, "\",endpoint=\"", 12);
+            lv(out, s.v[i].endpoint);
+            evbuffer_add(out, "\",vpc_connection=\"", 18);
+            lv(out, s.v[i].conn);
+            evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
     free(s.v);
 
     family(out, "strait_upstream_brokers", "gauge", "Brokers known in the upstream cluster.");
@@ -268,12 +318,13 @@ static json_t *
 counters_json(const struct st_gw_counters *k)
 {
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connectionsCurrent",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connectionsCurrent",
         (json_int_t)k->conns_current, "connectionsAccepted", (json_int_t)k->conns_accepted,
         "connectionsClosed", (json_int_t)k->conns_closed, "connectionsRefused",
         (json_int_t)k->conns_refused, "requests", (json_int_t)k->requests, "bytesFromClients",
         (json_int_t)k->bytes_from_clients, "bytesToClients", (json_int_t)k->bytes_to_clients,
-        "protocolErrors", (json_int_t)k->protocol_errors);
+        "protocolErrors", (json_int_t)k->protocol_errors, "authOk", (json_int_t)k->auth_ok,
+        "authFailed", (json_int_t)k->auth_failed);
 }
 
 struct st_ep_status {

@@ -426,6 +426,10 @@ async function main() {
     check(metricValue(m1.body, 'strait_requests_total', conn2) >= N2, 'requests by VPC connection');
     check(/strait_store_write_duration_seconds_count \d+/.test(m1.body) && /strait_snapshot_generation \d+/.test(m1.body),
       'store write latency and snapshot generation exported');
+    // SASL on the data plane: kafkajs authenticated through both connections
+    const authOk = (conn) => m1.body.split('\n').filter((l) => l.startsWith('strait_client_authentications_total{') &&
+      l.includes(`vpc_connection="${conn}"`) && l.includes('result="success"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    check(authOk(conn1) >= 1 && authOk(conn2) >= 1, `SASL successes by connection: ${authOk(conn1)}, ${authOk(conn2)}`);
     execFileSync('sh', ['-c', `promtool check metrics < ${mfile}`], { stdio: 'inherit' });
     log('promtool check metrics: ok');
     await waitFor(async () => (await promQuery(prom.base, q1)) === exported,
