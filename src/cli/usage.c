@@ -245,6 +245,13 @@ print_rows(const char *view, const json_t *side, bool csv)
                    jint(it, "requests"), jnum(it, "connectionHours"), jnum(cost, "total"));
     }
     if (!csv) {
+        const char *scheme;
+        const json_t *b;
+        json_object_foreach((json_t *)json_object_get(side, "byAuthentication"), scheme, b)
+            printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f\n", view, "TOTAL",
+                   scheme, "(all connections of the scheme)", jint(b, "bytesIn"),
+                   jint(b, "bytesOut"), jint(b, "requests"), jnum(b, "connectionHours"),
+                   jnum(json_object_get(b, "cost"), "total"));
         const json_t *t = json_object_get(side, "total");
         printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f\n", view, "TOTAL", "", "",
                jint(t, "bytesIn"), jint(t, "bytesOut"), jint(t, "requests"),

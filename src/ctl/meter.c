@@ -542,6 +542,28 @@ price(json_t *it, const struct st_ctl *ctl)
                                   "total", round9(rd + rh)));
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static json_t *
+total_new(void)
+{
+    return json_pack("{s:I, s:I, s:I, s:f}", "bytesIn", (json_int_t)0, "bytesOut", (json_int_t)0,
+                     "requests", (json_int_t)0, "connectionHours", 0.0);
+}
+
+static void
+total_add(json_t *tot, const json_t *it)
+{
+    add_int(tot, "bytesIn", json_integer_value(json_object_get(it, "bytesIn")));
+    add_int(tot, "bytesOut", json_integer_value(json_object_get(it, "bytesOut")));
+    add_int(tot, "requests", json_integer_value(json_object_get(it, "requests")));
+    add_real(tot, "connectionHours", json_number_value(json_object_get(it, "connectionHours")));
+}
+
 /* Usage of one side ("conn" or "cluster") of `account`, or NULL on a store failure. */
 static json_t *
 st_usage_report_side(struct st_ctl *ctl, const char *account, const char *side,
@@ -598,40 +620,35 @@ st_usage_report_side(struct st_ctl *ctl, const char *account, const char *side,
         }
     }
     json_t *list = json_array();
-    json_t *tot = json_pack("{s:I, s:I, s:I, s:f}", "bytesIn", (json_int_t)0, "bytesOut",
-                            (json_int_t)0, "requests", (json_int_t)0, "connectionHours", 0.0);
+    json_t *tot = total_new();
+    json_t *by = json_object(); /* per auth scheme */
     const char *k;
     json_t *it;
-    void *tmp;
-    json_t *keys = json_array();
-    json_object_foreach_safe(items, tmp, k, it) json_array_append_new(keys, json_string(k));
-    /* keys in "arn|start" order: sort them */
-    size_t nk = json_array_size(keys);
+    size_t nk = json_object_size(items), n_ks = 0;
     const char **ks = calloc(nk ? nk : 1, sizeof(*ks));
-    for (i = 0; ks && i < nk; i++)
-        ks[i] = json_string_value(json_array_get(keys, i));
-    for (size_t x = 1; ks && x < nk; x++)
-        for (size_t y = x; y > 0 && strcmp(ks[y - 1], ks[y]) > 0; y--) {
-            const char *t = ks[y];
-            ks[y] = ks[y - 1];
-            ks[y - 1] = t;
-        }
-    for (i = 0; ks && i < nk; i++) {
+    json_object_foreach(items, k, it) if (ks) ks[n_ks++] = k;
+    if (ks)
+        qsort(ks, n_ks, sizeof(*ks), cmp_str); /* "arn|start": by connection, then period */
+    for (i = 0; ks && i < n_ks; i++) {
         it = json_object_get(items, ks[i]);
-        add_int(tot, "bytesIn", json_integer_value(json_object_get(it, "bytesIn")));
-        add_int(tot, "bytesOut", json_integer_value(json_object_get(it, "bytesOut")));
-        add_int(tot, "requests", json_integer_value(json_object_get(it, "requests")));
-        add_real(tot, "connectionHours", json_number_value(json_object_get(it, "connectionHours")));
+        const char *scheme = json_string_value(json_object_get(it, "authentication"));
+        json_t *bs = json_object_get(by, scheme ? scheme : "");
+        if (!bs) {
+            bs = total_new();
+            json_object_set_new(by, scheme ? scheme : "", bs);
+        }
+        total_add(tot, it);
+        total_add(bs, it);
         price(it, ctl);
         json_array_append(list, it);
     }
     free(ks);
-    json_decref(keys);
     price(tot, ctl);
+    json_object_foreach(by, k, it) price(it, ctl);
     json_decref(items);
     json_decref(rows);
     json_decref(states);
-    return json_pack("{s:o, s:o}", "items", list, "total", tot);
+    return json_pack("{s:o, s:o, s:o}", "items", list, "byAuthentication", by, "total", tot);
 }
 
 void

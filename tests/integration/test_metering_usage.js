@@ -384,6 +384,9 @@ async function main() {
     const tot = prov.asClusterOwner.total;
     check(tot.bytesIn === provItems[0].bytesIn + provItems[1].bytesIn &&
       tot.requests === provItems[0].requests + provItems[1].requests, 'provider total');
+    const by = prov.asClusterOwner.byAuthentication;
+    check(by.SASL_IAM && by.SASL_SCRAM && by.SASL_IAM.bytesIn === provItems.find((x) => x.vpcConnectionArn === conn1).bytesIn &&
+      near(by.SASL_IAM.connectionHours + by.SASL_SCRAM.connectionHours, tot.connectionHours), `per-scheme totals: ${JSON.stringify(by)}`);
     log(`usage: ${JSON.stringify(u1.asConnectionOwner.items[0])}`);
 
     // hourly buckets split the same hours and bytes
