@@ -5,7 +5,8 @@
  * Start-up order matters: endpoints bind the ports already in the persisted map at once, but
  * accept nothing until broker discovery has run; the ready file is written (and READY=1 sent to
  * systemd's $NOTIFY_SOCKET) only then. SIGHUP re-reads --config and applies what can change at
- * runtime; SIGTERM drains (stop accepting, wait up to --shutdown-grace for open connections).
+ * runtime, and reloads the API's TLS certificate; SIGTERM drains (stop accepting, wait up to
+ * --shutdown-grace for open connections).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -616,6 +617,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         reload_config(&d->o);
         st_ctl_set_prices(d->ctl, d->o.price_gb, d->o.price_conn_hour);
+        const char *err = NULL;
+        if (st_ctl_reload_tls(d->ctl, &err) != 0)
+            st_error("SIGHUP: API TLS certificate not reloaded (the previous one stays): %s", err);
         if (st_ctl_flush_usage(d->ctl) != 0)
             st_warn("SIGHUP: usage flush failed");
         return;

@@ -649,6 +649,25 @@ st_api_stop(struct st_ctl *ctl)
     ctl->http = NULL;
     SSL_CTX_free(ctl->ssl_ctx);
     ctl->ssl_ctx = NULL;
+    free(ctl->tls_cert);
+    free(ctl->tls_key);
+    ctl->tls_cert = ctl->tls_key = NULL;
+}
+
+int
+st_ctl_reload_tls(struct st_ctl *ctl, const char **err)
+{
+    if (!ctl->http || !ctl->ssl_ctx)
+        return 0; /* plain HTTP: nothing to reload */
+    SSL_CTX *fresh = tls_context(ctl->tls_cert, ctl->tls_key, err);
+    if (!fresh)
+        return -1; /* the previous certificate stays */
+    /* Sessions already established keep a reference to the old context. */
+    evhttp_set_bevcb(ctl->http, tls_bevcb, fresh);
+    SSL_CTX_free(ctl->ssl_ctx);
+    ctl->ssl_ctx = fresh;
+    st_info("MSK API: TLS certificate reloaded from %s", ctl->tls_cert);
+    return 0;
 }
 
 int
@@ -661,6 +680,10 @@ st_api_start(struct st_ctl *ctl, const char *listen, const char *tls_cert, const
     }
     if (tls_cert && !(ctl->ssl_ctx = tls_context(tls_cert, tls_key, err)))
         return -1;
+    if (tls_cert && (!(ctl->tls_cert = strdup(tls_cert)) || !(ctl->tls_key = strdup(tls_key)))) {
+        *err = "out of memory";
+        return -1;
+    }
     char host[64];
     const char *colon = strrchr(listen, ':');
     if (!colon || (size_t)(colon - listen) >= sizeof(host) || colon == listen) {

@@ -64,6 +64,13 @@ void st_ctl_set_publisher(struct st_ctl *ctl, st_ctl_publish_fn fn, void *arg);
  * Returns the client connections still open; call again to poll. */
 size_t st_ctl_drain(struct st_ctl *ctl);
 
+/*
+ * Re-reads the API's TLS certificate chain and key from the paths it was started with (SIGHUP);
+ * new connections get the new certificate, established ones keep theirs. Returns 0 (also when the
+ * API is plain HTTP) or -1 with *err, keeping the previous certificate.
+ */
+int st_ctl_reload_tls(struct st_ctl *ctl, const char **err) __attribute__((warn_unused_result));
+
 /* Changes the usage prices (negative = keep). */
 void st_ctl_set_prices(struct st_ctl *ctl, double per_gb, double per_conn_hour);
 

@@ -73,6 +73,7 @@ struct st_ctl {
     struct st_store *store;    /* state */
     struct evhttp *http;       /* API server, NULL without --api-listen */
     void *ssl_ctx;             /* SSL_CTX for HTTPS, NULL for plain HTTP */
+    char *tls_cert, *tls_key;  /* their PEM paths (re-read by st_ctl_reload_tls()) */
     char api_addr[128];        /* bound address */
     struct st_snapshot *snap;  /* current snapshot */
     uint64_t generation;       /* of the last snapshot */

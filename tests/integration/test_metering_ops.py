@@ -2,7 +2,8 @@
 """Operations of straitd as systemd runs it: sd_notify (READY=1 once serving, STOPPING=1 on
 SIGTERM) on a $NOTIFY_SOCKET the test owns; `strait status` (brokers, ports, health); debug
 categories switched at runtime (`strait log`) and their lines; SIGHUP re-reading --config (log
-format logfmt -> json); SIGTERM draining: new connections refused at once, an open connection keeps
+format logfmt -> json) and the API's TLS certificate (a new one served after SIGHUP, a broken one
+refused while the previous one stays); SIGTERM draining: new connections refused at once, an open connection keeps
 working during --shutdown-grace, and straitd exits 0 as soon as it closes.
 
 Every wait is bounded; nothing asserts on wall-clock durations.
@@ -12,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -64,6 +66,20 @@ def cli(*args):
     return r.stdout.decode()
 
 
+def make_cert(tmp, name):
+    cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=%s" % name, "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    with open(cert) as f:
+        return cert, key, ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def served_cert(addr):
+    host, port = addr.rsplit(":", 1)
+    return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((host, int(port)), timeout=10))
+
+
 def test():
     tmp = tempfile.mkdtemp(prefix="strait-ops-")
     npath = os.path.join(tmp, "notify.sock")
@@ -73,7 +89,10 @@ def test():
     cfg = os.path.join(tmp, "straitd.conf")
     with open(cfg, "w") as f:
         f.write("# ops test\nlog-format = logfmt\nshutdown-grace = 60\n")
-    with Straitd(brokers=2, extra_args=["--config", cfg, "--metrics-listen", "127.0.0.1:0"]) as d:
+    cert, key, der_a = make_cert(tmp, "first")
+    args = ["--config", cfg, "--metrics-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+            "--api-tls-cert", cert, "--api-tls-key", key]
+    with Straitd(brokers=2, extra_args=args) as d:
         msgs = notify_messages(ns, 30)
         check(any("READY=1" in m for m in msgs), "READY=1 on $NOTIFY_SOCKET: %r" % msgs)
         check(any("MAINPID=%d" % d.proc.pid in m for m in msgs), "MAINPID in %r" % msgs)
@@ -121,6 +140,22 @@ def test():
         check(cli("log", "--data-dir", d.data_dir).strip().startswith("level=info format=json"),
               "strait log shows the reloaded format")
         log("SIGHUP: %s" % rec["msg"])
+
+        # SIGHUP reloads the API's TLS certificate from the same paths
+        api = d.ready["apiEndpoint"]
+        check(served_cert(api) == der_a, "the API serves the first certificate")
+        _, _, der_b = make_cert(tmp, "second")
+        os.replace(os.path.join(tmp, "second.pem"), cert)
+        os.replace(os.path.join(tmp, "second.key"), key)
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: served_cert(api) == der_b, 10, "the API serving the new certificate")
+        with open(key, "w") as f:
+            f.write("not a key\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: any("TLS certificate not reloaded" in ln for ln in log_lines(d)), 10,
+                 "a broken key refused on SIGHUP")
+        check(served_cert(api) == der_b, "the previous certificate stays after a failed reload")
+        log("SIGHUP: API certificate reloaded; a broken key keeps the previous one")
 
         # SIGTERM drains: an open connection keeps working, new ones are refused
         host, port = d.endpoint()["bootstrap"].split(",")[0].rsplit(":", 1)
