@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "net/tls.h"
 #include "util/buf.h"
 
 static void
@@ -33,6 +35,11 @@ admin_usage(FILE *f)
                "  ctl-status                               control-plane snapshot and API address\n"
                "  state                                    accounts, users, roles, key ids, VPCs,\n"
                "                                           clusters, connections (no secrets)\n"
+               "  ca-certificate                           the installation CA that issues the TLS\n"
+               "                                           certificates of VPC-connection endpoints\n"
+               "                                           (PEM; clients trust it: ssl.ca.location)\n"
+               "  issue-client-certificate CN OUT [--org O]  a mutual-TLS client key (OUT.key) and\n"
+               "                                           certificate (OUT.pem) from that CA\n"
                "\n"
                "The socket defaults to $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock.\n");
 }
@@ -159,6 +166,77 @@ embedded_cmd(const char *sock, int argc, char **argv)
     return 2;
 }
 
+/* Prints the installation CA certificate, kept next to the admin socket (DATA/tls/ca.pem). */
+static int
+print_ca(const char *sock)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s", sock);
+    char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) : 1;
+    if (!slash)
+        path[0] = '.';
+    snprintf(path + dir_len, sizeof(path) - dir_len, "/tls/ca.pem");
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr,
+                "strait: no installation CA at %s (straitd creates it when the first VPC "
+                "connection endpoint opens)\n",
+                path);
+        return 1;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        fwrite(buf, 1, n, stdout);
+    fclose(f);
+    return 0;
+}
+
+/* Issues a mutual-TLS client certificate from the installation CA (DATA/tls, next to the socket). */
+static int
+issue_client(const char *sock, int argc, char **argv)
+{
+    if (argc != 3 && !(argc == 5 && strcmp(argv[3], "--org") == 0)) {
+        fprintf(stderr, "usage: strait admin issue-client-certificate CN OUT [--org O]\n");
+        return 2;
+    }
+    char dir[4200], key[4300], cert[4300];
+    snprintf(dir, sizeof(dir), "%s", sock);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    size_t used = strlen(dir);
+    snprintf(dir + used, sizeof(dir) - used, "/tls");
+    char ca_path[4300];
+    snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", dir);
+    if (access(ca_path, R_OK) != 0) {
+        fprintf(stderr,
+                "strait: no installation CA at %s (straitd creates it when the first VPC "
+                "connection endpoint opens)\n",
+                ca_path);
+        return 1;
+    }
+    const char *err = NULL;
+    struct st_tls_ca *ca = st_tls_ca_open(dir, &err);
+    if (!ca) {
+        fprintf(stderr, "strait: %s\n", err);
+        return 1;
+    }
+    snprintf(key, sizeof(key), "%s.key", argv[2]);
+    snprintf(cert, sizeof(cert), "%s.pem", argv[2]);
+    int rc = st_tls_issue_client(ca, argv[1], argc == 5 ? argv[4] : NULL, key, cert, &err);
+    st_tls_ca_free(ca);
+    if (rc != 0) {
+        fprintf(stderr, "strait: %s\n", err);
+        return 1;
+    }
+    printf("%s\n%s\n", key, cert);
+    return 0;
+}
+
 int
 st_cli_admin(int argc, char **argv)
 {
@@ -206,6 +284,10 @@ st_cli_admin(int argc, char **argv)
         return admin_call(sock, "GET", "/v1/ctl/status", NULL);
     if (strcmp(argv[0], "state") == 0)
         return admin_call(sock, "GET", "/v1/ctl/state", NULL);
+    if (strcmp(argv[0], "ca-certificate") == 0)
+        return print_ca(sock);
+    if (strcmp(argv[0], "issue-client-certificate") == 0)
+        return issue_client(sock, argc, argv);
     fprintf(stderr, "strait: unknown admin command '%s'\n", argv[0]);
     admin_usage(stderr);
     return 2;

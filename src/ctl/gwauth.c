@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl/gwauth.h"
 #include "gateway/gateway.h"
+#include "net/tls.h"
 #include "policy/policy.h"
 #include "util/log.h"
 
@@ -138,6 +140,8 @@ st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluste
                 scheme |= ST_GW_AUTH_SASL_IAM;
             else if (strcmp(c->authentication, "SASL_SCRAM") == 0)
                 scheme |= ST_GW_AUTH_SASL_SCRAM;
+            else if (strcmp(c->authentication, "TLS") == 0)
+                scheme |= ST_GW_AUTH_TLS;
             break;
         }
     }
@@ -146,4 +150,41 @@ st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluste
     if (st_gw_cluster_set_auth(gw, scheme, cluster_arn, region, &provider, st_snapshot_ref(snap)) !=
         0)
         st_error("cluster %s: cannot update the authentication of endpoint %s", cluster_arn, addr);
+}
+
+/* The installation CA, loaded (or created) once per data directory. */
+static struct st_tls_ca *the_ca;
+static char the_ca_dir[4200];
+
+int
+st_gwauth_tls(const char *data_dir, const char *addr, struct st_gw_cluster *gw, const char **err)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/tls", data_dir);
+    if (!the_ca || strcmp(the_ca_dir, dir) != 0) {
+        struct st_tls_ca *ca = st_tls_ca_open(dir, err);
+        if (!ca)
+            return -1;
+        st_tls_ca_free(the_ca);
+        the_ca = ca;
+        snprintf(the_ca_dir, sizeof(the_ca_dir), "%s", dir);
+    }
+    const char *names[] = {addr};
+    /* Client certificates must chain to DATA/tls/client-ca.pem when the operator put one there,
+     * else to the installation CA (`strait admin issue-client-certificate`). */
+    char client_ca[4300];
+    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.pem", dir);
+    if (access(client_ca, R_OK) != 0)
+        snprintf(client_ca, sizeof(client_ca), "%s", st_tls_ca_cert_path(the_ca));
+    SSL_CTX *ctx = st_tls_server_new(the_ca, names, 1, client_ca, err);
+    if (!ctx)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < st_gw_cluster_endpoint_count(gw) && rc == 0; i++)
+        if (st_gw_endpoint_set_tls(st_gw_cluster_endpoint(gw, i), ctx) != 0) {
+            *err = "cannot set the endpoint's TLS context";
+            rc = -1;
+        }
+    SSL_CTX_free(ctx);
+    return rc;
 }

@@ -20,4 +20,12 @@ struct st_gw_cluster;
 void st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluster_arn,
                      const char *addr, struct st_gw_cluster *gw);
 
+/*
+ * Makes every endpoint of `gw` (the gateway of endpoint address `addr`) TLS with a certificate
+ * for `addr` issued by the installation CA in `data_dir`/tls (created on first use). Returns 0, or
+ * -1 with *err.
+ */
+int st_gwauth_tls(const char *data_dir, const char *addr, struct st_gw_cluster *gw,
+                  const char **err) __attribute__((warn_unused_result));
+
 #endif

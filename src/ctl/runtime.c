@@ -216,7 +216,9 @@ ep_open(struct st_rt *rt, const char *addr, const char **err)
         return -1;
     }
     e->gw = gw_new(rt, rt->arn, suffix, err);
-    if (!e->gw || !st_gw_endpoint_add(e->gw, name, addr, false, err)) {
+    /* VPC-connection endpoints are TLS (SASL_SSL), certificates from the installation CA. */
+    if (!e->gw || !st_gw_endpoint_add(e->gw, name, addr, false, err) ||
+        st_gwauth_tls(rt->ctl->data_dir, addr, e->gw, err) != 0) {
         st_gw_cluster_free(e->gw);
         free(e->addr);
         free(e);

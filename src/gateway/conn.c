@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #include <event2/dns.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include "auth/dn.h"
 #include "gateway/internal.h"
 #include "kafka/frame.h"
 #include "net/sock.h"
@@ -40,6 +43,18 @@ struct st_flow {
     size_t ready;      /* bytes at buf head already scanned and ready to be written */
     uint64_t passthru; /* bytes of the current frame still to arrive, released unscanned */
     size_t need;       /* bytes the scanner waits for to complete a frame it must see whole */
+};
+
+struct st_conn;
+
+/*
+ * How bytes move on one socket: raw read(2)/send(2), or TLS records through the connection's SSL.
+ * read: bytes read, 0 on EOF, -1 on error, -2 would block. write: bytes written, -1 on error, -2
+ * would block.
+ */
+struct conn_io {
+    ssize_t (*read)(struct st_conn *conn, int fd, void *buf, size_t n);
+    ssize_t (*write)(struct st_conn *conn, int fd, const void *buf, size_t n);
 };
 
 struct st_pending {
@@ -81,6 +96,12 @@ struct st_conn {
     bool auth_failed;                  /* failure answer queued: no more reads, close soon */
     struct event *fail_timer;          /* delays the failure answer and the close */
     char peer_ip[64];                  /* client address without the port */
+    const struct conn_io *cio;         /* client side I/O: raw or TLS */
+    SSL *ssl;                          /* client TLS session on TLS endpoints, else NULL */
+    bool tls_checked;                  /* first client bytes inspected (plaintext on TLS port) */
+    bool tls_want_write;               /* TLS needs the client socket writable to read on */
+    bool tls_done;                     /* handshake finished and the client certificate judged */
+    char tls_err[160];                 /* last TLS failure, for the close reason */
     struct st_conn *prev, *next;       /* cluster's list of open connections */
 };
 
@@ -174,9 +195,10 @@ st_conn_close(struct st_conn *conn, const char *reason)
     st_debug("C-%llu %s: closed after %llu bytes in, %llu bytes out", (unsigned long long)conn->id,
              conn->peer, (unsigned long long)conn->bytes_in, (unsigned long long)conn->bytes_out);
     /* Best effort: whatever response bytes are ready go out before the close. */
-    if (conn->cfd >= 0 && conn->resp.ready > 0)
-        (void)send(conn->cfd, st_buf_head(&conn->resp.buf), conn->resp.ready,
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (conn->cfd >= 0 && conn->resp.ready > 0 && conn->cio)
+        (void)conn->cio->write(conn, conn->cfd, st_buf_head(&conn->resp.buf), conn->resp.ready);
+    if (conn->ssl)
+        SSL_free(conn->ssl);
     if (conn->dns_req)
         evdns_getaddrinfo_cancel(conn->dns_req);
     event_drop(&conn->c_rev);
@@ -660,41 +682,114 @@ process_responses(struct st_conn *conn)
 
 /* ---- I/O ---- */
 
+static ssize_t
+raw_read(struct st_conn *conn, int fd, void *buf, size_t n)
+{
+    ssize_t r = read(fd, buf, n);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return -2;
+    return r;
+}
+
+static ssize_t
+raw_write(struct st_conn *conn, int fd, const void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+        if (r >= 0)
+            return r;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -2;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Maps an SSL_read/SSL_write result; records why a failure happened. */
+static ssize_t
+tls_result(struct st_conn *conn, int r, bool reading)
+{
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(conn->ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return -2;
+    if (e == SSL_ERROR_WANT_WRITE) {
+        if (reading)
+            conn->tls_want_write = true;
+        return -2;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    unsigned long code = ERR_peek_last_error();
+    if (code)
+        snprintf(conn->tls_err, sizeof(conn->tls_err), "TLS %s failed: %s",
+                 SSL_is_init_finished(conn->ssl) ? "session" : "handshake",
+                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
+    else if (e == SSL_ERROR_SYSCALL && !SSL_is_init_finished(conn->ssl))
+        snprintf(conn->tls_err, sizeof(conn->tls_err),
+                 "TLS handshake failed: the client closed the connection (does it trust strait's "
+                 "CA?)");
+    ERR_clear_error();
+    return e == SSL_ERROR_SYSCALL && !code && SSL_is_init_finished(conn->ssl) ? 0 : -1;
+}
+
+static ssize_t
+tls_read(struct st_conn *conn, int fd, void *buf, size_t n)
+{
+    ERR_clear_error();
+    return tls_result(conn, SSL_read(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), true);
+}
+
+static ssize_t
+tls_write(struct st_conn *conn, int fd, const void *buf, size_t n)
+{
+    ERR_clear_error();
+    return tls_result(conn, SSL_write(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), false);
+}
+
+static const struct conn_io raw_io = {raw_read, raw_write};
+static const struct conn_io tls_io = {tls_read, tls_write};
+
 /*
  * Reads what the socket has into `f` (bounded). Returns bytes read, 0 on EOF, -1 on error, or -2
- * when the read would block.
+ * when the read would block. TLS may hold decrypted bytes beyond one record: read on while there
+ * is room (what stays buffered is picked up by conn_update()).
  */
 static ssize_t
-read_into(int fd, struct st_flow *f)
+read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f)
 {
     size_t want = READ_CHUNK;
     if (f->need > want)
         want = f->need;
     if (st_buf_reserve(&f->buf, want) != 0)
         return -1;
-    ssize_t n = read(fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
-    if (n > 0) {
-        f->buf.len += (size_t)n;
+    ssize_t n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
+    if (n <= 0)
         return n;
+    f->buf.len += (size_t)n;
+    ssize_t total = n;
+    while (io == &tls_io && st_buf_room(&f->buf) > 0 && SSL_pending(conn->ssl) > 0) {
+        n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
+        if (n <= 0)
+            break;
+        f->buf.len += (size_t)n;
+        total += n;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return -2;
-    return n;
+    return total;
 }
 
 /* Writes the ready bytes of `f` to fd. Returns 0 (all or some written / would block) or -1. */
 static int
-write_from(int fd, struct st_flow *f, uint64_t *counter, uint64_t *counter2)
+write_from(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f,
+           uint64_t *counter, uint64_t *counter2)
 {
     while (f->ready > 0) {
-        ssize_t n = send(fd, st_buf_head(&f->buf), f->ready, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            if (errno == EINTR)
-                continue;
+        ssize_t n = io->write(conn, fd, st_buf_head(&f->buf), f->ready);
+        if (n == -2)
+            return 0;
+        if (n < 0)
             return -1;
-        }
         f->ready -= (size_t)n;
         *counter += (uint64_t)n;
         *counter2 += (uint64_t)n;
@@ -708,7 +803,7 @@ flush_to_upstream(struct st_conn *conn)
 {
     if (conn->state != CONN_OPEN || conn->req.ready == 0)
         return;
-    if (write_from(conn->ufd, &conn->req, &conn->cluster->counters.bytes_to_upstream,
+    if (write_from(conn, &raw_io, conn->ufd, &conn->req, &conn->cluster->counters.bytes_to_upstream,
                    &conn->ep->counters.bytes_to_upstream) != 0)
         close_fmt(conn, ST_LOG_INFO, "broker %d connection failed: %s", conn->node_id,
                   strerror(errno));
@@ -720,11 +815,13 @@ flush_to_client(struct st_conn *conn)
     if (conn->resp.ready == 0)
         return;
     size_t before = conn->resp.ready;
-    int rc = write_from(conn->cfd, &conn->resp, &conn->cluster->counters.bytes_to_clients,
+    int rc = write_from(conn, conn->cio, conn->cfd, &conn->resp,
+                        &conn->cluster->counters.bytes_to_clients,
                         &conn->ep->counters.bytes_to_clients);
     conn->bytes_out += before - conn->resp.ready;
     if (rc != 0)
-        close_fmt(conn, ST_LOG_DEBUG, "client write failed: %s", strerror(errno));
+        close_fmt(conn, ST_LOG_DEBUG, "client write failed: %s",
+                  conn->tls_err[0] ? conn->tls_err : strerror(errno));
 }
 
 static void
@@ -752,10 +849,65 @@ conn_update(struct st_conn *conn)
     bool u_read = conn->state == CONN_OPEN &&
                   (resp_unsent < lim->buffer_high_water || conn->resp.need);
     set_event(conn->c_rev, &conn->c_rd_on, c_read);
-    set_event(conn->c_wev, &conn->c_wr_on, conn->resp.ready > 0 && !conn->auth_failed);
+    /* Decrypted bytes TLS already holds raise no socket event: deliver them. */
+    if (c_read && conn->ssl && SSL_pending(conn->ssl) > 0)
+        event_active(conn->c_rev, EV_READ, 0);
+    set_event(conn->c_wev, &conn->c_wr_on,
+              (conn->resp.ready > 0 && !conn->auth_failed) || conn->tls_want_write);
     set_event(conn->u_rev, &conn->u_rd_on, u_read);
     set_event(conn->u_wev, &conn->u_wr_on,
               conn->state == CONN_CONNECTING || (conn->state == CONN_OPEN && conn->req.ready > 0));
+}
+
+/*
+ * Once the TLS handshake is done: on an endpoint that serves mutual TLS, a verified client
+ * certificate authenticates the connection as User:<subject DN> (Kafka's RFC 2253 form, DEFAULT
+ * mapping). Without one, a TLS-only endpoint closes the connection; a SASL endpoint goes on with
+ * SASL. Returns 0, or -1 when the connection was closed.
+ */
+static int
+tls_identify(struct st_conn *conn)
+{
+    conn->tls_done = true;
+    unsigned scheme = conn->cluster->auth.scheme;
+    if (!(scheme & ST_GW_AUTH_TLS) || conn->authenticated)
+        return 0;
+    X509 *peer = SSL_get0_peer_certificate(conn->ssl);
+    if (!peer || SSL_get_verify_result(conn->ssl) != X509_V_OK) {
+        if (scheme & (ST_GW_AUTH_SASL_IAM | ST_GW_AUTH_SASL_SCRAM))
+            return 0;
+        close_fmt(conn, ST_LOG_WARN,
+                  "mutual TLS: the client sent no certificate; this endpoint (TLS "
+                  "authentication) needs one issued by the configured client CA");
+        return -1;
+    }
+    struct st_buf dn, name;
+    st_buf_init(&dn, 0);
+    st_buf_init(&name, 0);
+    const char *err = NULL;
+    static struct st_dn_rules *rules;
+    if (!rules)
+        rules = st_dn_rules_new(NULL, &err);
+    int rc = rules && st_dn_rfc2253(X509_get_subject_name(peer), &dn, &err) == 0 &&
+                     st_dn_rules_map(rules, (const char *)st_buf_head(&dn), st_buf_used(&dn),
+                                     &name, &err) == 0
+                 ? 0
+                 : -1;
+    if (rc != 0) {
+        st_buf_free(&dn);
+        st_buf_free(&name);
+        close_fmt(conn, ST_LOG_WARN, "mutual TLS: no principal for the client certificate: %s",
+                  err ? err : "mapping failed");
+        return -1;
+    }
+    conn->authenticated = true;
+    conn->cluster->counters.auth_ok++;
+    conn->ep->counters.auth_ok++;
+    st_info("C-%llu %s->%s: authenticated User:%s with mutual TLS", (unsigned long long)conn->id,
+            conn->peer, conn->ep->address, (const char *)st_buf_head(&name));
+    st_buf_free(&dn);
+    st_buf_free(&name);
+    return 0;
 }
 
 /* Client readable: read, scan, forward. */
@@ -763,11 +915,37 @@ static void
 on_client_read(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    ssize_t n = read_into(conn->cfd, &conn->req);
-    if (n == -2)
+    if (conn->ssl && !conn->tls_checked) {
+        /* A TLS client starts with a handshake record (0x16); a Kafka frame starts with the
+         * high byte of its size (0x00). */
+        uint8_t b;
+        ssize_t p = recv(conn->cfd, &b, 1, MSG_PEEK);
+        if (p < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (p == 1 && b != 0x16) {
+            close_fmt(conn, ST_LOG_WARN,
+                      "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS "
+                      "handshake): configure the client with security.protocol=SASL_SSL (or SSL) "
+                      "and trust strait's CA",
+                      b);
+            return;
+        }
+        conn->tls_checked = true;
+    }
+    ssize_t n = read_into(conn, conn->cio, conn->cfd, &conn->req);
+    if (conn->ssl && !conn->tls_done && SSL_is_init_finished(conn->ssl) && tls_identify(conn) != 0)
         return;
+    if (n == -2) {
+        if (conn->tls_want_write)
+            conn_update(conn);
+        return;
+    }
     if (n <= 0) {
-        close_fmt(conn, ST_LOG_DEBUG, n == 0 ? "client closed the connection" : "client read error");
+        if (conn->tls_err[0])
+            close_fmt(conn, ST_LOG_WARN, "%s", conn->tls_err);
+        else
+            close_fmt(conn, ST_LOG_DEBUG,
+                      n == 0 ? "client closed the connection" : "client read error");
         return;
     }
     conn->bytes_in += (uint64_t)n;
@@ -797,6 +975,13 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
     uint64_t closed = conn->cluster->counters.conns_closed;
+    if (conn->tls_want_write) {
+        /* TLS wanted to write while reading (handshake): go on reading now. */
+        conn->tls_want_write = false;
+        on_client_read(fd, EV_READ, conn);
+        if (conn->cluster->counters.conns_closed != closed)
+            return;
+    }
     flush_to_client(conn);
     if (conn->cluster->counters.conns_closed != closed)
         return;
@@ -807,7 +992,7 @@ static void
 on_upstream_read(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    ssize_t n = read_into(conn->ufd, &conn->resp);
+    ssize_t n = read_into(conn, &raw_io, conn->ufd, &conn->resp);
     if (n == -2)
         return;
     if (n <= 0) {
@@ -918,6 +1103,19 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     st_buf_init(&conn->scratch, 0);
     st_sock_addr_str(fd, 0, conn->peer, sizeof(conn->peer));
     snprintf(conn->peer_ip, sizeof(conn->peer_ip), "%s", conn->peer);
+    conn->cio = &raw_io;
+    if (ep->tls) {
+        conn->ssl = SSL_new(ep->tls);
+        if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
+            SSL_free(conn->ssl);
+            st_sasl_free(conn->sasl);
+            close(fd);
+            free(conn);
+            return;
+        }
+        SSL_set_accept_state(conn->ssl);
+        conn->cio = &tls_io;
+    }
     char *colon = strrchr(conn->peer_ip, ':');
     if (colon)
         *colon = '\0';

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "gateway/internal.h"
 #include "net/sock.h"
 #include "util/log.h"
@@ -238,7 +240,18 @@ st_gw_endpoint_free(struct st_gw_endpoint *e)
     }
     free(e->listeners);
     free(e->ingress);
+    SSL_CTX_free(e->tls);
     free(e);
+}
+
+int
+st_gw_endpoint_set_tls(struct st_gw_endpoint *e, struct ssl_ctx_st *ctx)
+{
+    if (ctx && SSL_CTX_up_ref(ctx) != 1)
+        return -1;
+    SSL_CTX_free(e->tls);
+    e->tls = ctx;
+    return 0;
 }
 
 int

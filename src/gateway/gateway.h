@@ -128,6 +128,7 @@ enum st_gw_auth_scheme {
     ST_GW_AUTH_NONE = 0,       /* none configured: nothing but ApiVersions is served */
     ST_GW_AUTH_SASL_IAM = 1,   /* AWS_MSK_IAM and OAUTHBEARER (MSK IAM tokens) */
     ST_GW_AUTH_SASL_SCRAM = 2, /* SCRAM-SHA-512 and SCRAM-SHA-256 */
+    ST_GW_AUTH_TLS = 4,        /* mutual TLS: a verified client certificate authenticates */
 };
 
 /*
@@ -168,6 +169,16 @@ struct st_gw_auth_provider {
 int st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
                            const char *cluster_arn, const char *region,
                            const struct st_gw_auth_provider *ops, void *ctx)
+    __attribute__((warn_unused_result));
+
+struct ssl_ctx_st;
+/*
+ * Makes the endpoint TLS: connections accepted from now on handshake with `ctx` (an SSL_CTX; the
+ * endpoint takes its own reference, NULL = plaintext again). Connections already open keep the
+ * context they started with, so replacing it (certificate reload) never disturbs them.
+ * Returns 0 or -1.
+ */
+int st_gw_endpoint_set_tls(struct st_gw_endpoint *e, struct ssl_ctx_st *ctx)
     __attribute__((warn_unused_result));
 
 /*

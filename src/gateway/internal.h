@@ -37,6 +37,7 @@ struct st_gw_endpoint {
     bool ingress_enforced;               /* security-group rules apply (VPC connections) */
     struct st_gw_ingress *ingress;       /* the rules, owned */
     size_t n_ingress;                    /* number of rules */
+    struct ssl_ctx_st *tls;              /* TLS context (one reference), NULL = plaintext */
 };
 
 /* Periodic broker discovery: a tiny Kafka client (ApiVersions, then Metadata without topics). */

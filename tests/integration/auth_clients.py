@@ -1,11 +1,13 @@
-"""Client side of test_auth_sasl.js (not a test by itself): python3 confluent-kafka with
-SASL_PLAINTEXT SCRAM-SHA-512 and OAUTHBEARER (token from oauth_cb), kcat with SCRAM, and raw Kafka
-frames for the negatives real clients cannot produce: SASL before the handshake, an oversized
+"""Client side of test_auth_sasl.js (not a test by itself): python3 confluent-kafka with SASL_SSL
+SCRAM-SHA-512 and OAUTHBEARER (token from oauth_cb), kcat with SASL_SSL SCRAM, and raw Kafka frames
+over TLS for the negatives real clients cannot produce: SASL before the handshake, an oversized
 pre-authentication frame, a replayed AWS_MSK_IAM signature outside the time window, a payload for
-another host, SaslHandshake v0.
+another host, SaslHandshake v0; a plaintext client on the TLS port and a client that does not
+trust strait's CA. Mutual TLS: confluent-kafka and kcat with a client certificate issued by the
+installation CA (produce, consume, metadata), and a client certificate from another CA (refused).
 
 Environment (set by test_auth_sasl.js): ST_IAM_BROKERS, ST_SCRAM_BROKERS (host:port lists),
-ST_REGION, ST_OAUTH_TOKEN, and the dev user's keys in ST_DEV_KEY / ST_DEV_SECRET.
+ST_REGION, ST_OAUTH_TOKEN, ST_CA (installation CA certificate), and the dev user's keys in ST_DEV_KEY / ST_DEV_SECRET.
 Exits non-zero on the first failed check.
 """
 import datetime
@@ -15,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 IAM = os.environ["ST_IAM_BROKERS"].split(",")
 SCRAM = os.environ["ST_SCRAM_BROKERS"].split(",")
 REGION = os.environ["ST_REGION"]
+CA = os.environ["ST_CA"]
 TOKEN = os.environ["ST_OAUTH_TOKEN"]
 DEV_KEY = os.environ["ST_DEV_KEY"]
 DEV_SECRET = os.environ["ST_DEV_SECRET"]
@@ -87,10 +91,13 @@ def frame(api_key, version, corr, body, client_id=b"raw"):
     return struct.pack(">i", len(msg)) + msg
 
 
-def connect(hp):
+def connect(hp, tls=True):
     host, port = hp.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
-    return s
+    if not tls:
+        return s
+    ctx = ssl.create_default_context(cafile=CA)
+    return ctx.wrap_socket(s, server_hostname=host)
 
 
 def read_frame(s):
@@ -134,7 +141,7 @@ def authenticate(s, auth_bytes, corr=2):
 def closed_without_response(s):
     try:
         return read_frame(s) is None
-    except (ConnectionResetError, socket.timeout):
+    except (ConnectionResetError, socket.timeout, ssl.SSLError):
         return True
 
 
@@ -167,7 +174,7 @@ def iam_payload(host, when, akid, secret, region=REGION):
 
 
 def main():
-    scram = {"bootstrap.servers": ",".join(SCRAM), "security.protocol": "SASL_PLAINTEXT",
+    scram = {"bootstrap.servers": ",".join(SCRAM), "security.protocol": "SASL_SSL", "ssl.ca.location": CA,
              "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "alice",
              "sasl.password": "alice-secret"}
     produce_consume(scram, "scram-py", "via SCRAM-SHA-512")
@@ -179,7 +186,7 @@ def main():
         calls.append(config)
         return TOKEN, time.time() + 600
 
-    oauth = {"bootstrap.servers": ",".join(IAM), "security.protocol": "SASL_PLAINTEXT",
+    oauth = {"bootstrap.servers": ",".join(IAM), "security.protocol": "SASL_SSL", "ssl.ca.location": CA,
              "sasl.mechanisms": "OAUTHBEARER", "oauth_cb": oauth_cb}
     produce_consume(oauth, "oauth-py", "via OAUTHBEARER")
     check(calls, "oauth_cb was called")
@@ -196,19 +203,71 @@ def main():
         expect_auth_error(dict(oauth, **{"oauth_cb": lambda c, t=tok: (t, time.time() + 600)}),
                           what, word)
 
+    # ---- mutual TLS (security.protocol=SSL with a client certificate)
+    mtls = {"bootstrap.servers": os.environ["ST_TLS_BROKERS"], "security.protocol": "SSL",
+            "ssl.ca.location": CA, "ssl.certificate.location": os.environ["ST_CLIENT_CERT"],
+            "ssl.key.location": os.environ["ST_CLIENT_KEY"]}
+    produce_consume(mtls, "mtls-py", "via mutual TLS")
+    log("confluent-kafka mutual TLS: produce + consume")
+    work = os.environ["ST_WORK_DIR"]
+    rogue_key, rogue_cert = os.path.join(work, "rogue.key"), os.path.join(work, "rogue.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mtls-client/O=payments",
+                    "-days", "1", "-keyout", rogue_key, "-out", rogue_cert],
+                   check=True, capture_output=True, timeout=60)
+    errors = []
+    p = Producer(dict(mtls, **{"ssl.certificate.location": rogue_cert,
+                               "ssl.key.location": rogue_key,
+                               "error_cb": lambda e: errors.append(e)}))
+    deadline = time.monotonic() + 20
+    while not errors and time.monotonic() < deadline:
+        p.poll(0.2)
+    check(errors and errors[0].code() in (KafkaError._SSL, KafkaError._TRANSPORT,
+                                          KafkaError._ALL_BROKERS_DOWN),
+          "client certificate from another CA: %s" % [str(e) for e in errors])
+    try:
+        p.list_topics(timeout=1)
+        raise AssertionError("a client certificate from another CA got metadata")
+    except KafkaException:
+        pass
+    log("  ok: client certificate from another CA: %s" % errors[0].str()[:160])
+
     kcat = shutil.which("kcat") or shutil.which("kafkacat")
     if kcat:
-        out = subprocess.run([kcat, "-b", SCRAM[0], "-X", "security.protocol=SASL_PLAINTEXT",
+        out = subprocess.run([kcat, "-b", SCRAM[0], "-X", "security.protocol=SASL_SSL",
+                              "-X", "ssl.ca.location=" + CA,
                               "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=alice",
                               "-X", "sasl.password=alice-secret", "-L", "-m", "15"],
                              capture_output=True, text=True, timeout=60)
         check(out.returncode == 0 and "broker" in out.stdout, "kcat SCRAM -L: %s %s" % (out.stdout, out.stderr))
         log("kcat SCRAM-SHA-512 metadata: ok")
+        out = subprocess.run([kcat, "-b", os.environ["ST_TLS_BROKERS"].split(",")[0],
+                              "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + CA,
+                              "-X", "ssl.certificate.location=" + os.environ["ST_CLIENT_CERT"],
+                              "-X", "ssl.key.location=" + os.environ["ST_CLIENT_KEY"],
+                              "-L", "-m", "15"], capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0 and "broker" in out.stdout,
+              "kcat mutual TLS -L: %s %s" % (out.stdout, out.stderr))
+        log("kcat mutual TLS metadata: ok")
     else:
         log("kcat not installed: kcat check skipped")
 
-    # ---- raw negatives
+    # ---- TLS negatives: a plaintext Kafka client on the TLS port; a client without strait's CA
     host = IAM[0].rsplit(":", 1)[0]
+    s = connect(IAM[0], tls=False)
+    s.sendall(frame(18, 0, 1, b""))
+    check(closed_without_response(s), "plaintext ApiVersions on a TLS endpoint: closed")
+    s.close()
+    log("  ok: plaintext client on a TLS endpoint: closed")
+    raw = socket.create_connection((host, int(IAM[0].rsplit(":", 1)[1])), timeout=10)
+    try:
+        ssl.create_default_context().wrap_socket(raw, server_hostname=host)
+        raise AssertionError("a client that does not trust strait's CA completed the handshake")
+    except ssl.SSLCertVerificationError as e:
+        log("  ok: client without strait's CA: %s" % e.verify_message)
+    raw.close()
+
+    # ---- raw negatives
     s = connect(IAM[0])
     s.sendall(frame(3, 1, 7, struct.pack(">i", 0)))
     check(closed_without_response(s), "Metadata before the handshake: closed without a response")

@@ -61,7 +61,7 @@ class Straitd {
   constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
   async start() {
     this.logFile = path.join(this.dir, 'straitd.log');
-    const out = fs.openSync(this.logFile, 'w');
+    const out = fs.openSync(this.logFile, 'a');
     this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
       '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
       '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info'],
@@ -159,8 +159,10 @@ async function produceConsume(kafka, topic, value) {
   check(got === value, `consumed ${got}, expected ${value}`);
 }
 
+// VPC-connection endpoints are TLS with a certificate from the installation CA (DATA/tls/ca.pem).
+let caPem = null;
 function client(brokers, sasl, id) {
-  return new Kafka({ brokers, clientId: id, sasl, ssl: false, logLevel: logLevel.NOTHING,
+  return new Kafka({ brokers, clientId: id, sasl, ssl: { ca: [caPem] }, logLevel: logLevel.NOTHING,
     retry: { retries: 0 }, connectionTimeout: 5000, authenticationTimeout: 5000 });
 }
 
@@ -209,11 +211,12 @@ async function main() {
 
     const arn = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'authdemo',
       Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 1,
-        ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Unauthenticated: { Enabled: false } },
+        ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Unauthenticated: { Enabled: false },
+          Tls: { Enabled: true, CertificateAuthorityArnList: [`arn:aws:acm-pca:${REGION}:${PROVIDER}:certificate-authority/strait`] } },
         BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }))).ClusterArn;
     let info = await waitActive(admin, arn);
     await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
-      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } } } } } }));
+      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Tls: { Enabled: true } } } } }));
     info = await waitActive(admin, arn);
     await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: clusterPolicy(arn) }));
     await admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn,
@@ -221,13 +224,28 @@ async function main() {
     const req = { TargetClusterArn: arn, VpcId: 'vpc-client', ClientSubnets: ['subnet-c1'], SecurityGroups: ['sg-c'] };
     const iamConn = (await dev.send(new K.CreateVpcConnectionCommand({ ...req, Authentication: 'SASL_IAM' }))).VpcConnectionArn;
     const scramConn = (await dev.send(new K.CreateVpcConnectionCommand({ ...req, Authentication: 'SASL_SCRAM' }))).VpcConnectionArn;
+    const tlsConn = (await dev.send(new K.CreateVpcConnectionCommand({ ...req, Authentication: 'TLS' }))).VpcConnectionArn;
     await waitConn(dev, iamConn);
     await waitConn(dev, scramConn);
+    await waitConn(dev, tlsConn);
     const bb = await dev.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
     const iamBrokers = (bb.BootstrapBrokerStringVpcConnectivitySaslIam || '').split(',').filter(Boolean);
     const scramBrokers = (bb.BootstrapBrokerStringVpcConnectivitySaslScram || '').split(',').filter(Boolean);
+    const tlsBrokers = (bb.BootstrapBrokerStringVpcConnectivityTls || '').split(',').filter(Boolean);
+    check(tlsBrokers.length >= 1, `TLS bootstrap string ${JSON.stringify(bb)}`);
     check(iamBrokers.length >= 1 && scramBrokers.length >= 1, `bootstrap strings ${JSON.stringify(bb)}`);
     log(`SASL_IAM endpoints ${iamBrokers}, SASL_SCRAM endpoints ${scramBrokers}`);
+    const caPath = path.join(d.data, 'tls', 'ca.pem');
+    caPem = fs.readFileSync(caPath, 'utf8');
+    check(/BEGIN CERTIFICATE/.test(caPem), 'the installation CA certificate exists');
+    const exported = execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' });
+    check(exported === caPem, '`strait admin ca-certificate` exports the CA');
+    // A mutual-TLS client certificate from the installation CA.
+    const clientOut = path.join(dir, 'client');
+    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'issue-client-certificate',
+      'mtls-client', clientOut, '--org', 'payments'], { encoding: 'utf8' });
+    check((fs.statSync(`${clientOut}.key`).mode & 0o077) === 0, 'the client key is private (0600)');
+    check((fs.statSync(path.join(d.data, 'tls', 'ca.key')).mode & 0o077) === 0, 'the CA key is private (0600)');
 
     // ---- AWS_MSK_IAM with a user of the client account (cross-account: identity + cluster policy)
     await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-user'),
@@ -266,7 +284,8 @@ async function main() {
     const env = { ...process.env, ST_IAM_BROKERS: iamBrokers.join(','), ST_SCRAM_BROKERS: scramBrokers.join(','),
       ST_REGION: REGION, ST_OAUTH_TOKEN: (await generateAuthTokenFromCredentialsProvider({ region: REGION,
         awsCredentialsProvider: async () => KEYS.dev })).token,
-      ST_DEV_KEY: KEYS.dev.accessKeyId, ST_DEV_SECRET: KEYS.dev.secretAccessKey,
+      ST_CA: caPath, ST_TLS_BROKERS: tlsBrokers.join(','), ST_CLIENT_CERT: `${clientOut}.pem`,
+      ST_CLIENT_KEY: `${clientOut}.key`, ST_WORK_DIR: dir, ST_DEV_KEY: KEYS.dev.accessKeyId, ST_DEV_SECRET: KEYS.dev.secretAccessKey,
       // OAUTHBEARER negatives go through librdkafka, which answers the RFC 7628 error challenge
       // (kafkajs takes the challenge for a success and only fails on its next request).
       ST_EXPIRED_TOKEN: await craftToken(role, { date: new Date(Date.now() - 3600 * 1000) }),
@@ -285,12 +304,29 @@ async function main() {
       /Unexpected Kafka request of type Metadata during SASL handshake/,
       /authenticated User:alice with SCRAM-SHA-512/,
       /authenticated arn:aws:sts::444455556666:assumed-role\/connector\/oauth-session with OAUTHBEARER/,
-      /authenticated arn:aws:iam::444455556666:user\/dev with AWS_MSK_IAM/]) {
+      /authenticated arn:aws:iam::444455556666:user\/dev with AWS_MSK_IAM/,
+      /plaintext client on a TLS endpoint/,
+      /authenticated User:CN=mtls-client,O=payments with mutual TLS/,
+      /TLS handshake failed: certificate verify failed/,
+      /TLS handshake failed/]) {
       check(re.test(text), `straitd log has ${re}`);
     }
     check(!text.includes(KEYS.dev.secretAccessKey) && !text.includes('alice-secret') && !text.includes(role.sessionToken),
       'no secret in the log');
     log('log lines present, no secrets logged');
+
+    // ---- restart: the same installation CA; clients authenticate again through the endpoints
+    const r = await d.stop();
+    check(r && r.code === 0, `straitd exited cleanly (${JSON.stringify(r)})`);
+    await d.start();
+    check(fs.readFileSync(caPath, 'utf8') === caPem, 'the installation CA survives a restart');
+    const iamAgain = client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-restart');
+    await waitFor(async () => {
+      const adm = iamAgain.admin();
+      try { await adm.connect(); await adm.disconnect(); return true; } catch (e) { return false; }
+    }, 'an AWS_MSK_IAM client through the endpoint after the restart', 30000, 500);
+    await produceConsume(iamAgain, 'iam-restart', 'after a restart');
+    log('restart: same CA, AWS_MSK_IAM produce + consume again');
   } catch (e) {
     failed = true;
     console.error(`FAIL: ${e.stack || e}`);

@@ -1,0 +1,49 @@
+/*
+ * TLS for Kafka endpoints (OpenSSL 3): a per-installation certificate authority kept in the data
+ * directory (created on first start, key 0600), server certificates it issues for endpoint
+ * addresses (SANs), and server contexts (TLS 1.2+, no renegotiation) for non-blocking sockets.
+ * Context: st_tls_ca_* and st_tls_server_new run on the loop at endpoint creation (key generation
+ * and signing take well under a millisecond with P-256).
+ */
+#ifndef ST_NET_TLS_H
+#define ST_NET_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+struct st_tls_ca; /* CA certificate + key */
+
+/*
+ * Loads the CA from `dir`/ca.pem and `dir`/ca.key, creating both (directory 0700, key 0600) when
+ * absent. Returns a new CA (free with st_tls_ca_free()) or NULL with *err.
+ */
+struct st_tls_ca *st_tls_ca_open(const char *dir, const char **err)
+    __attribute__((warn_unused_result));
+void st_tls_ca_free(struct st_tls_ca *ca);
+
+/* Path of the CA certificate (PEM) clients trust; valid while `ca` lives. */
+const char *st_tls_ca_cert_path(const struct st_tls_ca *ca);
+
+/*
+ * A server context for an endpoint: a fresh key and a certificate issued by `ca` whose SANs are
+ * `names` (IP literals become IP SANs, anything else DNS SANs; the first is also the CN); TLS 1.2
+ * minimum, renegotiation off, partial writes. With `client_ca` (a PEM file) client certificates
+ * are requested and, when presented, must chain to it (mutual TLS); whether one is required is
+ * the caller's decision after the handshake. Returns a new SSL_CTX (release with SSL_CTX_free();
+ * connections keep their own reference) or NULL with *err.
+ */
+SSL_CTX *st_tls_server_new(const struct st_tls_ca *ca, const char *const *names, size_t n,
+                           const char *client_ca, const char **err)
+    __attribute__((warn_unused_result));
+
+/*
+ * Issues a client certificate (clientAuth) for subject `CN=<cn>,O=<org>` with a fresh key, writing
+ * the key to `key_path` (0600) and the certificate to `cert_path` (PEM). For mutual-TLS clients of
+ * VPC connections. Returns 0, or -1 with *err.
+ */
+int st_tls_issue_client(const struct st_tls_ca *ca, const char *cn, const char *org,
+                        const char *key_path, const char *cert_path, const char **err)
+    __attribute__((warn_unused_result));
+
+#endif
