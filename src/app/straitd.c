@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,8 +505,11 @@ write_ready_file(struct straitd *d)
         for (size_t j = 0; j < pm->n; j++) {
             json_array_append_new(brokers, json_pack("{s:i, s:i}", "nodeId", pm->entries[j].node_id,
                                                      "port", pm->entries[j].port));
-            int w = snprintf(boot + bl, sizeof(boot) - bl, "%s%s:%d", bl ? "," : "",
-                             st_gw_endpoint_address(e), pm->entries[j].port);
+            /* IPv6 literals are bracketed so clients can split host and port. */
+            const char *addr = st_gw_endpoint_address(e);
+            bool v6 = strchr(addr, ':') != NULL;
+            int w = snprintf(boot + bl, sizeof(boot) - bl, "%s%s%s%s:%d", bl ? "," : "",
+                             v6 ? "[" : "", addr, v6 ? "]" : "", pm->entries[j].port);
             if (w > 0 && (size_t)w < sizeof(boot) - bl)
                 bl += (size_t)w;
         }
