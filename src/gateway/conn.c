@@ -324,13 +324,15 @@ static void
 on_fail_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    uint64_t closed = conn->cluster->counters.conns_closed;
+    /* conn may be freed by what follows: keep the cluster to detect that. */
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t closed = c->counters.conns_closed;
     /* The failure answer goes out (after any response still due before it), then the close. */
     process_responses(conn);
-    if (conn->cluster->counters.conns_closed != closed)
+    if (c->counters.conns_closed != closed)
         return;
     flush_to_client(conn);
-    if (conn->cluster->counters.conns_closed != closed)
+    if (c->counters.conns_closed != closed)
         return;
     st_conn_close(conn, "authentication failed");
 }
@@ -974,16 +976,18 @@ static void
 on_client_write(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    uint64_t closed = conn->cluster->counters.conns_closed;
+    /* conn may be freed by what follows: keep the cluster to detect that. */
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t closed = c->counters.conns_closed;
     if (conn->tls_want_write) {
         /* TLS wanted to write while reading (handshake): go on reading now. */
         conn->tls_want_write = false;
         on_client_read(fd, EV_READ, conn);
-        if (conn->cluster->counters.conns_closed != closed)
+        if (c->counters.conns_closed != closed)
             return;
     }
     flush_to_client(conn);
-    if (conn->cluster->counters.conns_closed != closed)
+    if (c->counters.conns_closed != closed)
         return;
     conn_update(conn);
 }
@@ -1017,7 +1021,9 @@ static void
 on_upstream_write(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    uint64_t closed = conn->cluster->counters.conns_closed;
+    /* conn may be freed by what follows: keep the cluster to detect that. */
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t closed = c->counters.conns_closed;
     if (conn->state == CONN_CONNECTING) {
         int e = st_sock_connect_result(conn->ufd);
         if (e != 0) {
@@ -1031,7 +1037,7 @@ on_upstream_write(evutil_socket_t fd, short what, void *arg)
         st_sock_tune_tcp(conn->ufd);
     }
     flush_to_upstream(conn);
-    if (conn->cluster->counters.conns_closed != closed)
+    if (c->counters.conns_closed != closed)
         return;
     conn_update(conn);
 }
