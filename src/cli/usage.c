@@ -390,7 +390,7 @@ st_cli_usage(int argc, char **argv)
                 etype[0] ? etype : "error", status);
         rc = 1;
     } else if (strcmp(output, "json") == 0) {
-        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         printf("%s\n", text ? text : "{}");
         free(text);
     } else {

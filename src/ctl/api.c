@@ -72,7 +72,8 @@ send_text(struct st_api *a, int status, const char *ctype, const char *text, siz
 void
 st_api_ok(struct st_api *a, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    /* Reals (usage costs and hours) print as 0.006, not 0.0060000000000000001. */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (!text) {
         st_api_error(a, "InternalServerErrorException", NULL, "out of memory");
