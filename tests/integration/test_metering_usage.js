@@ -17,6 +17,7 @@ const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const http = require('http');
 const net = require('net');
+const tls = require('tls');
 const os = require('os');
 const path = require('path');
 const { createRequire } = require('module');
@@ -146,11 +147,11 @@ function applyDoc() {
 // payload); waits for every response. Returns {payload, responses}.
 function apiVersionsTraffic(host, port, n, size) {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = tls.connect({ host, port, ca: [endpointCa] });
     let buf = Buffer.alloc(0);
     let got = 0;
     const t = setTimeout(() => { s.destroy(); reject(new Error(`only ${got}/${n} ApiVersions responses from ${host}:${port}`)); }, 30000);
-    s.on('connect', () => {
+    s.on('secureConnect', () => {
       for (let i = 0; i < n; i++) {
         const clientId = Buffer.alloc(size, 'm');
         const body = Buffer.alloc(2 + 2 + 4 + 2 + size);
@@ -186,8 +187,10 @@ function apiVersionsTraffic(host, port, n, size) {
 }
 
 // Produces n messages of `size` bytes (one request each, acks=1) through `brokers`.
+// VPC-connection endpoints are TLS, issued by the installation CA (DATA/tls/ca.pem).
+let endpointCa = null;
 async function produceMessages(brokers, sasl, topic, n, size) {
-  const k = new Kafka({ brokers: brokers.split(','), clientId: `meter-${topic}`, sasl, ssl: false, logLevel: logLevel.NOTHING,
+  const k = new Kafka({ brokers: brokers.split(','), clientId: `meter-${topic}`, sasl, ssl: { ca: [endpointCa] }, logLevel: logLevel.NOTHING,
     retry: { retries: 5 }, connectionTimeout: 5000, authenticationTimeout: 5000 });
   const producer = k.producer({ allowAutoTopicCreation: true });
   await producer.connect();
@@ -324,6 +327,7 @@ async function main() {
     await waitAvailable(c2, conn2);
     const after = Date.now() / 1000;
     log(`connections AVAILABLE: ${conn1} (SASL_IAM), ${conn2} (SASL_SCRAM)`);
+    endpointCa = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
 
     // ---- Prometheus: scrapes strait from now on
     const m0 = await httpGet(`http://${d.metrics}/metrics`);
