@@ -5,12 +5,17 @@
  * reaches every endpoint gateway at once (st_gwauth_apply() after each publish) and each new SASL
  * round uses it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
 
 #include "ctl/gwauth.h"
+#include "ctl/internal.h"
 #include "gateway/gateway.h"
 #include "net/tls.h"
 #include "policy/policy.h"
@@ -152,31 +157,68 @@ st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluste
         st_error("cluster %s: cannot update the authentication of endpoint %s", cluster_arn, addr);
 }
 
-/* The installation CA, loaded (or created) once per data directory. */
-static struct st_tls_ca *the_ca;
-static char the_ca_dir[4200];
+/* ---- endpoint TLS: the installation CA (or the operator's files) and their reload ---- */
 
-int
-st_gwauth_tls(const char *data_dir, const char *addr, struct st_gw_cluster *gw, const char **err)
+/*
+ * DATA/tls holds ca.pem + ca.key (the installation CA, created on first use; an operator may put
+ * their own CA there), optionally client-ca.pem (the CA client certificates must chain to, else
+ * the installation CA) and optionally server.pem + server.key (a certificate chain used for every
+ * endpoint instead of issued ones; it must name the endpoint addresses). A timer notices changes
+ * to any of them and gives every endpoint a new context; open connections keep theirs.
+ */
+#define TLS_WATCH_MS 2000
+
+static const char *const tls_files[] = {"ca.pem", "ca.key", "client-ca.pem", "server.pem",
+                                        "server.key"};
+
+struct tls_state {
+    struct st_ctl *ctl;   /* owner of the runtimes */
+    char dir[4200];       /* DATA/tls */
+    struct st_tls_ca *ca; /* installation CA */
+    struct event *timer;  /* change detection */
+    char stamp[5][64];    /* per file: inode, size, mtime ("" = absent) */
+};
+static struct tls_state tls_state;
+
+static bool
+tls_stamp(struct tls_state *t)
 {
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/tls", data_dir);
-    if (!the_ca || strcmp(the_ca_dir, dir) != 0) {
-        struct st_tls_ca *ca = st_tls_ca_open(dir, err);
-        if (!ca)
-            return -1;
-        st_tls_ca_free(the_ca);
-        the_ca = ca;
-        snprintf(the_ca_dir, sizeof(the_ca_dir), "%s", dir);
+    bool changed = false;
+    for (size_t i = 0; i < 5; i++) {
+        char path[4300], now[64] = "";
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", t->dir, tls_files[i]);
+        if (stat(path, &sb) == 0)
+            snprintf(now, sizeof(now), "%llu:%lld:%lld.%09ld", (unsigned long long)sb.st_ino,
+                     (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+        if (strcmp(now, t->stamp[i]) != 0) {
+            changed = true;
+            snprintf(t->stamp[i], sizeof(t->stamp[i]), "%s", now);
+        }
     }
-    const char *names[] = {addr};
-    /* Client certificates must chain to DATA/tls/client-ca.pem when the operator put one there,
-     * else to the installation CA (`strait admin issue-client-certificate`). */
-    char client_ca[4300];
-    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.pem", dir);
+    return changed;
+}
+
+/* A new context for endpoint `addr` from the current files. */
+static SSL_CTX *
+tls_ctx_for(struct tls_state *t, const char *addr, const char **err)
+{
+    char client_ca[4300], cert[4300], key[4300];
+    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.pem", t->dir);
     if (access(client_ca, R_OK) != 0)
-        snprintf(client_ca, sizeof(client_ca), "%s", st_tls_ca_cert_path(the_ca));
-    SSL_CTX *ctx = st_tls_server_new(the_ca, names, 1, client_ca, err);
+        snprintf(client_ca, sizeof(client_ca), "%s", st_tls_ca_cert_path(t->ca));
+    snprintf(cert, sizeof(cert), "%s/server.pem", t->dir);
+    snprintf(key, sizeof(key), "%s/server.key", t->dir);
+    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+        return st_tls_server_from_files(cert, key, client_ca, err);
+    const char *names[] = {addr};
+    return st_tls_server_new(t->ca, names, 1, client_ca, err);
+}
+
+static int
+tls_apply(struct tls_state *t, const char *addr, struct st_gw_cluster *gw, const char **err)
+{
+    SSL_CTX *ctx = tls_ctx_for(t, addr, err);
     if (!ctx)
         return -1;
     int rc = 0;
@@ -187,4 +229,73 @@ st_gwauth_tls(const char *data_dir, const char *addr, struct st_gw_cluster *gw, 
         }
     SSL_CTX_free(ctx);
     return rc;
+}
+
+struct reload_arg {
+    struct tls_state *t; /* state */
+    size_t ok, failed;   /* endpoints updated / kept their previous context */
+};
+
+static void
+reload_ep(void *arg, const char *cluster_arn, const char *addr, const struct st_gw_cluster *gw)
+{
+    struct reload_arg *ra = arg;
+    const char *err = NULL;
+    /* The runtime hands out const views; the gateway is owned by the runtime and ours to update
+     * on this loop. */
+    if (tls_apply(ra->t, addr, (struct st_gw_cluster *)gw, &err) == 0) {
+        ra->ok++;
+    } else {
+        ra->failed++;
+        st_error("TLS reload: endpoint %s of %s keeps its previous certificate: %s", addr,
+                 cluster_arn, err);
+    }
+}
+
+static void
+on_tls_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct tls_state *t = arg;
+    if (!tls_stamp(t))
+        return;
+    const char *err = NULL;
+    struct st_tls_ca *ca = st_tls_ca_open(t->dir, &err);
+    if (!ca) {
+        st_error("TLS reload: %s (endpoints keep their certificates)", err);
+        return;
+    }
+    st_tls_ca_free(t->ca);
+    t->ca = ca;
+    struct reload_arg ra = {t, 0, 0};
+    for (struct st_rt *rt = t->ctl->rts; rt; rt = rt->next)
+        st_rt_each_ep(rt, reload_ep, &ra);
+    st_info("TLS: certificates in %s changed: %zu endpoints reloaded (%zu kept the previous "
+            "ones); open connections keep theirs",
+            t->dir, ra.ok, ra.failed);
+}
+
+int
+st_gwauth_tls(struct st_ctl *ctl, const char *addr, struct st_gw_cluster *gw, const char **err)
+{
+    struct tls_state *t = &tls_state;
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/tls", ctl->data_dir);
+    if (!t->ca || t->ctl != ctl || strcmp(t->dir, dir) != 0) {
+        struct st_tls_ca *ca = st_tls_ca_open(dir, err);
+        if (!ca)
+            return -1;
+        st_tls_ca_free(t->ca);
+        if (t->timer)
+            event_free(t->timer);
+        memset(t, 0, sizeof(*t));
+        t->ca = ca;
+        t->ctl = ctl;
+        snprintf(t->dir, sizeof(t->dir), "%s", dir);
+        (void)tls_stamp(t);
+        t->timer = event_new(ctl->base, -1, EV_PERSIST, on_tls_timer, t);
+        struct timeval tv = {TLS_WATCH_MS / 1000, (TLS_WATCH_MS % 1000) * 1000};
+        if (!t->timer || event_add(t->timer, &tv) != 0)
+            st_warn("TLS: cannot watch %s for certificate changes", dir);
+    }
+    return tls_apply(t, addr, gw, err);
 }

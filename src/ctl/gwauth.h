@@ -21,11 +21,14 @@ void st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *c
                      const char *addr, struct st_gw_cluster *gw);
 
 /*
- * Makes every endpoint of `gw` (the gateway of endpoint address `addr`) TLS with a certificate
- * for `addr` issued by the installation CA in `data_dir`/tls (created on first use). Returns 0, or
- * -1 with *err.
+ * Makes every endpoint of `gw` (the gateway of endpoint address `addr`) TLS: a certificate for
+ * `addr` issued by the installation CA in DATA/tls (created on first use), or the operator's
+ * DATA/tls/server.pem + server.key when present; client certificates must chain to
+ * DATA/tls/client-ca.pem, else to the installation CA. The first call starts a watcher that
+ * reloads every endpoint of `ctl` when those files change. Returns 0, or -1 with *err.
  */
-int st_gwauth_tls(const char *data_dir, const char *addr, struct st_gw_cluster *gw,
+struct st_ctl;
+int st_gwauth_tls(struct st_ctl *ctl, const char *addr, struct st_gw_cluster *gw,
                   const char **err) __attribute__((warn_unused_result));
 
 #endif

@@ -218,7 +218,7 @@ ep_open(struct st_rt *rt, const char *addr, const char **err)
     e->gw = gw_new(rt, rt->arn, suffix, err);
     /* VPC-connection endpoints are TLS (SASL_SSL), certificates from the installation CA. */
     if (!e->gw || !st_gw_endpoint_add(e->gw, name, addr, false, err) ||
-        st_gwauth_tls(rt->ctl->data_dir, addr, e->gw, err) != 0) {
+        st_gwauth_tls(rt->ctl, addr, e->gw, err) != 0) {
         st_gw_cluster_free(e->gw);
         free(e->addr);
         free(e);

@@ -191,6 +191,56 @@ st_tls_ca_open(const char *dir, const char **err)
     return ca;
 }
 
+/* What every endpoint context has: TLS 1.2+, no renegotiation, partial writes, the client CA. */
+static int
+ctx_setup(SSL_CTX *ctx, const char *client_ca, const char **err)
+{
+    *err = NULL;
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        *err = "the certificate does not match its key";
+        return -1;
+    }
+    if (client_ca) {
+        /* Mutual TLS: ask for a certificate; one that is presented must chain to client_ca. */
+        STACK_OF(X509_NAME) *names_ca = SSL_load_client_CA_file(client_ca);
+        static const unsigned char sid[] = "strait-endpoint";
+        if (!names_ca || SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1 ||
+            SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1) {
+            sk_X509_NAME_pop_free(names_ca, X509_NAME_free);
+            *err = "cannot load the client CA";
+            return -1;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names_ca);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    return 0;
+}
+
+SSL_CTX *
+st_tls_server_from_files(const char *cert_chain, const char *key, const char *client_ca,
+                         const char **err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert_chain) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        *err = "cannot load the operator's server certificate or key";
+        SSL_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    if (ctx_setup(ctx, client_ca, err) != 0) {
+        SSL_CTX_free(ctx);
+        ctx = NULL;
+    }
+    ERR_clear_error();
+    return ctx;
+}
+
 int
 st_tls_issue_client(const struct st_tls_ca *ca, const char *cn, const char *org,
                     const char *key_path, const char *cert_path, const char **err)
@@ -262,33 +312,13 @@ st_tls_server_new(const struct st_tls_ca *ca, const char *const *names, size_t n
         goto done;
     }
     ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        *err = "cannot set up the endpoint TLS context";
+    const char *serr = NULL;
+    if (!ctx || SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+        ctx_setup(ctx, client_ca, &serr) != 0) {
+        *err = serr ? serr : "cannot set up the endpoint TLS context";
         SSL_CTX_free(ctx);
         ctx = NULL;
-        goto done;
     }
-    if (client_ca) {
-        /* Mutual TLS: ask for a certificate; one that is presented must chain to client_ca. */
-        STACK_OF(X509_NAME) *names_ca = SSL_load_client_CA_file(client_ca);
-        static const unsigned char sid[] = "strait-endpoint";
-        if (!names_ca || SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1 ||
-            SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1) {
-            sk_X509_NAME_pop_free(names_ca, X509_NAME_free);
-            *err = "cannot load the client CA";
-            SSL_CTX_free(ctx);
-            ctx = NULL;
-            goto done;
-        }
-        SSL_CTX_set_client_CA_list(ctx, names_ca);
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
 done:
     X509_free(x);
     EVP_PKEY_free(key);

@@ -38,6 +38,13 @@ SSL_CTX *st_tls_server_new(const struct st_tls_ca *ca, const char *const *names,
     __attribute__((warn_unused_result));
 
 /*
+ * A server context from an operator-supplied certificate chain and key (PEM files), with the same
+ * settings and client CA handling as st_tls_server_new(). Returns a new SSL_CTX or NULL with *err.
+ */
+SSL_CTX *st_tls_server_from_files(const char *cert_chain, const char *key, const char *client_ca,
+                                  const char **err) __attribute__((warn_unused_result));
+
+/*
  * Issues a client certificate (clientAuth) for subject `CN=<cn>,O=<org>` with a fresh key, writing
  * the key to `key_path` (0600) and the certificate to `cert_path` (PEM). For mutual-TLS clients of
  * VPC connections. Returns 0, or -1 with *err.

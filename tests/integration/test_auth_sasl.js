@@ -15,6 +15,7 @@
 'use strict';
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
+const tls = require('tls');
 const os = require('os');
 const path = require('path');
 const { createRequire } = require('module');
@@ -314,6 +315,42 @@ async function main() {
     check(!text.includes(KEYS.dev.secretAccessKey) && !text.includes('alice-secret') && !text.includes(role.sessionToken),
       'no secret in the log');
     log('log lines present, no secrets logged');
+
+    // ---- operator-supplied certificate, reloaded without a restart; open connections keep theirs
+    const open = client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'reload-open').admin();
+    await open.connect();
+    const tlsDir = path.join(d.data, 'tls');
+    const [epHost, epPort] = iamBrokers[0].split(':');
+    const ossl = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
+    ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=operator CA',
+      '-days', '2', '-keyout', path.join(dir, 'op-ca.key'), '-out', path.join(dir, 'op-ca.pem')]);
+    ossl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${epHost}`,
+      '-keyout', path.join(dir, 'op-server.key'), '-out', path.join(dir, 'op-server.csr')]);
+    fs.writeFileSync(path.join(dir, 'op-ext.cnf'), `subjectAltName=IP:${epHost}\nextendedKeyUsage=serverAuth\n`);
+    ossl(['x509', '-req', '-in', path.join(dir, 'op-server.csr'), '-CA', path.join(dir, 'op-ca.pem'), '-CAkey',
+      path.join(dir, 'op-ca.key'), '-CAcreateserial', '-days', '2', '-extfile', path.join(dir, 'op-ext.cnf'),
+      '-out', path.join(dir, 'op-server.pem')]);
+    const opCa = fs.readFileSync(path.join(dir, 'op-ca.pem'), 'utf8');
+    const handshakeWith = (ca) => new Promise((resolve) => {
+      const sock = tls.connect({ host: epHost, port: Number(epPort), ca: [ca] });
+      sock.setTimeout(5000);
+      sock.on('secureConnect', () => { sock.destroy(); resolve(true); });
+      sock.on('error', () => resolve(false));
+      sock.on('timeout', () => { sock.destroy(); resolve(false); });
+    });
+    check(await handshakeWith(caPem) && !(await handshakeWith(opCa)), 'before: the endpoint serves the installation CA\'s certificate');
+    fs.copyFileSync(path.join(dir, 'op-server.key'), path.join(tlsDir, 'server.key'));
+    fs.copyFileSync(path.join(dir, 'op-server.pem'), path.join(tlsDir, 'server.pem'));
+    await waitFor(() => handshakeWith(opCa), 'the operator certificate served without a restart', 20000, 250);
+    check(!(await handshakeWith(caPem)), 'after the reload new connections get the operator certificate');
+    const described = await open.describeCluster();
+    check(described.brokers.length >= 1, 'a connection opened before the reload keeps working');
+    await open.disconnect();
+    fs.unlinkSync(path.join(tlsDir, 'server.pem'));
+    fs.unlinkSync(path.join(tlsDir, 'server.key'));
+    await waitFor(() => handshakeWith(caPem), 'issued certificates again once the operator files are gone', 20000, 250);
+    check(/TLS: certificates in .* changed: \d+ endpoints reloaded/.test(d.text()), 'the reload is logged');
+    log('operator certificate picked up and dropped again without a restart; an open connection kept working');
 
     // ---- restart: the same installation CA; clients authenticate again through the endpoints
     const r = await d.stop();
