@@ -426,6 +426,10 @@ iam_exchange(struct st_sasl *s, const struct st_sasl_env *env, const struct st_k
     char arn[512];
     snprintf(arn, sizeof(arn), "%s", a->ops->principal_arn(a->ctx, principal));
     int64_t life = st_sigv4_remaining_ms(&id, now);
+    /* A signature in its last instant still verifies; its session must not become unlimited
+     * (0 means "no expiry" on the wire): it expires at once. */
+    if (life == 0)
+        life = 1;
     int64_t exp = a->ops->principal_expiry(a->ctx, principal);
     st_sigv4_identity_clear(&id);
     if (exp > 0) {

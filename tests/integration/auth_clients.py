@@ -149,14 +149,16 @@ def sign(key, msg):
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def iam_payload(host, when, akid, secret, region=REGION):
+def iam_payload(host, when, akid, secret, region=REGION, expires=900, token=None):
     """An AWS_MSK_IAM payload as the Java client builds it, signed at `when` (datetime, UTC)."""
     amz_date = when.strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
     scope = "%s/%s/kafka-cluster/aws4_request" % (day, region)
     q = {"Action": "kafka-cluster:Connect", "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
          "X-Amz-Credential": "%s/%s" % (akid, scope), "X-Amz-Date": amz_date,
-         "X-Amz-Expires": "900", "X-Amz-SignedHeaders": "host"}
+         "X-Amz-Expires": str(expires), "X-Amz-SignedHeaders": "host"}
+    if token:
+        q["X-Amz-Security-Token"] = token
     cq = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
                   for k, v in sorted(q.items()))
     creq = "GET\n/\n%s\nhost:%s\n\nhost\n%s" % (cq, host, hashlib.sha256(b"").hexdigest())
@@ -166,11 +168,36 @@ def iam_payload(host, when, akid, secret, region=REGION):
     k = sign(k, "kafka-cluster")
     k = sign(k, "aws4_request")
     sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-    return json.dumps({"version": "2020_10_22", "host": host, "user-agent": "strait-test",
-                       "action": "kafka-cluster:Connect", "x-amz-algorithm": "AWS4-HMAC-SHA256",
-                       "x-amz-credential": q["X-Amz-Credential"], "x-amz-date": amz_date,
-                       "x-amz-signedheaders": "host", "x-amz-expires": "900",
-                       "x-amz-signature": sig}).encode()
+    p = {"version": "2020_10_22", "host": host, "user-agent": "strait-test",
+         "action": "kafka-cluster:Connect", "x-amz-algorithm": "AWS4-HMAC-SHA256",
+         "x-amz-credential": q["X-Amz-Credential"], "x-amz-date": amz_date,
+         "x-amz-signedheaders": "host", "x-amz-expires": str(expires), "x-amz-signature": sig}
+    if token:
+        p["x-amz-security-token"] = token
+    return json.dumps(p).encode()
+
+
+def authenticate_lifetime(s, auth_bytes, corr):
+    """SaslAuthenticate v1: (error, message, SessionLifetimeMs)."""
+    s.sendall(frame(36, 1, corr, struct.pack(">i", len(auth_bytes)) + auth_bytes))
+    r = read_frame(s)
+    check(r is not None, "SaslAuthenticate: no response")
+    err = struct.unpack(">h", r[4:6])[0]
+    ml = struct.unpack(">h", r[6:8])[0]
+    off = 8 + max(ml, 0)
+    bl = struct.unpack(">i", r[off:off + 4])[0]
+    life = struct.unpack(">q", r[off + 4 + bl:off + 12 + bl])[0]
+    return err, (r[8:8 + ml].decode() if ml > 0 else None), life
+
+
+def metadata_ok(s, corr):
+    """Metadata v1 for all topics: True when a response with brokers arrives, False when closed."""
+    s.sendall(frame(3, 1, corr, struct.pack(">i", -1)))
+    try:
+        r = read_frame(s)
+    except (ConnectionResetError, ssl.SSLError):
+        return False
+    return r is not None and struct.unpack(">i", r[:4])[0] == corr
 
 
 def main():
@@ -320,6 +347,42 @@ def main():
     check(r is not None and r[0] == 58 and "expired" in (r[1] or ""), "after 0x01: %r" % (r,))
     s.close()
     log("  ok: expired OAUTHBEARER token: error challenge, 0x01, then 58 %s" % r[1])
+
+    # ---- KIP-368: SessionLifetimeMs from the signature's expiry, expiry enforced, and
+    # re-authentication (same principal: accepted; another principal: refused).
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM", corr=1) == 0, "handshake")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    err, msg, life = authenticate_lifetime(s, iam_payload(host, now, DEV_KEY, DEV_SECRET,
+                                                          expires=6), 2)
+    check(err == 0 and 0 < life <= 6000, "short-lived signature: error %d, lifetime %d" % (err, life))
+    check(metadata_ok(s, 3), "Metadata within the session")
+    time.sleep(life / 1000.0 + 0.5)
+    check(not metadata_ok(s, 4), "Metadata after the session expired: the connection is closed")
+    s.close()
+    log("  ok: session of %d ms enforced (KIP-368): closed after expiry" % life)
+
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM", corr=1) == 0, "handshake")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    err, msg, life = authenticate_lifetime(s, iam_payload(host, now, DEV_KEY, DEV_SECRET,
+                                                          expires=6), 2)
+    check(err == 0 and 0 < life <= 6000, "first session: %d %d" % (err, life))
+    check(handshake(s, "AWS_MSK_IAM", corr=3) == 0, "re-authentication handshake")
+    fresh = datetime.datetime.now(datetime.timezone.utc)
+    err, msg, life2 = authenticate_lifetime(s, iam_payload(host, fresh, DEV_KEY, DEV_SECRET), 4)
+    check(err == 0 and life2 > 6000, "re-authentication: %d %r %d" % (err, msg, life2))
+    time.sleep(life / 1000.0 + 0.5)
+    check(metadata_ok(s, 5), "after re-authentication the connection outlives the first session")
+    check(handshake(s, "AWS_MSK_IAM", corr=6) == 0, "second re-authentication handshake")
+    err, msg, _ = authenticate_lifetime(
+        s, iam_payload(host, fresh, os.environ["ST_ROLE_KEY"], os.environ["ST_ROLE_SECRET"],
+                       token=os.environ["ST_ROLE_TOKEN"]), 7)
+    check(err == 58 and "Cannot change principals" in (msg or ""),
+          "re-authentication as another principal: %d %r" % (err, msg))
+    check(closed_without_response(s), "closed after the refused re-authentication")
+    s.close()
+    log("  ok: re-authentication keeps the connection; another principal is refused: %s" % msg)
 
     # The control: the same builder, signed now for the dialled host, authenticates.
     s = connect(IAM[0])

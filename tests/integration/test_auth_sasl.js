@@ -285,6 +285,7 @@ async function main() {
     const env = { ...process.env, ST_IAM_BROKERS: iamBrokers.join(','), ST_SCRAM_BROKERS: scramBrokers.join(','),
       ST_REGION: REGION, ST_OAUTH_TOKEN: (await generateAuthTokenFromCredentialsProvider({ region: REGION,
         awsCredentialsProvider: async () => KEYS.dev })).token,
+      ST_ROLE_KEY: role.accessKeyId, ST_ROLE_SECRET: role.secretAccessKey, ST_ROLE_TOKEN: role.sessionToken,
       ST_CA: caPath, ST_TLS_BROKERS: tlsBrokers.join(','), ST_CLIENT_CERT: `${clientOut}.pem`,
       ST_CLIENT_KEY: `${clientOut}.key`, ST_WORK_DIR: dir, ST_DEV_KEY: KEYS.dev.accessKeyId, ST_DEV_SECRET: KEYS.dev.secretAccessKey,
       // OAUTHBEARER negatives go through librdkafka, which answers the RFC 7628 error challenge
