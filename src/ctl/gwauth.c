@@ -7,6 +7,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,15 +169,16 @@ st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluste
  */
 #define TLS_WATCH_MS 2000
 
-static const char *const tls_files[] = {"ca.pem", "ca.key", "client-ca.pem", "server.pem",
-                                        "server.key"};
+static const char *const tls_files[] = {"ca.pem",     "ca.key",     "client-ca.pem",
+                                        "server.pem", "server.key", "principal-mapping-rules"};
+#define N_TLS_FILES (sizeof(tls_files) / sizeof(tls_files[0]))
 
 struct tls_state {
-    struct st_ctl *ctl;   /* owner of the runtimes */
-    char dir[4200];       /* DATA/tls */
-    struct st_tls_ca *ca; /* installation CA */
-    struct event *timer;  /* change detection */
-    char stamp[5][64];    /* per file: inode, size, mtime ("" = absent) */
+    struct st_ctl *ctl;          /* owner of the runtimes */
+    char dir[4200];              /* DATA/tls */
+    struct st_tls_ca *ca;        /* installation CA */
+    struct event *timer;         /* change detection */
+    char stamp[N_TLS_FILES][64]; /* per file: inode, size, mtime ("" = absent) */
 };
 static struct tls_state tls_state;
 
@@ -184,7 +186,7 @@ static bool
 tls_stamp(struct tls_state *t)
 {
     bool changed = false;
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < N_TLS_FILES; i++) {
         char path[4300], now[64] = "";
         struct stat sb;
         snprintf(path, sizeof(path), "%s/%s", t->dir, tls_files[i]);
@@ -215,9 +217,33 @@ tls_ctx_for(struct tls_state *t, const char *addr, const char **err)
     return st_tls_server_new(t->ca, names, 1, client_ca, err);
 }
 
+/* DATA/tls/principal-mapping-rules (Kafka's ssl.principal.mapping.rules, one line), NULL when
+ * absent (DEFAULT). Returns a new string; caller frees. */
+static char *
+tls_rules(struct tls_state *t)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/principal-mapping-rules", t->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *spec = calloc(1, 8192);
+    size_t n = spec ? fread(spec, 1, 8191, f) : 0;
+    fclose(f);
+    while (spec && n > 0 && (spec[n - 1] == '\n' || spec[n - 1] == '\r'))
+        spec[--n] = '\0';
+    return spec;
+}
+
 static int
 tls_apply(struct tls_state *t, const char *addr, struct st_gw_cluster *gw, const char **err)
 {
+    char *spec = tls_rules(t);
+    const char *rerr = NULL;
+    /* A rule list that does not parse is reported and the previous rules stay. */
+    if (st_gw_cluster_set_principal_rules(gw, spec, &rerr) != 0)
+        st_error("TLS: %s/principal-mapping-rules ignored for %s: %s", t->dir, addr, rerr);
+    free(spec);
     SSL_CTX *ctx = tls_ctx_for(t, addr, err);
     if (!ctx)
         return -1;

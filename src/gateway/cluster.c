@@ -9,6 +9,7 @@
 
 #include <event2/dns.h>
 
+#include "auth/dn.h"
 #include "gateway/internal.h"
 #include "util/log.h"
 
@@ -82,6 +83,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
     if (c->auth.ops && c->auth.ctx)
         c->auth.ops->ctx_unref(c->auth.ctx);
     free(c->auth.cluster_arn);
+    st_dn_rules_free(c->auth.dn_rules);
     st_portmap_free(&c->portmap);
     free(c->broker_api);
     free(c->nodes);
@@ -108,6 +110,17 @@ st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
     snprintf(c->auth.region, sizeof(c->auth.region), "%s", region ? region : "");
     c->auth.ops = ops;
     c->auth.ctx = ctx;
+    return 0;
+}
+
+int
+st_gw_cluster_set_principal_rules(struct st_gw_cluster *c, const char *spec, const char **err)
+{
+    struct st_dn_rules *r = NULL;
+    if (spec && !(r = st_dn_rules_new(spec, err)))
+        return -1;
+    st_dn_rules_free(c->auth.dn_rules);
+    c->auth.dn_rules = r;
     return 0;
 }
 

@@ -887,9 +887,11 @@ tls_identify(struct st_conn *conn)
     st_buf_init(&dn, 0);
     st_buf_init(&name, 0);
     const char *err = NULL;
-    static struct st_dn_rules *rules;
-    if (!rules)
-        rules = st_dn_rules_new(NULL, &err);
+    static struct st_dn_rules *default_rules;
+    if (!default_rules)
+        default_rules = st_dn_rules_new(NULL, &err);
+    const struct st_dn_rules *rules =
+        conn->cluster->auth.dn_rules ? conn->cluster->auth.dn_rules : default_rules;
     int rc = rules && st_dn_rfc2253(X509_get_subject_name(peer), &dn, &err) == 0 &&
                      st_dn_rules_map(rules, (const char *)st_buf_head(&dn), st_buf_used(&dn),
                                      &name, &err) == 0

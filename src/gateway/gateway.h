@@ -171,6 +171,14 @@ int st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
                            const struct st_gw_auth_provider *ops, void *ctx)
     __attribute__((warn_unused_result));
 
+/*
+ * Sets Kafka's ssl.principal.mapping.rules for mutual-TLS principals of the cluster's endpoints
+ * (`spec` as Kafka writes it, e.g. "RULE:^CN=(.*?),.*$/$1/L,DEFAULT"; NULL = DEFAULT). Applies to
+ * connections that finish their handshake afterwards. Returns 0, or -1 with *err (rules kept).
+ */
+int st_gw_cluster_set_principal_rules(struct st_gw_cluster *c, const char *spec, const char **err)
+    __attribute__((warn_unused_result));
+
 struct ssl_ctx_st;
 /*
  * Makes the endpoint TLS: connections accepted from now on handshake with `ctx` (an SSL_CTX; the

@@ -61,6 +61,7 @@ struct st_gw_auth {
     char region[64];                       /* region signatures must be scoped to */
     const struct st_gw_auth_provider *ops; /* lookups, NULL when unset */
     void *ctx;                             /* one reference, released with ops->ctx_unref */
+    struct st_dn_rules *dn_rules;          /* mTLS principal mapping, owned; NULL = DEFAULT */
 };
 
 struct st_gw_cluster {

@@ -296,6 +296,18 @@ async function main() {
     execFileSync('/usr/bin/python3', [path.join(SOURCE_DIR, 'tests', 'integration', 'auth_clients.py')],
       { env, stdio: 'inherit', timeout: 240000 });
 
+    // ---- ssl.principal.mapping.rules from DATA/tls/principal-mapping-rules (picked up live)
+    const reloads = () => (d.text().match(/TLS: certificates in .* changed/g) || []).length;
+    const before = reloads();
+    fs.writeFileSync(path.join(d.data, 'tls', 'principal-mapping-rules'), 'RULE:^CN=(.*?),O=(.*)$/$1@$2/L,DEFAULT\n');
+    await waitFor(() => reloads() > before, 'the mapping rules picked up', 20000, 250);
+    execFileSync('kcat', ['-b', tlsBrokers[0], '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${caPath}`,
+      '-X', `ssl.certificate.location=${clientOut}.pem`, '-X', `ssl.key.location=${clientOut}.key`, '-L', '-m', '15'],
+    { stdio: 'pipe', timeout: 60000 });
+    await waitFor(() => /authenticated User:mtls-client@payments with mutual TLS/.test(d.text()),
+      'the mapped mutual-TLS principal in the log', 10000, 100);
+    log('mutual TLS principal mapped by ssl.principal.mapping.rules: User:mtls-client@payments');
+
     // ---- every refusal left a log line
     const text = d.text();
     for (const re of [/AWS_MSK_IAM authentication failed: signature does not match/,
