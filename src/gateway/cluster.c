@@ -24,7 +24,7 @@ st_gw_limits_default(struct st_gw_limits *l)
     l->connect_timeout_ms = 10000;
     l->metadata_refresh_ms = 10000;
     l->auth_fail_delay_ms = 100;     /* Kafka's connection.failed.authentication.delay.ms */
-    l->auth_fail_limit = 30;         /* failures per address per window before throttling */
+    l->auth_fail_limit = 100;        /* failures per address per window before throttling */
     l->auth_fail_window_ms = 60000;
     l->max_session_ms = 0;           /* connections.max.reauth.ms: off unless credentials expire */
 }
