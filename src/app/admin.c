@@ -79,9 +79,15 @@ handle_status(struct st_admin *a, struct evhttp_request *req)
     const struct st_portmap *pm = st_gw_cluster_portmap(c);
     for (size_t i = 0; i < st_gw_cluster_node_count(c); i++) {
         const struct st_gw_node *n = st_gw_cluster_node(c, i);
-        json_t *b = json_pack("{s:i, s:s, s:i, s:b, s:i}", "nodeId", n->id, "upstreamHost",
+        /* endpointPort is the port given to the broker; "listening" says whether every
+         * endpoint actually has it bound (another process may hold it). */
+        bool listening = st_gw_cluster_endpoint_count(c) > 0;
+        for (size_t k = 0; k < st_gw_cluster_endpoint_count(c); k++)
+            listening &= st_gw_endpoint_port(st_gw_cluster_endpoint(c, k), n->id) >= 0;
+        json_t *b = json_pack("{s:i, s:s, s:i, s:b, s:i, s:b}", "nodeId", n->id, "upstreamHost",
                               n->host, "upstreamPort", n->port, "listed", n->listed,
-                              "endpointPort", st_portmap_port_of(pm, n->id));
+                              "endpointPort", st_portmap_port_of(pm, n->id), "listening",
+                              listening);
         if (n->rack[0])
             json_object_set_new(b, "rack", json_string(n->rack));
         json_array_append_new(brokers, b);

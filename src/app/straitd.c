@@ -503,6 +503,9 @@ write_ready_file(struct straitd *d)
         char boot[4096] = "";
         size_t bl = 0;
         for (size_t j = 0; j < pm->n; j++) {
+            /* Only ports actually listening: a port held by another process is not ours. */
+            if (st_gw_endpoint_port(e, pm->entries[j].node_id) < 0)
+                continue;
             json_array_append_new(brokers, json_pack("{s:i, s:i}", "nodeId", pm->entries[j].node_id,
                                                      "port", pm->entries[j].port));
             /* IPv6 literals are bracketed so clients can split host and port. */

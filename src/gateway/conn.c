@@ -164,8 +164,10 @@ close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    if (level <= ST_LOG_WARN)
+    if (level <= ST_LOG_WARN) {
         conn->cluster->counters.protocol_errors++;
+        conn->ep->counters.protocol_errors++;
+    }
     /* Peer-triggered: a flood of bad clients or a down broker must not flood the log. */
     if (level <= ST_LOG_INFO)
         st_log_limited(&proto_rl, level, "C-%llu %s->%s:%d broker %d: closing: %s",

@@ -277,6 +277,15 @@ st_gw_endpoint_address(const struct st_gw_endpoint *e)
 {
     return e->address;
 }
+int
+st_gw_endpoint_port(const struct st_gw_endpoint *e, int32_t node_id)
+{
+    for (size_t i = 0; i < e->n_listeners; i++)
+        if (e->listeners[i].node_id == node_id)
+            return e->listeners[i].port;
+    return -1;
+}
+
 const struct st_gw_counters *
 st_gw_endpoint_counters(const struct st_gw_endpoint *e)
 {

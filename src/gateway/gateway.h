@@ -211,6 +211,8 @@ struct st_gw_endpoint *st_gw_cluster_endpoint(const struct st_gw_cluster *c, siz
 const char *st_gw_endpoint_name(const struct st_gw_endpoint *e);
 const char *st_gw_endpoint_address(const struct st_gw_endpoint *e);
 const struct st_gw_counters *st_gw_endpoint_counters(const struct st_gw_endpoint *e);
+/* The port this endpoint listens on for a node, or -1 when it has none bound (yet). */
+int st_gw_endpoint_port(const struct st_gw_endpoint *e, int32_t node_id);
 
 /*
  * Graceful stop (drain.c): stops accepting on every endpoint of the cluster and stops broker
