@@ -12,12 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "net/tls.h"
-#include "util/buf.h"
 
 static void
 admin_usage(FILE *f)
@@ -44,61 +42,20 @@ admin_usage(FILE *f)
                "The socket defaults to $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock.\n");
 }
 
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct st_buf *b = arg;
-    if (st_buf_append(b, p, size * n) != 0)
-        return 0;
-    return size * n;
-}
-
 /* Performs one request; prints the JSON answer (or the error message). Returns an exit status. */
 static int
 admin_call(const char *socket_path, const char *method, const char *path, const char *body)
 {
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(stderr, "strait: cannot initialise libcurl\n");
-        return 1;
-    }
-    char url[512];
-    snprintf(url, sizeof(url), "http://localhost%s", path);
-    struct st_buf out = ST_BUF_INIT;
-    struct curl_slist *hdrs = NULL;
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    if (body) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "strait: cannot reach straitd's admin socket %s: %s\n", socket_path,
-                curl_easy_strerror(rc));
-        st_buf_free(&out);
-        return 1;
-    }
-    int exit_code = status >= 200 && status < 300 ? 0 : 1;
-    if (exit_code != 0) {
-        json_error_t jerr;
-        json_t *j = json_loadb((const char *)st_buf_head(&out), st_buf_used(&out), 0, &jerr);
+    json_t *j = NULL;
+    long status = st_cli_admin_request(socket_path, method, path, body, 30, &j);
+    int exit_code = status >= 200 && status < 300 && j ? 0 : 1;
+    if (exit_code != 0 && status != 0) {
         const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
         fprintf(stderr, "strait: %s (HTTP %ld)\n", msg ? msg : "admin request failed", status);
-        json_decref(j);
-    } else {
-        fwrite(st_buf_head(&out), 1, st_buf_used(&out), stdout);
+    } else if (exit_code == 0) {
+        st_cli_print_json(j);
     }
-    st_buf_free(&out);
+    json_decref(j);
     return exit_code;
 }
 
@@ -247,8 +204,7 @@ st_cli_admin(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char sock[4096];
-    const char *env = getenv("STRAIT_ADMIN_SOCKET");
-    snprintf(sock, sizeof(sock), "%s", env && *env ? env : "/var/lib/strait/admin.sock");
+    st_cli_admin_default_socket(sock, sizeof(sock));
     int ch;
     optind = 0;
     /* "+" stops at the first command word so subcommand options are left alone. */

@@ -9,18 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "util/buf.h"
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct st_buf *b = arg;
-    return st_buf_append(b, p, size * n) == 0 ? size * n : 0;
-}
 
 static int
 read_file(const char *path, struct st_buf *out)
@@ -66,46 +58,24 @@ st_cli_admin_apply(const char *sock, int argc, char **argv)
         fprintf(stderr, "usage: strait admin apply FILE|- [--output json]\n");
         return 2;
     }
-    struct st_buf body = ST_BUF_INIT, out = ST_BUF_INIT;
+    struct st_buf body = ST_BUF_INIT;
     if (read_file(file, &body) != 0) {
         st_buf_free(&body);
         return 1;
     }
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        st_buf_free(&body);
-        fprintf(stderr, "strait: cannot initialise libcurl\n");
-        return 1;
-    }
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
-    curl_easy_setopt(curl, CURLOPT_URL, "http://localhost/v1/apply");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body.data);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
+    json_t *j = NULL;
+    /* Applying a large file is one transaction in the store: allow it a minute. */
+    long status = st_cli_admin_request(sock, "POST", "/v1/apply", (const char *)body.data, 60, &j);
     st_buf_free(&body);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "strait: cannot reach straitd's admin socket %s: %s\n", sock,
-                curl_easy_strerror(rc));
-        st_buf_free(&out);
+    if (status == 0)
         return 1;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb((const char *)st_buf_head(&out), st_buf_used(&out), 0, &jerr);
     int exit_code = 0;
     if (status != 200 || !j) {
         const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
         fprintf(stderr, "strait: apply failed: %s\n", msg ? msg : "unexpected answer");
         exit_code = 1;
     } else if (json_out) {
-        fwrite(st_buf_head(&out), 1, st_buf_used(&out), stdout);
+        st_cli_print_json(j);
     } else {
         size_t i;
         json_t *v;
@@ -120,6 +90,5 @@ st_cli_admin_apply(const char *sock, int argc, char **argv)
                    json_string_value(json_object_get(v, "secretAccessKey")));
     }
     json_decref(j);
-    st_buf_free(&out);
     return exit_code;
 }

@@ -5,6 +5,10 @@
 #ifndef ST_CLI_CLI_H
 #define ST_CLI_CLI_H
 
+#include <stddef.h>
+
+#include <jansson.h>
+
 /* Command groups: return the process exit status. argv[0] is the group name. */
 int st_cli_admin(int argc, char **argv);
 int st_cli_policy(int argc, char **argv);
@@ -12,6 +16,18 @@ int st_cli_kafka(int argc, char **argv);
 int st_cli_usage(int argc, char **argv);  /* usage.c */
 int st_cli_status(int argc, char **argv); /* status.c */
 int st_cli_log(int argc, char **argv);    /* status.c */
+/*
+ * One request over straitd's admin socket (adminsock.c). Returns the HTTP status, or 0 when the
+ * socket cannot be reached (the reason is printed). *out receives the parsed JSON body, or NULL.
+ * Ownership: the caller releases *out with json_decref().
+ */
+long st_cli_admin_request(const char *sock, const char *method, const char *path, const char *body,
+                          long timeout_s, json_t **out);
+/* $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock. */
+void st_cli_admin_default_socket(char *sock, size_t n);
+/* Prints JSON indented by two, keys in order, as the admin API formats it. */
+void st_cli_print_json(const json_t *j);
+
 /* `strait admin apply FILE` (apply.c); argv[0] is "apply". */
 int st_cli_admin_apply(const char *socket_path, int argc, char **argv);
 

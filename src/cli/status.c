@@ -9,64 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "util/buf.h"
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    return st_buf_append(arg, p, size * n) == 0 ? size * n : 0;
-}
-
-/* One admin-socket request; returns the HTTP status (0 = unreachable) and the parsed body. */
-static long
-admin_req(const char *sock, const char *method, const char *path, const char *body, json_t **out)
-{
-    *out = NULL;
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return 0;
-    char url[512];
-    snprintf(url, sizeof(url), "http://localhost%s", path);
-    struct st_buf buf = ST_BUF_INIT;
-    struct curl_slist *hdrs = NULL;
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    if (body) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        json_error_t jerr;
-        *out = json_loadb((const char *)st_buf_head(&buf), st_buf_used(&buf), 0, &jerr);
-    } else {
-        fprintf(stderr, "strait: cannot reach straitd's admin socket %s: %s\n", sock,
-                curl_easy_strerror(rc));
-    }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    st_buf_free(&buf);
-    return status;
-}
-
-/* --socket S / --data-dir D / STRAIT_ADMIN_SOCKET / /var/lib/strait/admin.sock */
-static void
-default_socket(char *sock, size_t n)
-{
-    const char *env = getenv("STRAIT_ADMIN_SOCKET");
-    snprintf(sock, n, "%s", env && *env ? env : "/var/lib/strait/admin.sock");
-}
 
 static long long
 ji(const json_t *o, const char *k)
@@ -150,7 +95,7 @@ st_cli_status(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char sock[4096];
-    default_socket(sock, sizeof(sock));
+    st_cli_admin_default_socket(sock, sizeof(sock));
     const char *output = "table";
     int ch;
     optind = 0;
@@ -177,7 +122,7 @@ st_cli_status(int argc, char **argv)
         return 2;
     }
     json_t *j = NULL;
-    long st = admin_req(sock, "GET", "/v1/status", NULL, &j);
+    long st = st_cli_admin_request(sock, "GET", "/v1/status", NULL, 30, &j);
     if (st != 200 || !j) {
         if (st)
             fprintf(stderr, "strait status: HTTP %ld\n", st);
@@ -208,7 +153,7 @@ st_cli_log(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char sock[4096];
-    default_socket(sock, sizeof(sock));
+    st_cli_admin_default_socket(sock, sizeof(sock));
     json_t *body = json_object();
     int ch;
     optind = 0;
@@ -243,7 +188,7 @@ st_cli_log(int argc, char **argv)
     char *text = json_object_size(body) ? json_dumps(body, 0) : NULL;
     json_decref(body);
     json_t *j = NULL;
-    long st = admin_req(sock, text ? "POST" : "GET", "/v1/log", text, &j);
+    long st = st_cli_admin_request(sock, text ? "POST" : "GET", "/v1/log", text, 30, &j);
     free(text);
     if (st != 200) {
         const char *msg = json_string_value(json_object_get(j, "message"));
