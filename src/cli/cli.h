@@ -28,6 +28,18 @@ void st_cli_admin_default_socket(char *sock, size_t n);
 /* Prints JSON indented by two, keys in order, as the admin API formats it. */
 void st_cli_print_json(const json_t *j);
 
+/* AWS credentials for SigV4-signed commands (awscreds.c). */
+struct st_cli_creds {
+    char akid[256];   /* access key id */
+    char secret[256]; /* secret access key */
+    char token[4096]; /* session token or "" */
+};
+/*
+ * Fills c from the environment (unless a profile is named) or the named / AWS_PROFILE /
+ * "default" profile of the shared credentials file. Returns 0, or -1 after printing what to set.
+ */
+int st_cli_load_credentials(struct st_cli_creds *c, const char *profile);
+
 /* `strait admin apply FILE` (apply.c); argv[0] is "apply". */
 int st_cli_admin_apply(const char *socket_path, int argc, char **argv);
 

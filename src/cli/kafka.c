@@ -225,81 +225,17 @@ usage(FILE *f)
 
 /* ---- credentials */
 
-static void
-trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    size_t i = 0;
-    while (s[i] && isspace((unsigned char)s[i]))
-        i++;
-    memmove(s, s + i, strlen(s + i) + 1);
-}
-
-static int
-load_profile(struct client *cl, const char *profile)
-{
-    char path[1024];
-    const char *f = getenv("AWS_SHARED_CREDENTIALS_FILE");
-    if (f && *f)
-        snprintf(path, sizeof(path), "%s", f);
-    else
-        snprintf(path, sizeof(path), "%s/.aws/credentials", getenv("HOME") ? getenv("HOME") : ".");
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return -1;
-    char line[4096];
-    bool in = false;
-    while (fgets(line, sizeof(line), fp)) {
-        trim(line);
-        if (line[0] == '[') {
-            char *end = strchr(line, ']');
-            if (end)
-                *end = '\0';
-            trim(line + 1);
-            in = strcmp(line + 1, profile) == 0;
-            continue;
-        }
-        char *eq = strchr(line, '=');
-        if (!in || !eq)
-            continue;
-        *eq = '\0';
-        char *k = line, *v = eq + 1;
-        trim(k);
-        trim(v);
-        if (strcmp(k, "aws_access_key_id") == 0)
-            snprintf(cl->akid, sizeof(cl->akid), "%s", v);
-        else if (strcmp(k, "aws_secret_access_key") == 0)
-            snprintf(cl->secret, sizeof(cl->secret), "%s", v);
-        else if (strcmp(k, "aws_session_token") == 0)
-            snprintf(cl->token, sizeof(cl->token), "%s", v);
-    }
-    fclose(fp);
-    return cl->akid[0] && cl->secret[0] ? 0 : -1;
-}
-
+/* Copies the CLI's credentials (env or profile) into the client. */
 static int
 load_credentials(struct client *cl, const char *profile)
 {
-    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-    if (!profile && ak && *ak && sk && *sk) {
-        snprintf(cl->akid, sizeof(cl->akid), "%s", ak);
-        snprintf(cl->secret, sizeof(cl->secret), "%s", sk);
-        const char *t = getenv("AWS_SESSION_TOKEN");
-        snprintf(cl->token, sizeof(cl->token), "%s", t ? t : "");
-        return 0;
-    }
-    if (!profile)
-        profile =
-            getenv("AWS_PROFILE") && *getenv("AWS_PROFILE") ? getenv("AWS_PROFILE") : "default";
-    if (load_profile(cl, profile) == 0)
-        return 0;
-    fprintf(stderr,
-            "strait: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-            "a profile [%s] in ~/.aws/credentials\n",
-            profile);
-    return -1;
+    struct st_cli_creds c;
+    if (st_cli_load_credentials(&c, profile) != 0)
+        return -1;
+    snprintf(cl->akid, sizeof(cl->akid), "%s", c.akid);
+    snprintf(cl->secret, sizeof(cl->secret), "%s", c.secret);
+    snprintf(cl->token, sizeof(cl->token), "%s", c.token);
+    return 0;
 }
 
 /* ---- HTTP */
