@@ -161,7 +161,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 static struct st_gw_listener *
-find_listener(struct st_gw_endpoint *e, int32_t node_id)
+find_listener(const struct st_gw_endpoint *e, int32_t node_id)
 {
     for (size_t i = 0; i < e->n_listeners; i++)
         if (e->listeners[i].node_id == node_id)
@@ -280,10 +280,8 @@ st_gw_endpoint_address(const struct st_gw_endpoint *e)
 int
 st_gw_endpoint_port(const struct st_gw_endpoint *e, int32_t node_id)
 {
-    for (size_t i = 0; i < e->n_listeners; i++)
-        if (e->listeners[i].node_id == node_id)
-            return e->listeners[i].port;
-    return -1;
+    const struct st_gw_listener *l = find_listener(e, node_id);
+    return l ? l->port : -1;
 }
 
 const struct st_gw_counters *
