@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "app/embedded.h"
+#include "authz/audit.h"
 #include "ctl/ctl.h"
 #include "gateway/gateway.h"
 #include "net/sock.h"
@@ -244,6 +245,25 @@ handle_log(struct evhttp_request *req)
     reply_json(req, 200, st);
 }
 
+/* GET /v1/audit: where the authorization audit log is (`strait audit tail` reads it). */
+static void
+handle_audit(struct st_admin *a, struct evhttp_request *req)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        reply_error(req, 405, "MethodNotAllowed", "GET /v1/audit");
+        return;
+    }
+    if (!a->ctx.audit) {
+        reply_json(req, 200, json_pack("{s:b}", "enabled", 0));
+        return;
+    }
+    reply_json(req, 200,
+               json_pack("{s:b, s:s, s:b, s:I, s:i}", "enabled", 1, "path",
+                         st_audit_path(a->ctx.audit), "allDecisions", st_audit_all(a->ctx.audit),
+                         "maxBytes", (json_int_t)st_audit_max_bytes(a->ctx.audit), "keep",
+                         (int)st_audit_keep(a->ctx.audit)));
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -264,6 +284,10 @@ on_request(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/v1/log") == 0) {
         handle_log(req);
+        return;
+    }
+    if (strcmp(path, "/v1/audit") == 0) {
+        handle_audit(a, req);
         return;
     }
     if (strncmp(path, "/v1/embedded/", 13) == 0) {

@@ -7,6 +7,8 @@
  *   POST /v1/embedded/brokers/{id}/up        embedded cluster: bring it back
  *   POST /v1/embedded/topics                 {"name": "t", "partitions": 6, "replicationFactor": 1}
  *   GET|POST /v1/log                         logging: {"level", "format", "categories"}
+ *   GET  /v1/audit                           audit log: {"enabled", "path", "allDecisions",
+ *                                            "maxBytes", "keep"} (only "enabled": false if none)
  *   POST /v1/apply, GET /v1/ctl/status        control plane (src/ctl/apply.c)
  *
  * Errors are {"error": "...", "message": "..."} with a 4xx/5xx status.
@@ -20,6 +22,7 @@ struct st_gw_cluster;
 struct st_embedded;
 struct st_admin;
 struct st_ctl;
+struct st_audit;
 
 /* What the admin API reports on and acts on (not owned). */
 struct st_admin_ctx {
@@ -27,6 +30,7 @@ struct st_admin_ctx {
     struct st_embedded *embedded;  /* NULL when the upstream is external */
     const char *data_dir;          /* for status */
     struct st_ctl *ctl;            /* control plane: /v1/apply, /v1/ctl/... (NULL = none) */
+    struct st_audit *audit;        /* authorization audit log: /v1/audit (NULL = disabled) */
 };
 
 /* Listens on `path`. Returns a new server (free with st_admin_free()) or NULL with *err. */

@@ -35,6 +35,7 @@
 
 #include "app/admin.h"
 #include "app/embedded.h"
+#include "authz/audit.h"
 #include "ctl/ctl.h"
 #include "gateway/gateway.h"
 #include "util/log.h"
@@ -59,6 +60,10 @@ struct straitd_opts {
     double price_gb;               /* --price-per-gb USD (-1 = default) */
     double price_conn_hour;        /* --price-per-connection-hour USD (-1 = default) */
     int usage_flush;               /* --usage-flush-seconds */
+    const char *audit_log;         /* --audit-log FILE (NULL = DATA_DIR/audit.log, "none" = off) */
+    bool audit_all;                /* --audit-all-decisions */
+    uint64_t audit_max_bytes;      /* --audit-max-bytes N (0 = default 64 MiB) */
+    unsigned audit_keep;           /* --audit-keep N (0 = default 5) */
 };
 
 struct straitd {
@@ -69,6 +74,7 @@ struct straitd {
     struct st_gw_cluster *cluster; /* the gateway */
     struct st_admin *admin;        /* admin socket */
     struct st_ctl *ctl;            /* control plane (store, MSK API, VPC connections) */
+    struct st_audit *audit;        /* authorization audit log or NULL (--audit-log none) */
     char admin_path[4096];         /* its path */
     struct evhttp *metrics;        /* --metrics-listen server or NULL */
     char metrics_addr[128];        /* its bound address */
@@ -110,6 +116,12 @@ usage(FILE *f)
         "  --price-per-gb USD        usage price per GB (2^30 bytes) processed (default 0.006)\n"
         "  --price-per-connection-hour USD  per VPC-connection hour (default 0.0225)\n"
         "  --usage-flush-seconds S   write metered usage every S seconds (default 60)\n"
+        "  --audit-log FILE          authorization audit log, JSON lines (default\n"
+        "                            DATA_DIR/audit.log; \"none\" turns it off)\n"
+        "  --audit-all-decisions     record allowed decisions too (default: denials only)\n"
+        "  --audit-max-bytes N       rotate the audit log at N bytes (K, M, G suffixes;\n"
+        "                            default 64M)\n"
+        "  --audit-keep N            rotated audit logs kept: FILE.1 ... FILE.N (default 5)\n"
         "  --config FILE             `flag = value` lines (flag names without --), read\n"
         "                            first and again on SIGHUP (reloadable settings)\n"
         "  --version                 print the version\n");
@@ -127,6 +139,50 @@ parse_range(const char *s, int *a, int *b)
         return -1;
     *a = (int)x;
     *b = (int)y;
+    return 0;
+}
+
+/* "true|yes|on|1" -> 1, "false|no|off|0" -> 0, anything else -1. */
+static int
+parse_bool(const char *s)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "1"))
+        return 1;
+    if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "0"))
+        return 0;
+    return -1;
+}
+
+/* "N", "NK", "NM", "NG", "NT" (powers of 1024) from 4096 bytes to 1 TiB. Returns 0 or -1. */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-')
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        const char *units = "KMGT";
+        const char *u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+        if (!u || !*u)
+            return -1;
+        shift = 10u * (unsigned)(u - units + 1);
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (v > (1ull << 40) >> shift)
+        return -1;
+    v <<= shift;
+    if (v < 4096)
+        return -1;
+    *out = v;
     return 0;
 }
 
@@ -372,6 +428,10 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"price-per-gb", required_argument, NULL, 'P'},
         {"price-per-connection-hour", required_argument, NULL, 'H'},
         {"usage-flush-seconds", required_argument, NULL, 'U'},
+        {"audit-log", required_argument, NULL, 'A'},
+        {"audit-all-decisions", optional_argument, NULL, 'D'},
+        {"audit-max-bytes", required_argument, NULL, 'B'},
+        {"audit-keep", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -447,6 +507,39 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             if (apply_reloadable(o, ch, optarg) != 0)
                 return -1;
             break;
+        case 'A':
+            o->audit_log = optarg;
+            break;
+        case 'D': {
+            /* `--audit-all-decisions`, `--audit-all-decisions=false`, and in --config
+             * `audit-all-decisions` or `audit-all-decisions = true|false`. */
+            const char *v = optarg;
+            if (!v && optind < argc && parse_bool(argv[optind]) >= 0)
+                v = argv[optind++];
+            int b = v ? parse_bool(v) : 1;
+            if (b < 0) {
+                fprintf(stderr, "straitd: --audit-all-decisions takes true or false\n");
+                return -1;
+            }
+            o->audit_all = b == 1;
+            break;
+        }
+        case 'B':
+            if (parse_size(optarg, &o->audit_max_bytes) != 0) {
+                fprintf(stderr, "straitd: --audit-max-bytes takes a size from 4096 bytes to 1T "
+                                "(suffixes K, M, G, T: powers of 1024)\n");
+                return -1;
+            }
+            break;
+        case 'k': {
+            long k = strtol(optarg, &end, 10);
+            if (*end || k < 1 || k > 1000) {
+                fprintf(stderr, "straitd: --audit-keep takes 1 to 1000 files\n");
+                return -1;
+            }
+            o->audit_keep = (unsigned)k;
+            break;
+        }
         case 'V':
             printf("straitd %s\n", STRAITD_VERSION);
             exit(0);
@@ -797,8 +890,28 @@ main(int argc, char **argv)
         return 1;
     }
 
+    char audit_path[4096];
+    snprintf(audit_path, sizeof(audit_path), "%s/audit.log", d.o.data_dir);
+    if (!d.o.audit_log || strcmp(d.o.audit_log, "none") != 0) {
+        struct st_audit_opts aopts = {.path = d.o.audit_log ? d.o.audit_log : audit_path,
+                                      .max_bytes = d.o.audit_max_bytes,
+                                      .keep = d.o.audit_keep,
+                                      .all_decisions = d.o.audit_all};
+        d.audit = st_audit_open(&aopts, &err);
+        if (!d.audit) {
+            st_error("audit log %s: %s", aopts.path, err);
+            return 1;
+        }
+        st_info("audit log %s (%s, rotated at %llu bytes, %u kept)", aopts.path,
+                st_audit_all(d.audit) ? "every decision" : "denials",
+                (unsigned long long)st_audit_max_bytes(d.audit), st_audit_keep(d.audit));
+    } else {
+        st_warn("audit log disabled (--audit-log none): authorization denials are not recorded");
+    }
+    st_ctl_set_audit(d.ctl, d.audit);
+
     snprintf(d.admin_path, sizeof(d.admin_path), "%s/admin.sock", d.o.data_dir);
-    struct st_admin_ctx actx = {d.cluster, d.embedded, d.o.data_dir, d.ctl};
+    struct st_admin_ctx actx = {d.cluster, d.embedded, d.o.data_dir, d.ctl, d.audit};
     d.admin = st_admin_start(d.base, d.admin_path, &actx, &err);
     if (!d.admin) {
         st_error("admin socket %s: %s", d.admin_path, err);
@@ -836,6 +949,7 @@ main(int argc, char **argv)
     st_admin_free(d.admin);
     st_ctl_free(d.ctl);
     st_gw_cluster_free(d.cluster);
+    st_audit_close(d.audit);
     free_argv(g_config_argv);
     event_free(sigterm);
     event_free(sigint);

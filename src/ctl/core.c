@@ -268,6 +268,12 @@ st_ctl_flush_usage(struct st_ctl *ctl)
 }
 
 void
+st_ctl_set_audit(struct st_ctl *ctl, struct st_audit *a)
+{
+    ctl->audit = a;
+}
+
+void
 st_ctl_set_prices(struct st_ctl *ctl, double per_gb, double per_conn_hour)
 {
     if (per_gb >= 0)

@@ -19,6 +19,7 @@ struct evdns_base;
 struct evhttp_request;
 struct st_ctl;
 struct st_snapshot;
+struct st_audit;
 
 struct st_ctl_config {
     struct event_base *base; /* the daemon's loop */
@@ -73,6 +74,13 @@ int st_ctl_reload_tls(struct st_ctl *ctl, const char **err) __attribute__((warn_
 
 /* Changes the usage prices (negative = keep). */
 void st_ctl_set_prices(struct st_ctl *ctl, double per_gb, double per_conn_hour);
+
+/*
+ * Hands the control plane the authorization audit log writer (NULL = none) for the gateways it
+ * runs to record decisions with (see authz/audit.h).
+ * Ownership: not taken; the caller closes the writer after st_ctl_free().
+ */
+void st_ctl_set_audit(struct st_ctl *ctl, struct st_audit *a);
 
 /* Writes pending metered usage now (SIGHUP, tests). Returns 0 or -1. */
 int st_ctl_flush_usage(struct st_ctl *ctl);

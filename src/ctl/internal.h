@@ -86,6 +86,7 @@ struct st_ctl {
     double price_conn_hour;    /* USD per connection-hour */
     int64_t last_publish_ms;   /* when the last snapshot was published (epoch ms) */
     struct st_ctl_stats stats; /* API counters for /metrics */
+    struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
 };
 
 /* ---- core.c */
