@@ -448,6 +448,12 @@ reply(struct evhttp_request *req, int code, json_t *body)
     evbuffer_free(out);
 }
 
+void
+st_ctl_admin_reply(struct evhttp_request *req, int code, json_t *body)
+{
+    reply(req, code, body);
+}
+
 bool
 st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
 {
