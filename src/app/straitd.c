@@ -59,6 +59,7 @@ struct straitd_opts {
     double price_gb;               /* --price-per-gb USD (-1 = default) */
     double price_conn_hour;        /* --price-per-connection-hour USD (-1 = default) */
     int usage_flush;               /* --usage-flush-seconds */
+    const char *kafka_super_users; /* --kafka-super-users "User:a;User:b" */
 };
 
 struct straitd {
@@ -110,6 +111,8 @@ usage(FILE *f)
         "  --price-per-gb USD        usage price per GB (2^30 bytes) processed (default 0.006)\n"
         "  --price-per-connection-hour USD  per VPC-connection hour (default 0.0225)\n"
         "  --usage-flush-seconds S   write metered usage every S seconds (default 60)\n"
+        "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
+        "                            e.g. \"User:admin;User:ops\"\n"
         "  --config FILE             `flag = value` lines (flag names without --), read\n"
         "                            first and again on SIGHUP (reloadable settings)\n"
         "  --version                 print the version\n");
@@ -372,6 +375,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"price-per-gb", required_argument, NULL, 'P'},
         {"price-per-connection-hour", required_argument, NULL, 'H'},
         {"usage-flush-seconds", required_argument, NULL, 'U'},
+        {"kafka-super-users", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -437,6 +441,9 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             break;
         case 'M':
             o->metrics_listen = optarg;
+            break;
+        case 'k':
+            o->kafka_super_users = optarg;
             break;
         case 'G':
         case 'F':
@@ -790,7 +797,8 @@ main(int argc, char **argv)
                                  .create_timeout = d.o.create_timeout,
                                  .price_gb = d.o.price_gb,
                                  .price_conn_hour = d.o.price_conn_hour,
-                                 .usage_flush_seconds = d.o.usage_flush};
+                                 .usage_flush_seconds = d.o.usage_flush,
+                                 .kafka_super_users = d.o.kafka_super_users};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);
