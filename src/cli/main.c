@@ -20,6 +20,7 @@ static const struct st_cli_group groups[] = {
     {"usage", st_cli_usage, "metered usage and cost of VPC connections (SigV4, per account)"},
     {"status", st_cli_status, "clusters, brokers and ports, endpoints, connections and health"},
     {"log", st_cli_log, "show or change straitd's log level, format and debug categories"},
+    {"acl", st_cli_acl, "Kafka ACLs of a managed cluster (SASL/SCRAM, mTLS principals)"},
 };
 
 static void
