@@ -131,10 +131,11 @@ acl_change(struct st_ctl *ctl, const char *cluster_arn, const struct st_acl_bind
     }
     if (st_store_commit(ctl->store, err) != 0)
         return -1;
-    st_info("cluster %s: %zu Kafka ACL bindings %s", cluster_arn, changed,
-            add ? "created" : "deleted");
-    if (changed)
+    if (changed) {
+        st_info("cluster %s: %zu Kafka ACL bindings %s", cluster_arn, changed,
+                add ? "created" : "deleted");
         st_ctl_changed(ctl);
+    }
     return 0;
 }
 
