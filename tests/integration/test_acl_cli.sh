@@ -3,7 +3,8 @@
 # Creates bindings (LITERAL, PREFIXED, repeated --operation, duplicates kept once), lists them
 # (table and --json, filters, MATCH listing by resource name, super users from
 # --kafka-super-users), validation errors that say what to fix, an unknown cluster, deletes by
-# filter, and checks that the bindings survive a straitd restart.
+# filter, `strait admin apply` with "clusters[].acls", and checks that the bindings survive a
+# straitd restart.
 # Environment: ST_BUILD_DIR, ST_SOURCE_DIR. Every wait is bounded. Exit 77 = skipped.
 set -euo pipefail
 SRC=${ST_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -137,6 +138,27 @@ out=$("${ACL[@]}" create --cluster-arn "${arn}nope" --resource-type TOPIC --reso
 set -e
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 [ "$n" = 6 ] || fail "failed creations changed nothing: $n"
+
+# strait admin apply: "clusters": [{"clusterArn", "acls": [...]}] adds bindings (idempotent).
+cat >"$TMP/acls.json" <<JSON
+{"clusters": [{"clusterArn": "$arn", "acls": [
+  {"resourceType": "TOPIC", "resourceName": "orders", "principal": "User:alice", "operation": "READ", "permissionType": "ALLOW"},
+  {"resourceType": "transactional_id", "resourceName": "tx-", "patternType": "PREFIXED", "principal": "User:dave", "host": "*", "operation": "WRITE", "permissionType": "ALLOW"}]}]}
+JSON
+out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/acls.json")
+echo "$out" | grep -q "kafka acl User:dave" || fail "apply creates the new binding: $out"
+if echo "$out" | grep -q "kafka acl User:alice"; then fail "apply re-created an existing binding: $out"; fi
+out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/acls.json")
+echo "$out" | grep -q "nothing to create" || fail "second apply: $out"
+echo "{\"clusters\": [{\"clusterArn\": \"$arn\", \"acls\": [{\"resourceType\": \"TOPIC\", \"resourceName\": \"x\", \"principal\": \"nobody\", \"operation\": \"READ\", \"permissionType\": \"ALLOW\"}]}]}" >"$TMP/bad.json"
+if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "bad binding applied"; fi
+echo "$out" | grep -q "clusters\[0\].acls\[0\]" || fail "apply error names the binding: $out"
+echo '{"clusters": [{"clusterArn": "arn:aws:kafka:us-east-1:111122223333:cluster/none/x", "acls": []}]}' >"$TMP/bad.json"
+if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "unknown cluster applied"; fi
+echo "$out" | grep -q "no cluster" || fail "apply unknown cluster: $out"
+"${ACL[@]}" delete --cluster-arn "$arn" --principal User:dave >/dev/null
+n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
+[ "$n" = 6 ] || fail "after apply and delete: $n"
 
 # Survives a restart.
 stop
