@@ -8,6 +8,7 @@
  *   POST /v1/embedded/topics                 {"name": "t", "partitions": 6, "replicationFactor": 1}
  *   GET|POST /v1/log                         logging: {"level", "format", "categories"}
  *   POST /v1/apply, GET /v1/ctl/status        control plane (src/ctl/apply.c)
+ *   POST /v1/ctl/acls/{create,list,delete}   Kafka ACLs of a cluster (src/ctl/acl.c)
  *
  * Errors are {"error": "...", "message": "..."} with a 4xx/5xx status.
  */
