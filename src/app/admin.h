@@ -10,6 +10,7 @@
  *   GET  /v1/audit                           audit log: {"enabled", "path", "allDecisions",
  *                                            "maxBytes", "keep"} (only "enabled": false if none)
  *   POST /v1/apply, GET /v1/ctl/status        control plane (src/ctl/apply.c)
+ *   POST /v1/ctl/acls/{create,list,delete}   Kafka ACLs of a cluster (src/ctl/acl.c)
  *
  * Errors are {"error": "...", "message": "..."} with a 4xx/5xx status.
  */

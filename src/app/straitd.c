@@ -42,6 +42,9 @@
 
 #define STRAITD_VERSION "0.1.0"
 
+/* getopt value of --kafka-super-users (outside the single-character range). */
+#define OPT_SUPER_USERS 0x100
+
 struct straitd_opts {
     const char *data_dir;          /* --data-dir */
     int embedded_brokers;          /* --embedded-kafka N, 0 = none */
@@ -64,6 +67,7 @@ struct straitd_opts {
     bool audit_all;                /* --audit-all-decisions */
     uint64_t audit_max_bytes;      /* --audit-max-bytes N (0 = default 64 MiB) */
     unsigned audit_keep;           /* --audit-keep N (0 = default 5) */
+    const char *kafka_super_users; /* --kafka-super-users "User:a;User:b" */
 };
 
 struct straitd {
@@ -122,6 +126,8 @@ usage(FILE *f)
         "  --audit-max-bytes N       rotate the audit log at N bytes (K, M, G suffixes;\n"
         "                            default 64M)\n"
         "  --audit-keep N            rotated audit logs kept: FILE.1 ... FILE.N (default 5)\n"
+        "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
+        "                            e.g. \"User:admin;User:ops\"\n"
         "  --config FILE             `flag = value` lines (flag names without --), read\n"
         "                            first and again on SIGHUP (reloadable settings)\n"
         "  --version                 print the version\n");
@@ -432,6 +438,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"audit-all-decisions", optional_argument, NULL, 'D'},
         {"audit-max-bytes", required_argument, NULL, 'B'},
         {"audit-keep", required_argument, NULL, 'k'},
+        {"kafka-super-users", required_argument, NULL, OPT_SUPER_USERS},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -497,6 +504,9 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             break;
         case 'M':
             o->metrics_listen = optarg;
+            break;
+        case OPT_SUPER_USERS:
+            o->kafka_super_users = optarg;
             break;
         case 'G':
         case 'F':
@@ -883,7 +893,8 @@ main(int argc, char **argv)
                                  .create_timeout = d.o.create_timeout,
                                  .price_gb = d.o.price_gb,
                                  .price_conn_hour = d.o.price_conn_hour,
-                                 .usage_flush_seconds = d.o.usage_flush};
+                                 .usage_flush_seconds = d.o.usage_flush,
+                                 .kafka_super_users = d.o.kafka_super_users};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);

@@ -17,6 +17,7 @@ int st_cli_usage(int argc, char **argv);  /* usage.c */
 int st_cli_status(int argc, char **argv); /* status.c */
 int st_cli_log(int argc, char **argv);    /* status.c */
 int st_cli_audit(int argc, char **argv);  /* audit.c */
+int st_cli_acl(int argc, char **argv);    /* acl.c */
 /*
  * One request over straitd's admin socket (adminsock.c). Returns the HTTP status, or 0 when the
  * socket cannot be reached (the reason is printed). *out receives the parsed JSON body, or NULL.

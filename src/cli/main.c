@@ -21,6 +21,7 @@ static const struct st_cli_group groups[] = {
     {"status", st_cli_status, "clusters, brokers and ports, endpoints, connections and health"},
     {"log", st_cli_log, "show or change straitd's log level, format and debug categories"},
     {"audit", st_cli_audit, "show and follow the authorization audit log (denied requests)"},
+    {"acl", st_cli_acl, "Kafka ACLs of a managed cluster (SASL/SCRAM, mTLS principals)"},
 };
 
 static void

@@ -2,7 +2,8 @@
  * The admin socket's control-plane paths (file permissions on the socket are the trust boundary):
  *
  *   POST /v1/apply         idempotent declarative file of accounts, users, roles, access keys,
- *                          policies, VPCs, subnets, security groups and SCRAM secrets; answers
+ *                          policies, VPCs, subnets, security groups, SCRAM secrets and the
+ *                          Kafka ACLs of existing clusters (added, never removed); answers
  *                          {"created": ["account 111122223333 (provider)", ...],
  *                           "generatedAccessKeys": [{"user", "accessKeyId", "secretAccessKey"}]}
  *                          (a generated secret is shown once, here)
@@ -24,6 +25,7 @@
 #include <event2/http.h>
 
 #include "auth/scram.h"
+#include "authz/acl.h"
 #include "ctl/internal.h"
 #include "policy/arn.h"
 #include "policy/policy.h"
@@ -371,6 +373,48 @@ apply_account(struct apply *ap, const json_t *acc, size_t ai)
     return 0;
 }
 
+/* clusters[i]: {"clusterArn", "acls": [binding in the JSON form of authz/acl.h]}: adds the
+ * bindings to an existing cluster (bindings already there are kept; nothing is removed). */
+static int
+apply_cluster(struct apply *ap, const json_t *c, size_t ci)
+{
+    struct st_store *s = ap->ctl->store;
+    const char *arn = json_string_value(json_object_get(c, "clusterArn"));
+    const json_t *acls = json_object_get(c, "acls");
+    if (!json_is_object(c) || !arn)
+        return fail(ap, "clusters[%zu].clusterArn: the ARN of an existing cluster is required", ci);
+    if (acls && !json_is_array(acls))
+        return fail(ap, "clusters[%zu].acls: a list of ACL bindings", ci);
+    json_t *rec = st_store_cluster_get(s, arn);
+    json_decref(rec);
+    if (!rec)
+        return fail(ap, "clusters[%zu].clusterArn: no cluster %s (create it first)", ci, arn);
+    size_t i;
+    json_t *v;
+    json_array_foreach(acls, i, v)
+    {
+        struct st_acl_binding b = {0};
+        const char *err = NULL;
+        int16_t kerr = 0;
+        if (st_acl_binding_from_json(v, &b, &err) != 0 ||
+            st_acl_binding_validate(&b, &err, &kerr) != 0) {
+            st_acl_binding_clear(&b);
+            return fail(ap, "clusters[%zu].acls[%zu]: %s", ci, i, err ? err : "invalid binding");
+        }
+        json_t *canon = st_acl_binding_to_json(&b);
+        bool yes = false;
+        int rc = canon ? st_store_acl_add(s, arn, canon, &yes, &err) : ST_STORE_ERR;
+        created(ap, yes, "kafka acl %s %s %s %s %s %s:%s on %s", b.principal, b.host,
+                st_acl_perm_name(b.perm), st_acl_op_name(b.op), st_acl_rtype_name(b.rtype),
+                st_acl_ptype_name(b.ptype), b.name, arn);
+        json_decref(canon);
+        st_acl_binding_clear(&b);
+        if (rc != 0)
+            return fail(ap, "clusters[%zu].acls[%zu]: %s", ci, i, canon ? err : "out of memory");
+    }
+    return 0;
+}
+
 json_t *
 st_ctl_apply(struct st_ctl *ctl, const json_t *doc, char **msg)
 {
@@ -378,8 +422,11 @@ st_ctl_apply(struct st_ctl *ctl, const json_t *doc, char **msg)
     const char *err = NULL;
     const char *region = json_string_value(json_object_get(doc, "region"));
     const json_t *accounts = json_object_get(doc, "accounts");
-    if (!json_is_object(doc) || (accounts && !json_is_array(accounts))) {
-        *msg = strdup("the file must be a JSON object with an \"accounts\" array");
+    const json_t *clusters = json_object_get(doc, "clusters");
+    if (!json_is_object(doc) || (accounts && !json_is_array(accounts)) ||
+        (clusters && !json_is_array(clusters))) {
+        *msg = strdup("the file must be a JSON object with an \"accounts\" array (and optionally "
+                      "a \"clusters\" array)");
         goto fail;
     }
     if (st_store_begin(ctl->store, &err) != 0) {
@@ -406,6 +453,11 @@ st_ctl_apply(struct st_ctl *ctl, const json_t *doc, char **msg)
     json_array_foreach(accounts, i, acc)
     {
         if (apply_account(&ap, acc, i) != 0)
+            goto rollback;
+    }
+    json_array_foreach(clusters, i, acc)
+    {
+        if (apply_cluster(&ap, acc, i) != 0)
             goto rollback;
     }
     if (st_store_commit(ctl->store, &err) != 0) {
@@ -446,6 +498,12 @@ reply(struct evhttp_request *req, int code, json_t *body)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, code, code < 300 ? "OK" : "Error", out);
     evbuffer_free(out);
+}
+
+void
+st_ctl_admin_reply(struct evhttp_request *req, int code, json_t *body)
+{
+    reply(req, code, body);
 }
 
 bool

@@ -72,6 +72,10 @@ st_ctl_changed(struct st_ctl *ctl)
         st_error("control plane: cannot build a snapshot: %s (the previous one stays)", err);
         return;
     }
+    if (st_snapshot_set_super_users(snap, (const char *const *)ctl->super_users,
+                                    ctl->n_super_users) != 0)
+        st_error("control plane: out of memory copying the Kafka super users into the snapshot "
+                 "(none apply until the next change)");
     ctl->generation++;
     st_snapshot_unref(ctl->snap);
     ctl->snap = snap;
@@ -196,6 +200,11 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
     ctl->port_max = cfg->port_max ? cfg->port_max : 14100;
     ctl->max_skew = cfg->max_skew > 0 ? cfg->max_skew : ST_SIGV4_DEFAULT_SKEW;
     ctl->create_timeout = cfg->create_timeout > 0 ? cfg->create_timeout : 120;
+    if (st_ctl_super_users_parse(cfg->kafka_super_users, &ctl->super_users, &ctl->n_super_users,
+                                 err) != 0) {
+        st_ctl_free(ctl);
+        return NULL;
+    }
     ctl->store = st_store_open(cfg->data_dir, err);
     if (!ctl->store) {
         st_ctl_free(ctl);
@@ -235,7 +244,7 @@ st_ctl_api_address(const struct st_ctl *ctl)
 bool
 st_ctl_admin_handle(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
 {
-    return st_apply_admin(ctl, req, path);
+    return st_apply_admin(ctl, req, path) || st_acl_admin(ctl, req, path);
 }
 
 void
@@ -258,6 +267,7 @@ st_ctl_free(struct st_ctl *ctl)
     st_snapshot_unref(ctl->snap);
     st_store_close(ctl->store);
     free(ctl->data_dir);
+    st_ctl_super_users_free(ctl->super_users);
     free(ctl);
 }
 

@@ -11,12 +11,15 @@
 #define ST_CTL_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
 struct evdns_base;
 struct evhttp_request;
+struct st_acl_binding;
+struct st_acl_set;
 struct st_ctl;
 struct st_snapshot;
 struct st_audit;
@@ -34,6 +37,8 @@ struct st_ctl_config {
     double price_gb;         /* USD per GB (2^30 bytes) processed, < 0 = default 0.006 */
     double price_conn_hour;  /* USD per connection-hour, < 0 = default 0.0225 */
     int usage_flush_seconds; /* write metered usage this often (0 = 60) */
+    const char *kafka_super_users; /* Kafka super.users of every cluster ("User:a;User:b"), NULL
+                                    * = none */
 };
 
 /*
@@ -101,5 +106,32 @@ json_t *st_ctl_status(struct st_ctl *ctl);
 
 /* The current snapshot (borrowed; take a reference to keep it). */
 struct st_snapshot *st_ctl_snapshot(struct st_ctl *ctl);
+
+/* ---- Kafka ACLs of a managed cluster (acl.c), for SASL/SCRAM and mTLS principals */
+
+/*
+ * Adds `n` bindings to cluster `cluster_arn` in one store transaction (exact duplicates of
+ * stored bindings, or within `b`, are kept once) and, when something changed, publishes a new
+ * snapshot before returning, so the data plane authorizes with them at once. Each binding is
+ * checked with st_acl_binding_validate() first. Returns 0, or -1 with *err (static text) when
+ * the cluster is unknown, a binding is invalid or the store fails; nothing is changed then.
+ * Context: the loop thread (also from the gateway while it answers CreateAcls).
+ */
+int st_ctl_acl_create(struct st_ctl *ctl, const char *cluster_arn, const struct st_acl_binding *b,
+                      size_t n, const char **err) __attribute__((warn_unused_result));
+/*
+ * Removes the stored bindings equal to those of `b` (absent ones are ignored) in one store
+ * transaction, then publishes a new snapshot as above. `b` may point into the current set
+ * (st_ctl_acl_current()): it is not read after the new snapshot replaces that set. Returns 0, or
+ * -1 with *err when the cluster is unknown or the store fails.
+ */
+int st_ctl_acl_delete(struct st_ctl *ctl, const char *cluster_arn, const struct st_acl_binding *b,
+                      size_t n, const char **err) __attribute__((warn_unused_result));
+/*
+ * The cluster's ACL set in the latest snapshot (borrowed: valid until the next published
+ * snapshot, i.e. until the next change of the control plane's state), or NULL for an unknown
+ * cluster. The super users are in the snapshot's st_snap_cluster.super_users.
+ */
+const struct st_acl_set *st_ctl_acl_current(struct st_ctl *ctl, const char *cluster_arn);
 
 #endif

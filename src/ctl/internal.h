@@ -1,7 +1,7 @@
 /*
  * Control-plane internals shared by core.c (lifecycle, snapshots, tasks), runtime.c (cluster
  * runtimes and endpoints), api.c (HTTP, SigV4, authorization, errors, STS), ops.c (the MSK
- * operations) and apply.c (the admin socket's declarative apply).
+ * operations), apply.c (the admin socket's declarative apply) and acl.c (Kafka ACLs).
  */
 #ifndef ST_CTL_INTERNAL_H
 #define ST_CTL_INTERNAL_H
@@ -87,6 +87,8 @@ struct st_ctl {
     int64_t last_publish_ms;   /* when the last snapshot was published (epoch ms) */
     struct st_ctl_stats stats; /* API counters for /metrics */
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
+    char **super_users;        /* --kafka-super-users, NULL-terminated, NULL when none */
+    size_t n_super_users;      /* their count */
 };
 
 /* ---- core.c */
@@ -200,5 +202,19 @@ void st_ops_dispatch(struct st_api *a);
 bool st_apply_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path);
 /* Applies a declarative document; returns {"created": [...]} or NULL with *msg (malloc'd). */
 json_t *st_ctl_apply(struct st_ctl *ctl, const json_t *doc, char **msg);
+/* Replies `code` with `body` (stolen) as indented JSON: the admin socket's answer format. */
+void st_ctl_admin_reply(struct evhttp_request *req, int code, json_t *body);
+
+/* ---- acl.c */
+/* Serves the admin socket's /v1/ctl/acls/ paths; false when `path` is not one of them. */
+bool st_acl_admin(struct st_ctl *ctl, struct evhttp_request *req, const char *path);
+/*
+ * Parses Kafka's super.users syntax ("User:admin;User:ops": principals "Type:name" separated by
+ * ';', blanks around them ignored). Returns 0 with a new NULL-terminated vector in *out
+ * (st_ctl_super_users_free(); NULL when the list is empty) and its count, or -1 with *err.
+ */
+int st_ctl_super_users_parse(const char *spec, char ***out, size_t *n_out, const char **err)
+    __attribute__((warn_unused_result));
+void st_ctl_super_users_free(char **v);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Snapshot construction from the store (see snapshot.h): read everything once, compile every
- * policy, sort for binary search. Built after each committed change; small by design (one
- * control plane's IAM and connections).
+ * policy and every cluster's ACL set, sort for binary search. Built after each committed change;
+ * small by design (one control plane's IAM and connections).
  */
 #include "ctl/snapshot.h"
 
@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "authz/acl.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -124,6 +125,38 @@ load_ingress(struct st_store *s, const json_t *sgs, struct st_snap_conn *c)
     }
 }
 
+/* Builds the ACL set of a cluster from its stored bindings; rows that no longer parse are skipped
+ * with a warning. Returns a new set, or NULL when out of memory or the store fails. */
+static struct st_acl_set *
+load_acls(struct st_store *s, const char *arn)
+{
+    json_t *rows = st_store_acl_list(s, arn);
+    if (!rows)
+        return NULL;
+    size_t n = json_array_size(rows), k = 0;
+    struct st_acl_binding *b = calloc(n ? n : 1, sizeof(*b));
+    if (!b) {
+        json_decref(rows);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *err = NULL;
+        if (st_acl_binding_from_json(json_array_get(rows, i), &b[k], &err) != 0) {
+            st_acl_binding_clear(&b[k]);
+            st_warn("snapshot: an ACL binding of %s no longer parses (%s); it is ignored", arn,
+                    err ? err : "?");
+            continue;
+        }
+        k++;
+    }
+    struct st_acl_set *set = st_acl_set_new(b, k);
+    for (size_t i = 0; i < k; i++)
+        st_acl_binding_clear(&b[i]);
+    free(b);
+    json_decref(rows);
+    return set;
+}
+
 static bool
 get_bool(const json_t *o, const char *path)
 {
@@ -223,6 +256,11 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         c->vpc_tls = get_bool(va, "tls.enabled");
         c->unauthenticated =
             get_bool(json_object_get(r, "clientAuthentication"), "unauthenticated.enabled");
+        c->acls = load_acls(s, c->arn);
+        if (!c->acls) {
+            *err = "cannot read the Kafka ACLs of a cluster to build a snapshot";
+            goto fail;
+        }
         json_t *secrets = st_store_cluster_scram_list(s, c->arn, NULL, 0);
         size_t j;
         json_t *x;
@@ -315,6 +353,11 @@ st_snapshot_unref(struct st_snapshot *snap)
         free(snap->clusters[i].arn);
         free(snap->clusters[i].name);
         st_policy_unref(snap->clusters[i].policy);
+        if (snap->clusters[i].acls)
+            st_acl_set_free(snap->clusters[i].acls);
+        for (size_t j = 0; j < snap->clusters[i].n_super_users; j++)
+            free(snap->clusters[i].super_users[j]);
+        free(snap->clusters[i].super_users);
     }
     free(snap->clusters);
     for (size_t i = 0; i < snap->n_conns; i++) {
@@ -333,6 +376,37 @@ st_snapshot_unref(struct st_snapshot *snap)
     }
     free(snap->scram);
     free(snap);
+}
+
+int
+st_snapshot_set_super_users(struct st_snapshot *snap, const char *const *users, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < snap->n_clusters; i++) {
+        struct st_snap_cluster *c = &snap->clusters[i];
+        for (size_t j = 0; j < c->n_super_users; j++)
+            free(c->super_users[j]);
+        free(c->super_users);
+        c->super_users = NULL;
+        c->n_super_users = 0;
+        if (n == 0)
+            continue;
+        char **v = calloc(n + 1, sizeof(*v));
+        size_t k = 0;
+        for (; v && k < n; k++)
+            if (!(v[k] = strdup(users[k])))
+                break;
+        if (!v || k < n) {
+            for (size_t j = 0; v && j < k; j++)
+                free(v[j]);
+            free(v);
+            rc = -1;
+            continue;
+        }
+        c->super_users = v;
+        c->n_super_users = n;
+    }
+    return rc;
 }
 
 const struct st_snap_cred *

@@ -2,7 +2,8 @@
  * Immutable snapshots of the control plane's state for the data plane (and for the API's own
  * request authentication): credentials, principals with their compiled identity policies,
  * clusters with their compiled cluster policies and multi-VPC schemes, VPC connections with their
- * endpoint addresses, and SCRAM credentials. The data plane never reads the store: the control
+ * endpoint addresses, SCRAM credentials, and the Kafka ACLs and super users of every cluster (for
+ * SASL/SCRAM and mTLS principals). The data plane never reads the store: the control
  * plane builds a new snapshot after every committed change and publishes it (ctl.h,
  * st_ctl_set_publisher()); consumers keep a reference for as long as they use it.
  *
@@ -20,6 +21,7 @@
 
 struct st_store;
 struct st_policy;
+struct st_acl_set;
 
 /* An IAM principal able to sign requests (user, or assumed-role session). */
 struct st_snap_principal {
@@ -50,6 +52,10 @@ struct st_snap_cluster {
     bool vpc_scram;           /* multi-VPC on for SASL/SCRAM */
     bool vpc_tls;             /* multi-VPC on for mTLS */
     bool unauthenticated;     /* unauthenticated access enabled */
+    struct st_acl_set *acls;  /* Kafka ACL bindings (owned; empty set when none, never NULL) */
+    char **super_users;       /* Kafka super users ("User:admin"), NULL-terminated so it can be
+                               * passed to st_acl_authorize(); owned; NULL when there are none */
+    size_t n_super_users;     /* entries of super_users before the NULL */
 };
 
 /* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */
@@ -101,6 +107,14 @@ struct st_snapshot {
  */
 struct st_snapshot *st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now,
                                       const char **err) __attribute__((warn_unused_result));
+/*
+ * Gives every cluster of `snap` its own copy of the `n` super users (Kafka principals such as
+ * "User:admin"), replacing earlier ones; n == 0 clears them. Only for a snapshot nobody else
+ * holds yet (the control plane calls it between st_snapshot_build() and publishing).
+ * Returns 0, or -1 when out of memory (the clusters then have no super users).
+ */
+int st_snapshot_set_super_users(struct st_snapshot *snap, const char *const *users, size_t n)
+    __attribute__((warn_unused_result));
 struct st_snapshot *st_snapshot_ref(struct st_snapshot *snap);
 void st_snapshot_unref(struct st_snapshot *snap);
 

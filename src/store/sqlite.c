@@ -91,6 +91,13 @@ static const char *const migrations[] = {
     "  cluster TEXT NOT NULL, scheme TEXT NOT NULL, conn_account TEXT NOT NULL,"
     "  cluster_account TEXT NOT NULL, state TEXT NOT NULL, at_ms INTEGER NOT NULL) STRICT;"
     "CREATE INDEX IF NOT EXISTS conn_states_conn ON conn_states(conn, seq);",
+    /* 4: Kafka ACL bindings per cluster, as Kafka's enum names (st_acl_binding_to_json()). */
+    "CREATE TABLE IF NOT EXISTS kafka_acls ("
+    "  cluster TEXT NOT NULL REFERENCES clusters(arn) ON DELETE CASCADE,"
+    "  resource_type TEXT NOT NULL, resource_name TEXT NOT NULL, pattern_type TEXT NOT NULL,"
+    "  principal TEXT NOT NULL, host TEXT NOT NULL, operation TEXT NOT NULL,"
+    "  permission TEXT NOT NULL, UNIQUE (cluster, resource_type, resource_name, pattern_type,"
+    "  principal, host, operation, permission)) STRICT;",
 };
 
 static const char *const msk_full =
@@ -1137,4 +1144,71 @@ st_store_conn_state_list(struct st_store *s, const char *account, const char *si
                  " conn_account AS clientAccount, cluster_account AS clusterAccount, state, at_ms"
                  " AS atMs FROM conn_states" USAGE_SCOPE " ORDER BY conn, seq",
                  account, side, cluster_arn, conn_arn);
+}
+
+/* ---- Kafka ACLs (schema migration 4) */
+
+/* The binding's seven strings in column order, or -1 with *err when one is missing. */
+static int
+acl_columns(const json_t *b, const char *v[7], const char **err)
+{
+    static const char *const keys[7] = {"resourceType",  "resourceName", "patternType",
+                                        "principal",     "host",         "operation",
+                                        "permissionType"};
+    for (int i = 0; i < 7; i++) {
+        v[i] = json_string_value(json_object_get(b, keys[i]));
+        if (!v[i]) {
+            *err = "an ACL binding needs resourceType, resourceName, patternType, principal, "
+                   "host, operation and permissionType as strings";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+st_store_acl_add(struct st_store *s, const char *cluster, const json_t *binding, bool *created,
+                 const char **err)
+{
+    const char *v[7];
+    if (acl_columns(binding, v, err) != 0)
+        return ST_STORE_ERR;
+    json_t *o = ONE(s, "SELECT arn FROM clusters WHERE arn = ?1", cluster);
+    json_decref(o);
+    if (!o) {
+        *err = "no such cluster";
+        return ST_STORE_NOTFOUND;
+    }
+    return put_result(EXEC(s, err,
+                           "INSERT INTO kafka_acls (cluster, resource_type, resource_name, "
+                           "pattern_type, principal, host, operation, permission) VALUES (?1, ?2, "
+                           "?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                           cluster, v[0], v[1], v[2], v[3], v[4], v[5], v[6]),
+                      created);
+}
+
+int
+st_store_acl_remove(struct st_store *s, const char *cluster, const json_t *binding, bool *removed,
+                    const char **err)
+{
+    const char *v[7];
+    if (acl_columns(binding, v, err) != 0)
+        return ST_STORE_ERR;
+    return put_result(EXEC(s, err,
+                           "DELETE FROM kafka_acls WHERE cluster = ?1 AND resource_type = ?2 AND "
+                           "resource_name = ?3 AND pattern_type = ?4 AND principal = ?5 AND host "
+                           "= ?6 AND operation = ?7 AND permission = ?8",
+                           cluster, v[0], v[1], v[2], v[3], v[4], v[5], v[6]),
+                      removed);
+}
+
+json_t *
+st_store_acl_list(struct st_store *s, const char *cluster)
+{
+    return QUERY(s, 0,
+                 "SELECT resource_type AS resourceType, resource_name AS resourceName, "
+                 "pattern_type AS patternType, principal, host, operation, permission AS "
+                 "permissionType FROM kafka_acls WHERE cluster = ?1 ORDER BY resource_type, "
+                 "resource_name, pattern_type, principal, host, operation, permission",
+                 cluster);
 }

@@ -1,6 +1,7 @@
 /*
  * The control plane's durable state: accounts, IAM users/roles/keys/policies, STS sessions, VPCs,
- * subnets, security groups, clusters, cluster policies, VPC connections, SCRAM secrets and tags.
+ * subnets, security groups, clusters, cluster policies, VPC connections, SCRAM secrets, tags,
+ * metering and the Kafka ACLs of clusters.
  *
  * The interface is narrow and backend-neutral: records cross it as jansson objects with the
  * camelCase member names documented per function, so a PostgreSQL implementation can follow
@@ -233,6 +234,25 @@ json_t *st_store_usage_list(struct st_store *s, const char *account, const char 
  * clientAccount, clusterAccount, state, atMs}] ordered by connection and time. */
 json_t *st_store_conn_state_list(struct st_store *s, const char *account, const char *side,
                                  const char *cluster_arn, const char *conn_arn);
+
+/* ---- Kafka ACLs of a cluster (schema migration 4). A binding crosses this interface in the JSON
+ * form of st_acl_binding_to_json() (authz/acl.h): {resourceType, resourceName, patternType,
+ * principal, host, operation, permissionType}, all strings, enums as Kafka's names. The store
+ * keeps the strings as given (the control plane canonicalises and validates them) and does not
+ * interpret them. Bindings are deleted with their cluster. */
+
+/* Adds a binding to `cluster`; an exact duplicate is ignored (*created false). NOTFOUND when the
+ * cluster does not exist, ERR when a member is missing. */
+int st_store_acl_add(struct st_store *s, const char *cluster, const json_t *binding, bool *created,
+                     const char **err) __attribute__((warn_unused_result));
+/* Removes the binding equal to `binding` in every member; *removed (may be NULL) says whether
+ * one existed (absent is not an error). */
+int st_store_acl_remove(struct st_store *s, const char *cluster, const json_t *binding,
+                        bool *removed, const char **err) __attribute__((warn_unused_result));
+/* The bindings of `cluster` as above, ordered by resourceType, resourceName, patternType,
+ * principal, host, operation, permissionType (an empty array for an unknown cluster), or NULL
+ * on failure. */
+json_t *st_store_acl_list(struct st_store *s, const char *cluster);
 
 /* Latency of durable writes (statements outside a transaction, and commits). */
 #define ST_STORE_WRITE_BUCKETS 12

@@ -1,7 +1,8 @@
 /*
  * Store tests: migrations and schema version, idempotent puts, key conflicts, cluster policy
- * optimistic concurrency, paging, cascade on cluster delete, 0600 file mode, and that everything
- * survives a close/reopen.
+ * optimistic concurrency, paging, cascade on cluster delete, 0600 file mode, Kafka ACL bindings
+ * (duplicates, removal, order, unknown clusters, migration 4), and that everything survives a
+ * close/reopen.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,7 +59,7 @@ test_iam_idempotent_and_durable(void **state)
     struct st_store *s = open_store();
     const char *err = NULL;
     bool created = false;
-    assert_int_equal(st_store_schema_version(s), 3);
+    assert_int_equal(st_store_schema_version(s), 4);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
     assert_true(created);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
@@ -203,7 +204,7 @@ test_migration_from_v1(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     s = open_store();
-    assert_int_equal(st_store_schema_version(s), 3);
+    assert_int_equal(st_store_schema_version(s), 4);
     json_t *sub = st_store_subnet_get(s, "subnet-1");
     assert_non_null(sub);
     assert_string_equal(json_string_value(json_object_get(sub, "endpointAddress")), "127.0.1.1");
@@ -223,6 +224,149 @@ test_migration_from_v1(void **state)
     st_store_close(s);
 }
 
+static json_t *
+acl(const char *rtype, const char *name, const char *ptype, const char *principal, const char *op,
+    const char *perm)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "resourceType", rtype, "resourceName",
+                     name, "patternType", ptype, "principal", principal, "host", "*", "operation",
+                     op, "permissionType", perm);
+}
+
+static const char *
+field(const json_t *arr, size_t i, const char *k)
+{
+    return json_string_value(json_object_get(json_array_get(arr, i), k));
+}
+
+static void
+test_kafka_acls(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    bool yes;
+    assert_int_equal(st_store_account_put(s, "111122223333", "p", &yes, &err), 0);
+    const char *arn = "arn:aws:kafka:us-east-1:111122223333:cluster/demo/u-1";
+    const char *other = "arn:aws:kafka:us-east-1:111122223333:cluster/other/u-2";
+    json_t *c = cluster(arn, "111122223333", "V1");
+    assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
+    json_decref(c);
+    c = cluster(other, "111122223333", "V1");
+    json_object_set_new(c, "clusterName", json_string("other"));
+    assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
+    json_decref(c);
+
+    json_t *read = acl("TOPIC", "orders", "LITERAL", "User:alice", "READ", "ALLOW");
+    json_t *write = acl("TOPIC", "orders", "LITERAL", "User:alice", "WRITE", "ALLOW");
+    json_t *pfx = acl("TOPIC", "ord", "PREFIXED", "User:bob", "ALL", "DENY");
+    json_t *grp = acl("GROUP", "g1", "LITERAL", "User:alice", "READ", "ALLOW");
+    assert_int_equal(st_store_acl_add(s, arn, write, &yes, &err), 0);
+    assert_true(yes);
+    assert_int_equal(st_store_acl_add(s, arn, read, &yes, &err), 0);
+    assert_true(yes);
+    assert_int_equal(st_store_acl_add(s, arn, read, &yes, &err), 0);
+    assert_false(yes); /* exact duplicate ignored */
+    assert_int_equal(st_store_acl_add(s, arn, pfx, &yes, &err), 0);
+    assert_int_equal(st_store_acl_add(s, arn, grp, &yes, &err), 0);
+    assert_int_equal(st_store_acl_add(s, other, read, &yes, &err), 0);
+    assert_true(yes); /* the same binding on another cluster is another row */
+    /* A binding differing in one member only is another binding. */
+    json_t *deny = acl("TOPIC", "orders", "LITERAL", "User:alice", "READ", "DENY");
+    assert_int_equal(st_store_acl_add(s, arn, deny, &yes, &err), 0);
+    assert_true(yes);
+    assert_int_equal(
+        st_store_acl_add(s, "arn:aws:kafka:us-east-1:1:cluster/nope/x", read, &yes, &err),
+        ST_STORE_NOTFOUND);
+    json_t *partial = json_pack("{s:s, s:s}", "resourceType", "TOPIC", "resourceName", "x");
+    assert_int_equal(st_store_acl_add(s, arn, partial, &yes, &err), ST_STORE_ERR);
+    assert_non_null(strstr(err, "permissionType"));
+
+    json_t *l = st_store_acl_list(s, arn);
+    assert_int_equal(json_array_size(l), 5);
+    /* Ordered by type, name, pattern type, principal, host, operation, permission. */
+    assert_string_equal(field(l, 0, "resourceType"), "GROUP");
+    assert_string_equal(field(l, 1, "resourceName"), "ord");
+    assert_string_equal(field(l, 1, "patternType"), "PREFIXED");
+    assert_string_equal(field(l, 2, "operation"), "READ");
+    assert_string_equal(field(l, 2, "permissionType"), "ALLOW");
+    assert_string_equal(field(l, 3, "permissionType"), "DENY");
+    assert_string_equal(field(l, 4, "operation"), "WRITE");
+    assert_string_equal(field(l, 4, "host"), "*");
+    assert_string_equal(field(l, 4, "principal"), "User:alice");
+    assert_int_equal(json_object_size(json_array_get(l, 0)), 7);
+    json_decref(l);
+
+    assert_int_equal(st_store_acl_remove(s, arn, deny, &yes, &err), 0);
+    assert_true(yes);
+    assert_int_equal(st_store_acl_remove(s, arn, deny, &yes, &err), 0);
+    assert_false(yes);
+    /* Transactions group several changes. */
+    assert_int_equal(st_store_begin(s, &err), 0);
+    assert_int_equal(st_store_acl_remove(s, arn, write, &yes, &err), 0);
+    assert_int_equal(st_store_acl_remove(s, arn, grp, &yes, &err), 0);
+    st_store_rollback(s);
+    l = st_store_acl_list(s, arn);
+    assert_int_equal(json_array_size(l), 4);
+    json_decref(l);
+    st_store_close(s);
+
+    /* Durable; deleted with the cluster. */
+    s = open_store();
+    l = st_store_acl_list(s, arn);
+    assert_int_equal(json_array_size(l), 4);
+    json_decref(l);
+    l = st_store_acl_list(s, "arn:aws:kafka:us-east-1:1:cluster/nope/x");
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+    assert_int_equal(st_store_cluster_delete(s, arn, &err), 0);
+    l = st_store_acl_list(s, arn);
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+    l = st_store_acl_list(s, other);
+    assert_int_equal(json_array_size(l), 1);
+    json_decref(l);
+    st_store_close(s);
+    json_decref(read);
+    json_decref(write);
+    json_decref(pfx);
+    json_decref(grp);
+    json_decref(deny);
+    json_decref(partial);
+}
+
+/* A database at schema 3 gets the ACL table. */
+static void
+test_migration_from_v3(void **state)
+{
+    struct st_store *s = open_store();
+    st_store_close(s);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/strait.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "DROP TABLE kafka_acls; PRAGMA user_version = 3;", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    s = open_store();
+    assert_int_equal(st_store_schema_version(s), 4);
+    const char *err = NULL;
+    bool yes;
+    assert_int_equal(st_store_account_put(s, "111122223333", "p", &yes, &err), 0);
+    const char *arn = "arn:aws:kafka:us-east-1:111122223333:cluster/demo/u-1";
+    json_t *c = cluster(arn, "111122223333", "V1");
+    assert_int_equal(st_store_cluster_insert(s, c, &err), 0);
+    json_decref(c);
+    json_t *b = acl("CLUSTER", "kafka-cluster", "LITERAL", "User:ops", "DESCRIBE", "ALLOW");
+    assert_int_equal(st_store_acl_add(s, arn, b, &yes, &err), 0);
+    assert_true(yes);
+    json_decref(b);
+    json_t *l = st_store_acl_list(s, arn);
+    assert_int_equal(json_array_size(l), 1);
+    json_decref(l);
+    st_store_close(s);
+}
+
 int
 main(void)
 {
@@ -231,6 +375,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cluster_policy_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connections_paging_and_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kafka_acls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,7 @@ static void
 test_usage_adds_up_and_scopes(void **state)
 {
     struct st_store *s = open_store();
-    assert_int_equal(st_store_schema_version(s), 3);
+    assert_int_equal(st_store_schema_version(s), 4);
     add(s, CONN1, "SASL_IAM", "444455556666", H0, 100, 10, 1);
     add(s, CONN1, "SASL_IAM", "444455556666", H0, 50, 5, 2);
     add(s, CONN1, "SASL_IAM", "444455556666", H0 + 3600, 7, 0, 1);
