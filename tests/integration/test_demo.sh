@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/demo (what `make demo` runs) end to end against the built straitd, so the demo cannot rot.
-# It runs on its own loopback address, so it does not collide with other tests or a straitd on
-# 127.0.0.1.
+# It runs on its own loopback addresses (127.X.Y.1 to .7), so it does not collide with other tests
+# or a straitd on 127.0.0.1.
 set -uo pipefail
 src=${ST_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export ST_BUILD_DIR=${ST_BUILD_DIR:-$src/build}
