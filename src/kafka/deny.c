@@ -8,6 +8,7 @@
  */
 #include "kafka/deny.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kafka/proto.h"
@@ -292,16 +293,35 @@ nullable_in(const struct st_kfield *f, int16_t ver)
     return f->null_min >= 0 && ver >= f->null_min && ver <= f->null_max;
 }
 
+/* A denied request element and its error (`order`: position of the denial, first wins). */
+struct mark {
+    const void *el; /* st_kobj (struct element) or st_kval (primitive element) */
+    size_t order;   /* index in the caller's denials */
+    int16_t error;  /* error code */
+};
+
+/* A request element of a mirrored level, keyed by its offset in the body. */
+struct ent {
+    size_t key;        /* struct: element offset; string: offset of its bytes */
+    size_t len;        /* struct: element length; string: bytes */
+    const char *array; /* request array field name */
+    const void *el;    /* st_kobj or st_kval */
+    uint8_t prim;      /* element of a primitive array */
+};
+
 struct ctx {
-    struct st_karena a;  /* everything below */
-    int16_t ver;         /* version */
-    bool flex;           /* flexible response version */
-    bool nothing;        /* whole response synthesized */
-    int16_t dflt;        /* error of entries without a denial of their own */
-    const void **marked; /* denied request elements (st_kobj or st_kval) */
-    int16_t *marked_err; /* their errors */
-    size_t nmarked;      /* entries */
-    const char **err;    /* error out */
+    struct st_karena a; /* everything below */
+    int16_t ver;        /* version */
+    bool flex;          /* flexible response version */
+    bool nothing;       /* whole response synthesized */
+    int16_t dflt;       /* error of entries without a denial of their own */
+    const uint8_t *req; /* request body (element keys are offsets into it) */
+    struct mark *marks; /* denied request elements, sorted by element */
+    size_t nmarks;      /* entries */
+    struct ent *ents;   /* request elements of the mirrored levels, sorted by offset */
+    size_t nents;       /* entries */
+    size_t cap_ents;    /* allocated */
+    const char **err;   /* error out */
 };
 
 static int
@@ -433,14 +453,29 @@ copy_val(struct ctx *c, const struct st_kfield *df, struct st_kval *dst, const s
 
 /* ---- request elements ---- */
 
-/* Denial error recorded for a request element, 0 when none. */
+static int
+mark_cmp(const void *a, const void *b)
+{
+    const struct mark *x = a, *y = b;
+    uintptr_t p = (uintptr_t)x->el, q = (uintptr_t)y->el;
+    if (p != q)
+        return p < q ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Denial error recorded for a request element, 0 when none (binary search). */
 static int16_t
 own_err(const struct ctx *c, const void *el)
 {
-    for (size_t i = 0; i < c->nmarked; i++)
-        if (c->marked[i] == el)
-            return c->marked_err[i];
-    return 0;
+    size_t lo = 0, hi = c->nmarks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)c->marks[mid].el < (uintptr_t)el)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nmarks && c->marks[lo].el == el ? c->marks[lo].error : 0;
 }
 
 /* Request array value of a level in one parent, NULL when absent in the version. */
@@ -457,29 +492,9 @@ rq_arr(const struct ctx *c, const struct st_kobj *parent, const char *name,
 typedef int (*elem_fn)(struct ctx *c, const struct lvl *l, const struct st_kfield *f,
                        const void *el, void *arg);
 
-/* Calls fn for each request element of level l under `parent` (flattening rq_outer). */
 static int
-each_elem(struct ctx *c, const struct lvl *l, const struct st_kobj *parent, elem_fn fn, void *arg)
+each_in(struct ctx *c, const struct lvl *l, const struct st_kobj *parent, elem_fn fn, void *arg)
 {
-    const struct st_kfield *of;
-    if (l->rq_outer) {
-        const struct st_kval *ov = rq_arr(c, parent, l->rq_outer, &of);
-        if (!ov || ov->is_null || of->type != ST_KT_STRUCT)
-            return 0;
-        for (uint32_t k = 0; k < ov->count; k++) {
-            const struct st_kfield *f;
-            const struct st_kval *v = rq_arr(c, &ov->objs[k], l->rq, &f);
-            if (!v || v->is_null)
-                continue;
-            for (uint32_t i = 0; i < v->count; i++)
-                if (fn(c, l, f,
-                       f->type == ST_KT_STRUCT ? (const void *)&v->objs[i]
-                                               : (const void *)&v->elems[i],
-                       arg) < 0)
-                    return -1;
-        }
-        return 0;
-    }
     const struct st_kfield *f;
     const struct st_kval *v = rq_arr(c, parent, l->rq, &f);
     if (!v || v->is_null)
@@ -492,51 +507,128 @@ each_elem(struct ctx *c, const struct lvl *l, const struct st_kobj *parent, elem
     return 0;
 }
 
-/* Finding the request element a denial names. */
-struct find {
-    const struct st_kres *r; /* the denial's entry */
-    const void *hit;         /* element found */
-};
-
-static int find_in(struct ctx *c, const struct lvl *l, const struct st_kobj *parent,
-                   struct find *fd);
-
+/* Calls fn for each request element of level l under `parent` (flattening rq_outer). */
 static int
-find_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
+each_elem(struct ctx *c, const struct lvl *l, const struct st_kobj *parent, elem_fn fn, void *arg)
 {
-    struct find *fd = arg;
-    if (fd->hit)
+    if (!l->rq_outer)
+        return each_in(c, l, parent, fn, arg);
+    const struct st_kfield *of;
+    const struct st_kval *ov = rq_arr(c, parent, l->rq_outer, &of);
+    if (!ov || ov->is_null || of->type != ST_KT_STRUCT)
         return 0;
-    const struct st_kres *r = fd->r;
-    if (strcmp(r->array, l->rq) == 0) {
-        if (f->type == ST_KT_STRUCT) {
-            const struct st_kobj *o = el;
-            if (o->off == r->elem_off && o->len == r->elem_len) {
-                fd->hit = el;
-                return 0;
-            }
-        } else {
-            const struct st_kval *v = el;
-            if (r->name && v->p == r->name && v->n == r->name_len) {
-                fd->hit = el;
-                return 0;
-            }
-        }
-    }
-    if (l->sub && f->type == ST_KT_STRUCT)
-        return find_in(c, l->sub, el, fd);
+    for (uint32_t k = 0; k < ov->count; k++)
+        if (each_in(c, l, &ov->objs[k], fn, arg) < 0)
+            return -1;
     return 0;
 }
 
 static int
-find_in(struct ctx *c, const struct lvl *l, const struct st_kobj *parent, struct find *fd)
+count_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
 {
-    return each_elem(c, l, parent, find_cb, fd);
+    (void)c, (void)l, (void)f, (void)el;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* Index of every element of the mirrored levels (a denial names one by its byte span). */
+static int
+index_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
+{
+    (void)arg;
+    if (c->nents == c->cap_ents) {
+        size_t cap = c->cap_ents ? 2 * c->cap_ents : 16;
+        struct ent *n = st_karena_alloc(&c->a, cap * sizeof(*n));
+        if (!n)
+            return fail(c, "arena limit");
+        if (c->nents)
+            memcpy(n, c->ents, c->nents * sizeof(*n));
+        c->ents = n;
+        c->cap_ents = cap;
+    }
+    struct ent *e = &c->ents[c->nents];
+    e->array = l->rq;
+    e->el = el;
+    if (f->type == ST_KT_STRUCT) {
+        const struct st_kobj *o = el;
+        e->key = o->off;
+        e->len = o->len;
+        e->prim = 0;
+        c->nents++;
+        return l->sub && l->sub->resource ? each_elem(c, l->sub, o, index_cb, NULL) : 0;
+    }
+    const struct st_kval *v = el;
+    if (f->type != ST_KT_STRING || !v->p)
+        return 0; /* partition indexes: never a denial of their own */
+    e->key = (size_t)(v->p - c->req);
+    e->len = v->n;
+    e->prim = 1;
+    c->nents++;
+    return 0;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+    const struct ent *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* The element a denial names: a struct element with its span, or a string element. */
+static const void *
+find_elem(const struct ctx *c, const struct st_kres *r, size_t req_len)
+{
+    size_t keys[2] = {r->elem_off, SIZE_MAX};
+    if (r->name && (uintptr_t)r->name >= (uintptr_t)c->req &&
+        (uintptr_t)r->name - (uintptr_t)c->req <= req_len)
+        keys[1] = (size_t)((uintptr_t)r->name - (uintptr_t)c->req);
+    for (int k = 0; k < 2; k++) {
+        size_t lo = 0, hi = c->nents;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (c->ents[mid].key < keys[k])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < c->nents && c->ents[lo].key == keys[k]; lo++) {
+            const struct ent *e = &c->ents[lo];
+            if (strcmp(e->array, r->array) != 0 || (k == 0) == (e->prim != 0))
+                continue;
+            if (k == 0 ? e->len == r->elem_len : e->len == r->name_len)
+                return e->el;
+        }
+    }
+    return NULL;
 }
 
 /* ---- building response entries ---- */
 
-static int append(struct ctx *c, struct st_kval *arr, const struct st_kobj *o);
+/* Makes room for `extra` more elements in a struct array value (one allocation). */
+static int
+grow(struct ctx *c, struct st_kval *arr, size_t extra)
+{
+    if (extra == 0)
+        return 0;
+    if (extra > UINT32_MAX - 1 - arr->count)
+        return fail(c, "array too long");
+    struct st_kobj *n = st_karena_alloc(&c->a, (arr->count + extra) * sizeof(*n));
+    if (!n)
+        return fail(c, "arena limit");
+    if (arr->count)
+        memcpy(n, arr->objs, arr->count * sizeof(*n));
+    arr->objs = n;
+    arr->is_null = 0;
+    arr->present = 1;
+    return 0;
+}
+
+/* Appends within room made by grow(). */
+static void
+push(struct st_kval *arr, const struct st_kobj *o)
+{
+    arr->objs[arr->count++] = *o;
+}
 
 /* Response element for request element `el` of level l; `inh` is the enclosing error. */
 static struct st_kobj *
@@ -580,36 +672,30 @@ mk_elem(struct ctx *c, const struct lvl *l, const struct st_kfield *rsf,
         const struct st_kfield *rsubf;
         const struct st_kval *rsub = rq_arr(c, ro, l->sub->rq, &rsubf);
         if (sub && subf && subf->is_array && subf->type == ST_KT_STRUCT && rsub && !rsub->is_null) {
-            sub->is_null = 0;
+            if (grow(c, sub, rsub->count) < 0)
+                return NULL;
             for (uint32_t i = 0; i < rsub->count; i++) {
                 const void *cel = rsubf->type == ST_KT_STRUCT ? (const void *)&rsub->objs[i]
                                                               : (const void *)&rsub->elems[i];
                 struct st_kobj *co = mk_elem(c, l->sub, subf, rsubf, cel, e);
-                if (!co || append(c, sub, co) < 0)
+                if (!co)
                     return NULL;
+                push(sub, co);
             }
         }
     }
     return o;
 }
 
-/* Appends a copy of *o to a struct array value. */
-static int
-append(struct ctx *c, struct st_kval *arr, const struct st_kobj *o)
+/* Response array answering level l in a response struct, NULL when the version has none. */
+static struct st_kval *
+rs_arr(struct ctx *c, struct st_kobj *parent, const struct lvl *l, const struct st_kfield **f)
 {
-    if (arr->count >= UINT32_MAX - 1)
-        return fail(c, "array too long");
-    struct st_kobj *n = st_karena_alloc(&c->a, (arr->count + 1u) * sizeof(*n));
-    if (!n)
-        return fail(c, "arena limit");
-    if (arr->count)
-        memcpy(n, arr->objs, arr->count * sizeof(*n));
-    n[arr->count] = *o;
-    arr->objs = n;
-    arr->count++;
-    arr->is_null = 0;
-    arr->present = 1;
-    return 0;
+    struct st_kval *arr = get(parent, l->rs, c->ver);
+    *f = field_of(parent, l->rs);
+    if (!arr || !*f || !(*f)->is_array || (*f)->type != ST_KT_STRUCT)
+        return NULL;
+    return arr;
 }
 
 /* Nothing forwarded: one response element per request element of a top-level level. */
@@ -622,22 +708,23 @@ static int
 fill_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
 {
     struct fill *fl = arg;
-    struct st_kval *arr = get(fl->rs_parent, l->rs, c->ver);
-    const struct st_kfield *rsf = field_of(fl->rs_parent, l->rs);
-    if (!arr || !rsf || !rsf->is_array || rsf->type != ST_KT_STRUCT)
-        return 0; /* the version has no such results */
+    const struct st_kfield *rsf;
+    struct st_kval *arr = rs_arr(c, fl->rs_parent, l, &rsf);
     struct st_kobj *o = mk_elem(c, l, rsf, f, el, fl->inh);
-    return o ? append(c, arr, o) : -1;
+    if (!o)
+        return -1;
+    push(arr, o);
+    return 0;
 }
 
-/* True when element `el` (of level l) or one of its descendants is denied. */
+/* True when a descendant of element `el` (of level l) is denied. */
 static bool any_denied(struct ctx *c, const struct lvl *l, const struct st_kobj *el);
 
 static int
 any_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
 {
     bool *hit = arg;
-    if (own_err(c, el) || (l->sub && f->type == ST_KT_STRUCT && any_denied(c, l, el)))
+    if (!*hit && (own_err(c, el) || (l->sub && f->type == ST_KT_STRUCT && any_denied(c, l, el))))
         *hit = true;
     return 0;
 }
@@ -646,56 +733,95 @@ static bool
 any_denied(struct ctx *c, const struct lvl *l, const struct st_kobj *el)
 {
     bool hit = false;
-    if (l->sub)
+    if (l->sub && l->sub->resource)
         (void)each_elem(c, l->sub, el, any_cb, &hit);
     return hit;
 }
 
-/* True when response element `o` answers request element `el` of level l (first key). */
-static bool
-same_key(struct ctx *c, const struct lvl *l, const struct st_kobj *o, const struct st_kobj *el)
+/* Key bytes of an element (first key pair) for matching a broker entry to a request element. */
+static int
+key_cmp(const struct st_kval *a, const struct st_kval *b)
 {
-    if (!l->keys[0].rq || !l->keys[0].rq[0])
-        return false;
-    const struct st_kval *a = get(el, l->keys[0].rq, c->ver);
-    const struct st_kval *b = get(o, l->keys[0].rs, c->ver);
-    if (!a || !b)
-        return false;
-    return a->i == b->i && a->n == b->n && a->is_null == b->is_null &&
-           (a->n == 0 || (a->p && b->p && memcmp(a->p, b->p, a->n) == 0));
+    if (a->is_null != b->is_null)
+        return a->is_null ? -1 : 1;
+    if (a->i != b->i)
+        return a->i < b->i ? -1 : 1;
+    if (a->n != b->n)
+        return a->n < b->n ? -1 : 1;
+    return a->n ? memcmp(a->p, b->p, a->n) : 0;
+}
+
+/* A broker entry and its key, for finding the entry of an allowed parent. */
+struct keyed {
+    const struct st_kval *key; /* key value (a static null when the entry has none) */
+    struct st_kobj *o;         /* the entry */
+};
+
+static int
+keyed_cmp(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    return key_cmp(x->key, y->key);
 }
 
 /* Partial denial: adds the denied elements of level l (under rq_parent) to rs_parent. */
+struct merge {
+    struct st_kobj *rs_parent;   /* response struct holding l->rs */
+    struct st_kval *arr;         /* that array (room made) */
+    const struct st_kfield *rsf; /* its field */
+    struct keyed *idx;           /* broker entries sorted by key, when parents are matched */
+    size_t nidx;                 /* entries in idx */
+};
+
 static int merge_level(struct ctx *c, const struct lvl *l, const struct st_kobj *rq_parent,
                        struct st_kobj *rs_parent);
 
 static int
+need_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
+{
+    if (own_err(c, el) || (f->type == ST_KT_STRUCT && any_denied(c, l, el)))
+        (*(size_t *)arg)++;
+    return 0;
+}
+
+static int
 merge_cb(struct ctx *c, const struct lvl *l, const struct st_kfield *f, const void *el, void *arg)
 {
-    struct st_kobj *rs_parent = arg;
-    struct st_kval *arr = get(rs_parent, l->rs, c->ver);
-    const struct st_kfield *rsf = field_of(rs_parent, l->rs);
+    struct merge *mg = arg;
     int16_t e = own_err(c, el);
-    if (!e && !(l->sub && l->sub->resource && f->type == ST_KT_STRUCT && any_denied(c, l, el)))
-        return 0;
-    if (!arr || !rsf || !rsf->is_array || rsf->type != ST_KT_STRUCT)
-        return fail(c, "the response has no entries for a denied element");
     if (e) {
-        struct st_kobj *o = mk_elem(c, l, rsf, f, el, e);
-        return o ? append(c, arr, o) : -1;
+        struct st_kobj *o = mk_elem(c, l, mg->rsf, f, el, e);
+        if (!o)
+            return -1;
+        push(mg->arr, o);
+        return 0;
     }
+    if (f->type != ST_KT_STRUCT || !any_denied(c, l, el))
+        return 0;
     /* An allowed parent with denied children: add them to the broker's entry for it. */
+    const struct st_kval *k = get(el, l->keys[0].rq, c->ver);
     struct st_kobj *po = NULL;
-    for (uint32_t i = 0; i < arr->count && !arr->is_null && !po; i++)
-        if (same_key(c, l, &arr->objs[i], el))
-            po = &arr->objs[i];
+    size_t lo = 0, hi = mg->nidx;
+    while (k && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = key_cmp(mg->idx[mid].key, k);
+        if (cmp == 0) {
+            po = mg->idx[mid].o;
+            break;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     if (!po) {
         /* The broker did not answer the parent: an entry of our own without error. */
         const struct lvl shell = {NULL, l->rq, l->rs, {l->keys[0], l->keys[1]}, NULL, 0, NULL};
-        struct st_kobj *o = mk_elem(c, &shell, rsf, f, el, 0);
-        if (!o || append(c, arr, o) < 0)
+        struct st_kobj *o = mk_elem(c, &shell, mg->rsf, f, el, 0);
+        if (!o)
             return -1;
-        po = &arr->objs[arr->count - 1];
+        push(mg->arr, o);
+        po = &mg->arr->objs[mg->arr->count - 1];
     }
     return merge_level(c, l->sub, el, po);
 }
@@ -704,7 +830,33 @@ static int
 merge_level(struct ctx *c, const struct lvl *l, const struct st_kobj *rq_parent,
             struct st_kobj *rs_parent)
 {
-    return each_elem(c, l, rq_parent, merge_cb, rs_parent);
+    size_t need = 0;
+    if (each_elem(c, l, rq_parent, need_cb, &need) < 0)
+        return -1;
+    if (need == 0)
+        return 0;
+    struct merge mg = {rs_parent, NULL, NULL, NULL, 0};
+    mg.arr = rs_arr(c, rs_parent, l, &mg.rsf);
+    if (!mg.arr)
+        return fail(c, "the response has no entries for a denied element");
+    if (mg.arr->is_null)
+        mg.arr->count = 0;
+    size_t n0 = mg.arr->count;
+    if (grow(c, mg.arr, need) < 0)
+        return -1;
+    if (l->sub && l->sub->resource && l->keys[0].rq && l->keys[0].rq[0] && n0) {
+        static const struct st_kval none = {.is_null = 1};
+        mg.idx = st_karena_alloc(&c->a, n0 * sizeof(*mg.idx));
+        if (!mg.idx)
+            return fail(c, "arena limit");
+        for (size_t i = 0; i < n0; i++) {
+            const struct st_kval *kv = get(&mg.arr->objs[i], l->keys[0].rs, c->ver);
+            mg.idx[i] = (struct keyed){kv ? kv : &none, &mg.arr->objs[i]};
+        }
+        mg.nidx = n0;
+        qsort(mg.idx, n0, sizeof(*mg.idx), keyed_cmp);
+    }
+    return each_elem(c, l, rq_parent, merge_cb, &mg);
 }
 
 /* ---- entry points ---- */
@@ -728,22 +880,27 @@ run(int16_t key, int16_t ver, const uint8_t *req, size_t req_len, const struct s
         *err = "more denials than request bytes";
         return -1;
     }
+    static const uint8_t empty[1];
     struct ctx c;
     memset(&c, 0, sizeof(c));
     st_karena_init(&c.a, 0);
     c.ver = ver;
     c.flex = st_kschema_flexible(ms, ver);
     c.nothing = upstream == NULL;
+    c.req = req ? req : empty;
     c.err = err;
     size_t start = st_buf_used(out);
     int rc = -1;
-    static const uint8_t empty[1];
     struct st_kdoc rq;
-    if (st_kdoc_decode(&c.a, mq, ver, req ? req : empty, req_len, &rq, err) < 0)
+    if (st_kdoc_decode(&c.a, mq, ver, c.req, req_len, &rq, err) < 0)
         goto done;
-    c.marked = st_karena_alloc(&c.a, (n_denied + 1) * sizeof(*c.marked));
-    c.marked_err = st_karena_alloc(&c.a, (n_denied + 1) * sizeof(*c.marked_err));
-    if (!c.marked || !c.marked_err) {
+    for (int k = 0; k < 2 && api->lv[k]; k++)
+        if (each_elem(&c, api->lv[k], &rq.root, index_cb, NULL) < 0)
+            goto done;
+    if (c.nents)
+        qsort(c.ents, c.nents, sizeof(*c.ents), ent_cmp);
+    c.marks = st_karena_alloc(&c.a, (n_denied + 1) * sizeof(*c.marks));
+    if (!c.marks) {
         fail(&c, "arena limit");
         goto done;
     }
@@ -762,8 +919,8 @@ run(int16_t key, int16_t ver, const uint8_t *req, size_t req_len, const struct s
             c.dflt = denied[i].error;
         if (!r->array) {
             if (r->value_len > req_len || r->value_off > req_len - r->value_len ||
-                (r->name && (r->name < req || r->name_len > req_len ||
-                             r->name > req + req_len - r->name_len))) {
+                (r->name && (r->name_len > req_len || (uintptr_t)r->name < (uintptr_t)c.req ||
+                             (uintptr_t)r->name - (uintptr_t)c.req > req_len - r->name_len))) {
                 fail(&c, "denial outside the request");
                 goto done;
             }
@@ -773,11 +930,8 @@ run(int16_t key, int16_t ver, const uint8_t *req, size_t req_len, const struct s
         }
         if (api->ignore && strcmp(r->array, api->ignore) == 0)
             continue;
-        struct find fd = {r, NULL};
-        for (int k = 0; k < 2 && api->lv[k] && !fd.hit; k++)
-            if (find_in(&c, api->lv[k], &rq.root, &fd) < 0)
-                goto done;
-        if (!fd.hit) {
+        const void *hit = find_elem(&c, r, req_len);
+        if (!hit) {
             /* An entry no response array answers (a subscription of ConsumerGroupHeartbeat, a
              * DescribeLogDirs topic): only a whole-request error can carry it. */
             if (!c.nothing || r->elem_len > req_len || r->elem_off > req_len - r->elem_len) {
@@ -788,9 +942,10 @@ run(int16_t key, int16_t ver, const uint8_t *req, size_t req_len, const struct s
                 req_error = denied[i].error;
             continue;
         }
-        c.marked[c.nmarked] = fd.hit;
-        c.marked_err[c.nmarked++] = denied[i].error;
+        c.marks[c.nmarks++] = (struct mark){hit, i, denied[i].error};
     }
+    if (c.nmarks)
+        qsort(c.marks, c.nmarks, sizeof(*c.marks), mark_cmp);
     if (req_error)
         c.dflt = req_error;
     struct st_kdoc rs;
@@ -819,8 +974,14 @@ run(int16_t key, int16_t ver, const uint8_t *req, size_t req_len, const struct s
                 dv->i = sv->i;
         }
         for (int k = 0; k < 2 && api->lv[k]; k++) {
+            const struct st_kfield *rsf;
+            struct st_kval *arr = rs_arr(&c, &rs.root, api->lv[k], &rsf);
+            if (!arr)
+                continue; /* the version has no such results */
+            size_t n = 0;
             struct fill fl = {&rs.root, req_error};
-            if (each_elem(&c, api->lv[k], &rq.root, fill_cb, &fl) < 0)
+            if (each_elem(&c, api->lv[k], &rq.root, count_cb, &n) < 0 || grow(&c, arr, n) < 0 ||
+                each_elem(&c, api->lv[k], &rq.root, fill_cb, &fl) < 0)
                 goto done;
         }
     } else {

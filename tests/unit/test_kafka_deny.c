@@ -1342,6 +1342,124 @@ test_every_version(void **state)
     assert_true(merged > 100);
 }
 
+/* ---- scale: many entries, many denials (linear-ish, no quadratic blow-up) ---- */
+
+struct big {
+    struct st_kdenial *d; /* denials */
+    size_t n, cap;        /* count, room */
+    int every;            /* deny entries whose index % every == 0 */
+    int seen;             /* entries seen */
+};
+
+static int
+big_cb(void *arg, const struct st_kres *r)
+{
+    struct big *b = arg;
+    if (r->array && b->seen++ % b->every == 0 && b->n < b->cap) {
+        b->d[b->n].res = *r;
+        b->d[b->n++].error = TOPIC_AUTH;
+    }
+    return 0;
+}
+
+static void
+test_large(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static char names[N][8];
+    struct msg rq, up;
+    struct st_kobj *o = msg_new(&rq, 0, 9, false);
+    set_null(o, "TransactionalId");
+    struct st_kobj *t = set_arr(o, "TopicData", N, 9);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "t%05d", i);
+        set_s(&t[i], "Name", names[i]);
+        set_null(set_arr(&t[i], "PartitionData", 1, 9), "Records");
+    }
+    msg_encode(&rq);
+    struct big b = {st_karena_alloc(&arena, N * sizeof(*b.d)), 0, N, 2, 0};
+    const char *err = NULL;
+    assert_int_equal(st_kafka_request_resources(0, 9, rq.body, rq.len, NULL, big_cb, &b, &err), 0);
+    assert_int_equal(b.n, N / 2);
+    /* Broker: the odd topics. */
+    o = msg_new(&up, 0, 9, true);
+    t = set_arr(o, "Responses", N / 2, 9);
+    for (int i = 0; i < N / 2; i++) {
+        set_s(&t[i], "Name", names[2 * i + 1]);
+        set_i(set_arr(&t[i], "PartitionResponses", 1, 9), "BaseOffset", 42);
+    }
+    msg_encode(&up);
+    struct st_buf out = ST_BUF_INIT;
+    assert_int_equal(
+        st_kafka_deny_response(0, 9, rq.body, rq.len, b.d, b.n, up.body, up.len, &out, &err), 0);
+    struct st_kobj *res = decode_resp(0, 9, &out);
+    const struct st_kval *r = arr(res, "Responses");
+    assert_int_equal(r->count, N);
+    for (int i = 0; i < N; i++) {
+        const struct st_kobj *pr = arr(&r->objs[i], "PartitionResponses")->objs;
+        assert_int_equal(geti(pr, "ErrorCode"), i < N / 2 ? 0 : TOPIC_AUTH);
+        assert_int_equal(geti(pr, "BaseOffset"), i < N / 2 ? 42 : -1);
+    }
+    assert_true(str_is(fv(&r->objs[N / 2], "Name"), "t00000"));
+    assert_int_equal(geti(&arr(&r->objs[N / 2], "PartitionResponses")->objs[0], "ErrorCode"),
+                     TOPIC_AUTH);
+    /* Nothing forwarded, every topic denied. */
+    b = (struct big){st_karena_alloc(&arena, N * sizeof(*b.d)), 0, N, 1, 0};
+    assert_int_equal(st_kafka_request_resources(0, 9, rq.body, rq.len, NULL, big_cb, &b, &err), 0);
+    out = (struct st_buf)ST_BUF_INIT;
+    assert_int_equal(st_kafka_deny_response(0, 9, rq.body, rq.len, b.d, b.n, NULL, 0, &out, &err),
+                     0);
+    res = decode_resp(0, 9, &out);
+    assert_int_equal(arr(res, "Responses")->count, N);
+    assert_int_equal(all_errors(res, 9, TOPIC_AUTH, false), N);
+
+    /* OffsetFetch v8: many allowed groups, each with one denied topic of two. */
+    enum { G = 5000 };
+    o = msg_new(&rq, 9, 8, false);
+    struct st_kobj *g = set_arr(o, "Groups", G, 8);
+    static const int32_t p0[] = {0};
+    for (int i = 0; i < G; i++) {
+        set_s(&g[i], "GroupId", names[i]);
+        t = set_arr(&g[i], "Topics", 2, 8);
+        set_s(&t[0], "Name", "allowed");
+        set_iarr(&t[0], "PartitionIndexes", p0, 1);
+        set_s(&t[1], "Name", "denied");
+        set_iarr(&t[1], "PartitionIndexes", p0, 1);
+    }
+    msg_encode(&rq);
+    struct st_kdenial *d = st_karena_alloc(&arena, G * sizeof(*d));
+    size_t nd = 0;
+    b = (struct big){st_karena_alloc(&arena, 3 * G * sizeof(*b.d)), 0, 3 * G, 1, 0};
+    assert_int_equal(st_kafka_request_resources(9, 8, rq.body, rq.len, NULL, big_cb, &b, &err), 0);
+    for (size_t i = 0; i < b.n; i++)
+        if (b.d[i].res.name_len == 6 && memcmp(b.d[i].res.name, "denied", 6) == 0)
+            d[nd++] = b.d[i];
+    assert_int_equal(nd, G);
+    o = msg_new(&up, 9, 8, true);
+    g = set_arr(o, "Groups", G, 8);
+    for (int i = 0; i < G; i++) {
+        set_s(&g[G - 1 - i], "GroupId", names[i]); /* another order */
+        t = set_arr(&g[G - 1 - i], "Topics", 1, 8);
+        set_s(t, "Name", "allowed");
+        set_arr(t, "Partitions", 1, 8);
+    }
+    msg_encode(&up);
+    out = (struct st_buf)ST_BUF_INIT;
+    assert_int_equal(
+        st_kafka_deny_response(9, 8, rq.body, rq.len, d, nd, up.body, up.len, &out, &err), 0);
+    res = decode_resp(9, 8, &out);
+    r = arr(res, "Groups");
+    assert_int_equal(r->count, G);
+    for (int i = 0; i < G; i += 997) {
+        const struct st_kval *ts = arr(&r->objs[G - 1 - i], "Topics");
+        assert_int_equal(ts->count, 2);
+        assert_int_equal(
+            geti(&arr(find(ts, "Name", "denied", false), "Partitions")->objs[0], "ErrorCode"),
+            TOPIC_AUTH);
+    }
+}
+
 /* ---- malformed input ---- */
 
 static void
@@ -1413,7 +1531,7 @@ static int
 setup(void **state)
 {
     (void)state;
-    st_karena_init(&arena, 0);
+    st_karena_init(&arena, (size_t)1 << 30);
     return 0;
 }
 
@@ -1437,6 +1555,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_request_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
