@@ -65,10 +65,11 @@ struct st_kres {
     int8_t resource_type;        /* config ResourceType (2 topic, 4 broker, 8 logger), else -1 */
     uint32_t flags;              /* ST_KRES_F_* request facts */
     const char *field;           /* Kafka field name of the value ("Name", "GroupId", ...) */
-    const char *array;           /* enclosing struct-array field ("TopicData"), NULL at top level */
+    const char *array;           /* enclosing array field ("TopicData"; "GroupsNames" for an element
+                                  * of a string array), NULL at top level */
     uint32_t index;              /* element index within `array` */
-    int depth;                   /* number of enclosing struct arrays */
-    size_t elem_off, elem_len;   /* byte span of the enclosing element in the body */
+    int depth;                   /* enclosing arrays (a string-array element counts its own) */
+    size_t elem_off, elem_len;   /* byte span of the enclosing element (or the string element) */
     size_t array_off;            /* offset of that array's count prefix in the body */
     size_t value_off, value_len; /* byte span of the value's encoding in the body */
 };

@@ -305,7 +305,26 @@ walk_value(struct wctx *c, const struct st_kfield *f, int16_t ver, bool flex, st
         return -1;
     for (size_t i = 0; i < count; i++) {
         if (f->type != ST_KT_STRUCT) {
-            if (walk_scalar(c, f, ver, flex, true, r) < 0)
+            if (!c->fn || f->entity == ST_KENT_NONE) {
+                if (walk_scalar(c, f, ver, flex, true, r) < 0)
+                    return -1;
+                continue;
+            }
+            /* Visited primitive element: its own span is the element (one extra level). */
+            struct st_kelem e = {
+                .array = f, .array_off = av.off, .index = (uint32_t)i, .off = r->pos};
+            struct st_krd pre = *r;
+            struct wctx skip = {.err = c->err};
+            if (walk_scalar(&skip, f, ver, flex, true, &pre) < 0)
+                return -1;
+            e.len = pre.pos - e.off;
+            const struct st_kelem *saved = c->elem;
+            c->elem = &e;
+            c->depth++;
+            int rc = walk_scalar(c, f, ver, flex, true, r);
+            c->depth--;
+            c->elem = saved;
+            if (rc < 0)
                 return -1;
             continue;
         }

@@ -75,7 +75,10 @@ int st_kschema_field_span(const struct st_kmsg *m, int16_t ver, const uint8_t *b
 int st_kschema_skip_struct(const struct st_kstruct *st, int16_t ver, bool flex, struct st_krd *r,
                            const char **err) __attribute__((warn_unused_result));
 
-/* Innermost struct-array element that encloses a visited field. */
+/*
+ * Innermost array element that encloses a visited field: a struct-array element, or, for an element
+ * of a visited primitive array (a []string of group ids), that element itself.
+ */
 struct st_kelem {
     const struct st_kfield *array; /* the array field */
     size_t array_off;              /* offset of the array's count prefix in the body */
@@ -87,13 +90,13 @@ struct st_kelem {
 struct st_kvisit {
     const struct st_kfield *field; /* schema field */
     const struct st_kelem *elem;   /* innermost enclosing array element, NULL at top level */
-    int depth;                     /* number of enclosing struct arrays */
-    bool is_null;                  /* null string/bytes/array */
-    bool is_array;                 /* the array itself (before its elements), not an element */
-    int64_t i;                     /* integer/bool value; array element count */
-    const uint8_t *p;              /* string/bytes/uuid/records data (points into the body) */
-    size_t n;                      /* bytes at p */
-    size_t off, len;               /* byte span of the value encoding in the body */
+    int depth;        /* enclosing arrays (struct arrays, plus 1 for a prim. element) */
+    bool is_null;     /* null string/bytes/array */
+    bool is_array;    /* the array itself (before its elements), not an element */
+    int64_t i;        /* integer/bool value; array element count */
+    const uint8_t *p; /* string/bytes/uuid/records data (points into the body) */
+    size_t n;         /* bytes at p */
+    size_t off, len;  /* byte span of the value encoding in the body */
 };
 
 /* Visitor: return 0 to continue, -1 to stop the walk (which then fails with "stopped"). */
@@ -101,7 +104,8 @@ typedef int (*st_kvisit_fn)(void *arg, const struct st_kvisit *v);
 
 /*
  * Like st_kschema_skip(), calling `fn` for each field whose entity is not ST_KENT_NONE, in wire
- * order (primitive array elements are visited one by one after the array itself). No allocation.
+ * order (primitive array elements are visited one by one after the array itself, each with an
+ * st_kelem of its own and one more level of depth). No allocation.
  */
 int st_kschema_walk(const struct st_kmsg *m, int16_t ver, const uint8_t *body, size_t len,
                     st_kvisit_fn fn, void *arg, size_t *consumed, const char **err)

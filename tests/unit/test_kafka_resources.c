@@ -750,6 +750,69 @@ teardown(void **state)
     return 0;
 }
 
+/* Elements of primitive string arrays are entries of their own and can be stripped. */
+static void
+test_strip_string_arrays(void **state)
+{
+    (void)state;
+    char left[256];
+    static const char *const three[] = {"a", "bb", "ccc"};
+    static const struct {
+        int16_t key;
+        const char *field;
+    } arrs[] = {{20, "TopicNames"},      {15, "Groups"},           {42, "GroupsNames"},
+                {10, "CoordinatorKeys"}, {65, "TransactionalIds"}, {69, "GroupIds"}};
+    for (size_t k = 0; k < sizeof(arrs) / sizeof(arrs[0]); k++) {
+        const struct st_kmsg *m = st_kschema_msg(arrs[k].key, false);
+        for (int16_t ver = m->v_min; ver <= m->v_max; ver++) {
+            if (!st_kafka_request_supported(arrs[k].key, ver))
+                continue;
+            int fi = st_kstruct_find(m->root, arrs[k].field);
+            assert_true(fi >= 0);
+            if (!st_kfield_in(&m->root->fields[fi], ver))
+                continue;
+            struct req r;
+            struct st_kobj *o = req_new(&r, arrs[k].key, ver);
+            set_sarr(o, arrs[k].field, three, 3);
+            if (arrs[k].key == 10)
+                set_i(o, "KeyType", 0);
+            req_encode(&r);
+            struct got g;
+            extract(&r, &g);
+            assert_true(g.n >= 3);
+            for (int i = 0; i < 3; i++) {
+                assert_string_equal(g.e[i].array, arrs[k].field);
+                assert_int_equal(g.e[i].depth, 1);
+                assert_int_equal(g.e[i].index, (uint32_t)i);
+                assert_int_equal(g.e[i].elem_off, g.e[i].value_off);
+                assert_int_equal(g.e[i].elem_len, g.e[i].value_len);
+                assert_true(g.e[i].array_off < g.e[i].elem_off);
+                assert_true(g.e[i].name ==
+                            r.body + g.e[i].elem_off + (g.e[i].elem_len - g.e[i].name_len));
+            }
+            static const char *const d1[] = {"bb"};
+            strip_names(&r, d1, 1, left, sizeof(left));
+            assert_string_equal(left, "a ccc");
+            static const char *const d2[] = {"a", "ccc"};
+            strip_names(&r, d2, 2, left, sizeof(left));
+            assert_string_equal(left, "bb");
+            strip_names(&r, three, 3, left, sizeof(left));
+            assert_string_equal(left, "");
+            free(r.body);
+        }
+    }
+    /* DescribeTransactions ids are not the request's own transactional id. */
+    struct req r;
+    struct st_kobj *o = req_new(&r, 65, 0);
+    set_sarr(o, "TransactionalIds", three, 3);
+    req_encode(&r);
+    struct st_kreq_facts f;
+    const char *err;
+    assert_int_equal(st_kafka_request_facts(65, 0, r.body, r.len, &f, &err), 0);
+    assert_false(f.flags & ST_KRES_F_TRANSACTIONAL);
+    free(r.body);
+}
+
 int
 main(void)
 {
@@ -760,6 +823,7 @@ main(void)
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_groups_and_cluster),
         cmocka_unit_test(test_strip),
+        cmocka_unit_test(test_strip_string_arrays),
         cmocka_unit_test(test_response_filter),
         cmocka_unit_test(test_every_supported_version),
     };
