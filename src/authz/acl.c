@@ -139,9 +139,8 @@ st_acl_binding_validate(const struct st_acl_binding *b, const char **err, int16_
         *err = "ResourceName must not be empty";
         return -1;
     }
-    if (b->rtype == ST_ACL_RT_CLUSTER &&
-        (b->ptype != ST_ACL_PT_LITERAL || strcmp(b->name, "kafka-cluster") != 0)) {
-        *err = "The only valid name for the CLUSTER resource is kafka-cluster (LITERAL)";
+    if (b->rtype == ST_ACL_RT_CLUSTER && strcmp(b->name, "kafka-cluster") != 0) {
+        *err = "The only valid name for the CLUSTER resource is kafka-cluster";
         return -1;
     }
     const char *colon = b->principal ? strchr(b->principal, ':') : NULL;
