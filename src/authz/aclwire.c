@@ -48,33 +48,34 @@ obj_init(struct wire *w, const struct st_kstruct *st, struct st_kobj *o)
     return 0;
 }
 
-/* Field `name` of a schema struct (the tables are generated, so a miss is a programming error). */
-static struct st_kval *
-fld(const struct st_kobj *o, const char *name)
-{
-    static struct st_kval sink;
-    struct st_kval *v = st_kobj_get(o, name);
-    if (!v) {
-        memset(&sink, 0, sizeof(sink));
-        return &sink;
-    }
-    return v;
-}
-
+/* Sets integer field `name` (the tables are generated: every name used here exists). */
 static void
 set_i(struct st_kobj *o, const char *name, int64_t i)
 {
-    fld(o, name)->i = i;
+    struct st_kval *v = st_kobj_get(o, name);
+    if (v)
+        v->i = i;
 }
 
 /* Sets string `name` to `s` (NULL = null); `s` must outlive the encoding. */
 static void
 set_s(struct st_kobj *o, const char *name, const char *s)
 {
-    struct st_kval *v = fld(o, name);
+    struct st_kval *v = st_kobj_get(o, name);
+    if (!v)
+        return;
     v->is_null = s == NULL;
     v->p = (const uint8_t *)s;
     v->n = s ? strlen(s) : 0;
+}
+
+/* Elements of struct array `name` of a decoded request (*n = 0 when null or absent). */
+static const struct st_kobj *
+get_arr(const struct st_kobj *o, const char *name, uint32_t *n)
+{
+    const struct st_kval *v = st_kobj_get(o, name);
+    *n = v && v->present && !v->is_null ? v->count : 0;
+    return *n ? v->objs : NULL;
 }
 
 /* Makes `name` an array of `n` fresh struct instances; returns them (NULL on OOM). */
@@ -100,17 +101,23 @@ set_arr(struct wire *w, struct st_kobj *o, const char *name, uint32_t n)
     return v->objs;
 }
 
-/* Copies `s` into the response arena (messages from ops must outlive them). */
-static const char *
+/* Copies `s` into the response arena (the set or an ops message may go away); NULL on OOM. */
+static char *
 keep(struct wire *w, const char *s)
 {
-    if (!s)
-        return NULL;
     size_t n = strlen(s);
     char *c = st_karena_alloc(w->resp, n + 1);
     if (c)
         memcpy(c, s, n);
-    return c ? c : "out of memory";
+    return c;
+}
+
+/* An ops failure message that outlives the ops call. */
+static const char *
+keep_msg(struct wire *w, const char *s, const char *def)
+{
+    const char *c = keep(w, s ? s : def);
+    return c ? c : def;
 }
 
 /* ---- request reading ---- */
@@ -171,8 +178,8 @@ static int
 answer_create(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
               const struct st_acl_store_ops *ops, void *arg)
 {
-    struct st_kval *cv = fld(&req->root, "Creations");
-    uint32_t n = cv->is_null ? 0 : cv->count;
+    uint32_t n;
+    const struct st_kobj *creations = get_arr(&req->root, "Creations", &n);
     set_i(resp, "ThrottleTimeMs", 0);
     struct st_kobj *res = set_arr(w, resp, "Results", n);
     struct st_acl_binding *ok = st_karena_alloc(w->req, (n ? n : 1) * sizeof(*ok));
@@ -181,7 +188,7 @@ answer_create(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
         return res ? oom(w) : -1;
     size_t nok = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const struct st_kobj *c = &cv->objs[i];
+        const struct st_kobj *c = &creations[i];
         struct st_acl_binding b = {0};
         bool bad = false;
         if (get_s(w, c, "ResourceName", &b.name, &bad) < 0 ||
@@ -209,7 +216,7 @@ answer_create(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
     }
     const char *cerr = NULL;
     if (nok && ops->create(arg, ok, nok, &cerr) < 0) {
-        const char *m = keep(w, cerr ? cerr : "creating the ACLs failed");
+        const char *m = keep_msg(w, cerr, "creating the ACLs failed");
         for (size_t k = 0; k < nok; k++) {
             set_i(&res[ok_idx[k]], "ErrorCode", ST_KERR_UNKNOWN_SERVER_ERROR);
             set_s(&res[ok_idx[k]], "ErrorMessage", m);
@@ -308,23 +315,23 @@ answer_describe(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
 
 /* ---- DeleteAcls ---- */
 
-/* Copies a binding's strings into the response arena (the set may go away in remove()). */
+/* Copies a binding into the response arena (the set may go away in remove()). */
 static int
 copy_binding(struct wire *w, const struct st_acl_binding *b, struct st_acl_binding *d)
 {
     *d = *b;
-    d->name = (char *)keep(w, b->name);
-    d->principal = (char *)keep(w, b->principal);
-    d->host = (char *)keep(w, b->host);
-    return 0;
+    d->name = keep(w, b->name);
+    d->principal = keep(w, b->principal);
+    d->host = keep(w, b->host);
+    return d->name && d->principal && d->host ? 0 : oom(w);
 }
 
 static int
 answer_delete(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
               const struct st_acl_store_ops *ops, void *arg)
 {
-    struct st_kval *fv = fld(&req->root, "Filters");
-    uint32_t nf = fv->is_null ? 0 : fv->count;
+    uint32_t nf;
+    const struct st_kobj *fobjs = get_arr(&req->root, "Filters", &nf);
     set_i(resp, "ThrottleTimeMs", 0);
     struct st_kobj *res = set_arr(w, resp, "FilterResults", nf);
     if (!res)
@@ -341,7 +348,7 @@ answer_delete(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
     size_t ngone = 0;
     for (uint32_t i = 0; i < nf; i++) {
         bool bad = false;
-        if (read_filter(w, &fv->objs[i], &filters[i], &bad) < 0)
+        if (read_filter(w, &fobjs[i], &filters[i], &bad) < 0)
             return -1;
         if (bad)
             ferr[i] = "ResourceNameFilter, PrincipalFilter and HostFilter must not contain NUL "
@@ -354,9 +361,8 @@ answer_delete(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
             const struct st_acl_binding *b = st_acl_set_get(s, k);
             if (copy_of[k] || !st_acl_filter_matches(&filters[i], b))
                 continue;
-            copy_binding(w, b, &gone[ngone]);
-            if (!gone[ngone].name || !gone[ngone].principal || !gone[ngone].host)
-                return oom(w);
+            if (copy_binding(w, b, &gone[ngone]) < 0)
+                return -1;
             copy_of[k] = ++ngone;
         }
     }
@@ -396,7 +402,7 @@ answer_delete(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
     }
     const char *rerr = NULL;
     if (ngone && ops->remove(arg, gone, ngone, &rerr) < 0) {
-        const char *m = keep(w, rerr ? rerr : "deleting the ACLs failed");
+        const char *m = keep_msg(w, rerr, "deleting the ACLs failed");
         for (uint32_t i = 0; i < nf; i++) {
             if (ferr[i])
                 continue;
@@ -431,8 +437,10 @@ st_acl_wire_answer(int16_t api_key, int16_t api_version, const uint8_t *body, si
     if (!body)
         body = empty, len = 0;
     struct st_karena ra, sa;
-    st_karena_init(&ra, 64 * len + 65536);
-    st_karena_init(&sa, 0);
+    /* The request DOM plus string copies take at most ~70 bytes per body byte; the response
+     * is bounded by the bindings the control plane holds (about 400 bytes of DOM each). */
+    st_karena_init(&ra, 128 * len + 65536);
+    st_karena_init(&sa, (size_t)256 << 20);
     struct wire w = {&ra, &sa, api_version, err};
     struct st_kdoc req,
         resp = {.msg = mresp, .ver = api_version, .flex = st_kschema_flexible(mresp, api_version)};
