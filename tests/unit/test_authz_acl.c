@@ -364,6 +364,9 @@ test_validate(void **state)
         {mk(RT(TOPIC), "", PT(LITERAL), "User:a", "*", OP(READ), ALLOW), "ResourceName"},
         {mk(RT(TOPIC), NULL, PT(LITERAL), "User:a", "*", OP(READ), ALLOW), "ResourceName"},
         {mk(RT(CLUSTER), "c", PT(LITERAL), "User:a", "*", OP(ALTER), ALLOW), "kafka-cluster"},
+        {mk(RT(CLUSTER), "kafka-cluster", PT(PREFIXED), "User:a", "*", OP(ALTER), ALLOW), NULL},
+        {mk(RT(CLUSTER), "kafka-cluster", PT(LITERAL), "User:a", "*", OP(READ), ALLOW),
+         "not valid for"},
         {mk(RT(TOPIC), "t", PT(LITERAL), "alice", "*", OP(READ), ALLOW), "Principal"},
         {mk(RT(TOPIC), "t", PT(LITERAL), ":alice", "*", OP(READ), ALLOW), "Principal"},
         {mk(RT(TOPIC), "t", PT(LITERAL), "User:a", "", OP(READ), ALLOW), "Host"},
@@ -902,6 +905,31 @@ test_wire_malformed(void **state)
     st_buf_free(&out);
 }
 
+/* A large request of minimal creations stays within the arenas. */
+static void
+test_wire_many(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static const uint8_t one[] = {2, 2, 't', 3, 7, 'U', 's', 'e', 'r', ':', 'a', 2, '*', 3, 3, 0};
+    struct st_buf body = ST_BUF_INIT, out = ST_BUF_INIT;
+    assert_int_equal(st_buf_append_uvarint(&body, N + 1), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(st_buf_append(&body, one, sizeof(one)), 0);
+    assert_int_equal(st_buf_append_u8(&body, 0), 0);
+    struct mem m = {st_acl_set_new(NULL, 0), 0, 0};
+    const char *err = NULL;
+    assert_int_equal(
+        st_acl_wire_answer(30, 2, st_buf_head(&body), st_buf_used(&body), &mem_ops, &m, &out, &err),
+        0);
+    assert_int_equal(st_acl_set_count(m.s), 1);
+    /* ThrottleTimeMs, N+1, N x (ErrorCode, null message, tags), tags */
+    assert_int_equal(st_buf_used(&out), 4 + 3 + (size_t)N * 4 + 1);
+    st_acl_set_free(m.s);
+    st_buf_free(&body);
+    st_buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -911,7 +939,7 @@ main(void)
         cmocka_unit_test(test_validate),        cmocka_unit_test(test_json),
         cmocka_unit_test(test_wire_v0),         cmocka_unit_test(test_wire_v1),
         cmocka_unit_test(test_wire_v2),         cmocka_unit_test(test_wire_v3),
-        cmocka_unit_test(test_wire_malformed),
+        cmocka_unit_test(test_wire_malformed),  cmocka_unit_test(test_wire_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
