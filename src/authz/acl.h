@@ -120,7 +120,9 @@ struct st_acl_set;
 
 /*
  * Builds a set from `n` bindings (copied). Returns a new set (release with st_acl_set_free()),
- * or NULL on out of memory. Duplicates are kept once.
+ * or NULL on out of memory. Duplicates are kept once. st_acl_set_get() enumerates the bindings
+ * sorted by (rtype, ptype, name, principal, host, op, perm), so the bindings of one resource
+ * pattern are contiguous (DescribeAcls groups them that way).
  */
 struct st_acl_set *st_acl_set_new(const struct st_acl_binding *b, size_t n);
 void st_acl_set_free(struct st_acl_set *s);
@@ -152,10 +154,10 @@ void st_acl_authorize(const struct st_acl_set *s, const char *const *super_users
  * Enum values use Kafka's names (case-insensitive on input). */
 json_t *st_acl_binding_to_json(const struct st_acl_binding *b);
 /* Parses that form into `out` (strings allocated; clear with st_acl_binding_clear()); missing
- * host = "*", missing patternType = LITERAL. Returns 0, or -1 with *err. Does not validate
- * beyond types: call st_acl_binding_validate(). */
+ * host = "*", missing patternType = LITERAL. Unknown keys and unknown enum names are rejected.
+ * Returns 0, or -1 with *err. Does not validate beyond types: call st_acl_binding_validate(). */
 int st_acl_binding_from_json(const json_t *j, struct st_acl_binding *out, const char **err);
-/* Same for a filter (missing fields = ANY / any); strings point into `j`. */
+/* Same for a filter (missing or null fields = ANY / any); strings point into `j`. */
 int st_acl_filter_from_json(const json_t *j, struct st_acl_filter *out, const char **err);
 
 /* Kafka names of the enums ("TOPIC", "PREFIXED", "DESCRIBE_CONFIGS", "ALLOW"); "UNKNOWN" else. */
@@ -174,11 +176,16 @@ struct st_acl_store_ops {
     /* The current bindings (borrowed until the next call of create/delete). */
     const struct st_acl_set *(*current)(void *arg);
     /*
-     * Adds bindings (already validated); returns 0, or -1 with *err (then every creation of the
-     * request fails with UNKNOWN_SERVER_ERROR and this message).
+     * Adds bindings (already validated); returns 0, or -1 with *err (then every valid creation
+     * of the request fails with UNKNOWN_SERVER_ERROR and this message; invalid ones keep their
+     * own error).
      */
     int (*create)(void *arg, const struct st_acl_binding *b, size_t n, const char **err);
-    /* Removes bindings (exact copies of bindings of current()); 0, or -1 with *err. */
+    /*
+     * Removes bindings (exact copies of bindings of current(), each once even when several
+     * filters matched it); 0, or -1 with *err (then every valid filter of the request fails with
+     * UNKNOWN_SERVER_ERROR and this message, and lists no MatchingAcls).
+     */
     int (*remove)(void *arg, const struct st_acl_binding *b, size_t n, const char **err);
 };
 
@@ -187,8 +194,11 @@ struct st_acl_store_ops {
  * `body` after the request header) by reading and changing bindings through `ops`, and appends
  * the response body (same version, no header) to `out`. Invalid entries get their own error
  * codes and messages as Kafka answers them (CreateAcls per creation, DeleteAcls per filter,
- * DescribeAcls as a whole). Returns 0, or -1 with *err when the body is malformed (the
- * connection is then closed).
+ * DescribeAcls as a whole). Version 0 has no PatternType: creations are LITERAL and filters
+ * LITERAL (the schema default, as Kafka reads v0). Strings with NUL bytes make their entry
+ * invalid (INVALID_REQUEST). Returns 0, or -1 with *err when the body is malformed (truncated,
+ * trailing bytes, unknown key or version); nothing is appended to `out` then (the connection
+ * is then closed).
  */
 int st_acl_wire_answer(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
                        const struct st_acl_store_ops *ops, void *arg, struct st_buf *out,
