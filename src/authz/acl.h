@@ -151,7 +151,8 @@ void st_acl_authorize(const struct st_acl_set *s, const char *const *super_users
 /* JSON form used by the store and the CLI:
  * {"resourceType":"TOPIC","resourceName":"orders","patternType":"LITERAL",
  *  "principal":"User:alice","host":"*","operation":"READ","permissionType":"ALLOW"}.
- * Enum values use Kafka's names (case-insensitive on input). */
+ * Enum values use Kafka's names (case-insensitive on input).
+ * st_acl_binding_to_json() returns a new reference, NULL when a string is not UTF-8 or on OOM. */
 json_t *st_acl_binding_to_json(const struct st_acl_binding *b);
 /* Parses that form into `out` (strings allocated; clear with st_acl_binding_clear()); missing
  * host = "*", missing patternType = LITERAL. Unknown keys and unknown enum names are rejected.
