@@ -353,7 +353,7 @@ async function main() {
     brokers = (bb.BootstrapBrokerStringVpcConnectivitySaslScram || '').split(',').filter(Boolean);
     check(brokers.length === 1, `SASL_SCRAM bootstrap string ${JSON.stringify(bb)}`);
     caPem = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
-    log(`cluster ${arn}; SASL_SCRAM VPC connection ${conn} at ${brokers}; super users ${superFlag ? SUPER_USERS : '(flag missing)'}`);
+    log(`cluster ${arn}; SASL_SCRAM VPC connection ${conn} at ${brokers}; super users ${SUPER_USERS}`);
 
     const adminK = client('admin');
     const topics = ['orders', 'logs-1', 'logs-private', 'secret'];

@@ -82,7 +82,10 @@ class Straitd {
     const out = fs.openSync(this.logFile, 'w');
     this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--api-listen', '127.0.0.1:0',
       '--metrics-listen', '127.0.0.1:0', '--ready-file', this.ready, '--log-format', 'json',
-      '--log-level', process.env.ST_LOG_LEVEL || 'info'].concat(extra), { stdio: ['ignore', out, out] });
+      '--log-level', process.env.ST_LOG_LEVEL || 'info',
+      // Metering is under test here, not authorization (test_authz_*): the SCRAM user is a Kafka
+      // super user, so it needs no ACLs.
+      '--kafka-super-users', 'User:meter'].concat(extra), { stdio: ['ignore', out, out] });
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
     const ready = await waitFor(() => {
       try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
