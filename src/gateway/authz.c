@@ -287,6 +287,122 @@ decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_
     return s;
 }
 
+/* ---- topic ids ---- */
+
+/* Bound on remembered topic ids; past it the table starts over (learned again from Metadata). */
+#define TOPIC_IDS_MAX (1u << 20)
+
+static size_t
+tid_slot(const struct st_gw_topic_id *t, size_t cap, const uint8_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id + 8, sizeof(h)); /* uuids are random: their low half is a good hash */
+    for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!t[i].name || memcmp(t[i].id, id, 16) == 0)
+            return i;
+}
+
+void
+st_gw_topic_ids_free(struct st_gw_cluster *c)
+{
+    for (size_t i = 0; i < c->cap_topic_ids; i++)
+        free(c->topic_ids[i].name);
+    free(c->topic_ids);
+    c->topic_ids = NULL;
+    c->cap_topic_ids = c->n_topic_ids = 0;
+}
+
+static void
+tid_put(struct st_gw_cluster *c, const uint8_t *id, const uint8_t *name, size_t len)
+{
+    if ((c->n_topic_ids + 1) * 2 > c->cap_topic_ids) {
+        if (c->cap_topic_ids >= TOPIC_IDS_MAX)
+            st_gw_topic_ids_free(c);
+        size_t cap = c->cap_topic_ids ? c->cap_topic_ids * 2 : 256;
+        struct st_gw_topic_id *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return;
+        for (size_t i = 0; i < c->cap_topic_ids; i++)
+            if (c->topic_ids[i].name)
+                t[tid_slot(t, cap, c->topic_ids[i].id)] = c->topic_ids[i];
+        free(c->topic_ids);
+        c->topic_ids = t;
+        c->cap_topic_ids = cap;
+    }
+    struct st_gw_topic_id *s = &c->topic_ids[tid_slot(c->topic_ids, c->cap_topic_ids, id)];
+    if (s->name && s->len == len && memcmp(s->name, name, len) == 0)
+        return;
+    char *n = malloc(len + 1);
+    if (!n)
+        return;
+    memcpy(n, name, len);
+    n[len] = '\0';
+    if (!s->name)
+        c->n_topic_ids++;
+    free(s->name);
+    memcpy(s->id, id, 16);
+    s->name = n;
+    s->len = len;
+}
+
+const char *
+st_gw_topic_ids_name(const struct st_gw_cluster *c, const uint8_t *id, size_t *len)
+{
+    if (!c->cap_topic_ids)
+        return NULL;
+    const struct st_gw_topic_id *s = &c->topic_ids[tid_slot(c->topic_ids, c->cap_topic_ids, id)];
+    if (!s->name)
+        return NULL;
+    *len = s->len;
+    return s->name;
+}
+
+struct tid_walk {
+    struct st_gw_cluster *c; /* table owner */
+    size_t elem_off;         /* element of the pending half of a pair */
+    const uint8_t *name;     /* its name, or NULL */
+    size_t name_len;         /* bytes at name */
+    const uint8_t *id;       /* its id, or NULL */
+};
+
+static int
+tid_visit(void *arg, const struct st_kres *r)
+{
+    struct tid_walk *w = arg;
+    if (r->type != ST_KRES_TOPIC || r->depth != 1)
+        return 0;
+    if (r->elem_off != w->elem_off) {
+        w->elem_off = r->elem_off;
+        w->name = NULL;
+        w->id = NULL;
+    }
+    if (r->name) {
+        w->name = r->name;
+        w->name_len = r->name_len;
+    }
+    if (r->topic_id)
+        w->id = r->topic_id;
+    if (w->name && w->id) {
+        tid_put(w->c, w->id, w->name, w->name_len);
+        w->name = NULL;
+        w->id = NULL;
+    }
+    return 0;
+}
+
+void
+st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_t *body,
+                      size_t len)
+{
+    if (api_version < 10)
+        return; /* no topic ids before Metadata v10 */
+    struct tid_walk w = {c, (size_t)-1, NULL, 0, NULL};
+    const char *err = NULL;
+    if (st_kafka_response_entities(ST_KAFKA_METADATA, api_version, body, len, tid_visit, &w,
+                                   &err) != 0)
+        st_debug("topic ids: cannot read a Metadata v%d response: %s", api_version, err);
+}
+
 /* ---- requests ---- */
 
 struct rq_walk {
@@ -331,12 +447,16 @@ rq_visit(void *arg, const struct st_kres *r)
     if (in_array)
         w->n_entries++;
     int16_t error;
-    if (r->type == ST_KRES_TOPIC && !r->name) {
-        /* Named by topic id only: strait cannot tell which topic it is, so it is refused. */
+    const uint8_t *name = r->name;
+    size_t name_len = r->name_len;
+    if (r->type == ST_KRES_TOPIC && !name)
+        name = (const uint8_t *)st_gw_topic_ids_name(w->env->cluster, r->topic_id, &name_len);
+    if (r->type == ST_KRES_TOPIC && !name) {
+        /* A topic id strait has not seen in a Metadata response: refused, as Kafka refuses an
+         * id it does not know (the client refreshes its metadata and retries). */
         error = ST_KERR_UNKNOWN_TOPIC_ID;
     } else {
-        const struct authz_slot *s =
-            decide(w->a, w->env, w->h, r->type, r->op, r->name, r->name_len);
+        const struct authz_slot *s = decide(w->a, w->env, w->h, r->type, r->op, name, name_len);
         if (s->allowed)
             return 0;
         error = st_authz_error_for(r->type);
@@ -582,12 +702,6 @@ authz_range(int16_t key, int16_t *mn, int16_t *mx)
         hi = v;
     }
     if (lo < 0)
-        return false;
-    /* Produce v13+ and Fetch v13+ name topics by id only; strait authorizes names, so clients
-     * are kept on the versions that carry them. */
-    if ((key == ST_KAFKA_PRODUCE || key == ST_KAFKA_FETCH) && hi > 12)
-        hi = lo <= 12 ? 12 : -1;
-    if (hi < lo)
         return false;
     *mn = (int16_t)lo;
     *mx = (int16_t)hi;

@@ -766,6 +766,9 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         }
         rw = true;
     }
+    /* Topic ids named in Metadata: requests that name topics by id are authorized by name. */
+    if (pe->api_key == ST_KAFKA_METADATA && !conn->ep->insecure)
+        st_gw_topic_ids_learn(conn->cluster, pe->api_version, CUR_BODY, CUR_LEN);
     if (conn->authz && (pe->az.n_denials || pe->az.filter_op)) {
         struct st_buf merged;
         st_buf_init(&merged, 0);
