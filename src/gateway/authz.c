@@ -210,8 +210,8 @@ static struct authz_slot oom_slot = {
  * asked from the provider and cached. Audits denials (and everything when configured).
  */
 static const struct authz_slot *
-decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
-       enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len)
+decide_opt(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+           enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len, bool quiet)
 {
     struct st_gw_cluster *c = env->cluster;
     if (a->version != c->auth.version) {
@@ -271,11 +271,13 @@ decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_
         s->allowed = res.allowed;
         s->used = 1;
         a->n++;
-        if (!res.allowed)
+        if (!res.allowed && !quiet)
             st_log_limited(&authz_rl, ST_LOG_INFO, "C-%llu %s: %s denied %s on %s: %s",
                            (unsigned long long)env->conn_id, env->peer, a->principal, s->action,
                            s->resource, s->reason);
     }
+    if (quiet)
+        return s;
     if (s->allowed) {
         c->counters.authz_allowed++;
         env->ep->counters.authz_allowed++;
@@ -285,6 +287,14 @@ decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_
     }
     audit_decision(a, env, h, s);
     return s;
+}
+
+/* A decision that counts and is audited. */
+static const struct authz_slot *
+decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+       enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len)
+{
+    return decide_opt(a, env, h, type, op, name, len, false);
 }
 
 /* ---- topic ids ---- */
@@ -411,6 +421,7 @@ struct rq_walk {
     const struct st_kreq_hdr *h;      /* request header */
     uint32_t n_entries;               /* entries that needed a decision */
     int16_t whole_error;              /* a request-level entry was denied: its error, else 0 */
+    bool no_autocreate;               /* Metadata: a named topic may not be created here */
     bool oom;                         /* a denial could not be recorded */
 };
 
@@ -457,8 +468,16 @@ rq_visit(void *arg, const struct st_kres *r)
         error = ST_KERR_UNKNOWN_TOPIC_ID;
     } else {
         const struct authz_slot *s = decide(w->a, w->env, w->h, r->type, r->op, name, name_len);
-        if (s->allowed)
+        if (s->allowed) {
+            /* Auto-creation needs CreateTopic (Kafka: CREATE on the cluster or the topic). Not
+             * audited: it only matters for topics that do not exist yet. */
+            if (r->api_key == ST_KAFKA_METADATA && (r->flags & ST_KRES_F_AUTO_CREATE) &&
+                !decide_opt(w->a, w->env, w->h, ST_KRES_TOPIC, ST_KOP_CREATE, name, name_len,
+                            true)
+                     ->allowed)
+                w->no_autocreate = true;
             return 0;
+        }
         error = st_authz_error_for(r->type);
     }
     if (!in_array) {
@@ -524,6 +543,24 @@ keep_for_merge(struct st_authz_conn *a, const uint8_t *body, size_t len,
     return 0;
 }
 
+/* Sets AllowAutoTopicCreation of the Metadata request body in `b` to false. */
+static int
+no_autocreate(const struct st_kreq_hdr *h, struct st_buf *b, const char **err)
+{
+    const struct st_kmsg *m = st_kschema_msg(ST_KAFKA_METADATA, false);
+    int fi = st_kstruct_find(m->root, "AllowAutoTopicCreation");
+    size_t off, end;
+    if (fi < 0 || st_kschema_field_span(m, h->api_version, st_buf_head(b), st_buf_used(b), fi,
+                                        &off, &end, err) != 0)
+        return -1;
+    if (end - off != 1) {
+        *err = "unexpected AllowAutoTopicCreation encoding";
+        return -1;
+    }
+    st_buf_head(b)[off] = 0;
+    return 0;
+}
+
 enum st_authz_verdict
 st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
                  const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
@@ -548,7 +585,7 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     if (st_kafka_request_facts(h->api_key, h->api_version, body, len, &facts, err) != 0)
         return ST_AUTHZ_ERROR;
     a->n_denied = 0;
-    struct rq_walk w = {a, env, h, 0, 0, false};
+    struct rq_walk w = {a, env, h, 0, 0, false, false};
     if (st_kafka_request_resources(h->api_key, h->api_version, body, len, &facts, rq_visit, &w,
                                    err) != 0)
         return ST_AUTHZ_ERROR;
@@ -581,8 +618,21 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
         return ST_AUTHZ_ANSWER;
     }
     bool filtering = filter_for(a, env, h, &facts, pend);
-    if (a->n_denied == 0)
+    /* Metadata v4+ asks for auto-creation explicitly: turned off when a named topic may not be
+     * created by this principal (v0-3 imply it and cannot turn it off). */
+    bool flip = w.no_autocreate && h->api_key == ST_KAFKA_METADATA && h->api_version >= 4;
+    if (a->n_denied == 0 && !flip)
         return filtering ? ST_AUTHZ_FORWARD_FILTER : ST_AUTHZ_FORWARD;
+    if (a->n_denied == 0) {
+        st_buf_reset(out);
+        if (st_buf_append(out, body, len) != 0) {
+            *err = "out of memory authorizing a request";
+            return ST_AUTHZ_ERROR;
+        }
+        if (no_autocreate(h, out, err) != 0)
+            return ST_AUTHZ_ERROR;
+        return ST_AUTHZ_REWRITE;
+    }
     /* Metadata always goes upstream (its broker list is needed); v1+ reads an empty topic list
      * as "none". Everything else denied in full is answered here. */
     bool all = a->n_denied == w.n_entries;
@@ -608,7 +658,7 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     int rc = st_kafka_request_strip(h->api_key, h->api_version, body, len, drop, a->n_denied, out,
                                     err);
     free(drop);
-    if (rc != 0)
+    if (rc != 0 || (flip && no_autocreate(h, out, err) != 0))
         return ST_AUTHZ_ERROR;
     env->cluster->counters.requests_partial++;
     env->ep->counters.requests_partial++;
