@@ -33,6 +33,7 @@ struct authz_slot {
     uint8_t type;     /* enum st_kres_type */
     uint8_t op;       /* enum st_kop */
     uint8_t allowed;  /* the decision */
+    uint8_t action_ix; /* st_gw_authz_action_index() of action, for the counters */
     uint8_t *name;    /* owned copy of the name bytes */
     size_t name_len;  /* bytes at name */
     char *action;     /* owned, for the audit log */
@@ -202,8 +203,12 @@ audit_decision(struct st_authz_conn *a, const struct st_authz_env *env, const st
 }
 
 /* A decision that could not be stored (out of memory): denied, not cached. */
-static struct authz_slot oom_slot = {
-    .used = 1, .allowed = 0, .action = "?", .resource = "?", .reason = "out of memory"};
+static struct authz_slot oom_slot = {.used = 1,
+                                     .allowed = 0,
+                                     .action_ix = ST_GW_AUTHZ_ACTIONS - 1,
+                                     .action = "?",
+                                     .resource = "?",
+                                     .reason = "out of memory"};
 
 /*
  * The decision for one (type, op, name) of this connection's principal: from the cache, else
@@ -269,6 +274,7 @@ decide_opt(struct st_authz_conn *a, const struct st_authz_env *env, const struct
         s->type = (uint8_t)type;
         s->op = (uint8_t)op;
         s->allowed = res.allowed;
+        s->action_ix = (uint8_t)st_gw_authz_action_index(res.action);
         s->used = 1;
         a->n++;
         if (!res.allowed && !quiet)
@@ -278,6 +284,8 @@ decide_opt(struct st_authz_conn *a, const struct st_authz_env *env, const struct
     }
     if (quiet)
         return s;
+    c->counters.authz_by_action[s->action_ix][s->allowed ? 0 : 1]++;
+    env->ep->counters.authz_by_action[s->action_ix][s->allowed ? 0 : 1]++;
     if (s->allowed) {
         c->counters.authz_allowed++;
         env->ep->counters.authz_allowed++;

@@ -46,6 +46,48 @@ struct st_gw_limits {
 };
 void st_gw_limits_default(struct st_gw_limits *l);
 
+/* API keys counted one by one in st_gw_counters.api (every key Kafka defines today). */
+#define ST_GW_API_KEYS 96
+/* Latency histogram buckets (upper bounds in st_gw_latency_bounds, seconds). */
+#define ST_GW_LAT_BUCKETS 16
+extern const double st_gw_latency_bounds[ST_GW_LAT_BUCKETS];
+
+/* A latency histogram: per-bucket counts (not cumulative), the rest above the last bound. */
+struct st_gw_hist {
+    uint64_t bucket[ST_GW_LAT_BUCKETS]; /* observations <= bound i (and > bound i-1) */
+    uint64_t over;                      /* observations above the last bound */
+    uint64_t count;                     /* all observations */
+    uint64_t sum_ns;                    /* their sum, nanoseconds */
+};
+/* Records one observation of `ns` nanoseconds. */
+void st_gw_hist_add(struct st_gw_hist *h, uint64_t ns);
+
+/* Requests of one API key. */
+struct st_gw_api_counters {
+    uint64_t requests;  /* requests received (answered by strait or forwarded) */
+    uint64_t bytes_in;  /* request frame bytes from clients */
+    uint64_t bytes_out; /* response frame bytes to clients */
+};
+
+/* SASL mechanisms (and mutual TLS) counted by st_gw_counters.auth_by_mech. */
+enum st_gw_mech {
+    ST_GW_MECH_NONE = 0, /* failed before a mechanism was chosen */
+    ST_GW_MECH_AWS_MSK_IAM,
+    ST_GW_MECH_OAUTHBEARER,
+    ST_GW_MECH_SCRAM_SHA_256,
+    ST_GW_MECH_SCRAM_SHA_512,
+    ST_GW_MECH_MTLS,
+    ST_GW_MECHS,
+};
+const char *st_gw_mech_name(int mech);
+
+/* Authorization actions counted by st_gw_counters.authz_by_action: the kafka-cluster actions,
+ * then the Kafka ACL operations, then "other". */
+#define ST_GW_AUTHZ_ACTIONS 30
+const char *st_gw_authz_action_name(int i);
+/* Index of an action name ("kafka-cluster:WriteData", "WRITE"); the last index when unknown. */
+int st_gw_authz_action_index(const char *action);
+
 /* Byte and connection counters (monotonic). */
 struct st_gw_counters {
     uint64_t bytes_from_clients;  /* bytes received from clients */
@@ -69,6 +111,11 @@ struct st_gw_counters {
     uint64_t authz_evaluations;   /* decisions computed (cache misses) */
     uint64_t requests_denied;     /* requests answered entirely by strait with denials */
     uint64_t requests_partial;    /* requests forwarded with some entries stripped */
+    struct st_gw_api_counters api[ST_GW_API_KEYS]; /* requests and bytes by API key */
+    struct st_gw_hist lat_gateway;  /* time strait spent on a request and its response */
+    struct st_gw_hist lat_upstream; /* request forwarded -> response from the broker */
+    uint64_t auth_by_mech[ST_GW_MECHS][2]; /* [mechanism][0 success, 1 failure] */
+    uint64_t authz_by_action[ST_GW_AUTHZ_ACTIONS][2]; /* [action][0 allowed, 1 denied] */
 };
 
 /* One upstream broker as last seen. */
