@@ -479,6 +479,25 @@ async function main() {
     await waitFor(async () => (await promQuery(prom.base, q1)) === exported,
       `prometheus query ${q1} = ${exported}`, 60000, 250);
     log(`prometheus: ${q1} moved 0 -> ${exported}`);
+    // requests by API: the Produce counter of each connection (absent before the traffic: keys
+    // never seen are left out) equals the metered Produce requests
+    const apiLine = (name, conn, api) => m1.body.split('\n').filter((l) => l.startsWith(`${name}{`) &&
+      l.includes(`vpc_connection="${conn}"`) && l.includes(`api="${api}"`)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    check(metricValue(m0.body, 'strait_api_requests_total', conn1) === null, 'no API counters before the traffic');
+    for (const [conn, item] of [[conn1, u1.asConnectionOwner.items[0]], [conn2, u2.asConnectionOwner.items[0]]]) {
+      check(apiLine('strait_api_requests_total', conn, 'Produce') === item.requestsByApi.Produce &&
+        apiLine('strait_api_request_bytes_total', conn, 'Produce') >= (conn === conn1 ? t1.payload : t2.payload),
+        `strait_api_requests_total{api="Produce"} of ${conn} = metered ${item.requestsByApi.Produce}`);
+      const qp = `sum(strait_api_requests_total{vpc_connection="${conn}",api="Produce"})`;
+      await waitFor(async () => (await promQuery(prom.base, qp)) === item.requestsByApi.Produce,
+        `prometheus query ${qp} = ${item.requestsByApi.Produce}`, 60000, 250);
+      log(`prometheus: ${qp} moved to ${item.requestsByApi.Produce}`);
+    }
+    // closes by reason add up to the closes (kafkajs disconnected its producers)
+    const closedBy = (conn) => m1.body.split('\n').filter((l) => l.startsWith('strait_client_connections_closed_total{') &&
+      l.includes(`vpc_connection="${conn}"`));
+    check(closedBy(conn1).length > 0 && closedBy(conn1).every((l) => / reason="[a-z_]+"|,reason="[a-z_]+"/.test(l)) &&
+      closedBy(conn1).reduce((a, l) => a + Number(l.split(' ').pop()), 0) >= 1, `closes by reason:\n${closedBy(conn1).join('\n')}`);
     prom.proc.kill('SIGTERM');
     await prom.exited;
     prom = null;
