@@ -521,6 +521,12 @@ filter_for(struct st_authz_conn *a, const struct st_authz_env *env, const struct
         pend->filter_type = ST_KRES_TXN_ID;
         pend->filter_op = ST_KOP_DESCRIBE;
         return true;
+    case ST_KAFKA_OFFSET_FETCH:
+        /* A null topic list asks for every committed topic of the group: Kafka leaves out the
+         * ones the principal may not describe (named topics were decided already and pass). */
+        pend->filter_type = ST_KRES_TOPIC;
+        pend->filter_op = ST_KOP_DESCRIBE;
+        return true;
     default:
         return false;
     }
