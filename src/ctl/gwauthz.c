@@ -150,7 +150,8 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
     const char *v_epoch[] = {epoch};
     const char *v_user[] = {user};
     const char *v_vpce[] = {vc ? vc->arn : ""};
-    struct st_policy_ctx_value cv[9] = {
+    const char *v_vpc[] = {vc ? vc->vpc_id : ""};
+    struct st_policy_ctx_value cv[10] = {
         {"aws:PrincipalAccount", v_acct, 1, false}, {"aws:PrincipalArn", v_parn, 1, false},
         {"aws:PrincipalType", v_type, 1, false},    {"aws:SourceIp", v_ip, 1, false},
         {"aws:SecureTransport", v_tls, 1, false},   {"aws:CurrentTime", v_now, 1, false},
@@ -159,6 +160,8 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
     size_t n = 7;
     if (vc)
         cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpce", v_vpce, 1, false};
+    if (vc && vc->vpc_id[0])
+        cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpc", v_vpc, 1, false};
     if (user)
         cv[n++] = (struct st_policy_ctx_value){"aws:username", v_user, 1, false};
     struct st_policy_request r = {
