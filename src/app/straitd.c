@@ -44,6 +44,8 @@
 
 /* getopt value of --kafka-super-users (outside the single-character range). */
 #define OPT_SUPER_USERS 0x100
+/* getopt value of --insecure-skip-authorization. */
+#define OPT_SKIP_AUTHZ 0x101
 
 struct straitd_opts {
     const char *data_dir;          /* --data-dir */
@@ -68,6 +70,7 @@ struct straitd_opts {
     uint64_t audit_max_bytes;      /* --audit-max-bytes N (0 = default 64 MiB) */
     unsigned audit_keep;           /* --audit-keep N (0 = default 5) */
     const char *kafka_super_users; /* --kafka-super-users "User:a;User:b" */
+    bool skip_authorization;       /* --insecure-skip-authorization (benchmarks only) */
 };
 
 struct straitd {
@@ -126,6 +129,8 @@ usage(FILE *f)
         "  --audit-max-bytes N       rotate the audit log at N bytes (K, M, G suffixes;\n"
         "                            default 64M)\n"
         "  --audit-keep N            rotated audit logs kept: FILE.1 ... FILE.N (default 5)\n"
+        "  --insecure-skip-authorization  development and benchmarks only: authenticated\n"
+        "                            clients of VPC-connection endpoints are not authorized\n"
         "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
         "                            e.g. \"User:admin;User:ops\"\n"
         "  --config FILE             `flag = value` lines (flag names without --), read\n"
@@ -439,6 +444,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"audit-max-bytes", required_argument, NULL, 'B'},
         {"audit-keep", required_argument, NULL, 'k'},
         {"kafka-super-users", required_argument, NULL, OPT_SUPER_USERS},
+        {"insecure-skip-authorization", no_argument, NULL, OPT_SKIP_AUTHZ},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -507,6 +513,9 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             break;
         case OPT_SUPER_USERS:
             o->kafka_super_users = optarg;
+            break;
+        case OPT_SKIP_AUTHZ:
+            o->skip_authorization = true;
             break;
         case 'G':
         case 'F':
@@ -894,7 +903,8 @@ main(int argc, char **argv)
                                  .price_gb = d.o.price_gb,
                                  .price_conn_hour = d.o.price_conn_hour,
                                  .usage_flush_seconds = d.o.usage_flush,
-                                 .kafka_super_users = d.o.kafka_super_users};
+                                 .kafka_super_users = d.o.kafka_super_users,
+                                 .skip_authorization = d.o.skip_authorization};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);

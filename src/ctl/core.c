@@ -200,6 +200,10 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
     ctl->port_max = cfg->port_max ? cfg->port_max : 14100;
     ctl->max_skew = cfg->max_skew > 0 ? cfg->max_skew : ST_SIGV4_DEFAULT_SKEW;
     ctl->create_timeout = cfg->create_timeout > 0 ? cfg->create_timeout : 120;
+    ctl->skip_authorization = cfg->skip_authorization;
+    if (ctl->skip_authorization)
+        st_warn("--insecure-skip-authorization: requests on VPC-connection endpoints are NOT "
+                "authorized (development and benchmarks only)");
     if (st_ctl_super_users_parse(cfg->kafka_super_users, &ctl->super_users, &ctl->n_super_users,
                                  err) != 0) {
         st_ctl_free(ctl);

@@ -37,6 +37,8 @@ struct st_ctl_config {
     double price_gb;         /* USD per GB (2^30 bytes) processed, < 0 = default 0.006 */
     double price_conn_hour;  /* USD per connection-hour, < 0 = default 0.0225 */
     int usage_flush_seconds; /* write metered usage this often (0 = 60) */
+    bool skip_authorization;       /* --insecure-skip-authorization: no data-plane authorization
+                                    * (development and benchmarks only) */
     const char *kafka_super_users; /* Kafka super.users of every cluster ("User:a;User:b"), NULL
                                     * = none */
 };

@@ -126,7 +126,14 @@ ctx_unref(void *ctx)
 }
 
 static const struct st_gw_auth_provider provider = {
-    lookup, principal_arn, principal_expiry, authorize_connect, scram_lookup, ctx_unref,
+    .sigv4_lookup = lookup,
+    .principal_arn = principal_arn,
+    .principal_expiry = principal_expiry,
+    .authorize_connect = authorize_connect,
+    .scram_lookup = scram_lookup,
+    .ctx_unref = ctx_unref,
+    .authorize = st_gwauthz_authorize,
+    .acl_answer = st_gwauthz_acl_answer,
 };
 
 void

@@ -7,7 +7,11 @@
 #ifndef ST_CTL_GWAUTH_H
 #define ST_CTL_GWAUTH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "ctl/snapshot.h"
+#include "util/buf.h"
 
 struct st_gw_cluster;
 
@@ -30,5 +34,16 @@ void st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *c
 struct st_ctl;
 int st_gwauth_tls(struct st_ctl *ctl, const char *addr, struct st_gw_cluster *gw,
                   const char **err) __attribute__((warn_unused_result));
+
+/* gwauthz.c: data-plane authorization from a snapshot (st_gw_auth_provider.authorize). */
+struct st_gw_authz_req;
+struct st_gw_authz_res;
+int st_gwauthz_authorize(void *ctx, const struct st_gw_authz_req *rq, struct st_gw_authz_res *out);
+/* st_gw_auth_provider.acl_answer: CreateAcls/DescribeAcls/DeleteAcls through the control plane
+ * bound with st_gwauthz_bind(). */
+int st_gwauthz_acl_answer(void *ctx, const char *cluster_arn, int16_t api_key, int16_t api_version,
+                          const uint8_t *body, size_t len, struct st_buf *out, const char **err);
+/* The control plane ACL changes from clients go to (one per process). */
+void st_gwauthz_bind(struct st_ctl *ctl);
 
 #endif

@@ -87,6 +87,7 @@ struct st_ctl {
     int64_t last_publish_ms;   /* when the last snapshot was published (epoch ms) */
     struct st_ctl_stats stats; /* API counters for /metrics */
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
+    bool skip_authorization;   /* --insecure-skip-authorization */
     char **super_users;        /* --kafka-super-users, NULL-terminated, NULL when none */
     size_t n_super_users;      /* their count */
 };

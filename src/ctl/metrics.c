@@ -224,6 +224,20 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
         {"strait_client_sessions_expired_total",
          "Client connections closed because their SASL session expired.",
          offsetof(struct st_gw_counters, sessions_expired)},
+        {"strait_authz_allowed_total",
+         "Resource entries of client requests allowed (cached decisions included).",
+         offsetof(struct st_gw_counters, authz_allowed)},
+        {"strait_authz_denied_total", "Resource entries of client requests denied.",
+         offsetof(struct st_gw_counters, authz_denied)},
+        {"strait_authz_evaluations_total",
+         "Authorization decisions computed from policies or ACLs (decision cache misses).",
+         offsetof(struct st_gw_counters, authz_evaluations)},
+        {"strait_authz_requests_refused_total",
+         "Client requests answered by strait with authorization errors only.",
+         offsetof(struct st_gw_counters, requests_denied)},
+        {"strait_authz_requests_partial_total",
+         "Client requests forwarded with denied entries stripped and errors merged back.",
+         offsetof(struct st_gw_counters, requests_partial)},
     };
     for (size_t f = 0; f < sizeof(more) / sizeof(more[0]); f++) {
         family(out, more[f].name, "counter", more[f].help);

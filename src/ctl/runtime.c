@@ -267,6 +267,9 @@ ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
         }
     }
     /* The connection's authentication scheme and the snapshot SASL rounds read. */
+    st_gwauthz_bind(rt->ctl);
+    st_gw_cluster_set_audit(e->gw, rt->ctl->audit);
+    st_gw_cluster_set_authorization(e->gw, !rt->ctl->skip_authorization);
     st_gwauth_apply(rt->ctl->snap, rt->ctl->region, rt->arn, e->addr, e->gw);
     for (size_t i = 0; i < st_gw_cluster_endpoint_count(e->gw); i++)
         if (st_gw_endpoint_set_ingress(st_gw_cluster_endpoint(e->gw, i), rules, n) != 0)

@@ -110,7 +110,20 @@ st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
     snprintf(c->auth.region, sizeof(c->auth.region), "%s", region ? region : "");
     c->auth.ops = ops;
     c->auth.ctx = ctx;
+    c->auth.version++;
     return 0;
+}
+
+void
+st_gw_cluster_set_audit(struct st_gw_cluster *c, struct st_audit *a)
+{
+    c->auth.audit = a;
+}
+
+void
+st_gw_cluster_set_authorization(struct st_gw_cluster *c, bool on)
+{
+    c->auth.no_authz = !on;
 }
 
 int

@@ -63,6 +63,7 @@ struct st_pending {
     int16_t api_version;    /* request version: decides the response layout */
     uint8_t *local;         /* response strait answers itself (owned), NULL = from upstream */
     uint32_t local_len;     /* bytes at local, size prefix included */
+    struct st_authz_pending az; /* denials to merge into / entries to filter from the response */
 };
 
 enum conn_state {
@@ -102,6 +103,8 @@ struct st_conn {
     bool tls_want_write;               /* TLS needs the client socket writable to read on */
     bool tls_done;                     /* handshake finished and the client certificate judged */
     char tls_err[160];                 /* last TLS failure, for the close reason */
+    struct st_authz_conn *authz;       /* authorization of the authenticated principal, NULL on
+                                        * the development endpoint and before authentication */
     struct st_conn *prev, *next;       /* cluster's list of open connections */
 };
 
@@ -146,6 +149,7 @@ pending_pop(struct st_conn *conn)
     struct st_pending *p = &conn->pending[conn->p_head];
     free(p->local);
     p->local = NULL;
+    st_authz_pending_clear(&p->az);
     conn->p_head = (conn->p_head + 1) % conn->p_cap;
     conn->p_count--;
 }
@@ -210,6 +214,7 @@ st_conn_close(struct st_conn *conn, const char *reason)
     event_drop(&conn->timer);
     event_drop(&conn->fail_timer);
     st_sasl_free(conn->sasl);
+    st_authz_conn_free(conn->authz);
     if (conn->cfd >= 0)
         close(conn->cfd);
     if (conn->ufd >= 0)
@@ -265,7 +270,7 @@ answer_locally(struct st_conn *conn, size_t frame_len, const struct st_kreq_hdr 
     struct st_flow *f = &conn->req;
     if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, frame_len, NULL, 0) != 0)
         return -1;
-    struct st_pending p = {h->correlation_id, h->api_key, h->api_version, NULL, 0};
+    struct st_pending p = {h->correlation_id, h->api_key, h->api_version, NULL, 0, {0}};
     p.local = malloc(st_buf_used(resp));
     if (!p.local)
         return -1;
@@ -395,6 +400,12 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     }
     if (v == ST_SASL_DONE) {
         conn->authenticated = true;
+        if (!conn->authz && !conn->cluster->auth.no_authz &&
+            !(conn->authz = st_authz_conn_new(st_sasl_principal(conn->sasl),
+                                                              st_sasl_is_iam(conn->sasl)))) {
+            close_fmt(conn, ST_LOG_ERROR, "out of memory");
+            return -1;
+        }
         return 1;
     }
     if (v != ST_SASL_FAIL)
@@ -425,15 +436,27 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     return -1;
 }
 
-/* Adds strait's SASL ranges to a locally built ApiVersions v0 frame (header v0). */
+/* Adds strait's SASL ranges to a locally built ApiVersions v0 frame (header v0), and applies the
+ * authorization filter when `authz`. */
 static int
-sasl_apiversions_local(struct st_buf *frame)
+sasl_apiversions_local(struct st_buf *frame, bool authz)
 {
-    struct st_buf patched;
+    struct st_buf patched, filtered;
     st_buf_init(&patched, 0);
+    st_buf_init(&filtered, 0);
     const uint8_t *b = st_buf_head(frame);
     int rc = st_buf_append(&patched, b, 8) |
              st_sasl_patch_apiversions(0, b + 8, st_buf_used(frame) - 8, &patched);
+    if (rc == 0 && authz) {
+        rc = st_buf_append(&filtered, st_buf_head(&patched), 8) |
+             st_authz_patch_apiversions(0, st_buf_head(&patched) + 8, st_buf_used(&patched) - 8,
+                                        &filtered);
+        if (rc == 0) {
+            st_buf_reset(&patched);
+            rc = st_buf_append(&patched, st_buf_head(&filtered), st_buf_used(&filtered));
+        }
+    }
+    st_buf_free(&filtered);
     if (rc == 0) {
         st_buf_put_i32_at(&patched, 0, (int32_t)(st_buf_used(&patched) - 4));
         st_buf_reset(frame);
@@ -441,6 +464,95 @@ sasl_apiversions_local(struct st_buf *frame)
     }
     st_buf_free(&patched);
     return rc ? -1 : 0;
+}
+
+/* A whole response frame for request `h` with `body` (header v0 or v1 as the request needs). */
+static int
+build_response_frame(const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
+                     struct st_buf *out)
+{
+    bool v1 = st_kafka_resp_hdr_version(h->api_key, h->api_version) >= 1;
+    size_t size = 4 + (v1 ? 1 : 0) + len;
+    int rc = st_buf_append_i32(out, (int32_t)size) | st_buf_append_i32(out, h->correlation_id);
+    if (v1)
+        rc |= st_buf_append_u8(out, 0);
+    rc |= st_buf_append(out, body, len);
+    return rc ? -1 : 0;
+}
+
+static void
+authz_env(struct st_conn *conn, struct st_authz_env *env)
+{
+    *env = (struct st_authz_env){
+        .cluster = conn->cluster,
+        .ep = conn->ep,
+        .port = conn->port,
+        .conn_id = conn->id,
+        .peer = conn->peer,
+        .peer_ip = conn->peer_ip,
+        .tls = conn->ssl != NULL,
+        .tls_principal = conn->ssl != NULL && !(conn->sasl && st_sasl_principal(conn->sasl)[0]),
+    };
+}
+
+/*
+ * Authorizes the whole request frame at the scan point (authz.c). Returns 0 to forward it as is,
+ * 1 when it was answered or dropped here, 2 when its body was replaced (the frame size changed),
+ * -1 when the connection was closed. `pend` receives what the response needs.
+ */
+static int
+authorize_request(struct st_conn *conn, int32_t size, const struct st_kreq_hdr *h,
+                  struct st_authz_pending *pend)
+{
+    struct st_flow *f = &conn->req;
+    const uint8_t *body = st_buf_head(&f->buf) + f->ready + 4 + h->hdr_len;
+    size_t blen = (size_t)size - h->hdr_len;
+    struct st_authz_env env;
+    authz_env(conn, &env);
+    const char *err = NULL;
+    const char *name = st_kafka_api_name(h->api_key);
+    st_buf_reset(&conn->scratch);
+    switch (st_authz_request(conn->authz, &env, h, body, blen, &conn->scratch, pend, &err)) {
+    case ST_AUTHZ_FORWARD:
+    case ST_AUTHZ_FORWARD_FILTER:
+        return 0;
+    case ST_AUTHZ_REWRITE: {
+        size_t body_off = f->buf.rpos + f->ready + 4 + h->hdr_len;
+        if (st_buf_splice(&f->buf, body_off, blen, st_buf_head(&conn->scratch),
+                          st_buf_used(&conn->scratch)) != 0) {
+            st_authz_pending_clear(pend);
+            close_fmt(conn, ST_LOG_ERROR, "out of memory authorizing %s", name);
+            return -1;
+        }
+        st_buf_put_i32_at(&f->buf, f->ready, (int32_t)(h->hdr_len + st_buf_used(&conn->scratch)));
+        return 2;
+    }
+    case ST_AUTHZ_ANSWER: {
+        struct st_buf frame;
+        st_buf_init(&frame, 0);
+        int rc = build_response_frame(h, st_buf_head(&conn->scratch), st_buf_used(&conn->scratch),
+                                      &frame);
+        if (rc == 0)
+            rc = answer_locally(conn, 4 + (size_t)size, h, &frame);
+        st_buf_free(&frame);
+        if (rc != 0) {
+            close_fmt(conn, ST_LOG_ERROR, "out of memory answering %s", name);
+            return -1;
+        }
+        return 1;
+    }
+    case ST_AUTHZ_DROP:
+        if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, 4 + (size_t)size, NULL, 0) != 0) {
+            close_fmt(conn, ST_LOG_ERROR, "out of memory");
+            return -1;
+        }
+        return 1;
+    case ST_AUTHZ_ERROR:
+    default:
+        close_fmt(conn, ST_LOG_WARN, "refused %s v%d: %s", name ? name : "request", h->api_version,
+                  err ? err : "cannot authorize");
+        return -1;
+    }
 }
 
 /* Returns 0 to go on, -1 when the connection was closed. */
@@ -473,6 +585,9 @@ process_requests(struct st_conn *conn)
         }
         int32_t size = (int32_t)usize;
         size_t window = (size_t)size < HEADER_WINDOW ? (size_t)size : HEADER_WINDOW;
+        /* Authorization needs every resource name: the whole frame. */
+        if (conn->authz)
+            window = (size_t)size;
         if (avail - 4 < window) {
             f->need = window - (avail - 4);
             return 0;
@@ -488,7 +603,7 @@ process_requests(struct st_conn *conn)
              * version both strait and the brokers speak; the client retries with it. */
             st_buf_reset(&conn->scratch);
             if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
-                (conn->sasl && sasl_apiversions_local(&conn->scratch) != 0) ||
+                (conn->sasl && sasl_apiversions_local(&conn->scratch, !conn->ep->insecure) != 0) ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
                 close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
                 return -1;
@@ -523,22 +638,44 @@ process_requests(struct st_conn *conn)
             close_fmt(conn, ST_LOG_WARN, "refused DescribeCluster: %s", err);
             return -1;
         }
+        struct st_authz_pending az = {0};
+        if (conn->authz) {
+            int r = authorize_request(conn, size, &h, &az);
+            if (r < 0)
+                return -1;
+            if (r == 1) {
+                conn->cluster->counters.requests++;
+                conn->ep->counters.requests++;
+                continue;
+            }
+            if (r == 2) {
+                /* The body changed: re-read the frame. */
+                p = st_buf_head(&f->buf) + f->ready;
+                size = st_rd_i32(p);
+                avail = st_buf_used(&f->buf) - f->ready;
+                window = (size_t)size;
+            }
+        }
         bool expect_response = true;
         if (h.api_key == ST_KAFKA_PRODUCE) {
             int16_t acks;
             if (st_kafka_produce_acks(h.api_version, p + 4 + h.hdr_len, window - h.hdr_len, &acks,
                                       &err) != 0) {
+                st_authz_pending_clear(&az);
                 close_fmt(conn, ST_LOG_WARN, "malformed Produce request: %s", err);
                 return -1;
             }
             expect_response = acks != 0;
         }
         if (expect_response) {
-            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0};
+            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az};
             if (pending_push(conn, &pe) != 0) {
+                st_authz_pending_clear(&az);
                 close_fmt(conn, ST_LOG_ERROR, "out of memory");
                 return -1;
             }
+        } else {
+            st_authz_pending_clear(&az);
         }
         conn->cluster->counters.requests++;
         conn->ep->counters.requests++;
@@ -554,6 +691,21 @@ process_requests(struct st_conn *conn)
 
 /* ---- response scanning (upstream -> client) ---- */
 
+/* Replaces conn->scratch with `b`'s bytes. */
+static int
+scratch_take(struct st_conn *conn, struct st_buf *b)
+{
+    st_buf_reset(&conn->scratch);
+    int rc = st_buf_append(&conn->scratch, st_buf_head(b), st_buf_used(b));
+    st_buf_free(b);
+    return rc ? -1 : 0;
+}
+
+/*
+ * Rewrites a whole response frame at `frame_off` in place: broker addresses (st_kafka_response_
+ * rewrite), strait's own ApiVersions ranges (SASL, authorization), then the authorization
+ * merge/filter of the request's pending entry.
+ */
 static int
 rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame_off, int32_t size)
 {
@@ -561,47 +713,86 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
     uint8_t *frame = f->buf.data + frame_off + 4;
     size_t hdr_len;
     const char *err = NULL;
+    const char *name = st_kafka_api_name(pe->api_key);
     if (st_kafka_resp_hdr_len(pe->api_key, pe->api_version, frame, (size_t)size, &hdr_len, &err) !=
         0) {
-        close_fmt(conn, ST_LOG_WARN, "malformed %s v%d response from broker: %s",
-                  st_kafka_api_name(pe->api_key), pe->api_version, err);
+        close_fmt(conn, ST_LOG_WARN, "malformed %s v%d response from broker: %s", name,
+                  pe->api_version, err);
         return -1;
     }
-    struct st_krewrite_ops ops = {conn, rw_observe, rw_map};
     st_buf_reset(&conn->scratch);
-    enum st_krw_result r =
-        st_kafka_response_rewrite(pe->api_key, pe->api_version, frame + hdr_len,
-                                  (size_t)size - hdr_len, &ops, &conn->scratch, &err);
-    if (r == ST_KRW_ERROR) {
-        close_fmt(conn, ST_LOG_WARN, "cannot rewrite %s v%d response from broker: %s",
-                  st_kafka_api_name(pe->api_key), pe->api_version, err);
-        return -1;
+    bool rw = false;
+    if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version)) {
+        struct st_krewrite_ops ops = {conn, rw_observe, rw_map};
+        enum st_krw_result r =
+            st_kafka_response_rewrite(pe->api_key, pe->api_version, frame + hdr_len,
+                                      (size_t)size - hdr_len, &ops, &conn->scratch, &err);
+        if (r == ST_KRW_ERROR) {
+            close_fmt(conn, ST_LOG_WARN, "cannot rewrite %s v%d response from broker: %s", name,
+                      pe->api_version, err);
+            return -1;
+        }
+        rw = r == ST_KRW_REWRITTEN;
+        if (rw) {
+            conn->cluster->counters.responses_rewritten++;
+            conn->ep->counters.responses_rewritten++;
+        }
     }
+#define CUR_BODY (rw ? st_buf_head(&conn->scratch) : frame + hdr_len)
+#define CUR_LEN (rw ? st_buf_used(&conn->scratch) : (size_t)size - hdr_len)
     if (pe->api_key == ST_KAFKA_API_VERSIONS && conn->sasl) {
-        /* SASL is answered here, not by the brokers: advertise strait's SASL ranges. */
+        /* SASL is answered here, not by the brokers: advertise strait's SASL ranges; on
+         * authorizing endpoints only what strait can authorize, plus the ACL keys. */
         struct st_buf patched;
         st_buf_init(&patched, 0);
-        bool rw = r == ST_KRW_REWRITTEN;
-        if (st_sasl_patch_apiversions(pe->api_version,
-                                      rw ? st_buf_head(&conn->scratch) : frame + hdr_len,
-                                      rw ? st_buf_used(&conn->scratch) : (size_t)size - hdr_len,
-                                      &patched) != 0) {
+        int rc = st_sasl_patch_apiversions(pe->api_version, CUR_BODY, CUR_LEN, &patched);
+        if (rc == 0 && !conn->ep->insecure) {
+            struct st_buf filtered;
+            st_buf_init(&filtered, 0);
+            rc = st_authz_patch_apiversions(pe->api_version, st_buf_head(&patched),
+                                            st_buf_used(&patched), &filtered);
+            st_buf_free(&patched);
+            patched = filtered;
+        }
+        if (rc != 0) {
             st_buf_free(&patched);
             close_fmt(conn, ST_LOG_WARN, "malformed ApiVersions v%d response from broker",
                       pe->api_version);
             return -1;
         }
-        st_buf_reset(&conn->scratch);
-        if (st_buf_append(&conn->scratch, st_buf_head(&patched), st_buf_used(&patched)) != 0) {
-            st_buf_free(&patched);
+        if (scratch_take(conn, &patched) != 0) {
             close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
             return -1;
         }
-        st_buf_free(&patched);
-        r = ST_KRW_REWRITTEN;
+        rw = true;
     }
+    if (conn->authz && (pe->az.n_denials || pe->az.filter_op)) {
+        struct st_buf merged;
+        st_buf_init(&merged, 0);
+        struct st_authz_env env;
+        authz_env(conn, &env);
+        bool changed = false;
+        if (st_authz_response(conn->authz, &env, pe->api_key, pe->api_version, &pe->az, CUR_BODY,
+                              CUR_LEN, &merged, &changed, &err) != 0) {
+            st_buf_free(&merged);
+            close_fmt(conn, ST_LOG_WARN, "cannot apply authorization to the %s v%d response: %s",
+                      name, pe->api_version, err);
+            return -1;
+        }
+        if (changed) {
+            if (scratch_take(conn, &merged) != 0) {
+                close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+                return -1;
+            }
+            rw = true;
+        } else {
+            st_buf_free(&merged);
+        }
+    }
+#undef CUR_BODY
+#undef CUR_LEN
     size_t new_size = (size_t)size;
-    if (r == ST_KRW_REWRITTEN) {
+    if (rw) {
         size_t body_off = frame_off + 4 + hdr_len;
         if (st_buf_splice(&f->buf, body_off, (size_t)size - hdr_len, st_buf_head(&conn->scratch),
                           st_buf_used(&conn->scratch)) != 0) {
@@ -611,8 +802,6 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         new_size = hdr_len + st_buf_used(&conn->scratch);
         /* Head-relative: the splice may have compacted the buffer. */
         st_buf_put_i32_at(&f->buf, f->ready, (int32_t)new_size);
-        conn->cluster->counters.responses_rewritten++;
-        conn->ep->counters.responses_rewritten++;
     }
     f->ready += 4 + new_size;
     return 0;
@@ -667,7 +856,8 @@ process_responses(struct st_conn *conn)
                       corr, pe->correlation_id);
             return;
         }
-        if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version)) {
+        if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) ||
+            pe->az.n_denials || pe->az.filter_op) {
             if (avail < 4 + (size_t)size) {
                 f->need = 4 + (size_t)size - avail;
                 return;
@@ -904,6 +1094,14 @@ tls_identify(struct st_conn *conn)
         st_buf_free(&name);
         close_fmt(conn, ST_LOG_WARN, "mutual TLS: no principal for the client certificate: %s",
                   err ? err : "mapping failed");
+        return -1;
+    }
+    char principal[1100];
+    snprintf(principal, sizeof(principal), "User:%s", (const char *)st_buf_head(&name));
+    if (!conn->cluster->auth.no_authz && !(conn->authz = st_authz_conn_new(principal, false))) {
+        st_buf_free(&dn);
+        st_buf_free(&name);
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
         return -1;
     }
     conn->authenticated = true;

@@ -22,6 +22,8 @@
 #include "auth/scram.h"
 #include "auth/sigv4.h"
 #include "gateway/portmap.h"
+#include "kafka/resources.h"
+#include "util/buf.h"
 
 struct evdns_base;
 struct st_gw_cluster;
@@ -62,6 +64,11 @@ struct st_gw_counters {
     uint64_t auth_throttled;      /* attempts refused by the per-address failure limit */
     uint64_t auth_denied;         /* authenticated but denied kafka-cluster:Connect */
     uint64_t sessions_expired;    /* connections closed because their SASL session expired */
+    uint64_t authz_allowed;       /* resource entries allowed (cache hits included) */
+    uint64_t authz_denied;        /* resource entries denied */
+    uint64_t authz_evaluations;   /* decisions computed (cache misses) */
+    uint64_t requests_denied;     /* requests answered entirely by strait with denials */
+    uint64_t requests_partial;    /* requests forwarded with some entries stripped */
 };
 
 /* One upstream broker as last seen. */
@@ -131,6 +138,29 @@ enum st_gw_auth_scheme {
     ST_GW_AUTH_TLS = 4,        /* mutual TLS: a verified client certificate authenticates */
 };
 
+/* One authorization question: may `principal` do `op` on a resource of a request? */
+struct st_gw_authz_req {
+    const char *principal;   /* IAM ARN (iam) or Kafka principal "User:name" */
+    bool iam;                /* authenticated with SASL IAM: IAM policies decide, else Kafka ACLs */
+    const char *cluster_arn; /* cluster the endpoint belongs to */
+    const char *source_ip;   /* client address (aws:SourceIp, ACL host) */
+    const char *endpoint;    /* endpoint address the client dialled (finds the VPC connection) */
+    bool tls;                /* the connection is TLS (aws:SecureTransport) */
+    enum st_kres_type type;  /* resource type */
+    enum st_kop op;          /* Kafka ACL operation the request needs */
+    const uint8_t *name;     /* resource name bytes (not NUL-terminated), NULL for the cluster */
+    size_t name_len;         /* bytes at name */
+};
+
+/* The answer, with what the audit log records. */
+struct st_gw_authz_res {
+    bool allowed;             /* decision */
+    char action[64];          /* "kafka-cluster:WriteData" (IAM) or "WRITE" (ACL) */
+    char resource[512];       /* resource ARN (IAM) or "TOPIC:orders" (ACL) */
+    char reason[320];         /* deciding statement or binding, or why nothing allowed */
+    char vpc_connection[320]; /* VPC connection ARN the client came through, "" when unknown */
+};
+
 /*
  * What the data plane asks the control plane while authenticating, answered from an immutable,
  * refcounted context (the control plane's snapshot). Every callback runs synchronously on the
@@ -155,6 +185,19 @@ struct st_gw_auth_provider {
                         const char *username, struct st_scram_cred *out);
     /* Releases one reference to a context. */
     void (*ctx_unref)(void *ctx);
+    /*
+     * Decides one resource entry of a request of an authenticated client (IAM policies for IAM
+     * principals, Kafka ACLs for the others) and describes the decision for the audit log.
+     * Returns 0 (out filled), or -1 when the question cannot be answered (treated as denied).
+     */
+    int (*authorize)(void *ctx, const struct st_gw_authz_req *rq, struct st_gw_authz_res *out);
+    /*
+     * Answers a CreateAcls, DescribeAcls or DeleteAcls request body of `cluster_arn` (the caller
+     * already checked ALTER / DESCRIBE on the cluster): appends the response body to `out`.
+     * Returns 0, or -1 with *err when the body is malformed (the connection is closed).
+     */
+    int (*acl_answer)(void *ctx, const char *cluster_arn, int16_t api_key, int16_t api_version,
+                      const uint8_t *body, size_t len, struct st_buf *out, const char **err);
 };
 
 /*
@@ -188,6 +231,19 @@ struct ssl_ctx_st;
  */
 int st_gw_endpoint_set_tls(struct st_gw_endpoint *e, struct ssl_ctx_st *ctx)
     __attribute__((warn_unused_result));
+
+struct st_audit;
+/*
+ * Makes the cluster's endpoints record authorization decisions in `a` (denials, and every
+ * decision when the writer says so); NULL = no audit log. The writer must outlive the cluster.
+ */
+void st_gw_cluster_set_audit(struct st_gw_cluster *c, struct st_audit *a);
+
+/*
+ * Turns data-plane authorization of authenticated clients on (the default) or off (only for
+ * straitd --insecure-skip-authorization). Applies to connections authenticating afterwards.
+ */
+void st_gw_cluster_set_authorization(struct st_gw_cluster *c, bool on);
 
 /*
  * Starts broker discovery: an eager metadata fetch now, then one every metadata_refresh_ms.

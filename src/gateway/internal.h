@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "gateway/gateway.h"
+#include "kafka/deny.h"
 #include "kafka/proto.h"
 #include "util/buf.h"
 
@@ -62,6 +63,10 @@ struct st_gw_auth {
     const struct st_gw_auth_provider *ops; /* lookups, NULL when unset */
     void *ctx;                             /* one reference, released with ops->ctx_unref */
     struct st_dn_rules *dn_rules;          /* mTLS principal mapping, owned; NULL = DEFAULT */
+    uint64_t version;                      /* increases with every st_gw_cluster_set_auth():
+                                            * connections drop cached decisions on a change */
+    struct st_audit *audit;                /* authorization audit log, NULL = none */
+    bool no_authz;                         /* authorization turned off (development flag) */
 };
 
 struct st_gw_cluster {
@@ -154,6 +159,8 @@ bool st_sasl_in_exchange(const struct st_sasl *s);
 bool st_sasl_expired(const struct st_sasl *s, int64_t now_mono_ms);
 /* The authenticated principal, "" before authentication. */
 const char *st_sasl_principal(const struct st_sasl *s);
+/* The session authenticated with an IAM mechanism (AWS_MSK_IAM or OAUTHBEARER). */
+bool st_sasl_is_iam(const struct st_sasl *s);
 /*
  * Rewrites an ApiVersions response body (layout of `version`; v0 for UNSUPPORTED_VERSION) so it
  * advertises strait's own SaslHandshake 0-1 and SaslAuthenticate 0-2, added when the brokers'
@@ -163,6 +170,67 @@ int st_sasl_patch_apiversions(int16_t version, const uint8_t *body, size_t len, 
     __attribute__((warn_unused_result));
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t st_sasl_mono_ms(void);
+
+/* authz.c: data-plane authorization of an authenticated connection's requests */
+struct st_authz_conn;
+/* Where a request is decided. */
+struct st_authz_env {
+    struct st_gw_cluster *cluster; /* auth configuration (provider, version, audit), counters */
+    struct st_gw_endpoint *ep;     /* endpoint the client came in on */
+    int port;                      /* endpoint port it dialled */
+    uint64_t conn_id;              /* for logs and the audit log */
+    const char *peer;              /* client "ip:port" */
+    const char *peer_ip;           /* client address */
+    bool tls;                      /* TLS connection */
+    bool tls_principal;            /* principal from a client certificate (mutual TLS) */
+};
+/* What a request needs on its way back (owned by the pending entry). */
+struct st_authz_pending {
+    uint8_t *orig;                /* original request body when entries were stripped, owned */
+    size_t orig_len;              /* bytes at orig */
+    struct st_kdenial *denials;   /* the stripped entries (pointing into orig), owned */
+    size_t n_denials;             /* entries in denials */
+    uint8_t filter_type;          /* enum st_kres_type of response entries to filter */
+    uint8_t filter_op;            /* enum st_kop they need; 0 = no filtering */
+};
+enum st_authz_verdict {
+    ST_AUTHZ_FORWARD,        /* forward unchanged */
+    ST_AUTHZ_FORWARD_FILTER, /* forward unchanged; filter the response (pending says how) */
+    ST_AUTHZ_REWRITE,        /* forward `out` as the new body; merge denials into the response */
+    ST_AUTHZ_ANSWER,         /* answer `out` (a response body) without going upstream */
+    ST_AUTHZ_DROP,           /* drop silently (acks=0 Produce refused entirely) */
+    ST_AUTHZ_ERROR,          /* malformed or not authorizable: close with *err */
+};
+/* A connection's authorization state for `principal` (IAM ARN or "User:name"); NULL on OOM. */
+struct st_authz_conn *st_authz_conn_new(const char *principal, bool iam);
+void st_authz_conn_free(struct st_authz_conn *a);
+const char *st_authz_conn_principal(const struct st_authz_conn *a);
+void st_authz_pending_clear(struct st_authz_pending *p);
+/*
+ * Decides every resource of one request body (whole, after the header). On REWRITE `pend`
+ * holds what the response merge needs (caller owns it); `out` is reset and filled on
+ * REWRITE/ANSWER.
+ */
+enum st_authz_verdict st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
+                                       const struct st_kreq_hdr *h, const uint8_t *body,
+                                       size_t len, struct st_buf *out,
+                                       struct st_authz_pending *pend, const char **err);
+/*
+ * Applies `pend` to a response body: merges the denials, or filters the entries the principal
+ * may not see. Sets *changed and fills `out` (reset first) when the body changes.
+ * Returns 0, or -1 with *err.
+ */
+int st_authz_response(struct st_authz_conn *a, const struct st_authz_env *env, int16_t api_key,
+                      int16_t api_version, const struct st_authz_pending *pend,
+                      const uint8_t *body, size_t len, struct st_buf *out, bool *changed,
+                      const char **err) __attribute__((warn_unused_result));
+/*
+ * Rewrites an ApiVersions response body (layout of `version`) for an authorizing endpoint: keys
+ * and versions strait cannot authorize precisely are removed (fail closed), the ACL keys strait
+ * answers itself are added with strait's ranges. Appends to `out`. Returns 0 or -1 (malformed).
+ */
+int st_authz_patch_apiversions(int16_t version, const uint8_t *body, size_t len,
+                               struct st_buf *out) __attribute__((warn_unused_result));
 
 /* learner.c */
 void st_gw_learner_init(struct st_gw_learner *l, struct st_gw_cluster *c);

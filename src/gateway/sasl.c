@@ -184,6 +184,12 @@ st_sasl_principal(const struct st_sasl *s)
     return s->principal ? s->principal : "";
 }
 
+bool
+st_sasl_is_iam(const struct st_sasl *s)
+{
+    return s->principal && (s->mech == M_IAM || s->mech == M_OAUTH);
+}
+
 /* ---- wire helpers ---- */
 
 static int

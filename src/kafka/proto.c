@@ -593,7 +593,30 @@ rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
         goto done;
     if (rewrite_list(&w, f, &v, authoritative) < 0)
         goto done;
-    if (!w.changed) {
+    /* ControllerId (Metadata v1+, DescribeCluster) must name a broker the client can reach:
+     * admin clients send controller-bound requests there. A controller that is not among the
+     * listed brokers (a KRaft controller, or the mock's) becomes the first listed broker, as
+     * KRaft brokers themselves answer. */
+    size_t c_off = 0, c_end = 0;
+    int32_t new_ctrl = 0;
+    bool fix_ctrl = false;
+    int ci = st_kstruct_find(m->root, "ControllerId");
+    if (ci >= 0 && st_kfield_in(&m->root->fields[ci], ver) &&
+        !st_kfield_tagged(&m->root->fields[ci], ver) && v.present && !v.is_null && v.count > 0 &&
+        st_kschema_field_span(m, ver, body, len, ci, &c_off, &c_end, err) == 0 &&
+        c_end - c_off == 4 && c_off >= end) {
+        struct bfields bf;
+        broker_fields(f->sub, &bf);
+        int32_t ctrl = st_rd_i32(body + c_off);
+        bool listed = false;
+        for (uint32_t i = 0; i < v.count && !listed; i++)
+            listed = (int32_t)v.objs[i].vals[bf.id].i == ctrl;
+        if (!listed && bf.id >= 0) {
+            fix_ctrl = true;
+            new_ctrl = (int32_t)v.objs[0].vals[bf.id].i;
+        }
+    }
+    if (!w.changed && !fix_ctrl) {
         res = ST_KRW_UNCHANGED;
         goto done;
     }
@@ -603,10 +626,13 @@ rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
     }
     if (st_kval_encode(f, &v, ver, flex, out, err) < 0)
         goto done;
+    size_t tail_at = st_buf_used(out);
     if (len > end && st_buf_append(out, body + end, len - end) < 0) {
         *err = "output buffer limit";
         goto done;
     }
+    if (fix_ctrl)
+        st_buf_put_i32_at(out, tail_at + (c_off - end), new_ctrl);
     res = ST_KRW_REWRITTEN;
 done:
     st_karena_free(&arena);

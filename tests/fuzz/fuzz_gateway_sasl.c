@@ -58,7 +58,7 @@ f_unref(void *ctx)
 {
 }
 static const struct st_gw_auth_provider fake = {f_lookup, f_arn,   f_expiry,
-                                                f_connect, f_scram, f_unref};
+                                                f_connect, f_scram, f_unref, NULL, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -83,7 +83,7 @@ f_unref(void *ctx)
     unrefs++;
 }
 static const struct st_gw_auth_provider fake = {f_lookup,  f_arn,   f_expiry,
-                                                f_connect, f_scram, f_unref};
+                                                f_connect, f_scram, f_unref, NULL, NULL};
 static int ctx_token;
 
 /* ---- harness */
