@@ -151,7 +151,8 @@ void st_acl_authorize(const struct st_acl_set *s, const char *const *super_users
 /* JSON form used by the store and the CLI:
  * {"resourceType":"TOPIC","resourceName":"orders","patternType":"LITERAL",
  *  "principal":"User:alice","host":"*","operation":"READ","permissionType":"ALLOW"}.
- * Enum values use Kafka's names (case-insensitive on input). */
+ * Enum values use Kafka's names (case-insensitive on input).
+ * st_acl_binding_to_json() returns a new reference, NULL when a string is not UTF-8 or on OOM. */
 json_t *st_acl_binding_to_json(const struct st_acl_binding *b);
 /* Parses that form into `out` (strings allocated; clear with st_acl_binding_clear()); missing
  * host = "*", missing patternType = LITERAL. Unknown keys and unknown enum names are rejected.
@@ -195,10 +196,10 @@ struct st_acl_store_ops {
  * the response body (same version, no header) to `out`. Invalid entries get their own error
  * codes and messages as Kafka answers them (CreateAcls per creation, DeleteAcls per filter,
  * DescribeAcls as a whole). Version 0 has no PatternType: creations are LITERAL and filters
- * LITERAL (the schema default, as Kafka reads v0). Strings with NUL bytes make their entry
- * invalid (INVALID_REQUEST). Returns 0, or -1 with *err when the body is malformed (truncated,
- * trailing bytes, unknown key or version); nothing is appended to `out` then (the connection
- * is then closed).
+ * LITERAL (the schema default, as Kafka reads v0). Strings with NUL bytes or invalid UTF-8 make
+ * their entry invalid (INVALID_REQUEST). Returns 0, or -1 with *err when the body is malformed
+ * (truncated, trailing bytes, unknown key or version); nothing is appended to `out` then (the
+ * connection is then closed).
  */
 int st_acl_wire_answer(int16_t api_key, int16_t api_version, const uint8_t *body, size_t len,
                        const struct st_acl_store_ops *ops, void *arg, struct st_buf *out,

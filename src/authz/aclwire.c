@@ -132,7 +132,8 @@ get_i(const struct st_kobj *o, const char *name, int def)
 
 /*
  * String field as a NUL-terminated copy in the request arena: *out = NULL for null. Sets *bad
- * when the string holds a NUL byte (no valid name, principal or host does). Returns 0 or -1 (OOM).
+ * when the string holds a NUL byte or is not UTF-8 (no valid name, principal or host is, and the
+ * store keeps bindings as JSON). Returns 0 or -1 (OOM).
  */
 static int
 get_s(struct wire *w, const struct st_kobj *o, const char *name, char **out, bool *bad)
@@ -143,6 +144,10 @@ get_s(struct wire *w, const struct st_kobj *o, const char *name, char **out, boo
         return 0;
     if (v->n && memchr(v->p, 0, v->n))
         *bad = true;
+    json_t *utf8 = *bad ? NULL : json_stringn((const char *)v->p, v->n);
+    if (!utf8)
+        *bad = true;
+    json_decref(utf8);
     char *c = st_karena_alloc(w->req, v->n + 1);
     if (!c)
         return oom(w);
@@ -203,7 +208,7 @@ answer_create(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
         int16_t code = ST_KERR_NONE;
         if (bad) {
             code = ST_KERR_INVALID_REQUEST;
-            msg = "ResourceName, Principal and Host must not contain NUL bytes";
+            msg = "ResourceName, Principal and Host must be UTF-8 without NUL bytes";
         } else if (st_acl_binding_validate(&b, &msg, &code) < 0) {
             if (code == ST_KERR_NONE)
                 code = ST_KERR_INVALID_REQUEST;
@@ -244,7 +249,7 @@ answer_describe(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
     set_i(resp, "ThrottleTimeMs", 0);
     const char *msg = NULL;
     if (bad)
-        msg = "ResourceNameFilter, PrincipalFilter and HostFilter must not contain NUL bytes";
+        msg = "ResourceNameFilter, PrincipalFilter and HostFilter must be UTF-8 without NUL bytes";
     else if (st_acl_filter_validate(&f, &msg) == 0)
         msg = NULL;
     if (msg) {
@@ -351,8 +356,8 @@ answer_delete(struct wire *w, const struct st_kdoc *req, struct st_kobj *resp,
         if (read_filter(w, &fobjs[i], &filters[i], &bad) < 0)
             return -1;
         if (bad)
-            ferr[i] = "ResourceNameFilter, PrincipalFilter and HostFilter must not contain NUL "
-                      "bytes";
+            ferr[i] = "ResourceNameFilter, PrincipalFilter and HostFilter must be UTF-8 without "
+                      "NUL bytes";
         else if (st_acl_filter_validate(&filters[i], &ferr[i]) == 0)
             ferr[i] = NULL;
         if (ferr[i])

@@ -12,6 +12,7 @@
 
 #include "ctl/internal.h"
 #include "gateway/gateway.h"
+#include "kafka/proto.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -134,6 +135,118 @@ brokers(struct evbuffer *out, const char *cluster, const struct st_gw_cluster *g
     }
 }
 
+/* The {cluster, endpoint, vpc_connection} labels of a source, without the closing brace. */
+static void
+src_labels(struct evbuffer *out, const char *name, const struct msrc *m)
+{
+    evbuffer_add_printf(out, "%s{cluster=\"", name);
+    lv(out, m->cluster);
+    evbuffer_add(out, "\",endpoint=\"", 12);
+    lv(out, m->endpoint);
+    evbuffer_add(out, "\",vpc_connection=\"", 18);
+    lv(out, m->conn);
+    evbuffer_add(out, "\"", 1);
+}
+
+static void
+histogram(struct evbuffer *out, const char *name, const struct msrcs *s, size_t off)
+{
+    char b[96];
+    for (size_t i = 0; i < s->n; i++) {
+        const struct st_gw_hist *h = (const void *)((const char *)s->v[i].k + off);
+        uint64_t cum = 0;
+        snprintf(b, sizeof(b), "%s_bucket", name);
+        for (size_t j = 0; j < ST_GW_LAT_BUCKETS; j++) {
+            cum += h->bucket[j];
+            src_labels(out, b, &s->v[i]);
+            evbuffer_add_printf(out, ",le=\"%g\"} %llu\n", st_gw_latency_bounds[j],
+                                (unsigned long long)cum);
+        }
+        src_labels(out, b, &s->v[i]);
+        evbuffer_add_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+        snprintf(b, sizeof(b), "%s_sum", name);
+        src_labels(out, b, &s->v[i]);
+        evbuffer_add_printf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
+        snprintf(b, sizeof(b), "%s_count", name);
+        src_labels(out, b, &s->v[i]);
+        evbuffer_add_printf(out, "} %llu\n", (unsigned long long)h->count);
+    }
+}
+
+/* Requests and bytes by API key, latency histograms, authentications by mechanism and
+ * authorization decisions by action, per endpoint. Keys and actions never seen are left out
+ * (bounded: Kafka's API keys and MSK's actions). */
+static void
+per_api(struct evbuffer *out, const struct msrcs *s)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } api[] = {
+        {"strait_api_requests_total", "Client requests by Kafka API.",
+         offsetof(struct st_gw_api_counters, requests)},
+        {"strait_api_request_bytes_total", "Request bytes from clients by Kafka API.",
+         offsetof(struct st_gw_api_counters, bytes_in)},
+        {"strait_api_response_bytes_total", "Response bytes to clients by Kafka API.",
+         offsetof(struct st_gw_api_counters, bytes_out)},
+    };
+    for (size_t f = 0; f < sizeof(api) / sizeof(api[0]); f++) {
+        family(out, api[f].name, "counter", api[f].help);
+        for (size_t i = 0; i < s->n; i++)
+            for (int key = 0; key < ST_GW_API_KEYS; key++) {
+                uint64_t v;
+                memcpy(&v, (const char *)&s->v[i].k->api[key] + api[f].off, sizeof(v));
+                if (!s->v[i].k->api[key].requests)
+                    continue;
+                const char *an = st_kafka_api_name((int16_t)key);
+                src_labels(out, api[f].name, &s->v[i]);
+                evbuffer_add(out, ",api=\"", 6);
+                if (an)
+                    lv(out, an);
+                else
+                    evbuffer_add_printf(out, "%d", key);
+                evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+            }
+    }
+    family(out, "strait_request_gateway_seconds", "histogram",
+           "Time strait spent on a forwarded request and its response (parsing, authorization, "
+           "rewriting), excluding the broker.");
+    histogram(out, "strait_request_gateway_seconds", s,
+              offsetof(struct st_gw_counters, lat_gateway));
+    family(out, "strait_request_upstream_seconds", "histogram",
+           "Time from forwarding a request to the broker until its response was at strait.");
+    histogram(out, "strait_request_upstream_seconds", s,
+              offsetof(struct st_gw_counters, lat_upstream));
+    family(out, "strait_client_authentications_by_mechanism_total", "counter",
+           "Client authentications (SASL mechanisms and mutual TLS) by mechanism and result.");
+    for (size_t i = 0; i < s->n; i++)
+        for (int m = 0; m < ST_GW_MECHS; m++)
+            for (int r = 0; r < 2; r++) {
+                uint64_t v = s->v[i].k->auth_by_mech[m][r];
+                if (!v)
+                    continue;
+                src_labels(out, "strait_client_authentications_by_mechanism_total", &s->v[i]);
+                evbuffer_add_printf(out, ",mechanism=\"%s\",result=\"%s\"} %llu\n",
+                                    st_gw_mech_name(m), r ? "failure" : "success",
+                                    (unsigned long long)v);
+            }
+    family(out, "strait_authz_decisions_total", "counter",
+           "Authorization decisions of resource entries (cached ones included) by action and "
+           "result; actions are kafka-cluster actions (IAM) or Kafka ACL operations.");
+    for (size_t i = 0; i < s->n; i++)
+        for (int a = 0; a < ST_GW_AUTHZ_ACTIONS; a++)
+            for (int r = 0; r < 2; r++) {
+                uint64_t v = s->v[i].k->authz_by_action[a][r];
+                if (!v)
+                    continue;
+                src_labels(out, "strait_authz_decisions_total", &s->v[i]);
+                evbuffer_add(out, ",action=\"", 9);
+                lv(out, st_gw_authz_action_name(a));
+                evbuffer_add_printf(out, "\",result=\"%s\"} %llu\n", r ? "deny" : "allow",
+                                    (unsigned long long)v);
+            }
+}
+
 void
 st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct evbuffer *out)
 {
@@ -153,8 +266,6 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
          offsetof(struct st_gw_counters, conns_current)},
         {"strait_client_connections_accepted_total", "counter", "Client connections accepted.",
          offsetof(struct st_gw_counters, conns_accepted)},
-        {"strait_client_connections_closed_total", "counter",
-         "Client connections closed (any reason).", offsetof(struct st_gw_counters, conns_closed)},
         {"strait_client_connections_refused_total", "counter",
          "Client connections refused by security-group ingress rules.",
          offsetof(struct st_gw_counters, conns_refused)},
@@ -187,6 +298,23 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
             evbuffer_add(out, "\",vpc_connection=\"", 18);
             lv(out, s.v[i].conn);
             evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    /* Closes by reason: every reason of every endpoint (bounded), "other" = the closes no reason
+     * was given for, so the reasons add up to the closes. */
+    family(out, "strait_client_connections_closed_total", "counter",
+           "Client connections closed, by reason.");
+    for (size_t i = 0; i < s.n; i++) {
+        const struct st_gw_counters *k = s.v[i].k;
+        uint64_t named = 0;
+        for (int r = 1; r < ST_GW_CLOSE_REASONS; r++)
+            named += k->closed_by_reason[r];
+        for (int r = 0; r < ST_GW_CLOSE_REASONS; r++) {
+            uint64_t v = r ? k->closed_by_reason[r]
+                           : (k->conns_closed > named ? k->conns_closed - named : 0);
+            src_labels(out, "strait_client_connections_closed_total", &s.v[i]);
+            evbuffer_add_printf(out, ",reason=\"%s\"} %llu\n", st_gw_close_reason_name(r),
+                                (unsigned long long)v);
         }
     }
     /* SASL on the data plane, per endpoint (no mechanism label: the gateway counts them
@@ -253,6 +381,7 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
             evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
         }
     }
+    per_api(out, &s);
     free(s.v);
 
     family(out, "strait_upstream_brokers", "gauge", "Brokers known in the upstream cluster.");

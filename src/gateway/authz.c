@@ -28,16 +28,17 @@
 #define CACHE_MAX 8192
 
 struct authz_slot {
-    uint64_t hash;    /* of (type, op, name) */
-    uint8_t used;     /* slot holds a decision */
-    uint8_t type;     /* enum st_kres_type */
-    uint8_t op;       /* enum st_kop */
-    uint8_t allowed;  /* the decision */
-    uint8_t *name;    /* owned copy of the name bytes */
-    size_t name_len;  /* bytes at name */
-    char *action;     /* owned, for the audit log */
-    char *resource;   /* owned */
-    char *reason;     /* owned */
+    uint64_t hash;     /* of (type, op, name) */
+    uint8_t used;      /* slot holds a decision */
+    uint8_t type;      /* enum st_kres_type */
+    uint8_t op;        /* enum st_kop */
+    uint8_t allowed;   /* the decision */
+    uint8_t action_ix; /* st_gw_authz_action_index() of action, for the counters */
+    uint8_t *name;     /* owned copy of the name bytes */
+    size_t name_len;   /* bytes at name */
+    char *action;      /* owned, for the audit log */
+    char *resource;    /* owned */
+    char *reason;      /* owned */
 };
 
 struct st_authz_conn {
@@ -156,8 +157,8 @@ cache_grow(struct st_authz_conn *a)
     for (size_t i = 0; i < ocap; i++) {
         if (!old[i].used)
             continue;
-        struct authz_slot *s = cache_find(a, old[i].hash, old[i].type, old[i].op, old[i].name,
-                                          old[i].name_len);
+        struct authz_slot *s =
+            cache_find(a, old[i].hash, old[i].type, old[i].op, old[i].name, old[i].name_len);
         *s = old[i];
     }
     free(old);
@@ -186,7 +187,9 @@ audit_decision(struct st_authz_conn *a, const struct st_authz_env *env, const st
         .time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
         .conn_id = env->conn_id,
         .principal = a->principal,
-        .auth = a->iam ? "SASL_IAM" : env->tls_principal ? "TLS" : "SASL_SCRAM",
+        .auth = a->iam               ? "SASL_IAM"
+                : env->tls_principal ? "TLS"
+                                     : "SASL_SCRAM",
         .source = env->peer,
         .endpoint = endpoint,
         .vpc_connection = a->vpc[0] ? a->vpc : NULL,
@@ -202,16 +205,20 @@ audit_decision(struct st_authz_conn *a, const struct st_authz_env *env, const st
 }
 
 /* A decision that could not be stored (out of memory): denied, not cached. */
-static struct authz_slot oom_slot = {
-    .used = 1, .allowed = 0, .action = "?", .resource = "?", .reason = "out of memory"};
+static struct authz_slot oom_slot = {.used = 1,
+                                     .allowed = 0,
+                                     .action_ix = ST_GW_AUTHZ_ACTIONS - 1,
+                                     .action = "?",
+                                     .resource = "?",
+                                     .reason = "out of memory"};
 
 /*
  * The decision for one (type, op, name) of this connection's principal: from the cache, else
  * asked from the provider and cached. Audits denials (and everything when configured).
  */
 static const struct authz_slot *
-decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
-       enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len)
+decide_opt(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+           enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len, bool quiet)
 {
     struct st_gw_cluster *c = env->cluster;
     if (a->version != c->auth.version) {
@@ -269,13 +276,18 @@ decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_
         s->type = (uint8_t)type;
         s->op = (uint8_t)op;
         s->allowed = res.allowed;
+        s->action_ix = (uint8_t)st_gw_authz_action_index(res.action);
         s->used = 1;
         a->n++;
-        if (!res.allowed)
+        if (!res.allowed && !quiet)
             st_log_limited(&authz_rl, ST_LOG_INFO, "C-%llu %s: %s denied %s on %s: %s",
                            (unsigned long long)env->conn_id, env->peer, a->principal, s->action,
                            s->resource, s->reason);
     }
+    if (quiet)
+        return s;
+    c->counters.authz_by_action[s->action_ix][s->allowed ? 0 : 1]++;
+    env->ep->counters.authz_by_action[s->action_ix][s->allowed ? 0 : 1]++;
     if (s->allowed) {
         c->counters.authz_allowed++;
         env->ep->counters.authz_allowed++;
@@ -287,15 +299,139 @@ decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_
     return s;
 }
 
+/* A decision that counts and is audited. */
+static const struct authz_slot *
+decide(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+       enum st_kres_type type, enum st_kop op, const uint8_t *name, size_t len)
+{
+    return decide_opt(a, env, h, type, op, name, len, false);
+}
+
+/* ---- topic ids ---- */
+
+/* Bound on remembered topic ids; past it the table starts over (learned again from Metadata). */
+#define TOPIC_IDS_MAX (1u << 20)
+
+static size_t
+tid_slot(const struct st_gw_topic_id *t, size_t cap, const uint8_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id + 8, sizeof(h)); /* uuids are random: their low half is a good hash */
+    for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!t[i].name || memcmp(t[i].id, id, 16) == 0)
+            return i;
+}
+
+void
+st_gw_topic_ids_free(struct st_gw_cluster *c)
+{
+    for (size_t i = 0; i < c->cap_topic_ids; i++)
+        free(c->topic_ids[i].name);
+    free(c->topic_ids);
+    c->topic_ids = NULL;
+    c->cap_topic_ids = c->n_topic_ids = 0;
+}
+
+static void
+tid_put(struct st_gw_cluster *c, const uint8_t *id, const uint8_t *name, size_t len)
+{
+    if ((c->n_topic_ids + 1) * 2 > c->cap_topic_ids) {
+        if (c->cap_topic_ids >= TOPIC_IDS_MAX)
+            st_gw_topic_ids_free(c);
+        size_t cap = c->cap_topic_ids ? c->cap_topic_ids * 2 : 256;
+        struct st_gw_topic_id *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return;
+        for (size_t i = 0; i < c->cap_topic_ids; i++)
+            if (c->topic_ids[i].name)
+                t[tid_slot(t, cap, c->topic_ids[i].id)] = c->topic_ids[i];
+        free(c->topic_ids);
+        c->topic_ids = t;
+        c->cap_topic_ids = cap;
+    }
+    struct st_gw_topic_id *s = &c->topic_ids[tid_slot(c->topic_ids, c->cap_topic_ids, id)];
+    if (s->name && s->len == len && memcmp(s->name, name, len) == 0)
+        return;
+    char *n = malloc(len + 1);
+    if (!n)
+        return;
+    memcpy(n, name, len);
+    n[len] = '\0';
+    if (!s->name)
+        c->n_topic_ids++;
+    free(s->name);
+    memcpy(s->id, id, 16);
+    s->name = n;
+    s->len = len;
+}
+
+const char *
+st_gw_topic_ids_name(const struct st_gw_cluster *c, const uint8_t *id, size_t *len)
+{
+    if (!c->cap_topic_ids)
+        return NULL;
+    const struct st_gw_topic_id *s = &c->topic_ids[tid_slot(c->topic_ids, c->cap_topic_ids, id)];
+    if (!s->name)
+        return NULL;
+    *len = s->len;
+    return s->name;
+}
+
+struct tid_walk {
+    struct st_gw_cluster *c; /* table owner */
+    size_t elem_off;         /* element of the pending half of a pair */
+    const uint8_t *name;     /* its name, or NULL */
+    size_t name_len;         /* bytes at name */
+    const uint8_t *id;       /* its id, or NULL */
+};
+
+static int
+tid_visit(void *arg, const struct st_kres *r)
+{
+    struct tid_walk *w = arg;
+    if (r->type != ST_KRES_TOPIC || r->depth != 1)
+        return 0;
+    if (r->elem_off != w->elem_off) {
+        w->elem_off = r->elem_off;
+        w->name = NULL;
+        w->id = NULL;
+    }
+    if (r->name) {
+        w->name = r->name;
+        w->name_len = r->name_len;
+    }
+    if (r->topic_id)
+        w->id = r->topic_id;
+    if (w->name && w->id) {
+        tid_put(w->c, w->id, w->name, w->name_len);
+        w->name = NULL;
+        w->id = NULL;
+    }
+    return 0;
+}
+
+void
+st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_t *body, size_t len)
+{
+    if (api_version < 10)
+        return; /* no topic ids before Metadata v10 */
+    struct tid_walk w = {c, (size_t)-1, NULL, 0, NULL};
+    const char *err = NULL;
+    if (st_kafka_response_entities(ST_KAFKA_METADATA, api_version, body, len, tid_visit, &w,
+                                   &err) != 0)
+        st_debug("topic ids: cannot read a Metadata v%d response: %s", api_version, err);
+}
+
 /* ---- requests ---- */
 
 struct rq_walk {
-    struct st_authz_conn *a;          /* connection */
-    const struct st_authz_env *env;   /* where it runs */
-    const struct st_kreq_hdr *h;      /* request header */
-    uint32_t n_entries;               /* entries that needed a decision */
-    int16_t whole_error;              /* a request-level entry was denied: its error, else 0 */
-    bool oom;                         /* a denial could not be recorded */
+    struct st_authz_conn *a;        /* connection */
+    const struct st_authz_env *env; /* where it runs */
+    const struct st_kreq_hdr *h;    /* request header */
+    uint32_t n_entries;             /* entries that needed a decision */
+    int16_t whole_error;            /* a request-level entry was denied: its error, else 0 */
+    bool no_autocreate;             /* Metadata: a named topic may not be created here */
+    bool oom;                       /* a denial could not be recorded */
 };
 
 static int
@@ -331,14 +467,25 @@ rq_visit(void *arg, const struct st_kres *r)
     if (in_array)
         w->n_entries++;
     int16_t error;
-    if (r->type == ST_KRES_TOPIC && !r->name) {
-        /* Named by topic id only: strait cannot tell which topic it is, so it is refused. */
+    const uint8_t *name = r->name;
+    size_t name_len = r->name_len;
+    if (r->type == ST_KRES_TOPIC && !name)
+        name = (const uint8_t *)st_gw_topic_ids_name(w->env->cluster, r->topic_id, &name_len);
+    if (r->type == ST_KRES_TOPIC && !name) {
+        /* A topic id strait has not seen in a Metadata response: refused, as Kafka refuses an
+         * id it does not know (the client refreshes its metadata and retries). */
         error = ST_KERR_UNKNOWN_TOPIC_ID;
     } else {
-        const struct authz_slot *s =
-            decide(w->a, w->env, w->h, r->type, r->op, r->name, r->name_len);
-        if (s->allowed)
+        const struct authz_slot *s = decide(w->a, w->env, w->h, r->type, r->op, name, name_len);
+        if (s->allowed) {
+            /* Auto-creation needs CreateTopic (Kafka: CREATE on the cluster or the topic). Not
+             * audited: it only matters for topics that do not exist yet. */
+            if (r->api_key == ST_KAFKA_METADATA && (r->flags & ST_KRES_F_AUTO_CREATE) &&
+                !decide_opt(w->a, w->env, w->h, ST_KRES_TOPIC, ST_KOP_CREATE, name, name_len, true)
+                     ->allowed)
+                w->no_autocreate = true;
             return 0;
+        }
         error = st_authz_error_for(r->type);
     }
     if (!in_array) {
@@ -374,6 +521,12 @@ filter_for(struct st_authz_conn *a, const struct st_authz_env *env, const struct
         pend->filter_type = ST_KRES_TXN_ID;
         pend->filter_op = ST_KOP_DESCRIBE;
         return true;
+    case ST_KAFKA_OFFSET_FETCH:
+        /* A null topic list asks for every committed topic of the group: Kafka leaves out the
+         * ones the principal may not describe (named topics were decided already and pass). */
+        pend->filter_type = ST_KRES_TOPIC;
+        pend->filter_op = ST_KOP_DESCRIBE;
+        return true;
     default:
         return false;
     }
@@ -404,10 +557,28 @@ keep_for_merge(struct st_authz_conn *a, const uint8_t *body, size_t len,
     return 0;
 }
 
+/* Sets AllowAutoTopicCreation of the Metadata request body in `b` to false. */
+static int
+no_autocreate(const struct st_kreq_hdr *h, struct st_buf *b, const char **err)
+{
+    const struct st_kmsg *m = st_kschema_msg(ST_KAFKA_METADATA, false);
+    int fi = st_kstruct_find(m->root, "AllowAutoTopicCreation");
+    size_t off, end;
+    if (fi < 0 || st_kschema_field_span(m, h->api_version, st_buf_head(b), st_buf_used(b), fi, &off,
+                                        &end, err) != 0)
+        return -1;
+    if (end - off != 1) {
+        *err = "unexpected AllowAutoTopicCreation encoding";
+        return -1;
+    }
+    st_buf_head(b)[off] = 0;
+    return 0;
+}
+
 enum st_authz_verdict
 st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
-                 const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
-                 struct st_buf *out, struct st_authz_pending *pend, const char **err)
+                 const struct st_kreq_hdr *h, const uint8_t *body, size_t len, struct st_buf *out,
+                 struct st_authz_pending *pend, const char **err)
 {
     memset(pend, 0, sizeof(*pend));
     switch (h->api_key) {
@@ -428,7 +599,7 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     if (st_kafka_request_facts(h->api_key, h->api_version, body, len, &facts, err) != 0)
         return ST_AUTHZ_ERROR;
     a->n_denied = 0;
-    struct rq_walk w = {a, env, h, 0, 0, false};
+    struct rq_walk w = {a, env, h, 0, 0, false, false};
     if (st_kafka_request_resources(h->api_key, h->api_version, body, len, &facts, rq_visit, &w,
                                    err) != 0)
         return ST_AUTHZ_ERROR;
@@ -461,8 +632,21 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
         return ST_AUTHZ_ANSWER;
     }
     bool filtering = filter_for(a, env, h, &facts, pend);
-    if (a->n_denied == 0)
+    /* Metadata v4+ asks for auto-creation explicitly: turned off when a named topic may not be
+     * created by this principal (v0-3 imply it and cannot turn it off). */
+    bool flip = w.no_autocreate && h->api_key == ST_KAFKA_METADATA && h->api_version >= 4;
+    if (a->n_denied == 0 && !flip)
         return filtering ? ST_AUTHZ_FORWARD_FILTER : ST_AUTHZ_FORWARD;
+    if (a->n_denied == 0) {
+        st_buf_reset(out);
+        if (st_buf_append(out, body, len) != 0) {
+            *err = "out of memory authorizing a request";
+            return ST_AUTHZ_ERROR;
+        }
+        if (no_autocreate(h, out, err) != 0)
+            return ST_AUTHZ_ERROR;
+        return ST_AUTHZ_REWRITE;
+    }
     /* Metadata always goes upstream (its broker list is needed); v1+ reads an empty topic list
      * as "none". Everything else denied in full is answered here. */
     bool all = a->n_denied == w.n_entries;
@@ -485,10 +669,10 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     }
     for (size_t i = 0; i < a->n_denied; i++)
         drop[i] = a->denied[i].res;
-    int rc = st_kafka_request_strip(h->api_key, h->api_version, body, len, drop, a->n_denied, out,
-                                    err);
+    int rc =
+        st_kafka_request_strip(h->api_key, h->api_version, body, len, drop, a->n_denied, out, err);
     free(drop);
-    if (rc != 0)
+    if (rc != 0 || (flip && no_autocreate(h, out, err) != 0))
         return ST_AUTHZ_ERROR;
     env->cluster->counters.requests_partial++;
     env->ep->counters.requests_partial++;
@@ -506,9 +690,9 @@ struct rs_walk {
     const struct st_authz_env *env; /* where it runs */
     const struct st_kreq_hdr *h;    /* the request's key and version */
     const struct st_authz_pending *pend;
-    struct st_kres *drop;           /* entries to remove */
-    size_t n, cap;                  /* used / allocated */
-    bool oom;                       /* could not grow drop */
+    struct st_kres *drop; /* entries to remove */
+    size_t n, cap;        /* used / allocated */
+    bool oom;             /* could not grow drop */
 };
 
 static int
@@ -541,8 +725,8 @@ st_authz_response(struct st_authz_conn *a, const struct st_authz_env *env, int16
     *changed = false;
     st_buf_reset(out);
     if (pend->n_denials) {
-        if (st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len,
-                                   pend->denials, pend->n_denials, body, len, out, err) != 0)
+        if (st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len, pend->denials,
+                                   pend->n_denials, body, len, out, err) != 0)
             return -1;
         *changed = true;
         return 0;
@@ -582,12 +766,6 @@ authz_range(int16_t key, int16_t *mn, int16_t *mx)
         hi = v;
     }
     if (lo < 0)
-        return false;
-    /* Produce v13+ and Fetch v13+ name topics by id only; strait authorizes names, so clients
-     * are kept on the versions that carry them. */
-    if ((key == ST_KAFKA_PRODUCE || key == ST_KAFKA_FETCH) && hi > 12)
-        hi = lo <= 12 ? 12 : -1;
-    if (hi < lo)
         return false;
     *mn = (int16_t)lo;
     *mx = (int16_t)hi;
@@ -644,7 +822,8 @@ st_authz_patch_apiversions(int16_t version, const uint8_t *body, size_t len, str
         if (!have_acl[k])
             keep++;
     int rc = st_buf_append_i16(out, error);
-    rc |= flex ? st_buf_append_uvarint(out, (uint64_t)keep + 1) : st_buf_append_i32(out, (int32_t)keep);
+    rc |= flex ? st_buf_append_uvarint(out, (uint64_t)keep + 1)
+               : st_buf_append_i32(out, (int32_t)keep);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = body + first + i * entry;
         int16_t key = st_rd_i16(e), mn = st_rd_i16(e + 2), mx = st_rd_i16(e + 4);

@@ -84,6 +84,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
         c->auth.ops->ctx_unref(c->auth.ctx);
     free(c->auth.cluster_arn);
     st_dn_rules_free(c->auth.dn_rules);
+    st_gw_topic_ids_free(c);
     st_portmap_free(&c->portmap);
     free(c->broker_api);
     free(c->nodes);
@@ -345,4 +346,93 @@ struct st_gw_endpoint *
 st_gw_cluster_endpoint(const struct st_gw_cluster *c, size_t i)
 {
     return i < c->n_endpoints ? c->endpoints[i] : NULL;
+}
+
+/* ---- counters ---- */
+
+/* 10 µs .. 10 s, roughly x2.5 apart: gateway time lives at the low end, broker time higher. */
+const double st_gw_latency_bounds[ST_GW_LAT_BUCKETS] = {
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+    0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1.0,   10.0,
+};
+
+void
+st_gw_hist_add(struct st_gw_hist *h, uint64_t ns)
+{
+    double s = (double)ns / 1e9;
+    size_t i = 0;
+    while (i < ST_GW_LAT_BUCKETS && s > st_gw_latency_bounds[i])
+        i++;
+    if (i < ST_GW_LAT_BUCKETS)
+        h->bucket[i]++;
+    else
+        h->over++;
+    h->count++;
+    h->sum_ns += ns;
+}
+
+const char *
+st_gw_mech_name(int mech)
+{
+    static const char *const n[ST_GW_MECHS] = {"none",          "AWS_MSK_IAM",   "OAUTHBEARER",
+                                               "SCRAM-SHA-256", "SCRAM-SHA-512", "MTLS"};
+    return mech >= 0 && mech < ST_GW_MECHS ? n[mech] : "none";
+}
+
+const char *
+st_gw_close_reason_name(int reason)
+{
+    static const char *const n[ST_GW_CLOSE_REASONS] = {
+        "other",          "client_closed", "upstream_closed", "upstream_unreachable",
+        "protocol_error", "auth_failed",   "session_expired", "authz_refused",
+        "shutdown"};
+    return reason >= 0 && reason < ST_GW_CLOSE_REASONS ? n[reason] : "other";
+}
+
+static const char *const authz_actions[ST_GW_AUTHZ_ACTIONS] = {
+    "kafka-cluster:DescribeCluster",
+    "kafka-cluster:AlterCluster",
+    "kafka-cluster:DescribeClusterDynamicConfiguration",
+    "kafka-cluster:AlterClusterDynamicConfiguration",
+    "kafka-cluster:WriteDataIdempotently",
+    "kafka-cluster:CreateTopic",
+    "kafka-cluster:DescribeTopic",
+    "kafka-cluster:AlterTopic",
+    "kafka-cluster:DeleteTopic",
+    "kafka-cluster:DescribeTopicDynamicConfiguration",
+    "kafka-cluster:AlterTopicDynamicConfiguration",
+    "kafka-cluster:ReadData",
+    "kafka-cluster:WriteData",
+    "kafka-cluster:DescribeGroup",
+    "kafka-cluster:AlterGroup",
+    "kafka-cluster:DeleteGroup",
+    "kafka-cluster:DescribeTransactionalId",
+    "kafka-cluster:AlterTransactionalId",
+    "READ",
+    "WRITE",
+    "CREATE",
+    "DELETE",
+    "ALTER",
+    "DESCRIBE",
+    "DESCRIBE_CONFIGS",
+    "ALTER_CONFIGS",
+    "IDEMPOTENT_WRITE",
+    "CLUSTER_ACTION",
+    "ALL",
+    "other",
+};
+
+const char *
+st_gw_authz_action_name(int i)
+{
+    return i >= 0 && i < ST_GW_AUTHZ_ACTIONS ? authz_actions[i] : "other";
+}
+
+int
+st_gw_authz_action_index(const char *action)
+{
+    for (int i = 0; i < ST_GW_AUTHZ_ACTIONS - 1; i++)
+        if (action && strcmp(action, authz_actions[i]) == 0)
+            return i;
+    return ST_GW_AUTHZ_ACTIONS - 1;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
@@ -64,6 +65,8 @@ struct st_pending {
     uint8_t *local;         /* response strait answers itself (owned), NULL = from upstream */
     uint32_t local_len;     /* bytes at local, size prefix included */
     struct st_authz_pending az; /* denials to merge into / entries to filter from the response */
+    int64_t t_ns;           /* CLOCK_MONOTONIC when the request went upstream (0: local) */
+    int64_t gw_ns;          /* time strait spent on the request */
 };
 
 enum conn_state {
@@ -109,6 +112,44 @@ struct st_conn {
 };
 
 static struct st_ratelimit proto_rl = ST_RATELIMIT_INIT(20);
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Counts one client request of `key` (`bytes` = its whole frame). */
+static void
+count_request(struct st_conn *conn, int16_t key, size_t bytes)
+{
+    struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
+    for (int i = 0; i < 2; i++) {
+        k[i]->requests++;
+        if (key >= 0 && key < ST_GW_API_KEYS) {
+            k[i]->api[key].requests++;
+            k[i]->api[key].bytes_in += bytes;
+        }
+    }
+}
+
+/* Counts one response frame of `bytes` to request `pe`; `resp_ns` = time strait spent on it. */
+static void
+count_response(struct st_conn *conn, const struct st_pending *pe, size_t bytes, int64_t now,
+               int64_t resp_ns)
+{
+    struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
+    for (int i = 0; i < 2; i++) {
+        if (pe->api_key >= 0 && pe->api_key < ST_GW_API_KEYS)
+            k[i]->api[pe->api_key].bytes_out += bytes;
+        if (pe->t_ns) {
+            st_gw_hist_add(&k[i]->lat_upstream, (uint64_t)(now - pe->t_ns));
+            st_gw_hist_add(&k[i]->lat_gateway, (uint64_t)(pe->gw_ns + resp_ns));
+        }
+    }
+}
 
 static void conn_update(struct st_conn *conn);
 static void process_responses(struct st_conn *conn);
@@ -270,7 +311,7 @@ answer_locally(struct st_conn *conn, size_t frame_len, const struct st_kreq_hdr 
     struct st_flow *f = &conn->req;
     if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, frame_len, NULL, 0) != 0)
         return -1;
-    struct st_pending p = {h->correlation_id, h->api_key, h->api_version, NULL, 0, {0}};
+    struct st_pending p = {h->correlation_id, h->api_key, h->api_version, NULL, 0, {0}, 0, 0};
     p.local = malloc(st_buf_used(resp));
     if (!p.local)
         return -1;
@@ -388,8 +429,7 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     st_buf_reset(&conn->scratch);
     enum st_sasl_verdict v = st_sasl_request(conn->sasl, &env, h, p + 4 + h->hdr_len,
                                              (size_t)size - h->hdr_len, &conn->scratch);
-    conn->cluster->counters.requests++;
-    conn->ep->counters.requests++;
+    count_request(conn, h->api_key, 4 + (size_t)size);
     if (v == ST_SASL_CLOSE) {
         close_fmt(conn, ST_LOG_WARN, "%s", reason[0] ? reason : "SASL failure");
         return -1;
@@ -592,6 +632,7 @@ process_requests(struct st_conn *conn)
             f->need = window - (avail - 4);
             return 0;
         }
+        int64_t t0 = mono_ns();
         struct st_kreq_hdr h;
         if (st_kafka_req_hdr_parse(p + 4, window, &h, &err) != 0) {
             close_fmt(conn, ST_LOG_WARN, "malformed request header: %s", err);
@@ -608,7 +649,7 @@ process_requests(struct st_conn *conn)
                 close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
                 return -1;
             }
-            conn->cluster->counters.requests++;
+            count_request(conn, h.api_key, 4 + (size_t)size);
             continue;
         }
         if (!st_kafka_request_supported(h.api_key, h.api_version)) {
@@ -644,8 +685,7 @@ process_requests(struct st_conn *conn)
             if (r < 0)
                 return -1;
             if (r == 1) {
-                conn->cluster->counters.requests++;
-                conn->ep->counters.requests++;
+                count_request(conn, h.api_key, 4 + (size_t)size);
                 continue;
             }
             if (r == 2) {
@@ -667,8 +707,10 @@ process_requests(struct st_conn *conn)
             }
             expect_response = acks != 0;
         }
+        int64_t now = mono_ns();
         if (expect_response) {
-            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az};
+            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az,
+                                    now, now - t0};
             if (pending_push(conn, &pe) != 0) {
                 st_authz_pending_clear(&az);
                 close_fmt(conn, ST_LOG_ERROR, "out of memory");
@@ -677,8 +719,7 @@ process_requests(struct st_conn *conn)
         } else {
             st_authz_pending_clear(&az);
         }
-        conn->cluster->counters.requests++;
-        conn->ep->counters.requests++;
+        count_request(conn, h.api_key, 4 + (size_t)size);
         size_t have = avail - 4;
         if ((size_t)size <= have) {
             f->ready += 4 + (size_t)size;
@@ -766,6 +807,9 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         }
         rw = true;
     }
+    /* Topic ids named in Metadata: requests that name topics by id are authorized by name. */
+    if (pe->api_key == ST_KAFKA_METADATA && !conn->ep->insecure)
+        st_gw_topic_ids_learn(conn->cluster, pe->api_version, CUR_BODY, CUR_LEN);
     if (conn->authz && (pe->az.n_denials || pe->az.filter_op)) {
         struct st_buf merged;
         st_buf_init(&merged, 0);
@@ -832,6 +876,7 @@ process_responses(struct st_conn *conn)
                 return;
             }
             f->ready += pe->local_len;
+            count_response(conn, pe, pe->local_len, 0, 0);
             pending_pop(conn);
             continue;
         }
@@ -856,20 +901,26 @@ process_responses(struct st_conn *conn)
                       corr, pe->correlation_id);
             return;
         }
+        int64_t now = mono_ns(), spent = 0;
+        size_t out_bytes = 4 + (size_t)size;
         if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) ||
             pe->az.n_denials || pe->az.filter_op) {
             if (avail < 4 + (size_t)size) {
                 f->need = 4 + (size_t)size - avail;
                 return;
             }
+            size_t before = f->ready;
             if (rewrite_in_place(conn, pe, f->buf.rpos + f->ready, size) != 0)
                 return;
+            out_bytes = f->ready - before;
+            spent = mono_ns() - now;
         } else if (avail >= 4 + (size_t)size) {
             f->ready += 4 + (size_t)size;
         } else {
             f->ready += avail;
             f->passthru = 4 + (uint64_t)size - avail;
         }
+        count_response(conn, pe, out_bytes, now, spent);
         pending_pop(conn);
     }
 }
@@ -1070,6 +1121,8 @@ tls_identify(struct st_conn *conn)
     if (!peer || SSL_get_verify_result(conn->ssl) != X509_V_OK) {
         if (scheme & (ST_GW_AUTH_SASL_IAM | ST_GW_AUTH_SASL_SCRAM))
             return 0;
+        conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
+        conn->ep->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
         close_fmt(conn, ST_LOG_WARN,
                   "mutual TLS: the client sent no certificate; this endpoint (TLS "
                   "authentication) needs one issued by the configured client CA");
@@ -1092,6 +1145,8 @@ tls_identify(struct st_conn *conn)
     if (rc != 0) {
         st_buf_free(&dn);
         st_buf_free(&name);
+        conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
+        conn->ep->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
         close_fmt(conn, ST_LOG_WARN, "mutual TLS: no principal for the client certificate: %s",
                   err ? err : "mapping failed");
         return -1;
@@ -1107,6 +1162,8 @@ tls_identify(struct st_conn *conn)
     conn->authenticated = true;
     conn->cluster->counters.auth_ok++;
     conn->ep->counters.auth_ok++;
+    conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][0]++;
+    conn->ep->counters.auth_by_mech[ST_GW_MECH_MTLS][0]++;
     st_info("C-%llu %s->%s: authenticated User:%s with mutual TLS", (unsigned long long)conn->id,
             conn->peer, conn->ep->address, (const char *)st_buf_head(&name));
     st_buf_free(&dn);

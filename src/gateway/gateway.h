@@ -46,6 +46,69 @@ struct st_gw_limits {
 };
 void st_gw_limits_default(struct st_gw_limits *l);
 
+/* API keys counted one by one in st_gw_counters.api (every key Kafka defines today). */
+#define ST_GW_API_KEYS 96
+/* Latency histogram buckets (upper bounds in st_gw_latency_bounds, seconds). */
+#define ST_GW_LAT_BUCKETS 16
+extern const double st_gw_latency_bounds[ST_GW_LAT_BUCKETS];
+
+/* A latency histogram: per-bucket counts (not cumulative), the rest above the last bound. */
+struct st_gw_hist {
+    uint64_t bucket[ST_GW_LAT_BUCKETS]; /* observations <= bound i (and > bound i-1) */
+    uint64_t over;                      /* observations above the last bound */
+    uint64_t count;                     /* all observations */
+    uint64_t sum_ns;                    /* their sum, nanoseconds */
+};
+/* Records one observation of `ns` nanoseconds. */
+void st_gw_hist_add(struct st_gw_hist *h, uint64_t ns);
+
+/* Requests of one API key. */
+struct st_gw_api_counters {
+    uint64_t requests;  /* requests received (answered by strait or forwarded) */
+    uint64_t bytes_in;  /* request frame bytes from clients */
+    uint64_t bytes_out; /* response frame bytes to clients */
+};
+
+/* SASL mechanisms (and mutual TLS) counted by st_gw_counters.auth_by_mech. */
+enum st_gw_mech {
+    ST_GW_MECH_NONE = 0, /* failed before a mechanism was chosen */
+    ST_GW_MECH_AWS_MSK_IAM,
+    ST_GW_MECH_OAUTHBEARER,
+    ST_GW_MECH_SCRAM_SHA_256,
+    ST_GW_MECH_SCRAM_SHA_512,
+    ST_GW_MECH_MTLS,
+    ST_GW_MECHS,
+};
+const char *st_gw_mech_name(int mech);
+
+/* Authorization actions counted by st_gw_counters.authz_by_action: the kafka-cluster actions,
+ * then the Kafka ACL operations, then "other". */
+#define ST_GW_AUTHZ_ACTIONS 30
+const char *st_gw_authz_action_name(int i);
+/* Index of an action name ("kafka-cluster:WriteData", "WRITE"); the last index when unknown. */
+int st_gw_authz_action_index(const char *action);
+
+/*
+ * Why a client connection was closed, counted by st_gw_counters.closed_by_reason (bounded: the
+ * metric's reason label). The close path (st_conn_close() in conn.c) names the category; a close
+ * that names none is counted as OTHER, and the export derives "other" as conns_closed minus the
+ * named ones, so the reasons always add up to conns_closed.
+ */
+enum st_gw_close_reason {
+    ST_GW_CLOSE_OTHER = 0,            /* idle, internal (out of memory) or not categorized */
+    ST_GW_CLOSE_CLIENT_CLOSED,        /* the client closed or reset its side, or a write failed */
+    ST_GW_CLOSE_UPSTREAM_CLOSED,      /* the broker closed the connection */
+    ST_GW_CLOSE_UPSTREAM_UNREACHABLE, /* resolving, connecting to or finding the broker failed */
+    ST_GW_CLOSE_PROTOCOL_ERROR,       /* malformed/unsupported frames from client or broker, TLS */
+    ST_GW_CLOSE_AUTH_FAILED,          /* SASL or mutual TLS authentication failed */
+    ST_GW_CLOSE_SESSION_EXPIRED,      /* the SASL session expired without re-authentication */
+    ST_GW_CLOSE_AUTHZ_REFUSED,        /* kafka-cluster:Connect denied, or a request refused */
+    ST_GW_CLOSE_SHUTDOWN,             /* the gateway stopped (drain, reconfiguration, exit) */
+    ST_GW_CLOSE_REASONS,
+};
+/* The label value of a close reason ("client_closed", ...; "other" when out of range). */
+const char *st_gw_close_reason_name(int reason);
+
 /* Byte and connection counters (monotonic). */
 struct st_gw_counters {
     uint64_t bytes_from_clients;  /* bytes received from clients */
@@ -69,6 +132,12 @@ struct st_gw_counters {
     uint64_t authz_evaluations;   /* decisions computed (cache misses) */
     uint64_t requests_denied;     /* requests answered entirely by strait with denials */
     uint64_t requests_partial;    /* requests forwarded with some entries stripped */
+    struct st_gw_api_counters api[ST_GW_API_KEYS]; /* requests and bytes by API key */
+    struct st_gw_hist lat_gateway;  /* time strait spent on a request and its response */
+    struct st_gw_hist lat_upstream; /* request forwarded -> response from the broker */
+    uint64_t auth_by_mech[ST_GW_MECHS][2]; /* [mechanism][0 success, 1 failure] */
+    uint64_t authz_by_action[ST_GW_AUTHZ_ACTIONS][2]; /* [action][0 allowed, 1 denied] */
+    uint64_t closed_by_reason[ST_GW_CLOSE_REASONS];   /* closes by enum st_gw_close_reason */
 };
 
 /* One upstream broker as last seen. */

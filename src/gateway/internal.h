@@ -69,6 +69,13 @@ struct st_gw_auth {
     bool no_authz;                         /* authorization turned off (development flag) */
 };
 
+/* Topic id -> name, learned from the Metadata responses strait forwards (authz.c). */
+struct st_gw_topic_id {
+    uint8_t id[16]; /* topic uuid */
+    char *name;     /* owned topic name, NULL = free slot */
+    size_t len;     /* bytes at name */
+};
+
 struct st_gw_cluster {
     struct event_base *base;            /* loop everything runs on */
     struct evdns_base *dns;             /* async resolver for upstream hosts */
@@ -90,6 +97,8 @@ struct st_gw_cluster {
     size_t n_broker_api;                /* entries in broker_api */
     uint64_t next_conn_id;              /* connection ids for log prefixes */
     struct st_gw_auth auth;             /* how clients authenticate */
+    struct st_gw_topic_id *topic_ids;   /* open-addressing table of topic ids, owned */
+    size_t cap_topic_ids, n_topic_ids;  /* capacity (power of two) / used */
 };
 
 /* cluster.c */
@@ -201,6 +210,14 @@ enum st_authz_verdict {
     ST_AUTHZ_DROP,           /* drop silently (acks=0 Produce refused entirely) */
     ST_AUTHZ_ERROR,          /* malformed or not authorizable: close with *err */
 };
+/* Records the (id, name) pairs of a Metadata response body so requests that name topics by id
+ * (Fetch v13+, Produce v13) can be authorized by name. Failures only lose the mapping. */
+void st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_t *body,
+                           size_t len);
+/* The name of a topic id, NULL when unknown (*len set otherwise). */
+const char *st_gw_topic_ids_name(const struct st_gw_cluster *c, const uint8_t *id, size_t *len);
+/* Frees the table. */
+void st_gw_topic_ids_free(struct st_gw_cluster *c);
 /* A connection's authorization state for `principal` (IAM ARN or "User:name"); NULL on OOM. */
 struct st_authz_conn *st_authz_conn_new(const char *principal, bool iam);
 void st_authz_conn_free(struct st_authz_conn *a);

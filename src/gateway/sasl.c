@@ -41,6 +41,12 @@ enum sasl_mech {
     M_SCRAM512, /* SCRAM-SHA-512 */
 };
 
+/* The counters index auth_by_mech with these values. */
+_Static_assert((int)M_IAM == ST_GW_MECH_AWS_MSK_IAM && (int)M_OAUTH == ST_GW_MECH_OAUTHBEARER &&
+                   (int)M_SCRAM256 == ST_GW_MECH_SCRAM_SHA_256 &&
+                   (int)M_SCRAM512 == ST_GW_MECH_SCRAM_SHA_512,
+               "sasl_mech must match enum st_gw_mech");
+
 static const char *const mech_names[] = {"", ST_MSK_IAM_MECHANISM, ST_OAUTHBEARER_MECHANISM,
                                          "SCRAM-SHA-256", "SCRAM-SHA-512"};
 
@@ -329,6 +335,8 @@ fail(struct st_sasl *s, const struct st_sasl_env *env, const struct st_kreq_hdr 
     s->state = S_FAILED;
     env->cluster->counters.auth_failed++;
     env->ep->counters.auth_failed++;
+    env->cluster->counters.auth_by_mech[s->mech][1]++;
+    env->ep->counters.auth_by_mech[s->mech][1]++;
     note_failure(env->peer_ip, &env->cluster->limits);
     snprintf(env->reason, env->reason_len, "%s authentication failed: %s", mech_names[s->mech],
              detail ? detail : msg);
@@ -361,6 +369,8 @@ complete(struct st_sasl *s, const struct st_sasl_env *env, const struct st_kreq_
     s->deadline_ms = lifetime_ms > 0 ? st_sasl_mono_ms() + lifetime_ms : 0;
     bool was_reauth = s->reauth;
     s->reauth = false;
+    env->cluster->counters.auth_by_mech[s->mech][0]++;
+    env->ep->counters.auth_by_mech[s->mech][0]++;
     env->cluster->counters.auth_ok++;
     env->ep->counters.auth_ok++;
     st_info("C-%llu %s->%s: %sauthenticated %s with %s (session %lld ms)",
@@ -670,6 +680,8 @@ on_handshake(struct st_sasl *s, const struct st_sasl_env *env, const struct st_k
         s->state = S_FAILED;
         env->cluster->counters.auth_failed++;
         env->ep->counters.auth_failed++;
+        env->cluster->counters.auth_by_mech[ST_GW_MECH_NONE][1]++;
+        env->ep->counters.auth_by_mech[ST_GW_MECH_NONE][1]++;
         return handshake_response(out, h->correlation_id, ST_KERR_UNSUPPORTED_SASL_MECHANISM,
                                   scheme) == 0
                    ? ST_SASL_FAIL

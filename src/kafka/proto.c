@@ -604,7 +604,7 @@ rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
     if (ci >= 0 && st_kfield_in(&m->root->fields[ci], ver) &&
         !st_kfield_tagged(&m->root->fields[ci], ver) && v.present && !v.is_null && v.count > 0 &&
         st_kschema_field_span(m, ver, body, len, ci, &c_off, &c_end, err) == 0 &&
-        c_end - c_off == 4 && c_off >= end) {
+        c_end - c_off == 4 && (c_off >= end || c_end <= off)) {
         struct bfields bf;
         broker_fields(f->sub, &bf);
         int32_t ctrl = st_rd_i32(body + c_off);
@@ -620,6 +620,7 @@ rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
         res = ST_KRW_UNCHANGED;
         goto done;
     }
+    size_t head_at = st_buf_used(out);
     if (st_buf_append(out, body, off) < 0) {
         *err = "output buffer limit";
         goto done;
@@ -632,7 +633,8 @@ rewrite_list_splice(const struct st_kmsg *m, int16_t ver, const uint8_t *body, s
         goto done;
     }
     if (fix_ctrl)
-        st_buf_put_i32_at(out, tail_at + (c_off - end), new_ctrl);
+        st_buf_put_i32_at(out, c_off >= end ? tail_at + (c_off - end) : head_at + c_off,
+                          new_ctrl);
     res = ST_KRW_REWRITTEN;
 done:
     st_karena_free(&arena);

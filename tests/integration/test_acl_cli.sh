@@ -70,11 +70,11 @@ ACL=("$S" acl --data-dir "$TMP/d")
 # Create.
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name orders \
     --principal User:alice --operation READ --operation WRITE)
-echo "$out" | grep -q "2 created, 0 already present" || fail "create: $out"
+grep -q "2 created, 0 already present" <<<"$out" || fail "create: $out"
 echo "$out" | grep -Eq "User:alice +\* +READ +ALLOW +TOPIC +LITERAL +orders" || fail "create table: $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type topic --resource-name orders \
     --principal User:alice --operation read)
-echo "$out" | grep -q "0 created, 1 already present" || fail "duplicate create: $out"
+grep -q "0 created, 1 already present" <<<"$out" || fail "duplicate create: $out"
 "${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name ord \
     --pattern-type PREFIXED --principal User:bob --operation DESCRIBE >/dev/null
 "${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name '*' \
@@ -88,7 +88,7 @@ echo "$out" | grep -q "0 created, 1 already present" || fail "duplicate create: 
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 [ "$n" = 6 ] || fail "list all: $n bindings"
 out=$("${ACL[@]}" list --cluster-arn "$arn")
-echo "$out" | grep -q "super users: User:admin User:ops" || fail "super users listed: $out"
+grep -q "super users: User:admin User:ops" <<<"$out" || fail "super users listed: $out"
 echo "$out" | head -2 | grep -q "^PRINCIPAL " || fail "table header: $out"
 "${ACL[@]}" list --cluster-arn "$arn" --json | jget "['superUsers']" | grep -q "'User:ops'" || fail "superUsers json"
 n=$("${ACL[@]}" list --cluster-arn "$arn" --principal User:alice --json | jget "['acls'].__len__()")
@@ -111,30 +111,30 @@ n=$("${ACL[@]}" list --cluster-arn "$arn" --permission DENY --host 10.0.0.1 --js
 set +e
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name x \
     --principal alice --operation READ 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -qi "principal" || fail "principal without a type ($rc): $out"
+[ $rc -eq 1 ] && grep -qi "principal" <<<"$out" || fail "principal without a type ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name x \
     --principal User:alice --operation FLY 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -qi "operation" || fail "unknown operation ($rc): $out"
+[ $rc -eq 1 ] && grep -qi "operation" <<<"$out" || fail "unknown operation ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type CLUSTER --resource-name other \
     --principal User:alice --operation ALTER 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "kafka-cluster" || fail "CLUSTER name ($rc): $out"
+[ $rc -eq 1 ] && grep -q "kafka-cluster" <<<"$out" || fail "CLUSTER name ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC --resource-name x \
     --pattern-type MATCH --principal User:alice --operation READ 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -qi "LITERAL\|PREFIXED\|pattern" || fail "MATCH in a binding ($rc): $out"
+[ $rc -eq 1 ] && grep -qi "LITERAL\|PREFIXED\|pattern" <<<"$out" || fail "MATCH in a binding ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type ANY --resource-name x \
     --principal User:alice --operation READ 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "resource type ANY in a binding ($rc): $out"
 out=$("${ACL[@]}" list --cluster-arn "$arn" --operation FLY 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "filter" || fail "bad filter ($rc): $out"
+[ $rc -eq 1 ] && grep -q "filter" <<<"$out" || fail "bad filter ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "$arn" --resource-type TOPIC 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q "required" || fail "missing flags ($rc): $out"
+[ $rc -eq 2 ] && grep -q "required" <<<"$out" || fail "missing flags ($rc): $out"
 out=$("${ACL[@]}" delete --cluster-arn "$arn" 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q -- "--all" || fail "delete without a filter ($rc): $out"
+[ $rc -eq 2 ] && grep -q -- "--all" <<<"$out" || fail "delete without a filter ($rc): $out"
 out=$("${ACL[@]}" list --cluster-arn "${arn}nope" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "no cluster" || fail "unknown cluster ($rc): $out"
+[ $rc -eq 1 ] && grep -q "no cluster" <<<"$out" || fail "unknown cluster ($rc): $out"
 out=$("${ACL[@]}" create --cluster-arn "${arn}nope" --resource-type TOPIC --resource-name x \
     --principal User:alice --operation READ 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "no cluster" || fail "create on an unknown cluster ($rc): $out"
+[ $rc -eq 1 ] && grep -q "no cluster" <<<"$out" || fail "create on an unknown cluster ($rc): $out"
 set -e
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 [ "$n" = 6 ] || fail "failed creations changed nothing: $n"
@@ -146,16 +146,16 @@ cat >"$TMP/acls.json" <<JSON
   {"resourceType": "transactional_id", "resourceName": "tx-", "patternType": "PREFIXED", "principal": "User:dave", "host": "*", "operation": "WRITE", "permissionType": "ALLOW"}]}]}
 JSON
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/acls.json")
-echo "$out" | grep -q "kafka acl User:dave" || fail "apply creates the new binding: $out"
+grep -q "kafka acl User:dave" <<<"$out" || fail "apply creates the new binding: $out"
 if echo "$out" | grep -q "kafka acl User:alice"; then fail "apply re-created an existing binding: $out"; fi
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/acls.json")
-echo "$out" | grep -q "nothing to create" || fail "second apply: $out"
+grep -q "nothing to create" <<<"$out" || fail "second apply: $out"
 echo "{\"clusters\": [{\"clusterArn\": \"$arn\", \"acls\": [{\"resourceType\": \"TOPIC\", \"resourceName\": \"x\", \"principal\": \"nobody\", \"operation\": \"READ\", \"permissionType\": \"ALLOW\"}]}]}" >"$TMP/bad.json"
 if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "bad binding applied"; fi
-echo "$out" | grep -q "clusters\[0\].acls\[0\]" || fail "apply error names the binding: $out"
+grep -q "clusters\[0\].acls\[0\]" <<<"$out" || fail "apply error names the binding: $out"
 echo '{"clusters": [{"clusterArn": "arn:aws:kafka:us-east-1:111122223333:cluster/none/x", "acls": []}]}' >"$TMP/bad.json"
 if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "unknown cluster applied"; fi
-echo "$out" | grep -q "no cluster" || fail "apply unknown cluster: $out"
+grep -q "no cluster" <<<"$out" || fail "apply unknown cluster: $out"
 "${ACL[@]}" delete --cluster-arn "$arn" --principal User:dave >/dev/null
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 [ "$n" = 6 ] || fail "after apply and delete: $n"
@@ -168,16 +168,16 @@ n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 
 # Delete by filter prints what it deleted.
 out=$("${ACL[@]}" delete --cluster-arn "$arn" --principal User:alice --resource-type TOPIC)
-echo "$out" | grep -q "2 deleted" || fail "delete alice's topic bindings: $out"
+grep -q "2 deleted" <<<"$out" || fail "delete alice's topic bindings: $out"
 echo "$out" | grep -Eq "User:alice +\* +WRITE +ALLOW +TOPIC +LITERAL +orders" || fail "deleted table: $out"
 out=$("${ACL[@]}" delete --cluster-arn "$arn" --principal User:nobody)
-echo "$out" | grep -q "0 deleted" || fail "delete nothing: $out"
+grep -q "0 deleted" <<<"$out" || fail "delete nothing: $out"
 "${ACL[@]}" delete --cluster-arn "$arn" --resource-name ord --pattern-type PREFIXED --json \
     | jget "['deleted'][0]['principal']" | grep -qx User:bob || fail "delete PREFIXED --json"
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")
 [ "$n" = 3 ] || fail "after deletes: $n"
 out=$("${ACL[@]}" delete --cluster-arn "$arn" --all)
-echo "$out" | grep -q "3 deleted" || fail "delete --all: $out"
+grep -q "3 deleted" <<<"$out" || fail "delete --all: $out"
 stop
 start
 n=$("${ACL[@]}" list --cluster-arn "$arn" --json | jget "['acls'].__len__()")

@@ -73,7 +73,7 @@ out=$("$S" audit tail --admin-socket "$D/admin.sock")
 [ "$(echo "$out" | wc -l)" = 4 ] || fail "4 records expected: $out"
 echo "$out" | head -1 | grep -q '^2026-11-27T09:00:01.000Z DENY  User:alice Produce v9 WRITE TOPIC:payments (no ACL allows WRITE)$' \
     || fail "readable form: $out"
-echo "$out" | grep -q 'ALLOW User:bob' || fail "allowed record: $out"
+grep -q 'ALLOW User:bob' <<<"$out" || fail "allowed record: $out"
 echo "$out" | tail -1 | grep -qF 'User:"odd"\x1b[31m\x0aname Metadata v12 DESCRIBE TOPIC:café' \
     || fail "control characters escaped, UTF-8 kept: $out"
 if echo "$out" | grep -q $'\x1b'; then fail "escape character reached the terminal"; fi
@@ -86,9 +86,9 @@ out=$("$S" audit tail --data-dir "$D" --denied)
 [ "$(echo "$out" | wc -l)" = 3 ] || fail "--denied: $out"
 if echo "$out" | grep -q ALLOW; then fail "--denied printed an ALLOW: $out"; fi
 out=$("$S" audit tail --data-dir "$D" --principal User:bob)
-[ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q 'User:bob' || fail "--principal: $out"
+[ "$(echo "$out" | wc -l)" = 1 ] && grep -q 'User:bob' <<<"$out" || fail "--principal: $out"
 out=$("$S" audit tail --data-dir "$D" --resource payments --denied -n 1)
-echo "$out" | grep -q 'topic/demo/x/payments' || fail "--resource: $out"
+grep -q 'topic/demo/x/payments' <<<"$out" || fail "--resource: $out"
 
 out=$("$S" audit tail --data-dir "$D" --json -n 2)
 echo "$out" | python3 -c '
@@ -137,7 +137,7 @@ out=$("$S" audit tail --data-dir "$D" -n 6 --json | python3 -c 'import json,sys;
 
 # --file, no daemon needed; a missing file is an error (exit 1); usage errors exit 2
 out=$("$S" audit tail --file "$LOG.1" -n 1 --json)
-echo "$out" | grep -q before-rotation || fail "--file: $out"
+grep -q before-rotation <<<"$out" || fail "--file: $out"
 if "$S" audit tail --file "$TMP/missing.log" 2>"$TMP/err"; then fail "missing file accepted"; fi
 grep -q "does not exist" "$TMP/err" || fail "missing file message: $(cat "$TMP/err")"
 set +e
@@ -148,7 +148,7 @@ stop
 
 # --- the daemon stopped: --data-dir falls back to DATA_DIR/audit.log
 out=$("$S" audit tail --data-dir "$D" -n 1 --json 2>/dev/null)
-echo "$out" | grep -q denied-shown || fail "--data-dir without a daemon: $out"
+grep -q denied-shown <<<"$out" || fail "--data-dir without a daemon: $out"
 
 # --- --audit-log FILE and the config file form; bad values refused
 D2=$TMP/d2
@@ -168,7 +168,7 @@ info=$(curl -s --unix-socket "$D2/admin.sock" http://localhost/v1/audit)
 [ "$(echo "$info" | jget "['keep']")" = 2 ] || fail "audit-keep: $info"
 rec 1 'User:alice' WRITE 'TOPIC:custom' DENY 'x' >>"$TMP/custom-audit.log"
 out=$("$S" audit tail --data-dir "$D2")
-echo "$out" | grep -q 'TOPIC:custom' || fail "tail of --audit-log FILE: $out"
+grep -q 'TOPIC:custom' <<<"$out" || fail "tail of --audit-log FILE: $out"
 stop
 
 start "$D2" --audit-log none

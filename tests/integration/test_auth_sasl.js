@@ -65,6 +65,9 @@ class Straitd {
     const out = fs.openSync(this.logFile, 'a');
     this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
       '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
+      // Authentication is under test here, not authorization (test_authz_*): the SCRAM user is a
+      // Kafka super user, so it needs no ACLs.
+      '--kafka-super-users', 'User:alice;User:CN=mtls-client,O=payments;User:mtls-client@payments',
       '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info'],
     { stdio: ['ignore', out, out] });
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));

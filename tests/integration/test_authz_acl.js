@@ -327,11 +327,7 @@ async function main() {
   const d = new Straitd(dir);
   let failed = false;
   try {
-    // TODO(integrator): drop this guard once --kafka-super-users is merged; always pass the flag.
-    const help = (() => { try { return execFileSync(path.join(BUILD_DIR, 'straitd'), ['--help'], { encoding: 'utf8' }); } catch (e) { return `${e.stdout}${e.stderr}`; } })();
-    const superFlag = /--kafka-super-users/.test(help);
-    if (!superFlag) log('TODO: this straitd has no --kafka-super-users; started without it (admin is then an ordinary principal)');
-    await d.start(superFlag ? ['--kafka-super-users', SUPER_USERS] : []);
+    await d.start(['--kafka-super-users', SUPER_USERS]);
 
     // ---- setup (always)
     const applyFile = path.join(dir, 'apply.json');
@@ -357,7 +353,7 @@ async function main() {
     brokers = (bb.BootstrapBrokerStringVpcConnectivitySaslScram || '').split(',').filter(Boolean);
     check(brokers.length === 1, `SASL_SCRAM bootstrap string ${JSON.stringify(bb)}`);
     caPem = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
-    log(`cluster ${arn}; SASL_SCRAM VPC connection ${conn} at ${brokers}; super users ${superFlag ? SUPER_USERS : '(flag missing)'}`);
+    log(`cluster ${arn}; SASL_SCRAM VPC connection ${conn} at ${brokers}; super users ${SUPER_USERS}`);
 
     const adminK = client('admin');
     const topics = ['orders', 'logs-1', 'logs-private', 'secret'];
@@ -526,15 +522,11 @@ async function main() {
       const a = track(adminK.admin());
       await a.connect();
       const viaKafka = flatten((await a.describeAcls(ANY_FILTER)).resources);
-      // TODO(integrator): remove this guard once `strait acl` is merged; the check must then always run.
-      if (!/^\s+acl\s/m.test(straitHelp())) {
-        log('  TODO: `strait acl` is not in this build; the CLI comparison was not run');
-        return;
-      }
       const out = execFileSync(path.join(BUILD_DIR, 'strait'), ['acl', 'list', '--data-dir', d.data, '--cluster-arn', arn, '--json'],
         { encoding: 'utf8', timeout: 15000 });
       let parsed = JSON.parse(out);
-      if (!Array.isArray(parsed)) parsed = Object.values(parsed).find(Array.isArray) || [];
+      if (!Array.isArray(parsed)) parsed = parsed.acls;
+      check(Array.isArray(parsed), `strait acl list --json has an "acls" list: ${out}`);
       const viaCli = parsed.map(keyNamed).sort();
       check(JSON.stringify(viaCli) === JSON.stringify(viaKafka), `strait acl list:\n  ${viaCli.join('\n  ')}\ndescribeAcls:\n  ${viaKafka.join('\n  ')}`);
       log(`  strait acl list --json: the same ${viaCli.length} bindings`);

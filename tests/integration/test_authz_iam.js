@@ -18,7 +18,8 @@
 //  h. cluster policy edited while a producer is connected: the next send on the same connection is
 //     denied, then allowed again once the old policy is back (no reconnect);
 //  i. Metadata for all topics lists only the topics the principal may describe (orders*);
-//  j. DATA/audit.log has the DENY record of step b; `strait audit tail --denied --json` prints it.
+//  j. DATA/audit.log has the DENY record of step b; `strait audit tail --denied --json` prints it;
+//  l. condition keys on data-plane requests: aws:SourceVpc, aws:SourceIp, aws:SecureTransport.
 //
 // Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR, ST_AUTHZ_STEPS, ST_KEEP (keep the
 // temp dir), ST_LOG_LEVEL. Exit 77 (skip) only when the node modules are missing. Every wait is
@@ -262,7 +263,7 @@ function errChain(e) {
   return out;
 }
 const errText = (e) => errChain(e).map((x) => `${x.name}${x.type ? ` [${x.type}]` : ''}: ${x.message}`).join(' <- ');
-const errTypes = (e) => errChain(e).map((x) => x.type).filter(Boolean);
+const errTypes = (e) => errChain(e).flatMap((x) => [x.type, x.name]).filter(Boolean);
 
 async function expectKafkaError(what, types, fn) {
   types = [].concat(types);
@@ -323,7 +324,7 @@ async function consumerFailure(kafka, topic, groupId, timeoutMs = 30000) {
 }
 
 // ---- steps
-const ALL_STEPS = 'abcdefghij'.split('');
+const ALL_STEPS = 'abcdefghijl'.split('');
 const selected = new Set((process.env.ST_AUTHZ_STEPS || ALL_STEPS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 const results = [];
 
@@ -385,7 +386,7 @@ async function main() {
     log(`cluster ${arn}; SASL_IAM VPC connection ${conn} at ${brokers}`);
 
     const dev = client(brokers, KEYS.dev, 'dev');
-    const topics = ['orders', 'orders-archive', 'payments-eu', 'live-topic', 'ro-topic', 'txn-topic', 'own-topic'];
+    const topics = ['orders', 'orders-archive', 'payments-eu', 'live-topic', 'ro-topic', 'txn-topic', 'own-topic', 'ctx-topic'];
     // Topics are auto-created by a Metadata request (kafkajs admin asks with AllowAutoTopicCreation,
     // which needs kafka-cluster:CreateTopic): kafkajs admin.createTopics cannot be used on the
     // embedded (librdkafka mock) cluster, whose Metadata names controller 0, a broker that does not
@@ -486,11 +487,21 @@ async function main() {
       await putPolicy(clusterPolicy(), 'basic policy (no transactional-id statement)');
       const p2 = track(dev.producer(txnOpts(`txn2-${RUN}`)));
       await p2.connect();
-      await expectKafkaError('transaction() cross-account without a cluster-policy grant', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
-        const t = await p2.transaction();
-        await t.send({ topic: 'txn-topic', messages: [{ value: `e-denied2-${RUN}`, partition: 0 }] });
-        await t.commit();
-      });
+      // FindCoordinator for the transactional id already needs DescribeTransactionalId: strait
+      // answers it with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which kafkajs' coordinator lookup
+      // swallows per broker and reports as "Failed to find group coordinator". The audit log
+      // shows the decision.
+      await expectKafkaError('transaction() cross-account without a cluster-policy grant',
+        ['TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'KafkaJSGroupCoordinatorNotFound'], async () => {
+          const t = await p2.transaction();
+          await t.send({ topic: 'txn-topic', messages: [{ value: `e-denied2-${RUN}`, partition: 0 }] });
+          await t.commit();
+        });
+      const txnArn = C.topic(`txn2-${RUN}`).replace(':topic/', ':transactional-id/');
+      const audited = fs.readFileSync(path.join(d.data, 'audit.log'), 'utf8').split('\n').filter(Boolean)
+        .map((l) => JSON.parse(l)).some((r) => r.decision === 'DENY' && r.resource === txnArn &&
+          /TransactionalId$/.test(r.action) && r.principal === DEV_ARN);
+      check(audited, `the audit log has the denial of ${txnArn}`);
       // 3. both allow: commits
       await putPolicy(clusterPolicy([txnStatement()]), '+ transactional ids');
       const p3 = track(dev.producer(txnOpts(`txn3-${RUN}`)));
@@ -580,6 +591,25 @@ async function main() {
         () => adm.fetchTopicMetadata({ topics: ['payments-eu'] }));
     });
 
+    // ---- l
+    await step('l', 'condition keys: aws:SourceVpc, aws:SourceIp, aws:SecureTransport', async () => {
+      const topicRes = `${C.base}:topic/${C.name}/*/ctx-*`;
+      const deny = (cond) => ({ Sid: 'CtxDeny', Effect: 'Deny', Principal: { AWS: CLIENT },
+        Action: 'kafka-cluster:WriteData', Resource: topicRes, Condition: cond });
+      // A Deny for another VPC does not apply; one for the connection's VPC does.
+      await putPolicy(clusterPolicy([deny({ StringEquals: { 'aws:SourceVpc': 'vpc-elsewhere' } })]), 'Deny WriteData from vpc-elsewhere');
+      await produce(dev, 'ctx-topic', [`l1-${RUN}`]);
+      log('  produced through vpc-client (the Deny names vpc-elsewhere)');
+      await putPolicy(clusterPolicy([deny({ StringEquals: { 'aws:SourceVpc': 'vpc-client' } })]), 'Deny WriteData from vpc-client');
+      await expectKafkaError('produce from vpc-client', 'TOPIC_AUTHORIZATION_FAILED', () => produce(dev, 'ctx-topic', [`l2-${RUN}`]));
+      // Source address and transport: clients come from 127.0.0.0/8 over TLS.
+      await putPolicy(clusterPolicy([deny({ NotIpAddress: { 'aws:SourceIp': '127.0.0.0/8' } })]), 'Deny WriteData from outside 127.0.0.0/8');
+      await produce(dev, 'ctx-topic', [`l3-${RUN}`]);
+      await putPolicy(clusterPolicy([deny({ Bool: { 'aws:SecureTransport': 'true' } })]), 'Deny WriteData over TLS');
+      await expectKafkaError('produce over TLS', 'TOPIC_AUTHORIZATION_FAILED', () => produce(dev, 'ctx-topic', [`l4-${RUN}`]));
+      await putPolicy(clusterPolicy(), 'basic policy');
+    });
+
     // ---- j
     await step('j', 'audit log: the DENY of step b', async () => {
       if (!selected.has('b')) throw new Error('step j checks the records of step b: run it with b (ST_AUTHZ_STEPS=b,j)');
@@ -599,13 +629,7 @@ async function main() {
       check(!Object.values(KEYS).some((k) => text.includes(k.secretAccessKey)), 'no secret in the audit log');
       check((fs.statSync(auditPath).mode & 0o077) === 0, 'the audit log is private (0600)');
       log(`  ${auditPath}: ${JSON.stringify(rec)}`);
-      // TODO(integrator): remove this guard once `strait audit` is merged; the check must then always run.
-      const help = (() => { try { return execFileSync(path.join(BUILD_DIR, 'strait'), ['--help'], { encoding: 'utf8' }); } catch (e) { return `${e.stdout}${e.stderr}`; } })();
-      if (!/^\s+audit\s/m.test(help)) {
-        log('  TODO: `strait audit` is not in this build; the CLI check was not run');
-        return;
-      }
-      const out = execFileSync(path.join(BUILD_DIR, 'strait'), ['audit', 'tail', '--data-dir', d.data, '--denied', '--json'],
+      const out = execFileSync(path.join(BUILD_DIR, 'strait'), ['audit', 'tail', '--data-dir', d.data, '--denied', '--json', '-n', '100000'],
         { encoding: 'utf8', timeout: 15000 });
       const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
       check(lines.some(want), `strait audit tail --denied --json prints the record:\n${out}`);

@@ -48,18 +48,18 @@ cat >"$TMP/apply.json" <<JSON
 JSON
 "$S" admin --data-dir "$TMP/d" status | grep -q '"clusters": \[\]' || fail "admin status without a legacy cluster"
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/apply.json")
-echo "$out" | grep -q "created account 444455556666 (client)" || fail "apply output: $out"
-echo "$out" | grep -q "access key for arn:aws:iam::444455556666:user/ops: AKIA" || fail "generated key shown once: $out"
+grep -q "created account 444455556666 (client)" <<<"$out" || fail "apply output: $out"
+grep -q "access key for arn:aws:iam::444455556666:user/ops: AKIA" <<<"$out" || fail "generated key shown once: $out"
 out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/apply.json")
-echo "$out" | grep -q "nothing to create" || fail "second apply: $out"
+grep -q "nothing to create" <<<"$out" || fail "second apply: $out"
 state=$("$S" admin --data-dir "$TMP/d" state)
-echo "$state" | grep -q '"AKIACLICLIENT000001"' || fail "state lists key ids: $state"
-echo "$state" | grep -q 'AmazonMSKFullAccess' || fail "state lists policy names"
-echo "$state" | grep -q '"subnet-c1"' || fail "state lists subnets"
+grep -q '"AKIACLICLIENT000001"' <<<"$state" || fail "state lists key ids: $state"
+grep -q 'AmazonMSKFullAccess' <<<"$state" || fail "state lists policy names"
+grep -q '"subnet-c1"' <<<"$state" || fail "state lists subnets"
 if echo "$state" | grep -q 'cliClientSecret'; then fail "state leaks a secret"; fi
 echo '{"accounts":[{"id":"111122223333","users":[{"name":"x","inlinePolicies":{"bad":{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"kafka:*","Resource":"*"}]}}}]}]}' >"$TMP/bad.json"
 if out=$("$S" admin --data-dir "$TMP/d" apply "$TMP/bad.json" 2>&1); then fail "bad policy accepted"; fi
-echo "$out" | grep -q "accounts\[0\].users\[0\].inlinePolicies.bad" || fail "apply error names the element: $out"
+grep -q "accounts\[0\].users\[0\].inlinePolicies.bad" <<<"$out" || fail "apply error names the element: $out"
 
 # Provider, credentials from a profile file.
 cat >"$TMP/credentials" <<INI
@@ -84,15 +84,15 @@ out=$("$S" kafka "${P[@]}" update-connectivity --cluster-arn "$arn" --current-ve
 rc=$?
 set -e
 [ $rc -eq 254 ] || fail "service error exit status $rc"
-echo "$out" | grep -q "An error occurred (BadRequestException) when calling the UpdateConnectivity operation" || fail "error text: $out"
+grep -q "An error occurred (BadRequestException) when calling the UpdateConnectivity operation" <<<"$out" || fail "error text: $out"
 "$S" kafka "${P[@]}" update-connectivity --cluster-arn "$arn" --current-version "$ver" \
     --connectivity-info '{"vpcConnectivity":{"clientAuthentication":{"sasl":{"iam":{"enabled":true}}}}}' >/dev/null
 v1=$("$S" kafka "${P[@]}" put-cluster-policy --cluster-arn "$arn" --basic 444455556666 | jget "['CurrentVersion']")
 v2=$("$S" kafka "${P[@]}" put-cluster-policy --cluster-arn "$arn" --basic 444455556666 999988887777 | jget "['CurrentVersion']")
 [ "$v1" != "$v2" ] || fail "replacing the basic policy gives a new version"
 pol=$("$S" kafka "${P[@]}" get-cluster-policy --cluster-arn "$arn" | jget "['Policy']")
-echo "$pol" | grep -q '"arn:aws:iam::999988887777:root"' || fail "basic policy names both accounts: $pol"
-echo "$pol" | grep -q 'kafka:DescribeClusterV2' || fail "basic policy actions: $pol"
+grep -q '"arn:aws:iam::999988887777:root"' <<<"$pol" || fail "basic policy names both accounts: $pol"
+grep -q 'kafka:DescribeClusterV2' <<<"$pol" || fail "basic policy actions: $pol"
 for _ in $(seq 1 300); do
     st=$("$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$arn" | jget "['ClusterInfo']['State']")
     [ "$st" = ACTIVE ] && break; sleep 0.1
@@ -113,7 +113,7 @@ done
 for _ in $(seq 1 100); do
     out=$("$S" kafka "${P[@]}" describe-cluster-v2 --cluster-arn "$dead" 2>&1) || break; sleep 0.1
 done
-echo "$out" | grep -q "(NotFoundException)" || fail "failed cluster deleted: $out"
+grep -q "(NotFoundException)" <<<"$out" || fail "failed cluster deleted: $out"
 
 # Client, credentials from the environment.
 unset AWS_SHARED_CREDENTIALS_FILE
@@ -123,8 +123,8 @@ export AWS_ACCESS_KEY_ID=AKIACLICLIENT000001 AWS_SECRET_ACCESS_KEY=cliClientSecr
 grep -q ": AVAILABLE" "$TMP/wait.log" || fail "--wait progress: $(cat "$TMP/wait.log")"
 carn=$(jget "['VpcConnectionArn']" <"$TMP/conn.json")
 info=$("$S" kafka connection-info "$carn")
-echo "$info" | grep -q "bootstrap.servers=$(ip 3):14001" || fail "connection-info: $info"
-echo "$info" | grep -q "sasl.mechanism=AWS_MSK_IAM" || fail "client config: $info"
+grep -q "bootstrap.servers=$(ip 3):14001" <<<"$info" || fail "connection-info: $info"
+grep -q "sasl.mechanism=AWS_MSK_IAM" <<<"$info" || fail "client config: $info"
 "$S" kafka connection-info "$carn" --output json | jget "['BootstrapBrokers']" | grep -q "$(ip 3):14001" || fail "connection-info json"
 n=$("$S" kafka list-vpc-connections --max-results 1 | jget "['VpcConnections'].__len__()")
 [ "$n" = 1 ] || fail "list-vpc-connections"
@@ -133,8 +133,8 @@ tags=$("$S" kafka list-tags-for-resource --resource-arn "$carn" | jget "['Tags']
 set +e
 out=$("$S" kafka delete-cluster-policy --cluster-arn "$arn" 2>&1); rc=$?
 set -e
-[ $rc -eq 254 ] && echo "$out" | grep -q "(ForbiddenException)" || fail "client cannot delete the owner's policy: $out"
+[ $rc -eq 254 ] && grep -q "(ForbiddenException)" <<<"$out" || fail "client cannot delete the owner's policy: $out"
 "$S" kafka delete-vpc-connection --arn "$carn" | jget "['State']" | grep -q DELETING || fail "delete"
 out=$(AWS_SECRET_ACCESS_KEY=wrong "$S" kafka list-vpc-connections 2>&1) && fail "a wrong secret was accepted"
-echo "$out" | grep -q "(InvalidSignatureException)" || fail "wrong secret: $out"
+grep -q "(InvalidSignatureException)" <<<"$out" || fail "wrong secret: $out"
 echo PASS

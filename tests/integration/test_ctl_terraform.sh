@@ -145,7 +145,7 @@ set -e
 [ $rc -eq 0 ] || fail "second plan is not empty (exit $rc)"
 timeout 300 terraform destroy -auto-approve -input=false -no-color "${TFV[@]}" >"$TMP/destroy.log" 2>&1 || fail "terraform destroy"
 out=$(client describe-vpc-connection --arn "$CONN" 2>&1) && fail "connection still there"
-echo "$out" | grep -q "(NotFoundException)" || fail "connection gone: $out"
+grep -q "(NotFoundException)" <<<"$out" || fail "connection gone: $out"
 out=$(owner get-cluster-policy --cluster-arn "$ARN" 2>&1) && fail "policy still there"
-echo "$out" | grep -q "(NotFoundException)" || fail "policy gone: $out"
+grep -q "(NotFoundException)" <<<"$out" || fail "policy gone: $out"
 echo PASS

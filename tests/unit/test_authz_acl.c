@@ -896,9 +896,19 @@ test_wire_malformed(void **state)
     m.s = st_acl_set_new(NULL, 0);
     assert_int_equal(st_acl_wire_answer(30, 1, nul, sizeof(nul), &mem_ops, &m, &out, &err), 0);
     const uint8_t *p = st_buf_head(&out);
-    assert_int_equal(st_buf_used(&out),
-                     8 + 2 + 2 +
-                         strlen("ResourceName, Principal and Host must not contain NUL bytes"));
+    assert_int_equal(
+        st_buf_used(&out),
+        8 + 2 + 2 + strlen("ResourceName, Principal and Host must be UTF-8 without NUL bytes"));
+    assert_int_equal(p[8] << 8 | p[9], ST_KERR_INVALID_REQUEST);
+    assert_int_equal(st_acl_set_count(m.s), 0);
+    /* Invalid UTF-8 likewise. */
+    uint8_t latin1[sizeof(nul)];
+    memcpy(latin1, nul, sizeof(nul));
+    latin1[8] = 0xe9;
+    st_buf_reset(&out);
+    assert_int_equal(st_acl_wire_answer(30, 1, latin1, sizeof(latin1), &mem_ops, &m, &out, &err),
+                     0);
+    p = st_buf_head(&out);
     assert_int_equal(p[8] << 8 | p[9], ST_KERR_INVALID_REQUEST);
     assert_int_equal(st_acl_set_count(m.s), 0);
     st_acl_set_free(m.s);

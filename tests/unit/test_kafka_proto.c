@@ -224,9 +224,17 @@ run_list(int16_t key, const char *field, bool authoritative)
             const struct st_kfield *f;
             struct st_kval *arr = root_field(&d, field, &f);
             set_three(&a, arr, f, ver, d.flex);
+            /* ControllerId must name a listed broker: seed 1 names broker 3, which is dropped. */
+            int ci = st_kstruct_find(d.root.st, "ControllerId");
+            bool has_ctrl = ci >= 0 && st_kfield_in(&d.root.st->fields[ci], ver) &&
+                            !st_kfield_tagged(&d.root.st->fields[ci], ver);
+            if (has_ctrl && seed == 1)
+                d.root.vals[ci].i = 3;
             size_t in_len, exp_len;
             uint8_t *in = encode_doc(&d, &in_len);
             expect_three(arr, f);
+            if (has_ctrl && d.root.vals[ci].i != 1 && d.root.vals[ci].i != 2)
+                d.root.vals[ci].i = 1;
             uint8_t *exp = encode_doc(&d, &exp_len);
             struct cbstate s = {.fail_observe = -1000};
             check_rewrite(key, ver, in, in_len, exp, exp_len, &s);
