@@ -810,7 +810,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
     /* Topic ids named in Metadata: requests that name topics by id are authorized by name. */
     if (pe->api_key == ST_KAFKA_METADATA && !conn->ep->insecure)
         st_gw_topic_ids_learn(conn->cluster, pe->api_version, CUR_BODY, CUR_LEN);
-    if (conn->authz && (pe->az.n_denials || pe->az.filter_op)) {
+    if (conn->authz && (pe->az.n_denials || pe->az.filter_op || pe->az.ops_fix)) {
         struct st_buf merged;
         st_buf_init(&merged, 0);
         struct st_authz_env env;
@@ -904,7 +904,7 @@ process_responses(struct st_conn *conn)
         int64_t now = mono_ns(), spent = 0;
         size_t out_bytes = 4 + (size_t)size;
         if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) ||
-            pe->az.n_denials || pe->az.filter_op) {
+            pe->az.n_denials || pe->az.filter_op || pe->az.ops_fix) {
             if (avail < 4 + (size_t)size) {
                 f->need = 4 + (size_t)size - avail;
                 return;

@@ -201,6 +201,7 @@ struct st_authz_pending {
     size_t n_denials;             /* entries in denials */
     uint8_t filter_type;          /* enum st_kres_type of response entries to filter */
     uint8_t filter_op;            /* enum st_kop they need; 0 = no filtering */
+    bool ops_fix;                 /* *AuthorizedOperations fields to compute for the principal */
 };
 enum st_authz_verdict {
     ST_AUTHZ_FORWARD,        /* forward unchanged */
