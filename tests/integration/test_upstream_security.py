@@ -15,6 +15,9 @@ addresses (set-host-port), so straitd reaches every broker only through them.
      clients produce and consume for several lifetimes; straitd re-authenticates its upstream
      connections in time (the front counts re-authentications and never sees an expired session).
   3. SASL_PLAINTEXT PLAIN straight to the fronts: kcat produce + consume.
+  2b. The same upstream for a managed cluster: CreateClusterV2 with straitUpstream and
+     straitUpstreamSecurity (`strait kafka create-cluster-v2 --upstream-security`) becomes ACTIVE
+     by discovering its brokers over SASL_SSL; an inline password is refused.
   4. SASL_PLAINTEXT SCRAM-SHA-256 with a wrong password: straitd never serves and logs the
      broker's refusal; a wrong CA at start: the same, naming the certificate failure.
 The password never appears in any straitd log.
@@ -332,7 +335,8 @@ def slow_produce(bootstrap, topic, seconds, interval=0.2):
                   on_delivery=lambda e, msg: errors.append(e) if e else None)
         sent.append(v)
         i += 1
-        p.poll(interval)
+        p.poll(0)
+        time.sleep(interval)
     h.check(p.flush(30) == 0, "slow producer: messages left after flush")
     h.check(not errors, "slow producer: delivery errors %s" % errors[:3])
     return sent
@@ -379,6 +383,84 @@ def straitd_never_ready(d, upstream, args, needle, what):
         line = [ln for ln in log_text(logp).splitlines() if needle in ln][0]
         h.log("%s: %s" % (what, line.strip()[:300]))
         check_no_secret(logp)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def control_plane_case(d, upstream, ca, pwfile, fronts):
+    """A managed cluster (CreateClusterV2 with straitUpstream + straitUpstreamSecurity, through the
+    `strait kafka` CLI) becomes ACTIVE only by discovering its brokers over SASL_SSL; the password
+    stays in its file (not in Describe, the store's state or the log); an inline password is
+    refused."""
+    import json
+    data = tempfile.mkdtemp(prefix="strait-upsec-cp-", dir=d)
+    logp, ready = os.path.join(data, "straitd.log"), os.path.join(data, "ready.json")
+    sub_ip = h.pick_loopback(14001, 3)
+    with open(logp, "ab") as lf:
+        proc = subprocess.Popen([h.STRAITD, "--data-dir", data, "--api-listen", "127.0.0.1:0",
+                                 "--ready-file", ready, "--cluster-create-timeout", "60"],
+                                stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    strait = os.path.join(h.BUILD_DIR, "strait")
+    try:
+        h.wait_for(lambda: os.path.exists(ready) and os.path.getsize(ready) > 0, 30,
+                   "control-plane straitd ready")
+        api = json.load(open(ready))["apiEndpoint"]
+        doc = {"region": "us-east-1", "accounts": [{
+            "id": "111122223333", "name": "provider",
+            "users": [{"name": "admin", "accessKeys": [{
+                "id": "AKIAUPSECADMIN000001", "secret": "upsecAdminSecret000000000000000000000001"}],
+                "managedPolicies": ["AmazonMSKFullAccess"]}],
+            "vpcs": [{"id": "vpc-p", "cidr": "10.0.0.0/16", "subnets": [
+                {"id": "subnet-p1", "azId": "use1-az1", "endpointAddress": sub_ip}]}]}]}
+        applyp = os.path.join(data, "apply.json")
+        with open(applyp, "w") as f:
+            json.dump(doc, f)
+        r = subprocess.run([strait, "admin", "--data-dir", data, "apply", applyp],
+                           capture_output=True, timeout=60)
+        h.check(r.returncode == 0, "apply: %s" % r.stderr.decode())
+        env = dict(os.environ, STRAIT_ENDPOINT_URL="http://" + api,
+                   AWS_ACCESS_KEY_ID="AKIAUPSECADMIN000001",
+                   AWS_SECRET_ACCESS_KEY="upsecAdminSecret000000000000000000000001")
+        prov = json.dumps({"kafkaVersion": "3.6.0", "numberOfBrokerNodes": 3,
+                           "brokerNodeGroupInfo": {"clientSubnets": ["subnet-p1"],
+                                                   "instanceType": "kafka.m5.large"}})
+
+        def kafka(*args, ok=True):
+            r = subprocess.run([strait, "kafka"] + list(args), capture_output=True, env=env,
+                               timeout=60)
+            out = r.stdout.decode() + r.stderr.decode()
+            if ok:
+                h.check(r.returncode == 0, "strait kafka %s: %s" % (args[0], out))
+            return r.returncode, out
+        rc, out = kafka("create-cluster-v2", "--cluster-name", "inline", "--upstream", upstream,
+                        "--provisioned", prov, "--upstream-security", json.dumps(
+                            {"protocol": "SASL_SSL", "username": USER, "password": PASSWORD}),
+                        ok=False)
+        h.check(rc != 0 and "straitUpstreamSecurity.password is not known" in out,
+                "an inline password was not refused: %s" % out)
+        before = sum(f.auth_ok for f in fronts)
+        spec = {"protocol": "SASL_SSL", "saslMechanism": "SCRAM-SHA-512", "username": USER,
+                "passwordFile": pwfile, "caFile": ca}
+        rc, out = kafka("create-cluster-v2", "--cluster-name", "upsec", "--upstream", upstream,
+                        "--provisioned", prov, "--upstream-security", json.dumps(spec))
+        arn = json.loads(out)["ClusterArn"]
+
+        def active():
+            _, o = kafka("describe-cluster-v2", "--cluster-arn", arn)
+            st = json.loads(o)["ClusterInfo"]["State"]
+            h.check(st != "FAILED", "managed cluster FAILED: %s" % o)
+            return o if st == "ACTIVE" else None
+        desc = h.wait_for(active, 60, "managed cluster ACTIVE", interval=0.2)
+        h.check(sum(f.auth_ok for f in fronts) > before,
+                "the managed cluster's discovery did not authenticate at the SASL fronts")
+        h.check(PASSWORD not in desc, "Describe shows the upstream password")
+        r = subprocess.run([strait, "admin", "--data-dir", data, "state"], capture_output=True,
+                           timeout=60)
+        h.check(PASSWORD not in r.stdout.decode(), "admin state shows the upstream password")
+        check_no_secret(logp)
+        h.log("managed cluster %s ACTIVE through SASL_SSL SCRAM-SHA-512 (CreateClusterV2 "
+              "straitUpstreamSecurity)" % arn)
     finally:
         proc.terminate()
         proc.wait(15)
@@ -442,7 +524,9 @@ def test():
                 rep = m.run_client(sd.bootstrap, topic, 500, forbid=m.forbidden_strings(sd, mock))
                 h.check(rep["matched"] == 500, "SCRAM: matched %d of 500" % rep["matched"])
                 sent = slow_produce(sd.bootstrap, topic, 5.0)
+                h.log("slow producer: %d messages over 5 s" % len(sent))
                 got = h.consume_to_eof(sd.bootstrap, topic)
+                h.log("consumed %d messages back" % len(got))
                 values = {g[3] for g in got}
                 missing = [v for v in sent if v not in values]
                 h.check(not missing, "SCRAM: %d slow messages not consumed back, first %s" % (
@@ -457,6 +541,7 @@ def test():
                 h.check(re > 0, "straitd never re-authenticated its upstream (KIP-368)")
                 h.check(exp == 0, "%d upstream sessions expired without re-authentication" % exp)
                 check_no_secret(sd.log_path)
+            control_plane_case(d, upstream, ca1, pwfile, fronts)
         finally:
             hp.stop()
 
