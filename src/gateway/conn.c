@@ -1081,7 +1081,8 @@ flush_to_upstream(struct st_conn *conn)
                    &conn->cluster->counters.bytes_to_upstream,
                    &conn->ep->counters.bytes_to_upstream) != 0)
         close_fmt(conn, ST_LOG_INFO, "broker %d connection failed: %s", conn->node_id,
-                  strerror(errno));
+                  conn->up && st_gw_up_error(conn->up)[0] ? st_gw_up_error(conn->up)
+                                                          : strerror(errno));
 }
 
 static void
@@ -1364,6 +1365,11 @@ on_upstream_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n <= 0) {
+        if (n < 0 && conn->up && st_gw_up_error(conn->up)[0]) {
+            close_fmt(conn, ST_LOG_WARN, "broker %d connection failed: %s", conn->node_id,
+                      st_gw_up_error(conn->up));
+            return;
+        }
         close_fmt(conn, ST_LOG_INFO, "broker %d closed the connection%s", conn->node_id,
                   conn->p_count ? " with requests in flight" : "");
         return;

@@ -166,6 +166,8 @@ int st_gw_up_step(struct st_gw_up *u, char *why, size_t why_len);
 /* Kafka bytes once done: bytes, 0 on EOF, -1 on error, -2 would block. */
 ssize_t st_gw_up_read(struct st_gw_up *u, void *buf, size_t n);
 ssize_t st_gw_up_write(struct st_gw_up *u, const void *buf, size_t n);
+/* Why the last TLS read or write failed (OpenSSL's reason, e.g. a broker's alert), "" if none. */
+const char *st_gw_up_error(const struct st_gw_up *u);
 /* Decrypted bytes TLS holds that no socket event will announce. */
 size_t st_gw_up_pending(const struct st_gw_up *u);
 /* True (once) when the last read would block until the socket is writable (TLS). */

@@ -325,7 +325,8 @@ on_io(evutil_socket_t fd, short what, void *arg)
             if (n == -2)
                 return;
             if (n < 0) {
-                round_done(l, strerror(errno));
+                round_done(l, l->up && st_gw_up_error(l->up)[0] ? st_gw_up_error(l->up)
+                                                                : strerror(errno));
                 return;
             }
             st_buf_consume(&l->out, (size_t)n);
@@ -344,7 +345,9 @@ on_io(evutil_socket_t fd, short what, void *arg)
     if (n == -2)
         return;
     if (n <= 0) {
-        round_done(l, n == 0 ? "broker closed the connection" : strerror(errno));
+        round_done(l, n == 0                              ? "broker closed the connection"
+                      : l->up && st_gw_up_error(l->up)[0] ? st_gw_up_error(l->up)
+                                                          : strerror(errno));
         return;
     }
     l->in.len += (size_t)n;

@@ -50,6 +50,7 @@ struct st_gw_up {
     struct st_scram_client *scram; /* SCRAM exchange, NULL otherwise */
     int64_t reauth_at_ms;          /* CLOCK_MONOTONIC ms when to re-authenticate, 0 = never */
     bool read_wants_write;         /* TLS needs the socket writable to go on reading */
+    char err[200];                 /* why the last TLS read/write failed, "" when none */
 };
 
 static const char *const proto_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
@@ -275,6 +276,9 @@ tls_result(struct st_gw_up *u, int r, bool reading)
         return -2;
     }
     unsigned long code = ERR_peek_last_error();
+    if (code)
+        snprintf(u->err, sizeof(u->err), "TLS with the broker failed: %s",
+                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
     ERR_clear_error();
     if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !code))
         return 0;
@@ -313,6 +317,12 @@ st_gw_up_write(struct st_gw_up *u, const void *buf, size_t n)
         if (errno != EINTR)
             return -1;
     }
+}
+
+const char *
+st_gw_up_error(const struct st_gw_up *u)
+{
+    return u ? u->err : "";
 }
 
 size_t
@@ -544,7 +554,7 @@ st_gw_up_step(struct st_gw_up *u, char *why, size_t why_len)
                     return ST_GW_UP_WANT_WRITE;
                 if (n < 0) {
                     snprintf(why, why_len, "writing to the broker during SASL failed: %s",
-                             strerror(errno));
+                             u->err[0] ? u->err : strerror(errno));
                     return ST_GW_UP_FAILED;
                 }
                 st_buf_consume(&u->out, (size_t)n);
@@ -562,6 +572,11 @@ st_gw_up_step(struct st_gw_up *u, char *why, size_t why_len)
             ssize_t n = st_gw_up_read(u, u->in.data + u->in.len, st_buf_room(&u->in));
             if (n == -2)
                 return u->read_wants_write ? ST_GW_UP_WANT_WRITE : ST_GW_UP_WANT_READ;
+            if (n < 0 && u->err[0]) {
+                /* TLS 1.3: a refused client certificate shows as an alert after the handshake. */
+                snprintf(why, why_len, "%s", u->err);
+                return ST_GW_UP_FAILED;
+            }
             if (n <= 0) {
                 snprintf(why, why_len,
                          "the broker closed the connection during SASL %s (does it expect "

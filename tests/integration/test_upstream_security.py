@@ -11,6 +11,8 @@ addresses (set-host-port), so straitd reaches every broker only through them.
      certificates are rotated to another CA: straitd refuses the upstream with a log line naming
      the certificate verification failure, and a confluent-kafka producer gets a normal Kafka
      delivery error.
+  1b. Mutual TLS to the brokers (HAProxy requires a client certificate), set in a --config file;
+     without the certificate straitd never serves.
   2. SASL_SSL SCRAM-SHA-512 (HAProxy TLS -> SaslFront -> mock) with a 1.5 s session lifetime:
      clients produce and consume for several lifetimes; straitd re-authenticates its upstream
      connections in time (the front counts re-authentications and never sees an expired session).
@@ -69,6 +71,20 @@ def make_ca(d, name):
     return ca, pem
 
 
+def make_client_cert(d, ca_name, cn):
+    """A client certificate (clientAuth) issued by <ca_name>-ca: returns (cert, key)."""
+    ca_key, ca = os.path.join(d, ca_name + "-ca.key"), os.path.join(d, ca_name + "-ca.pem")
+    key, csr = os.path.join(d, cn + ".key"), os.path.join(d, cn + ".csr")
+    crt, ext = os.path.join(d, cn + ".crt"), os.path.join(d, cn + ".ext")
+    with open(ext, "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=%s" % cn)
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+            "-out", crt, "-days", "2", "-extfile", ext)
+    return crt, key
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -80,13 +96,14 @@ def free_port():
 class HAProxy:
     """HAProxy terminating TLS on 127.0.0.1:<port> for each (host, port) target."""
 
-    def __init__(self, d, targets, pem, ports=None, tag="tls"):
+    def __init__(self, d, targets, pem, ports=None, tag="tls", client_ca=None):
         self.ports = ports or [free_port() for _ in targets]
         self.cfg = os.path.join(d, "haproxy-%s.cfg" % tag)
         lines = ["global", "  maxconn 1000", "defaults", "  mode tcp", "  timeout connect 5s",
                  "  timeout client 120s", "  timeout server 120s"]
         for i, ((thost, tport), port) in enumerate(zip(targets, self.ports)):
-            lines += ["listen b%d" % i, "  bind 127.0.0.1:%d ssl crt %s" % (port, pem),
+            verify = " ca-file %s verify required" % client_ca if client_ca else ""
+            lines += ["listen b%d" % i, "  bind 127.0.0.1:%d ssl crt %s%s" % (port, pem, verify),
                       "  server s %s:%d" % (thost, tport)]
         with open(self.cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -502,6 +519,28 @@ def test():
                         if "certificate verification" in ln][0]
                 h.log("straitd: %s" % line.strip()[:300])
                 h.check(sd.alive(), "straitd died")
+        finally:
+            hp.stop()
+
+        # 1b. Mutual TLS to the brokers (HAProxy requires a client certificate from CA one),
+        #     configured through a --config file.
+        crt, key = make_client_cert(d, "one", "strait-gateway")
+        hp = HAProxy(d, real, pem1, tag="mtls", client_ca=ca1)
+        try:
+            for node, port in enumerate(hp.ports, 1):
+                mock.command("set-host-port", node, "127.0.0.1", port)
+            upstream = ",".join("127.0.0.1:%d" % p for p in hp.ports)
+            conf = os.path.join(d, "straitd-mtls.conf")
+            with open(conf, "w") as f:
+                f.write("# upstream mutual TLS\nupstream-security-protocol = SSL\n"
+                        "upstream-ca = %s\nupstream-cert = %s\nupstream-key = %s\n"
+                        "upstream-ssl-verify-hostname = true\n" % (ca1, crt, key))
+            with m.UpstreamStraitd(upstream, ports=3, extra_args=["--config", conf]) as sd:
+                topic = h.unique_name("upsec-mtls")
+                kcat_produce_consume(mock, sd.bootstrap, topic)
+            straitd_never_ready(d, upstream, ["--upstream-security-protocol", "SSL",
+                                              "--upstream-ca", ca1],
+                                "TLS with the broker failed", "mTLS broker, no client certificate")
         finally:
             hp.stop()
 
