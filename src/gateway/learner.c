@@ -75,6 +75,12 @@ reset_socket(struct st_gw_learner *l)
 static void
 round_done(struct st_gw_learner *l, const char *failure)
 {
+    /* `failure` may point into the session reset_socket() frees. */
+    char why[600];
+    if (failure) {
+        snprintf(why, sizeof(why), "%s", failure);
+        failure = why;
+    }
     reset_socket(l);
     l->state = LEARN_IDLE;
     struct st_gw_cluster *c = l->cluster;

@@ -621,6 +621,9 @@ def test():
                 "certificate verification", "wrong CA")
         finally:
             hp.stop()
+    if os.environ.get("ST_KEEP") != "1":
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
