@@ -330,7 +330,7 @@ on_io(evutil_socket_t fd, short what, void *arg)
             ssize_t n = l_write(l, st_buf_head(&l->out), st_buf_used(&l->out));
             if (n == -2)
                 return;
-            if (n < 0) {
+            if (n <= 0) { /* 0 bytes written is no progress */
                 round_done(l, l->up && st_gw_up_error(l->up)[0] ? st_gw_up_error(l->up)
                                                                 : strerror(errno));
                 return;

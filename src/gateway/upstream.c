@@ -552,7 +552,7 @@ st_gw_up_step(struct st_gw_up *u, char *why, size_t why_len)
                 ssize_t n = st_gw_up_write(u, st_buf_head(&u->out), st_buf_used(&u->out));
                 if (n == -2)
                     return ST_GW_UP_WANT_WRITE;
-                if (n < 0) {
+                if (n <= 0) { /* 0 bytes written is no progress */
                     snprintf(why, why_len, "writing to the broker during SASL failed: %s",
                              u->err[0] ? u->err : strerror(errno));
                     return ST_GW_UP_FAILED;
