@@ -83,6 +83,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
     if (c->auth.ops && c->auth.ctx)
         c->auth.ops->ctx_unref(c->auth.ctx);
     free(c->auth.cluster_arn);
+    st_gw_upsec_unref(c->upsec);
     st_dn_rules_free(c->auth.dn_rules);
     st_gw_topic_ids_free(c);
     st_portmap_free(&c->portmap);

@@ -72,6 +72,7 @@ struct st_pending {
 enum conn_state {
     CONN_RESOLVING,  /* looking up the broker's address */
     CONN_CONNECTING, /* non-blocking connect in progress */
+    CONN_SECURING,   /* upstream TLS handshake / SASL (re-)authentication in progress */
     CONN_OPEN,       /* both sides connected */
 };
 
@@ -106,6 +107,10 @@ struct st_conn {
     bool tls_want_write;               /* TLS needs the client socket writable to read on */
     bool tls_done;                     /* handshake finished and the client certificate judged */
     char tls_err[160];                 /* last TLS failure, for the close reason */
+    const struct conn_io *uio;         /* upstream side I/O: raw, or TLS / SASL session */
+    struct st_gw_up *up;               /* upstream TLS / SASL session, NULL on PLAINTEXT */
+    int up_want;                       /* ST_GW_UP_WANT_* while CONN_SECURING */
+    bool up_want_write;                /* upstream TLS needs the socket writable to read on */
     struct st_authz_conn *authz;       /* authorization of the authenticated principal, NULL on
                                         * the development endpoint and before authentication */
     struct st_conn *prev, *next;       /* cluster's list of open connections */
@@ -155,6 +160,8 @@ static void conn_update(struct st_conn *conn);
 static void process_responses(struct st_conn *conn);
 static void flush_to_client(struct st_conn *conn);
 static void flush_to_upstream(struct st_conn *conn);
+static void resume_requests(struct st_conn *conn);
+static int secure_step(struct st_conn *conn);
 
 /* ---- pending FIFO ---- */
 
@@ -258,6 +265,7 @@ st_conn_close(struct st_conn *conn, const char *reason)
     st_authz_conn_free(conn->authz);
     if (conn->cfd >= 0)
         close(conn->cfd);
+    st_gw_up_free(conn->up);
     if (conn->ufd >= 0)
         close(conn->ufd);
     while (conn->p_count)
@@ -615,6 +623,10 @@ process_requests(struct st_conn *conn)
             continue;
         }
         if (avail < 4)
+            return 0;
+        /* KIP-368 upstream: new requests wait while the broker session re-authenticates. */
+        if (conn->up && conn->state == CONN_OPEN &&
+            st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()))
             return 0;
         const uint8_t *p = st_buf_head(&f->buf) + f->ready;
         uint32_t usize;
@@ -995,8 +1007,24 @@ tls_write(struct st_conn *conn, int fd, const void *buf, size_t n)
     return tls_result(conn, SSL_write(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), false);
 }
 
+static ssize_t
+up_read(struct st_conn *conn, int fd, void *buf, size_t n)
+{
+    ssize_t r = st_gw_up_read(conn->up, buf, n);
+    if (r == -2 && st_gw_up_take_read_wants_write(conn->up))
+        conn->up_want_write = true;
+    return r;
+}
+
+static ssize_t
+up_write(struct st_conn *conn, int fd, const void *buf, size_t n)
+{
+    return st_gw_up_write(conn->up, buf, n);
+}
+
 static const struct conn_io raw_io = {raw_read, raw_write};
 static const struct conn_io tls_io = {tls_read, tls_write};
+static const struct conn_io up_io = {up_read, up_write};
 
 /*
  * Reads what the socket has into `f` (bounded). Returns bytes read, 0 on EOF, -1 on error, or -2
@@ -1016,7 +1044,8 @@ read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow
         return n;
     f->buf.len += (size_t)n;
     ssize_t total = n;
-    while (io == &tls_io && st_buf_room(&f->buf) > 0 && SSL_pending(conn->ssl) > 0) {
+    while (st_buf_room(&f->buf) > 0 && ((io == &tls_io && SSL_pending(conn->ssl) > 0) ||
+                                        (io == &up_io && st_gw_up_pending(conn->up) > 0))) {
         n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
         if (n <= 0)
             break;
@@ -1050,10 +1079,12 @@ flush_to_upstream(struct st_conn *conn)
 {
     if (conn->state != CONN_OPEN || conn->req.ready == 0)
         return;
-    if (write_from(conn, &raw_io, conn->ufd, &conn->req, &conn->cluster->counters.bytes_to_upstream,
+    if (write_from(conn, conn->uio, conn->ufd, &conn->req,
+                   &conn->cluster->counters.bytes_to_upstream,
                    &conn->ep->counters.bytes_to_upstream) != 0)
         close_fmt(conn, ST_LOG_INFO, "broker %d connection failed: %s", conn->node_id,
-                  strerror(errno));
+                  conn->up && st_gw_up_error(conn->up)[0] ? st_gw_up_error(conn->up)
+                                                          : strerror(errno));
 }
 
 static void
@@ -1101,9 +1132,15 @@ conn_update(struct st_conn *conn)
         event_active(conn->c_rev, EV_READ, 0);
     set_event(conn->c_wev, &conn->c_wr_on,
               (conn->resp.ready > 0 && !conn->auth_failed) || conn->tls_want_write);
-    set_event(conn->u_rev, &conn->u_rd_on, u_read);
+    bool securing = conn->state == CONN_SECURING;
+    set_event(conn->u_rev, &conn->u_rd_on,
+              u_read || (securing && conn->up_want == ST_GW_UP_WANT_READ));
+    if (u_read && conn->up && st_gw_up_pending(conn->up) > 0)
+        event_active(conn->u_rev, EV_READ, 0);
     set_event(conn->u_wev, &conn->u_wr_on,
-              conn->state == CONN_CONNECTING || (conn->state == CONN_OPEN && conn->req.ready > 0));
+              conn->state == CONN_CONNECTING ||
+                  (conn->state == CONN_OPEN && (conn->req.ready > 0 || conn->up_want_write)) ||
+                  (securing && conn->up_want == ST_GW_UP_WANT_WRITE));
 }
 
 /*
@@ -1214,6 +1251,34 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
     conn->bytes_in += (uint64_t)n;
     conn->cluster->counters.bytes_from_clients += (uint64_t)n;
     conn->ep->counters.bytes_from_clients += (uint64_t)n;
+    resume_requests(conn);
+}
+
+/*
+ * Starts the upstream re-authentication (KIP-368) once it is due and nothing is in flight to the
+ * broker. Returns 0, or -1 when the connection was closed.
+ */
+static int
+maybe_reauth(struct st_conn *conn)
+{
+    if (!conn->up || conn->state != CONN_OPEN ||
+        !st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()) || conn->p_count || conn->req.ready ||
+        conn->req.passthru)
+        return 0;
+    if (st_gw_up_reauth(conn->up) != 0) {
+        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    st_debug("C-%llu: re-authenticating to broker %d (KIP-368)", (unsigned long long)conn->id,
+             conn->node_id);
+    conn->state = CONN_SECURING;
+    return secure_step(conn);
+}
+
+/* Scans what the client sent, answers what strait answers, forwards the rest. */
+static void
+resume_requests(struct st_conn *conn)
+{
     struct st_gw_cluster *c = conn->cluster;
     uint64_t errs = c->counters.protocol_errors, closed = c->counters.conns_closed;
     if (process_requests(conn) != 0)
@@ -1229,6 +1294,8 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
     }
     flush_to_upstream(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1253,14 +1320,58 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
     conn_update(conn);
 }
 
+/*
+ * Drives the upstream TLS handshake / SASL exchange; once done the connection opens and the
+ * requests that waited are forwarded. Returns 0, or -1 when the connection was closed.
+ */
+static int
+secure_step(struct st_conn *conn)
+{
+    char why[512];
+    int rc = st_gw_up_step(conn->up, why, sizeof(why));
+    if (rc == ST_GW_UP_FAILED) {
+        struct st_gw_node *n = st_gw_cluster_find_node(conn->cluster, conn->node_id);
+        close_fmt(conn, ST_LOG_WARN, "upstream %s to broker %d at %s:%d failed: %s",
+                  st_gw_up_protocol_name(conn->cluster->upsec ? conn->cluster->upsec->protocol
+                                                              : ST_GW_UP_SSL),
+                  conn->node_id, n ? n->host : "?", n ? n->port : 0, why);
+        return -1;
+    }
+    if (rc != ST_GW_UP_DONE) {
+        conn->up_want = rc;
+        conn_update(conn);
+        return 0;
+    }
+    conn->state = CONN_OPEN;
+    conn->up_want = 0;
+    conn->uio = &up_io;
+    event_drop(&conn->timer);
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t closed = c->counters.conns_closed;
+    resume_requests(conn);
+    return c->counters.conns_closed != closed ? -1 : 0;
+}
+
 static void
 on_upstream_read(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    ssize_t n = read_into(conn, &raw_io, conn->ufd, &conn->resp);
-    if (n == -2)
+    if (conn->state == CONN_SECURING) {
+        (void)secure_step(conn);
         return;
+    }
+    ssize_t n = read_into(conn, conn->uio, conn->ufd, &conn->resp);
+    if (n == -2) {
+        if (conn->up_want_write)
+            conn_update(conn);
+        return;
+    }
     if (n <= 0) {
+        if (n < 0 && conn->up && st_gw_up_error(conn->up)[0]) {
+            close_fmt(conn, ST_LOG_WARN, "broker %d connection failed: %s", conn->node_id,
+                      st_gw_up_error(conn->up));
+            return;
+        }
         close_fmt(conn, ST_LOG_INFO, "broker %d closed the connection%s", conn->node_id,
                   conn->p_count ? " with requests in flight" : "");
         return;
@@ -1274,6 +1385,8 @@ on_upstream_read(evutil_socket_t fd, short what, void *arg)
         return;
     flush_to_client(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1293,12 +1406,38 @@ on_upstream_write(evutil_socket_t fd, short what, void *arg)
                       n ? n->host : "?", n ? n->port : 0, strerror(e));
             return;
         }
+        st_sock_tune_tcp(conn->ufd);
+        if (c->upsec) {
+            /* strait's own TLS / SASL first; the client's requests wait in req.buf. */
+            struct st_gw_node *n = st_gw_cluster_find_node(c, conn->node_id);
+            const char *err = NULL;
+            conn->up = st_gw_up_new(c->upsec, conn->ufd, n ? n->host : "", &err);
+            if (!conn->up) {
+                close_fmt(conn, ST_LOG_WARN, "upstream to broker %d: %s", conn->node_id, err);
+                return;
+            }
+            conn->state = CONN_SECURING;
+            (void)secure_step(conn);
+            return;
+        }
         conn->state = CONN_OPEN;
         event_drop(&conn->timer);
-        st_sock_tune_tcp(conn->ufd);
+    }
+    if (conn->state == CONN_SECURING) {
+        (void)secure_step(conn);
+        return;
+    }
+    if (conn->up_want_write) {
+        /* Upstream TLS wanted to write while reading: go on reading now. */
+        conn->up_want_write = false;
+        on_upstream_read(fd, EV_READ, conn);
+        if (c->counters.conns_closed != closed)
+            return;
     }
     flush_to_upstream(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1307,7 +1446,10 @@ static void
 on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    close_fmt(conn, ST_LOG_INFO, "connecting to broker %d timed out", conn->node_id);
+    if (conn->state == CONN_SECURING)
+        close_fmt(conn, ST_LOG_WARN, "upstream TLS/SASL with broker %d timed out", conn->node_id);
+    else
+        close_fmt(conn, ST_LOG_INFO, "connecting to broker %d timed out", conn->node_id);
 }
 
 static void
@@ -1371,6 +1513,7 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     st_sock_addr_str(fd, 0, conn->peer, sizeof(conn->peer));
     snprintf(conn->peer_ip, sizeof(conn->peer_ip), "%s", conn->peer);
     conn->cio = &raw_io;
+    conn->uio = &raw_io;
     if (ep->tls) {
         conn->ssl = SSL_new(ep->tls);
         if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
