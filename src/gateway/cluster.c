@@ -65,7 +65,7 @@ void
 st_gw_cluster_shutdown(struct st_gw_cluster *c)
 {
     while (c->conns)
-        st_conn_close(c->conns, "gateway shutting down");
+        st_conn_close(c->conns, ST_GW_CLOSE_SHUTDOWN, "gateway shutting down");
     st_gw_learner_stop(&c->learner);
     for (size_t i = 0; i < c->n_endpoints; i++)
         st_gw_endpoint_free(c->endpoints[i]);

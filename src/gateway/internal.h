@@ -181,8 +181,8 @@ int64_t st_gw_up_mono_ms(void);
 
 /* conn.c */
 void st_conn_accept(struct st_gw_listener *l, int fd);
-/* The one close path of a connection; `reason` is logged. */
-void st_conn_close(struct st_conn *conn, const char *reason);
+/* The one close path of a connection; `why` is counted (closed_by_reason), `reason` logged. */
+void st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *reason);
 
 /* sasl.c: SASL termination (one st_sasl per connection on an authenticated endpoint) */
 struct st_sasl;
