@@ -28,10 +28,9 @@ struct meter_base {
     char *cluster_arn;              /* cluster */
     char *addr;                     /* endpoint address */
     const struct st_gw_cluster *gw; /* the gateway they were read from (a new one starts at 0) */
-    uint64_t in, out, req;          /* bytes from/to clients, requests */
-    uint64_t api[ST_GW_API_KEYS];   /* requests by API key */
-    bool seen;                      /* touched by the current sampling pass */
-    struct meter_base *next;        /* list */
+    struct st_gw_scheme_counters k[ST_GW_SCHEMES]; /* per auth scheme, as last read */
+    bool seen;                                     /* touched by the current sampling pass */
+    struct meter_base *next;                       /* list */
 };
 
 /* Deltas not yet written, per (connection, hour). */
@@ -92,9 +91,24 @@ arn_account(const char *arn, char out[13])
 /* The connection that listens on `addr` for cluster `cluster_arn`: an AVAILABLE one first, else
  * one on its way out (the endpoint closes after its state changed). */
 static const struct st_snap_conn *
-conn_on(const struct st_snapshot *snap, const char *cluster_arn, const char *addr)
+conn_on(const struct st_snapshot *snap, const char *cluster_arn, const char *addr,
+        const char *scheme)
 {
     const struct st_snap_conn *other = NULL;
+    if (scheme) {
+        /* The connection of that scheme on the address, else whichever is there. */
+        const struct st_snap_conn *c = conn_on(snap, cluster_arn, addr, NULL);
+        for (size_t i = 0; snap && i < snap->n_conns; i++) {
+            const struct st_snap_conn *x = &snap->conns[i];
+            if (strcmp(x->cluster_arn, cluster_arn) != 0 || strcmp(x->authentication, scheme) != 0)
+                continue;
+            for (size_t j = 0; j < x->n_addresses; j++)
+                if (strcmp(x->addresses[j], addr) == 0 &&
+                    (!other || strcmp(x->state, "AVAILABLE") == 0))
+                    other = x;
+        }
+        return other ? other : c;
+    }
     for (size_t i = 0; snap && i < snap->n_conns; i++) {
         const struct st_snap_conn *c = &snap->conns[i];
         if (strcmp(c->cluster_arn, cluster_arn) != 0)
@@ -170,25 +184,26 @@ sample(struct st_ctl *ctl, const char *cluster_arn, const char *addr,
     }
     if (b->gw != gw) { /* a new gateway counts from zero */
         b->gw = gw;
-        b->in = b->out = b->req = 0;
-        memset(b->api, 0, sizeof(b->api));
-    }
-    const struct st_gw_counters *k = st_gw_cluster_counters(gw);
-    uint64_t din = k->bytes_from_clients - b->in, dout = k->bytes_to_clients - b->out,
-             dreq = k->requests - b->req, dapi[ST_GW_API_KEYS];
-    b->in = k->bytes_from_clients;
-    b->out = k->bytes_to_clients;
-    b->req = k->requests;
-    for (int i = 0; i < ST_GW_API_KEYS; i++) {
-        dapi[i] = k->api[i].requests - b->api[i];
-        b->api[i] = k->api[i].requests;
+        memset(b->k, 0, sizeof(b->k));
     }
     b->seen = true;
-    if (din || dout || dreq) {
-        const struct st_snap_conn *c = conn_on(ctl->snap, cluster_arn, addr);
+    int64_t hour = (st_meter_now_ms() / 1000) / 3600 * 3600;
+    for (int s = 0; s < ST_GW_SCHEMES; s++) {
+        const struct st_gw_scheme_counters *k = st_gw_cluster_scheme_counters(gw, s);
+        struct st_gw_scheme_counters *last = &b->k[s];
+        uint64_t din = k->bytes_from_clients - last->bytes_from_clients,
+                 dout = k->bytes_to_clients - last->bytes_to_clients,
+                 dreq = k->requests - last->requests, dapi[ST_GW_API_KEYS];
+        for (int i = 0; i < ST_GW_API_KEYS; i++)
+            dapi[i] = k->api[i] - last->api[i];
+        *last = *k;
+        if (!din && !dout && !dreq)
+            continue;
+        /* Traffic of a scheme goes to the connection of that scheme on the address. */
+        const struct st_snap_conn *c =
+            conn_on(ctl->snap, cluster_arn, addr, st_gw_scheme_ix_name(s));
         if (c)
-            pending_add(m, c, (st_meter_now_ms() / 1000) / 3600 * 3600, (int64_t)din, (int64_t)dout,
-                        (int64_t)dreq, dapi);
+            pending_add(m, c, hour, (int64_t)din, (int64_t)dout, (int64_t)dreq, dapi);
         else
             st_warn("meter: %s on %s carried %llu bytes with no connection to bill", cluster_arn,
                     addr, (unsigned long long)(din + dout));

@@ -437,3 +437,16 @@ st_gw_authz_action_index(const char *action)
             return i;
     return ST_GW_AUTHZ_ACTIONS - 1;
 }
+
+const struct st_gw_scheme_counters *
+st_gw_cluster_scheme_counters(const struct st_gw_cluster *c, enum st_gw_scheme_ix s)
+{
+    return &c->by_scheme[s < ST_GW_SCHEMES ? s : ST_GW_SCHEME_NONE];
+}
+
+const char *
+st_gw_scheme_ix_name(enum st_gw_scheme_ix s)
+{
+    static const char *const n[] = {"SASL_IAM", "SASL_SCRAM", "TLS"};
+    return s < ST_GW_SCHEME_NONE ? n[s] : NULL;
+}

@@ -112,6 +112,10 @@ struct st_conn {
     struct st_gw_up *up;              /* upstream TLS / SASL session, NULL on PLAINTEXT */
     int up_want;                      /* ST_GW_UP_WANT_* while CONN_SECURING */
     bool up_want_write;               /* upstream TLS needs the socket writable to read on */
+    struct st_gw_scheme_counters *sc; /* traffic bucket of the scheme the client authenticated
+                                       * with, NULL until then */
+    uint32_t pre_req;                 /* requests before authentication (not yet in a bucket) */
+    uint32_t pre_api[3];              /* of them ApiVersions, SaslHandshake, SaslAuthenticate */
     struct st_authz_conn *authz;      /* authorization of the authenticated principal, NULL on
                                        * the development endpoint and before authentication */
     struct st_conn *prev, *next;      /* cluster's list of open connections */
@@ -127,10 +131,41 @@ mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static const int16_t pre_keys[3] = {ST_KAFKA_API_VERSIONS, ST_KAFKA_SASL_HANDSHAKE,
+                                    ST_KAFKA_SASL_AUTHENTICATE};
+
+/*
+ * From now on the connection's traffic counts for scheme `s`; what it carried so far moves
+ * there too (it was held back, not counted anywhere, until the scheme was known).
+ */
+static void
+scheme_set(struct st_conn *conn, enum st_gw_scheme_ix s)
+{
+    if (conn->sc)
+        return;
+    struct st_gw_scheme_counters *sc = &conn->cluster->by_scheme[s];
+    sc->bytes_from_clients += conn->bytes_in;
+    sc->bytes_to_clients += conn->bytes_out;
+    sc->requests += conn->pre_req;
+    for (int i = 0; i < 3; i++)
+        sc->api[pre_keys[i]] += conn->pre_api[i];
+    conn->sc = sc;
+}
+
 /* Counts one client request of `key` (`bytes` = its whole frame). */
 static void
 count_request(struct st_conn *conn, int16_t key, size_t bytes)
 {
+    if (conn->sc) {
+        conn->sc->requests++;
+        if (key >= 0 && key < ST_GW_API_KEYS)
+            conn->sc->api[key]++;
+    } else {
+        conn->pre_req++;
+        for (int i = 0; i < 3; i++)
+            if (key == pre_keys[i])
+                conn->pre_api[i]++;
+    }
     struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
     for (int i = 0; i < 2; i++) {
         k[i]->requests++;
@@ -252,6 +287,8 @@ st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *rea
     /* Best effort: whatever response bytes are ready go out before the close. */
     if (conn->cfd >= 0 && conn->resp.ready > 0 && conn->cio)
         (void)conn->cio->write(conn, conn->cfd, st_buf_head(&conn->resp.buf), conn->resp.ready);
+    /* Traffic of a client that never authenticated is counted as such. */
+    scheme_set(conn, ST_GW_SCHEME_NONE);
     if (conn->ssl)
         SSL_free(conn->ssl);
     if (conn->dns_req)
@@ -456,6 +493,7 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     }
     if (v == ST_SASL_DONE) {
         conn->authenticated = true;
+        scheme_set(conn, st_sasl_is_iam(conn->sasl) ? ST_GW_SCHEME_IAM : ST_GW_SCHEME_SCRAM);
         if (!conn->authz && !conn->cluster->auth.no_authz &&
             !(conn->authz =
                   st_authz_conn_new(st_sasl_principal(conn->sasl), st_sasl_is_iam(conn->sasl)))) {
@@ -1114,6 +1152,8 @@ flush_to_client(struct st_conn *conn)
         write_from(conn, conn->cio, conn->cfd, &conn->resp,
                    &conn->cluster->counters.bytes_to_clients, &conn->ep->counters.bytes_to_clients);
     conn->bytes_out += before - conn->resp.ready;
+    if (conn->sc)
+        conn->sc->bytes_to_clients += before - conn->resp.ready;
     if (rc != 0)
         close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG, "client write failed: %s",
                   conn->tls_err[0] ? conn->tls_err : strerror(errno));
@@ -1216,6 +1256,7 @@ tls_identify(struct st_conn *conn)
         return -1;
     }
     conn->authenticated = true;
+    scheme_set(conn, ST_GW_SCHEME_TLS);
     conn->cluster->counters.auth_ok++;
     conn->ep->counters.auth_ok++;
     conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][0]++;
@@ -1266,6 +1307,8 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     conn->bytes_in += (uint64_t)n;
+    if (conn->sc)
+        conn->sc->bytes_from_clients += (uint64_t)n;
     conn->cluster->counters.bytes_from_clients += (uint64_t)n;
     conn->ep->counters.bytes_from_clients += (uint64_t)n;
     resume_requests(conn);
@@ -1526,6 +1569,8 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     /* Only the development endpoint (and a cluster's own subnets while unauthenticated access is
      * on) serve clients that have not authenticated. */
     conn->authenticated = ep->insecure;
+    if (ep->insecure)
+        scheme_set(conn, ST_GW_SCHEME_NONE);
     if (!ep->insecure && c->auth.scheme != ST_GW_AUTH_NONE && !(conn->sasl = st_sasl_new())) {
         close(fd);
         free(conn);

@@ -385,6 +385,30 @@ const char *st_gw_cluster_bootstrap(const struct st_gw_cluster *c);
 size_t st_gw_cluster_node_count(const struct st_gw_cluster *c);
 const struct st_gw_node *st_gw_cluster_node(const struct st_gw_cluster *c, size_t i);
 const struct st_gw_counters *st_gw_cluster_counters(const struct st_gw_cluster *c);
+
+/*
+ * What the gateway's client connections carried, by the scheme they authenticated with, so two
+ * VPC connections of different schemes sharing an endpoint address are metered apart. A
+ * connection's bytes and requests are added when it authenticates (and from then on); what a
+ * connection carried without authenticating lands in ST_GW_SCHEME_NONE when it closes.
+ */
+enum st_gw_scheme_ix {
+    ST_GW_SCHEME_IAM = 0,   /* SASL_IAM (AWS_MSK_IAM, OAUTHBEARER) */
+    ST_GW_SCHEME_SCRAM = 1, /* SASL_SCRAM */
+    ST_GW_SCHEME_TLS = 2,   /* mutual TLS */
+    ST_GW_SCHEME_NONE = 3,  /* not authenticated (development endpoint, failed authentication) */
+    ST_GW_SCHEMES = 4,
+};
+struct st_gw_scheme_counters {
+    uint64_t bytes_from_clients;     /* bytes received from clients */
+    uint64_t bytes_to_clients;       /* bytes sent to clients */
+    uint64_t requests;               /* client requests */
+    uint64_t api[ST_GW_API_KEYS];    /* client requests by API key */
+};
+const struct st_gw_scheme_counters *st_gw_cluster_scheme_counters(const struct st_gw_cluster *c,
+                                                                  enum st_gw_scheme_ix s);
+/* "SASL_IAM", "SASL_SCRAM", "TLS", NULL for ST_GW_SCHEME_NONE. */
+const char *st_gw_scheme_ix_name(enum st_gw_scheme_ix s);
 const struct st_portmap *st_gw_cluster_portmap(const struct st_gw_cluster *c);
 size_t st_gw_cluster_endpoint_count(const struct st_gw_cluster *c);
 struct st_gw_endpoint *st_gw_cluster_endpoint(const struct st_gw_cluster *c, size_t i);

@@ -100,6 +100,7 @@ struct st_gw_cluster {
     size_t n_broker_api;                /* entries in broker_api */
     uint64_t next_conn_id;              /* connection ids for log prefixes */
     struct st_gw_auth auth;             /* how clients authenticate */
+    struct st_gw_scheme_counters by_scheme[ST_GW_SCHEMES]; /* client traffic by auth scheme */
     struct st_gw_topic_id *topic_ids;   /* open-addressing table of topic ids, owned */
     size_t cap_topic_ids, n_topic_ids;  /* capacity (power of two) / used */
     struct st_gw_upsec *upsec;          /* upstream security (one reference), NULL = PLAINTEXT */

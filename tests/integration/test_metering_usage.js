@@ -559,6 +559,26 @@ async function main() {
       'a deleted connection accrues no more hours');
     log('deleted connection: usage kept, hours stopped');
 
+    // ---- two connections of one VPC with different schemes share its endpoint addresses: the
+    // gateway counts traffic by the scheme each client authenticated with, so each connection
+    // is billed only for its own
+    const c1b = kafka(d, KEYS.c1);
+    const conn3 = (await c1b.send(new K.CreateVpcConnectionCommand({ TargetClusterArn: arn, Authentication: 'SASL_SCRAM',
+      VpcId: 'vpc-c1', ClientSubnets: ['subnet-c1a', 'subnet-c1b'], SecurityGroups: ['sg-c1'] }))).VpcConnectionArn;
+    await waitAvailable(c1b, conn3);
+    const find = (u, arn) => u.asConnectionOwner.items.find((x) => x.vpcConnectionArn === arn);
+    const sh0 = await usage(d, KEYS.c1, q);
+    const N3 = 30, S3 = 900;
+    await produceMessages(`${ip(3)}:14001,${ip(4)}:14002`, { mechanism: 'scram-sha-512', username: 'meter', password: 'meter-secret' },
+      'metered-shared', N3, S3);
+    const sh1 = await usage(d, KEYS.c1, q);
+    const iam0 = find(sh0, conn1), iam1 = find(sh1, conn1), scr = find(sh1, conn3);
+    check(iam1 && iam0 && iam1.bytesIn === iam0.bytesIn && iam1.requests === iam0.requests,
+      `the SASL_IAM connection is not billed for SCRAM traffic on its addresses: ${JSON.stringify(iam0)} -> ${JSON.stringify(iam1)}`);
+    check(scr && scr.authentication === 'SASL_SCRAM' && scr.bytesIn >= N3 * S3 && scr.bytesIn <= N3 * S3 + N3 * 256 + 16384 &&
+      scr.requestsByApi.Produce >= N3, `the SASL_SCRAM connection on the same addresses is billed for it: ${JSON.stringify(scr)}`);
+    log(`shared endpoint addresses: ${N3} x ${S3} B of SCRAM traffic billed to ${conn3}, none to ${conn1}`);
+
     const stopped = await d.stop();
     check(stopped && stopped.code === 0, 'straitd stopped cleanly');
     log('PASS');
