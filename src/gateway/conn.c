@@ -31,6 +31,7 @@
 #include "gateway/internal.h"
 #include "kafka/frame.h"
 #include "net/sock.h"
+#include "net/tls.h"
 #include "util/log.h"
 
 /* Requests up to this size are buffered whole before being scanned; bigger ones (Produce) are
@@ -1016,35 +1017,27 @@ raw_write(struct st_conn *conn, int fd, const void *buf, size_t n)
     }
 }
 
-/* Maps an SSL_read/SSL_write result; records why a failure happened. */
+/* Maps an SSL_read/SSL_write result (st_tls_io_result()); records why a failure happened. */
 static ssize_t
 tls_result(struct st_conn *conn, int r, bool reading)
 {
-    if (r > 0)
-        return r;
-    int e = SSL_get_error(conn->ssl, r);
-    if (e == SSL_ERROR_WANT_READ)
-        return -2;
-    if (e == SSL_ERROR_WANT_WRITE) {
-        if (reading)
-            conn->tls_want_write = true;
-        return -2;
-    }
-    if (e == SSL_ERROR_ZERO_RETURN)
-        return reading ? 0 : -1;
-    unsigned long code = ERR_peek_last_error();
-    if (code)
+    char why[120];
+    ssize_t n = st_tls_io_result(conn->ssl, r, reading, &conn->tls_want_write, why, sizeof(why));
+    if (n > 0 || n == -2)
+        return n;
+    bool session = SSL_is_init_finished(conn->ssl);
+    if (why[0]) {
         snprintf(conn->tls_err, sizeof(conn->tls_err), "TLS %s failed: %s",
-                 SSL_is_init_finished(conn->ssl) ? "session" : "handshake",
-                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
-    else if (e == SSL_ERROR_SYSCALL && !SSL_is_init_finished(conn->ssl))
+                 session ? "session" : "handshake", why);
+        return -1;
+    }
+    if (!session) {
         snprintf(conn->tls_err, sizeof(conn->tls_err),
                  "TLS handshake failed: the client closed the connection (does it trust strait's "
                  "CA?)");
-    ERR_clear_error();
-    /* A peer that went away reads as end of stream; a write to it is an error (EPIPE), never
-     * "0 bytes written", which the writer would retry forever. */
-    return reading && e == SSL_ERROR_SYSCALL && !code && SSL_is_init_finished(conn->ssl) ? 0 : -1;
+        return -1;
+    }
+    return n;
 }
 
 static ssize_t

@@ -261,29 +261,18 @@ st_gw_up_free(struct st_gw_up *u)
     free(u);
 }
 
-/* Maps an SSL_read/SSL_write result: bytes, 0 on EOF, -1 on error, -2 would block. */
+/* Maps an SSL_read/SSL_write result (st_tls_io_result()): bytes, 0 on EOF, -1 on error (errno
+ * EPROTO, reason in u->err), -2 would block. */
 static ssize_t
 tls_result(struct st_gw_up *u, int r, bool reading)
 {
-    if (r > 0)
-        return r;
-    int e = SSL_get_error(u->ssl, r);
-    if (e == SSL_ERROR_WANT_READ)
-        return -2;
-    if (e == SSL_ERROR_WANT_WRITE) {
-        if (reading)
-            u->read_wants_write = true;
-        return -2;
-    }
-    unsigned long code = ERR_peek_last_error();
-    if (code)
-        snprintf(u->err, sizeof(u->err), "TLS with the broker failed: %s",
-                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
-    ERR_clear_error();
-    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !code))
-        return 0;
-    errno = EPROTO;
-    return -1;
+    char why[120];
+    ssize_t n = st_tls_io_result(u->ssl, r, reading, &u->read_wants_write, why, sizeof(why));
+    if (why[0])
+        snprintf(u->err, sizeof(u->err), "TLS with the broker failed: %s", why);
+    if (n == -1)
+        errno = EPROTO;
+    return n;
 }
 
 ssize_t

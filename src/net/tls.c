@@ -410,3 +410,27 @@ st_tls_client_error(SSL *ssl, char *out, size_t len)
                  "TLS handshake with the broker failed: the broker closed the connection");
     ERR_clear_error();
 }
+
+ssize_t
+st_tls_io_result(SSL *ssl, int r, bool reading, bool *want_write, char *why, size_t why_len)
+{
+    if (why_len)
+        why[0] = '\0';
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return -2;
+    if (e == SSL_ERROR_WANT_WRITE) {
+        if (reading && want_write)
+            *want_write = true;
+        return -2;
+    }
+    unsigned long code = ERR_peek_last_error();
+    if (code && why_len)
+        snprintf(why, why_len, "%s",
+                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
+    ERR_clear_error();
+    bool eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !code);
+    return reading && eof ? 0 : -1;
+}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -76,5 +77,15 @@ SSL *st_tls_client_session(SSL_CTX *ctx, int fd, const char *host, bool verify_h
  * result when that was the cause, else OpenSSL's reason). Writes into `out`.
  */
 void st_tls_client_error(SSL *ssl, char *out, size_t len);
+
+/*
+ * Maps the result `r` of SSL_read (`reading`) or SSL_write on a non-blocking socket: bytes; 0
+ * when the peer ended the stream (reads only: a write to a peer that is gone is an error, never
+ * "0 bytes written"); -2 when it would block (*want_write set when a read needs the socket
+ * writable, e.g. during a renegotiation); -1 on error, with OpenSSL's reason in `why` ("" when it
+ * gave none, e.g. a reset). Clears the thread's OpenSSL error queue.
+ */
+ssize_t st_tls_io_result(SSL *ssl, int r, bool reading, bool *want_write, char *why,
+                         size_t why_len);
 
 #endif
