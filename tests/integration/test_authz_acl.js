@@ -21,34 +21,15 @@
 // Exit 77 (skip) only when the node modules are missing. Every wait is bounded; nothing asserts on
 // wall-clock time.
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const tls = require('tls');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { BUILD_DIR, REGION, log, check, waitFor, track, closeAll, expectKafkaError, produce, consumeValues, consumerFailure } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-let K;
-let Kafka;
-let logLevel;
-let AclResourceTypes;
-let AclOperationTypes;
-let AclPermissionTypes;
-let ResourcePatternTypes;
-try {
-  const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
-  K = interop('@aws-sdk/client-kafka');
-  ({ Kafka, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = interop('kafkajs'));
-} catch (e) {
-  console.log(`SKIP: node modules missing (cd tests/interop && npm ci): ${e.message}`);
-  process.exit(77);
-}
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const { K, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = h.requireInteropOrSkip(
+  (interop) => ({ K: interop('@aws-sdk/client-kafka'), ...interop('kafkajs') }));
 
-const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
 const CLIENT = '444455556666';
 const CLUSTER_NAME = 'acls';
@@ -59,157 +40,8 @@ const KEYS = {
 const SCRAM = { admin: 'admin-secret-0001', alice: 'alice-secret-0001', bob: 'bob-secret-0001' };
 const SUPER_USERS = 'User:admin';
 
-const A = 100 + Math.floor(Math.random() * 150);
-const B = Math.floor(Math.random() * 250) + 1;
-const ip = (n) => `127.${A}.${B}.${n}`;
+const ip = h.loopbackIps();
 const RUN = Math.random().toString(36).slice(2, 8);
-
-function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
-function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
-
-async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms); })])
-    .finally(() => clearTimeout(t));
-}
-
-
-class Straitd {
-  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
-  async start(extra = []) {
-    this.logFile = path.join(this.dir, 'straitd.log');
-    const out = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
-      '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
-      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info', ...extra],
-    { stdio: ['ignore', out, out] });
-    fs.closeSync(out);
-    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
-    const ready = await Promise.race([waitFor(() => {
-      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
-    }, 'the ready file'), this.exited.then((r) => { throw new Error(`straitd exited early: ${JSON.stringify(r)}`); })]);
-    this.api = `http://${ready.apiEndpoint}`;
-  }
-  async stop() {
-    if (!this.proc) return null;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc && this.proc.kill('SIGKILL'), 15000);
-    const r = await this.exited;
-    clearTimeout(t);
-    this.proc = null;
-    return r;
-  }
-  text() { try { return fs.readFileSync(this.logFile, 'utf8'); } catch (e) { return ''; } }
-}
-
-
-async function waitActive(c, arn) {
-  return waitFor(async () => {
-    const i = (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
-    return i.State === 'ACTIVE' ? i : null;
-  }, `cluster ${arn} ACTIVE`);
-}
-async function waitConn(c, arn) {
-  return waitFor(async () => (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State === 'AVAILABLE',
-    `connection ${arn} AVAILABLE`);
-}
-
-
-// Everything a step opens, disconnected when the step ends (pass or fail).
-let opened = [];
-function track(x) { opened.push(x); return x; }
-async function closeAll() {
-  const list = opened;
-  opened = [];
-  await Promise.all(list.map((x) => withTimeout(x.disconnect(), 10000, 'disconnect').catch(() => {})));
-}
-
-// kafkajs wraps protocol errors: KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded
-// (.cause), KafkaJSAggregateError (.errors), crash events (.error). Walk all of it.
-function errChain(e) {
-  const out = [];
-  const seen = new Set();
-  const walk = (x) => {
-    if (!x || typeof x !== 'object' || seen.has(x)) return;
-    seen.add(x);
-    out.push(x);
-    walk(x.cause);
-    walk(x.originalError);
-    walk(x.error);
-    if (Array.isArray(x.errors)) x.errors.forEach(walk);
-  };
-  walk(e);
-  return out;
-}
-const errText = (e) => errChain(e).map((x) => `${x.name}${x.type ? ` [${x.type}]` : ''}: ${x.message}`).join(' <- ');
-const errTypes = (e) => errChain(e).map((x) => x.type).filter(Boolean);
-
-async function expectKafkaError(what, types, fn) {
-  types = [].concat(types);
-  let res;
-  try {
-    res = await withTimeout(Promise.resolve().then(fn), 40000, what);
-  } catch (e) {
-    check(errTypes(e).some((t) => types.includes(t)), `${what}: expected ${types.join(' or ')}, got ${errText(e)}`);
-    log(`  ok: ${what}: ${errText(e).slice(0, 300)}`);
-    return e;
-  }
-  throw new Error(`check failed: ${what}: succeeded (${JSON.stringify(res)}), expected ${types.join(' or ')}`);
-}
-
-async function produce(kafka, topic, values, opts = {}) {
-  const p = track(kafka.producer({ allowAutoTopicCreation: false, ...opts }));
-  await p.connect();
-  await p.send({ topic, messages: values.map((value) => ({ value, partition: 0 })) });
-  await p.disconnect();
-}
-
-// Consumes `topic` from the beginning with `groupId` until every value of `want` was seen. The
-// tests write every message to partition 0, so a value written before the last wanted one has
-// been seen too.
-async function consumeValues(kafka, topic, groupId, want, timeoutMs = 30000) {
-  const consumer = track(kafka.consumer({ groupId, retry: { retries: 0, restartOnFailure: async () => false } }));
-  const seen = new Set();
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await withTimeout(new Promise((resolve, reject) => {
-      consumer.on(consumer.events.CRASH, (ev) => reject(ev.payload.error));
-      consumer.run({ eachMessage: async ({ message }) => {
-        seen.add(message.value.toString());
-        if (want.every((v) => seen.has(v))) resolve();
-      } }).catch(reject);
-    }), timeoutMs, `consuming ${want.join(', ')} from ${topic} (seen: ${[...seen].join(', ')})`);
-  } finally {
-    await withTimeout(consumer.disconnect(), 10000, 'consumer disconnect').catch(() => {});
-  }
-  return seen;
-}
-
-// Runs a consumer that is expected to fail: rejects with the error of subscribe, run or the crash
-// event; resolves (a description) when a message is consumed after all.
-async function consumerFailure(kafka, topic, groupId, timeoutMs = 30000) {
-  const consumer = track(kafka.consumer({ groupId, retry: { retries: 0, restartOnFailure: async () => false } }));
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    return await withTimeout(new Promise((resolve, reject) => {
-      consumer.on(consumer.events.CRASH, (ev) => reject(ev.payload.error));
-      consumer.run({ eachMessage: async ({ message }) => resolve(`consumed "${message.value}"`) }).catch(reject);
-    }), timeoutMs, `the consumer of ${topic} (group ${groupId}) to fail`);
-  } finally {
-    await withTimeout(consumer.disconnect(), 10000, 'consumer disconnect').catch(() => {});
-  }
-}
 
 function applyDoc() {
   const apiActions = ['kafka:CreateVpcConnection', 'kafka:DescribeVpcConnection', 'kafka:ListVpcConnections',
@@ -246,19 +78,9 @@ function clusterPolicy(clusterArn) {
 let caPem = null;
 let brokers = null;
 function client(user, id) {
-  const counter = { sockets: 0 };
-  const socketFactory = ({ host, port, ssl, onConnect }) => {
-    counter.sockets++;
-    const s = ssl ? tls.connect(Object.assign({ host, port }, net.isIP(host) ? {} : { servername: host }, ssl), onConnect)
-      : net.connect({ host, port }, onConnect);
-    s.setKeepAlive(true, 60000);
-    return s;
-  };
-  const kafka = new Kafka({ brokers, clientId: id || user, ssl: { ca: [caPem] },
-    sasl: { mechanism: 'scram-sha-512', username: user, password: SCRAM[user] }, logLevel: logLevel.NOTHING,
-    retry: { retries: 0 }, connectionTimeout: 5000, authenticationTimeout: 5000, requestTimeout: 15000, socketFactory });
-  kafka.counter = counter;
-  return kafka;
+  return h.endpointKafka({ brokers, clientId: id || user, ca: caPem,
+    sasl: { mechanism: 'scram-sha-512', username: user, password: SCRAM[user] },
+    retry: { retries: 0 }, requestTimeout: 15000, countSockets: true });
 }
 
 // ---- ACL bindings: kafkajs numbers <-> Kafka names, one canonical string per binding
@@ -299,60 +121,36 @@ const ANY_FILTER = { resourceType: AclResourceTypes.ANY, resourcePatternType: Re
   operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY };
 
 // ---- steps
-const ALL_STEPS = 'abcdefgh'.split('');
-const selected = new Set((process.env.ST_AUTHZ_STEPS || ALL_STEPS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
-const results = [];
-
-async function step(letter, title, fn) {
-  if (!selected.has(letter)) { results.push({ letter, title, status: 'skipped' }); return; }
-  log(`== step ${letter}: ${title}`);
-  try {
-    await fn();
-    results.push({ letter, title, status: 'PASS' });
-    log(`   step ${letter}: PASS`);
-  } catch (e) {
-    results.push({ letter, title, status: 'FAIL', error: e.message });
-    console.error(`   step ${letter}: FAIL: ${e.stack || e}`);
-  } finally {
-    await closeAll();
-  }
-}
+const { step, finish } = h.stepRunner('abcdefgh', process.env.ST_AUTHZ_STEPS);
 
 function straitHelp() {
   try { return execFileSync(path.join(BUILD_DIR, 'strait'), ['--help'], { encoding: 'utf8' }); } catch (e) { return `${e.stdout}${e.stderr}`; }
 }
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_authz_acl_'));
-  const d = new Straitd(dir);
+  const dir = h.tempDir('st_authz_acl_');
+  const d = new h.Straitd(dir, { endpoint: ip(1) });
   let failed = false;
   try {
     await d.start(['--kafka-super-users', SUPER_USERS]);
 
     // ---- setup (always)
-    const applyFile = path.join(dir, 'apply.json');
-    fs.writeFileSync(applyFile, JSON.stringify(applyDoc()));
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', applyFile], { encoding: 'utf8' });
-    const admin = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.admin, maxAttempts: 1 });
-    const devApi = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.dev, maxAttempts: 1 });
-    const arn = (await admin.send(new K.CreateClusterV2Command({ ClusterName: CLUSTER_NAME,
-      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 1,
-        ClientAuthentication: { Sasl: { Scram: { Enabled: true } }, Unauthenticated: { Enabled: false } },
-        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }))).ClusterArn;
-    let info = await waitActive(admin, arn);
-    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
-      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Scram: { Enabled: true } } } } } }));
-    info = await waitActive(admin, arn);
+    h.adminApply(d, applyDoc());
+    const admin = h.mskClient(d, KEYS.admin);
+    const devApi = h.mskClient(d, KEYS.dev);
+    const { arn } = await h.createCluster(admin, { name: CLUSTER_NAME, brokers: 1, subnets: ['subnet-p1'], securityGroups: ['sg-p'],
+      clientAuthentication: { Sasl: { Scram: { Enabled: true } }, Unauthenticated: { Enabled: false } },
+      vpcConnectivity: { Sasl: { Scram: { Enabled: true } } } });
     await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: clusterPolicy(arn) }));
     await admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn,
       SecretArnList: Object.keys(SCRAM).map((u) => `arn:aws:secretsmanager:${REGION}:${PROVIDER}:secret:AmazonMSK_${u}`) }));
     const conn = (await devApi.send(new K.CreateVpcConnectionCommand({ TargetClusterArn: arn, VpcId: 'vpc-client',
       ClientSubnets: ['subnet-c1'], SecurityGroups: ['sg-c'], Authentication: 'SASL_SCRAM' }))).VpcConnectionArn;
-    await waitConn(devApi, conn);
+    await h.waitConn(devApi, conn);
     const bb = await devApi.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
     brokers = (bb.BootstrapBrokerStringVpcConnectivitySaslScram || '').split(',').filter(Boolean);
     check(brokers.length === 1, `SASL_SCRAM bootstrap string ${JSON.stringify(bb)}`);
-    caPem = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
+    caPem = d.endpointCa();
     log(`cluster ${arn}; SASL_SCRAM VPC connection ${conn} at ${brokers}; super users ${SUPER_USERS}`);
 
     const adminK = client('admin');
@@ -361,11 +159,7 @@ async function main() {
     // controller, and the embedded mock cluster names controller 0, which is no broker).
     const sadm = track(adminK.admin());
     await sadm.connect();
-    await waitFor(async () => {
-      try { await sadm.fetchTopicMetadata({ topics }); } catch (e) { return false; }
-      const have = await sadm.listTopics();
-      return topics.every((t) => have.includes(t));
-    }, 'the topics to be auto-created and listed', 20000, 250);
+    await h.autoCreateTopics(sadm, topics);
     for (const t of ['logs-1', 'logs-private', 'secret']) await produce(adminK, t, [`${t}-${RUN}`]);
     // kafkajs sends CreateAcls / DescribeAcls / DeleteAcls to the controller named by Metadata.
     const dc = await sadm.describeCluster();
@@ -534,21 +328,8 @@ async function main() {
   } catch (e) {
     failed = true;
     console.error(`FAIL (setup): ${e.stack || e}`);
-  } finally {
-    await closeAll();
-    const r = await d.stop();
-    if (r && r.code !== 0) {
-      failed = true;
-      console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
-    }
-    if (failed || results.some((x) => x.status === 'FAIL')) process.stdout.write(d.text().split('\n').slice(-300).join('\n'));
-    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
   }
-  console.log('\nsummary (test_authz_acl):');
-  for (const x of results) console.log(`  ${x.letter}. ${x.status.padEnd(7)} ${x.title}${x.error ? `\n             ${x.error.split('\n')[0].slice(0, 300)}` : ''}`);
-  if (failed || results.some((x) => x.status === 'FAIL')) process.exit(1);
-  log('PASS');
+  await finish('test_authz_acl', d, dir, failed);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -25,32 +25,18 @@
 // temp dir), ST_LOG_LEVEL. Exit 77 (skip) only when the node modules are missing. Every wait is
 // bounded; nothing asserts on wall-clock time.
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const tls = require('tls');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { BUILD_DIR, REGION, log, check, waitFor, track, closeAll, expectKafkaError, produce, consumeValues, consumerFailure } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-let K;
-let Kafka;
-let logLevel;
-let createMechanism;
-try {
-  const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
-  K = interop('@aws-sdk/client-kafka');
-  ({ Kafka, logLevel } = interop('kafkajs'));
-  ({ createMechanism } = interop('@jm18457/kafkajs-msk-iam-authentication-mechanism'));
-} catch (e) {
-  console.log(`SKIP: node modules missing (cd tests/interop && npm ci): ${e.message}`);
-  process.exit(77);
-}
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const { K, createMechanism } = h.requireInteropOrSkip((interop) => {
+  const sdk = interop('@aws-sdk/client-kafka');
+  interop('kafkajs'); // h.endpointKafka
+  return { K: sdk, createMechanism: interop('@jm18457/kafkajs-msk-iam-authentication-mechanism').createMechanism };
+});
 
-const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
 const CLIENT = '444455556666';
 const CLUSTER_NAME = 'authz';
@@ -65,56 +51,8 @@ const KEYS = {
 };
 const DEV_ARN = `arn:aws:iam::${CLIENT}:user/dev`;
 
-const A = 100 + Math.floor(Math.random() * 150);
-const B = Math.floor(Math.random() * 250) + 1;
-const ip = (n) => `127.${A}.${B}.${n}`;
+const ip = h.loopbackIps();
 const RUN = Math.random().toString(36).slice(2, 8); // makes message values unique per run
-
-function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
-function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
-
-async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms); })])
-    .finally(() => clearTimeout(t));
-}
-
-class Straitd {
-  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
-  async start(extra = []) {
-    this.logFile = path.join(this.dir, 'straitd.log');
-    const out = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
-      '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
-      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info', ...extra],
-    { stdio: ['ignore', out, out] });
-    fs.closeSync(out);
-    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
-    const ready = await Promise.race([waitFor(() => {
-      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
-    }, 'the ready file'), this.exited.then((r) => { throw new Error(`straitd exited early: ${JSON.stringify(r)}`); })]);
-    this.api = `http://${ready.apiEndpoint}`;
-  }
-  async stop() {
-    if (!this.proc) return null;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc && this.proc.kill('SIGKILL'), 15000);
-    const r = await this.exited;
-    clearTimeout(t);
-    this.proc = null;
-    return r;
-  }
-  text() { try { return fs.readFileSync(this.logFile, 'utf8'); } catch (e) { return ''; } }
-}
 
 // ---- IAM: two accounts, one user per kind of identity policy
 function applyDoc() {
@@ -206,164 +144,31 @@ const txnStatement = () => ({ ...TXN_STATEMENT, Resource: TXN_STATEMENT.Resource
 const denyWrite = (sid, topicPattern) => ({ Sid: sid, Effect: 'Deny', Principal: { AWS: CLIENT },
   Action: 'kafka-cluster:WriteData', Resource: `${C.base}:topic/${C.name}/*/${topicPattern}` });
 
-async function waitActive(c, arn) {
-  return waitFor(async () => {
-    const i = (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
-    return i.State === 'ACTIVE' ? i : null;
-  }, `cluster ${arn} ACTIVE`);
-}
-async function waitConn(c, arn) {
-  return waitFor(async () => (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State === 'AVAILABLE',
-    `connection ${arn} AVAILABLE`);
-}
-
 // ---- kafkajs helpers
 let caPem = null;
 // A kafkajs client whose TCP/TLS sockets are counted (to prove "no reconnect").
 function client(brokers, creds, id) {
-  const counter = { sockets: 0 };
-  const socketFactory = ({ host, port, ssl, onConnect }) => {
-    counter.sockets++;
-    const s = ssl ? tls.connect(Object.assign({ host, port }, net.isIP(host) ? {} : { servername: host }, ssl), onConnect)
-      : net.connect({ host, port }, onConnect);
-    s.setKeepAlive(true, 60000);
-    return s;
-  };
-  const kafka = new Kafka({ brokers, clientId: id, ssl: { ca: [caPem] },
-    sasl: createMechanism({ region: REGION, credentials: creds }), logLevel: logLevel.NOTHING,
-    retry: { retries: 0 }, connectionTimeout: 5000, authenticationTimeout: 5000, requestTimeout: 15000, socketFactory });
-  kafka.counter = counter;
-  return kafka;
-}
-
-// Everything a step opens, disconnected when the step ends (pass or fail).
-let opened = [];
-function track(x) { opened.push(x); return x; }
-async function closeAll() {
-  const list = opened;
-  opened = [];
-  await Promise.all(list.map((x) => withTimeout(x.disconnect(), 10000, 'disconnect').catch(() => {})));
-}
-
-// kafkajs wraps protocol errors: KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded
-// (.cause), KafkaJSAggregateError (.errors), crash events (.error). Walk all of it.
-function errChain(e) {
-  const out = [];
-  const seen = new Set();
-  const walk = (x) => {
-    if (!x || typeof x !== 'object' || seen.has(x)) return;
-    seen.add(x);
-    out.push(x);
-    walk(x.cause);
-    walk(x.originalError);
-    walk(x.error);
-    if (Array.isArray(x.errors)) x.errors.forEach(walk);
-  };
-  walk(e);
-  return out;
-}
-const errText = (e) => errChain(e).map((x) => `${x.name}${x.type ? ` [${x.type}]` : ''}: ${x.message}`).join(' <- ');
-const errTypes = (e) => errChain(e).flatMap((x) => [x.type, x.name]).filter(Boolean);
-
-async function expectKafkaError(what, types, fn) {
-  types = [].concat(types);
-  let res;
-  try {
-    res = await withTimeout(Promise.resolve().then(fn), 40000, what);
-  } catch (e) {
-    check(errTypes(e).some((t) => types.includes(t)), `${what}: expected ${types.join(' or ')}, got ${errText(e)}`);
-    log(`  ok: ${what}: ${errText(e).slice(0, 300)}`);
-    return e;
-  }
-  throw new Error(`check failed: ${what}: succeeded (${JSON.stringify(res)}), expected ${types.join(' or ')}`);
-}
-
-async function produce(kafka, topic, values, opts = {}) {
-  const p = track(kafka.producer({ allowAutoTopicCreation: false, ...opts }));
-  await p.connect();
-  await p.send({ topic, messages: values.map((value) => ({ value, partition: 0 })) });
-  await p.disconnect();
-}
-
-// Consumes `topic` from the beginning with `groupId` until every value of `want` was seen. The
-// tests write every message to partition 0, so a value written before the last wanted one has
-// been seen too: the callers' "was not written" checks are sound.
-async function consumeValues(kafka, topic, groupId, want, timeoutMs = 30000) {
-  const consumer = track(kafka.consumer({ groupId, retry: { retries: 0, restartOnFailure: async () => false } }));
-  const seen = new Set();
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await withTimeout(new Promise((resolve, reject) => {
-      consumer.on(consumer.events.CRASH, (ev) => reject(ev.payload.error));
-      consumer.run({ eachMessage: async ({ message }) => {
-        seen.add(message.value.toString());
-        if (want.every((v) => seen.has(v))) resolve();
-      } }).catch(reject);
-    }), timeoutMs, `consuming ${want.join(', ')} from ${topic} (seen: ${[...seen].join(', ')})`);
-  } finally {
-    await withTimeout(consumer.disconnect(), 10000, 'consumer disconnect').catch(() => {});
-  }
-  return seen;
-}
-
-// Runs a consumer that is expected to fail: rejects with the error of subscribe, run or the crash
-// event; resolves (a description) when a message is consumed after all.
-async function consumerFailure(kafka, topic, groupId, timeoutMs = 30000) {
-  const consumer = track(kafka.consumer({ groupId, retry: { retries: 0, restartOnFailure: async () => false } }));
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    return await withTimeout(new Promise((resolve, reject) => {
-      consumer.on(consumer.events.CRASH, (ev) => reject(ev.payload.error));
-      consumer.run({ eachMessage: async ({ message }) => resolve(`consumed "${message.value}"`) }).catch(reject);
-    }), timeoutMs, `the consumer of ${topic} (group ${groupId}) to fail`);
-  } finally {
-    await withTimeout(consumer.disconnect(), 10000, 'consumer disconnect').catch(() => {});
-  }
+  return h.endpointKafka({ brokers, clientId: id, ca: caPem, sasl: createMechanism({ region: REGION, credentials: creds }),
+    retry: { retries: 0 }, requestTimeout: 15000, countSockets: true });
 }
 
 // ---- steps
-const ALL_STEPS = 'abcdefghijl'.split('');
-const selected = new Set((process.env.ST_AUTHZ_STEPS || ALL_STEPS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
-const results = [];
-
-async function step(letter, title, fn) {
-  if (!selected.has(letter)) { results.push({ letter, title, status: 'skipped' }); return; }
-  log(`== step ${letter}: ${title}`);
-  try {
-    await fn();
-    results.push({ letter, title, status: 'PASS' });
-    log(`   step ${letter}: PASS`);
-  } catch (e) {
-    results.push({ letter, title, status: 'FAIL', error: e.message });
-    console.error(`   step ${letter}: FAIL: ${e.stack || e}`);
-  } finally {
-    await closeAll();
-  }
-}
+const { selected, step, finish } = h.stepRunner('abcdefghijl', process.env.ST_AUTHZ_STEPS);
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_authz_iam_'));
-  const d = new Straitd(dir);
+  const dir = h.tempDir('st_authz_iam_');
+  const d = new h.Straitd(dir, { endpoint: ip(1) });
   let failed = false;
   try {
     await d.start();
     // ---- setup (always): accounts, cluster, connectivity, cluster policy, VPC connection, topics
-    const applyFile = path.join(dir, 'apply.json');
-    fs.writeFileSync(applyFile, JSON.stringify(applyDoc()));
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', applyFile], { encoding: 'utf8' });
-    const admin = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.admin, maxAttempts: 1 });
-    const devApi = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.dev, maxAttempts: 1 });
-    const arn = (await admin.send(new K.CreateClusterV2Command({ ClusterName: CLUSTER_NAME,
-      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 1,
-        ClientAuthentication: { Sasl: { Iam: { Enabled: true } }, Unauthenticated: { Enabled: false } },
-        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }))).ClusterArn;
+    h.adminApply(d, applyDoc());
+    const admin = h.mskClient(d, KEYS.admin);
+    const devApi = h.mskClient(d, KEYS.dev);
+    const { arn } = await h.createCluster(admin, { name: CLUSTER_NAME, brokers: 1, subnets: ['subnet-p1'], securityGroups: ['sg-p'],
+      clientAuthentication: { Sasl: { Iam: { Enabled: true } }, Unauthenticated: { Enabled: false } },
+      vpcConnectivity: { Sasl: { Iam: { Enabled: true } } } });
     C = clusterArns(arn);
-    let info = await waitActive(admin, arn);
-    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
-      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } } } } }));
-    info = await waitActive(admin, arn);
     const putPolicy = async (policy, why) => {
       // Replacing a policy takes the current one's version (as MSK's PutClusterPolicy does).
       let cur;
@@ -378,11 +183,11 @@ async function main() {
     await putPolicy(clusterPolicy(), 'the basic policy of the MSK docs for the client account');
     const conn = (await devApi.send(new K.CreateVpcConnectionCommand({ TargetClusterArn: arn, VpcId: 'vpc-client',
       ClientSubnets: ['subnet-c1'], SecurityGroups: ['sg-c'], Authentication: 'SASL_IAM' }))).VpcConnectionArn;
-    await waitConn(devApi, conn);
+    await h.waitConn(devApi, conn);
     const bb = await devApi.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
     const brokers = (bb.BootstrapBrokerStringVpcConnectivitySaslIam || '').split(',').filter(Boolean);
     check(brokers.length === 1, `SASL_IAM bootstrap string ${JSON.stringify(bb)}`);
-    caPem = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
+    caPem = d.endpointCa();
     log(`cluster ${arn}; SASL_IAM VPC connection ${conn} at ${brokers}`);
 
     const dev = client(brokers, KEYS.dev, 'dev');
@@ -393,11 +198,7 @@ async function main() {
     // exist, and kafkajs sends CreateTopics to the controller.
     const dadm = track(dev.admin());
     await dadm.connect();
-    await waitFor(async () => {
-      try { await dadm.fetchTopicMetadata({ topics }); } catch (e) { return false; }
-      const have = await dadm.listTopics();
-      return topics.every((t) => have.includes(t));
-    }, 'the topics to be auto-created and listed', 20000, 250);
+    await h.autoCreateTopics(dadm, topics);
     await closeAll();
     log(`setup: topics ${topics.join(', ')} auto-created by the client account's dev user (CreateTopic)`);
 
@@ -535,13 +336,13 @@ async function main() {
     // ---- g
     await step('g', 'same-account principal allowed by its identity policy alone', async () => {
       await putPolicy(clusterPolicy(), 'basic policy (no statement for the owner account)');
-      const ownApi = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.own, maxAttempts: 1 });
+      const ownApi = h.mskClient(d, KEYS.own);
       // The owner's applications in another VPC of the same account connect through a SASL_IAM VPC
       // connection of that account. (The cluster's own in-VPC endpoint, BootstrapBrokerStringSaslIam,
       // is a plaintext unauthenticated port in this build, so it cannot carry an IAM principal.)
       const ownConn = (await ownApi.send(new K.CreateVpcConnectionCommand({ TargetClusterArn: arn, VpcId: 'vpc-provider-apps',
         ClientSubnets: ['subnet-pa1'], SecurityGroups: ['sg-pa'], Authentication: 'SASL_IAM' }))).VpcConnectionArn;
-      await waitConn(ownApi, ownConn);
+      await h.waitConn(ownApi, ownConn);
       const obb = await ownApi.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
       const own = (obb.BootstrapBrokerStringVpcConnectivitySaslIam || '').split(',').filter(Boolean);
       check(own.length === 1 && own[0].startsWith(`${ip(9)}:`), `the owner account's SASL_IAM connection string: ${JSON.stringify(obb)}`);
@@ -639,21 +440,8 @@ async function main() {
   } catch (e) {
     failed = true;
     console.error(`FAIL (setup): ${e.stack || e}`);
-  } finally {
-    await closeAll();
-    const r = await d.stop();
-    if (r && r.code !== 0) {
-      failed = true;
-      console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
-    }
-    if (failed || results.some((x) => x.status === 'FAIL')) process.stdout.write(d.text().split('\n').slice(-300).join('\n'));
-    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
   }
-  console.log('\nsummary (test_authz_iam):');
-  for (const x of results) console.log(`  ${x.letter}. ${x.status.padEnd(7)} ${x.title}${x.error ? `\n             ${x.error.split('\n')[0].slice(0, 300)}` : ''}`);
-  if (failed || results.some((x) => x.status === 'FAIL')) process.exit(1);
-  log('PASS');
+  await finish('test_authz_iam', d, dir, failed);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -7,25 +7,19 @@
 // Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR. Every wait is bounded; nothing
 // asserts on wall-clock time.
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const http = require('http');
 const net = require('net');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { BUILD_DIR, interop, REGION, log, check, waitFor, clusterState, waitActive, connState, waitConn } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
 const K = interop('@aws-sdk/client-kafka');
 const STS = interop('@aws-sdk/client-sts');
-const { SignatureV4 } = interop('@smithy/signature-v4');
+interop('@smithy/signature-v4'); // h.signedRequest
 const { Kafka, logLevel } = interop('kafkajs');
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-const { Sha256 } = interop('@aws-crypto/sha256-js');
+interop('@aws-crypto/sha256-js');
 
-const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
 const CLIENT = '444455556666';
 const KEYS = {
@@ -35,23 +29,9 @@ const KEYS = {
 };
 
 // Loopback addresses no other test uses: 127.A.B.{1..6}.
-const A = 100 + Math.floor(Math.random() * 150);
-const B = Math.floor(Math.random() * 250) + 1;
-const ip = (n) => `127.${A}.${B}.${n}`;
+const ip = h.loopbackIps();
 
 let failures = 0;
-function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
-function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
-
-async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 async function expectError(name, promise, re) {
   try {
@@ -75,39 +55,18 @@ function tcpOpen(host, port) {
   });
 }
 
-class Straitd {
-  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
+// The legacy (pre-multi-VPC) bootstrap is the embedded cluster's upstream; a new log per start.
+class Straitd extends h.Straitd {
+  constructor(dir) { super(dir, { endpoint: ip(1), perStartLog: true }); }
   async start() {
-    try { fs.unlinkSync(this.ready); } catch (e) { /* first start */ }
-    this.logFile = path.join(this.dir, `straitd.${Date.now()}.log`);
-    const out = fs.openSync(this.logFile, 'w');
-    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
-      '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
-      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info'],
-    { stdio: ['ignore', out, out] });
-    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
-    const ready = await waitFor(() => {
-      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
-    }, 'the ready file');
-    this.api = `http://${ready.apiEndpoint}`;
+    const ready = await super.start();
     this.legacyBootstrap = ready.upstream.bootstrap;
     log(`straitd pid ${ready.pid}, API ${this.api}`);
+    return ready;
   }
-  async stop() {
-    if (!this.proc) return;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
-    const r = await this.exited;
-    clearTimeout(t);
-    this.proc = null;
-    return r;
-  }
-  printLog() { try { process.stdout.write(fs.readFileSync(this.logFile, 'utf8')); } catch (e) { /* none */ } }
 }
 
-function kafka(d, creds) {
-  return new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: creds, maxAttempts: 1 });
-}
+const kafka = h.mskClient;
 function sts(d, creds) {
   return new STS.STSClient({ region: REGION, endpoint: d.api, credentials: creds, maxAttempts: 1 });
 }
@@ -186,49 +145,21 @@ function advancedPolicy(clusterArn) {
     { Effect: 'Allow', Principal: { AWS: CLIENT }, Action: 'kafka-cluster:*', Resource: `${base}:group/${name}/${uuid}/*` }] });
 }
 
-async function clusterState(c, arn) {
-  return (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
-}
-async function waitActive(c, arn) {
-  return waitFor(async () => { const i = await clusterState(c, arn); return i.State === 'ACTIVE' ? i : null; }, `cluster ${arn} ACTIVE`);
-}
-async function connState(c, arn) {
-  try { return (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State; } catch (e) {
-    if (e.name === 'NotFoundException') return 'GONE';
-    throw e;
-  }
-}
-async function waitConn(c, arn, want) {
-  return waitFor(async () => (await connState(c, arn)) === want, `connection ${arn} ${want}`);
-}
-
 // Raw signed request (for the SigV4 negatives the SDK will not produce).
 async function rawRequest(d, { method, pathname, body, creds, date, tamper, dropAuth, signedHeadersOverride, dropHeader }) {
-  const url = new URL(d.api);
-  const headers = { host: url.host, 'content-type': 'application/json' };
+  const headers = { 'content-type': 'application/json' };
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-  const signer = new SignatureV4({ credentials: creds, region: REGION, service: 'kafka', sha256: Sha256, uriEscapePath: true, applyChecksum: true });
-  const signed = await signer.sign({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: pathname,
-    headers, body }, { signingDate: date || new Date() });
-  let sendBody = body;
-  if (tamper) sendBody = body.replace('demo', 'dem0');
-  if (dropAuth) delete signed.headers.authorization;
-  if (dropHeader) delete signed.headers[dropHeader];
-  if (signedHeadersOverride) signed.headers.authorization = signed.headers.authorization.replace(/SignedHeaders=[^,]*/, `SignedHeaders=${signedHeadersOverride}`);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method, path: pathname, headers: signed.headers }, (res) => {
-      let data = '';
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['x-amzn-errortype'], body: data }));
-    });
-    req.on('error', reject);
-    if (sendBody !== undefined) req.write(sendBody);
-    req.end();
-  });
+  return h.signedRequest(d, { method, pathname, headers, body, sendBody: tamper ? body.replace('demo', 'dem0') : body, creds,
+    signingDate: date, signerOptions: { applyChecksum: true },
+    edit: (signed) => {
+      if (dropAuth) delete signed.authorization;
+      if (dropHeader) delete signed[dropHeader];
+      if (signedHeadersOverride) signed.authorization = signed.authorization.replace(/SignedHeaders=[^,]*/, `SignedHeaders=${signedHeadersOverride}`);
+    } });
 }
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_ctl_'));
+  const dir = h.tempDir('st_ctl_');
   const d = new Straitd(dir);
   await d.start();
   try {
@@ -275,7 +206,7 @@ async function main() {
     await kadmin.connect();
     const kbrokers = (await kadmin.describeCluster()).brokers;
     await kadmin.disconnect();
-    check(kbrokers.length === 2 && kbrokers.every((b) => b.host.startsWith(`127.${A}.${B}.`) && b.port >= 14001 && b.port <= 14002),
+    check(kbrokers.length === 2 && kbrokers.every((b) => b.host.startsWith(ip.prefix) && b.port >= 14001 && b.port <= 14002),
       `brokers as the client sees them: ${JSON.stringify(kbrokers)}`);
     const producer = kjs.producer({ allowAutoTopicCreation: true });
     await producer.connect();
@@ -616,7 +547,7 @@ async function main() {
       console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
       d.printLog();
     }
-    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    h.removeTempDir(dir);
   }
   if (failures) process.exit(1);
   log('PASS');

@@ -3,59 +3,49 @@
 // that does not trust the certificate, and plain HTTP to the TLS port, get nothing.
 // Environment: ST_BUILD_DIR, ST_SOURCE_DIR. Every wait is bounded.
 'use strict';
-const { spawn, execFileSync, spawnSync } = require('child_process');
+const { execFileSync, spawnSync } = require('child_process');
 const fs = require('fs');
 const http = require('http');
 const https = require('https');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { BUILD_DIR, interop, check } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
 const K = interop('@aws-sdk/client-kafka');
 const { NodeHttpHandler } = interop('@smithy/node-http-handler');
 
 const KEY = { accessKeyId: 'AKIATLSADMIN00000001', secretAccessKey: 'tlsAdminSecret/00000000000000000000000001' };
-function check(c, m) { if (!c) throw new Error(`check failed: ${m}`); }
-async function waitFor(pred, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+
+// The MSK API over HTTPS only (no embedded cluster).
+class Straitd extends h.Straitd {
+  args() {
+    return ['--data-dir', this.data, '--api-listen', '127.0.0.1:0',
+      '--api-tls-cert', path.join(this.dir, 'cert.pem'), '--api-tls-key', path.join(this.dir, 'key.pem'),
+      '--ready-file', this.ready];
   }
 }
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_ctl_tls_'));
-  let proc;
-  let logFile = path.join(dir, 'straitd.log');
+  const dir = h.tempDir('st_ctl_tls_');
+  const d = new Straitd(dir);
   let failed = false;
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
       '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
       '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-    const out = fs.openSync(logFile, 'w');
-    proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', path.join(dir, 'd'), '--api-listen', '127.0.0.1:0',
-      '--api-tls-cert', path.join(dir, 'cert.pem'), '--api-tls-key', path.join(dir, 'key.pem'),
-      '--ready-file', path.join(dir, 'ready.json')], { stdio: ['ignore', out, out] });
-    const exited = new Promise((r) => proc.on('exit', (code) => r(code)));
-    const ready = await waitFor(() => { try { return JSON.parse(fs.readFileSync(path.join(dir, 'ready.json'), 'utf8')); } catch (e) { return null; } }, 'ready file');
+    const ready = await d.start();
     check(ready.apiUrl === `https://${ready.apiEndpoint}`, `apiUrl ${ready.apiUrl}`);
     const doc = { region: 'us-east-1', accounts: [{ id: '111122223333', name: 'p',
       users: [{ name: 'admin', accessKeys: [{ id: KEY.accessKeyId, secret: KEY.secretAccessKey }], managedPolicies: ['AmazonMSKFullAccess'] }] }] };
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', path.join(dir, 'd'), 'apply', '-'], { input: JSON.stringify(doc) });
+    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', '-'], { input: JSON.stringify(doc) });
 
     const ca = fs.readFileSync(path.join(dir, 'cert.pem'));
-    const client = new K.KafkaClient({ region: 'us-east-1', endpoint: ready.apiUrl, credentials: KEY, maxAttempts: 1,
+    const client = h.mskClient(d, KEY, { endpoint: ready.apiUrl,
       requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca }) }) });
     const list = await client.send(new K.ListClustersV2Command({}));
     check(Array.isArray(list.ClusterInfoList) && list.ClusterInfoList.length === 0, 'ListClustersV2 over HTTPS');
 
-    const untrusting = new K.KafkaClient({ region: 'us-east-1', endpoint: ready.apiUrl, credentials: KEY, maxAttempts: 1 });
+    const untrusting = h.mskClient(d, KEY, { endpoint: ready.apiUrl });
     let err = null;
     try { await untrusting.send(new K.ListClustersV2Command({})); } catch (e) { err = e; }
     check(err && /certificate/i.test(String(err.message || err.code)), `an untrusted certificate is refused: ${err && err.message}`);
@@ -76,18 +66,16 @@ async function main() {
     const r2 = spawnSync(path.join(BUILD_DIR, 'strait'), ['kafka', '--endpoint-url', ready.apiUrl, 'list-clusters-v2'],
       { env: { ...env, AWS_CA_BUNDLE: '' }, encoding: 'utf8' });
     check(r2.status !== 0, 'strait kafka refuses an untrusted certificate');
-    proc.kill('SIGTERM');
-    const code = await exited;
-    proc = null;
+    const { code } = await d.stop();
     check(code === 0, `straitd exit status ${code}`);
     console.log('PASS');
   } catch (e) {
     failed = true;
     console.error(`FAIL: ${e.stack || e}`);
-    try { process.stdout.write(fs.readFileSync(logFile, 'utf8')); } catch (x) { /* none */ }
+    d.printLog();
   } finally {
-    if (proc) proc.kill('SIGKILL');
-    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    if (d.proc) d.proc.kill('SIGKILL');
+    h.removeTempDir(dir);
   }
   process.exit(failed ? 1 : 0);
 }

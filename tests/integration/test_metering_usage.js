@@ -19,21 +19,16 @@ const fs = require('fs');
 const http = require('http');
 const net = require('net');
 const tls = require('tls');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { BUILD_DIR, interop, REGION, log, check, waitFor, waitConn: waitAvailable } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
 const K = interop('@aws-sdk/client-kafka');
-const { SignatureV4 } = interop('@smithy/signature-v4');
-const { Sha256 } = interop('@aws-crypto/sha256-js');
-const { Kafka, logLevel } = interop('kafkajs');
+interop('@smithy/signature-v4'); // h.signedRequest
+interop('@aws-crypto/sha256-js');
+interop('kafkajs'); // h.endpointKafka
 const { createMechanism } = interop('@jm18457/kafkajs-msk-iam-authentication-mechanism');
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
-const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
 const CLIENT1 = '444455556666';
 const CLIENT2 = '777788889999';
@@ -46,26 +41,12 @@ const GIB = 1073741824;
 const PRICE_GB = 0.006;
 const PRICE_HOUR = 0.0225;
 
-const A = 100 + Math.floor(Math.random() * 150);
-const B = Math.floor(Math.random() * 250) + 1;
-const ip = (n) => `127.${A}.${B}.${n}`;
+const ip = h.loopbackIps();
 
-function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
-function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
 const round6 = (v) => Math.round(v * 1e6) / 1e6;
 const round9 = (v) => Math.round(v * 1e9) / 1e9;
 const near = (a, b) => Math.abs(a - b) <= 2e-6;
 const near9 = (a, b) => Math.abs(a - b) <= 2e-9;
-
-async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -75,41 +56,26 @@ function freePort() {
   });
 }
 
-class Straitd {
-  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
-  async start(extra = []) {
-    try { fs.unlinkSync(this.ready); } catch (e) { /* first start */ }
-    this.logFile = path.join(this.dir, `straitd.${Date.now()}.log`);
-    const out = fs.openSync(this.logFile, 'w');
-    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--api-listen', '127.0.0.1:0',
+// Control-plane-only (no embedded cluster), with /metrics; a new log per start.
+class Straitd extends h.Straitd {
+  constructor(dir) { super(dir, { perStartLog: true }); }
+  args() {
+    return ['--data-dir', this.data, '--api-listen', '127.0.0.1:0',
       '--metrics-listen', '127.0.0.1:0', '--ready-file', this.ready, '--log-format', 'json',
       '--log-level', process.env.ST_LOG_LEVEL || 'info',
       // Metering is under test here, not authorization (test_authz_*): the SCRAM user is a Kafka
       // super user, so it needs no ACLs.
-      '--kafka-super-users', 'User:meter'].concat(extra), { stdio: ['ignore', out, out] });
-    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
-    const ready = await waitFor(() => {
-      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
-    }, 'the ready file');
-    this.api = `http://${ready.apiEndpoint}`;
+      '--kafka-super-users', 'User:meter'];
+  }
+  async start(extra = []) {
+    const ready = await super.start(extra);
     this.metrics = ready.metricsEndpoint;
     log(`straitd pid ${ready.pid}, API ${this.api}, metrics ${this.metrics}`);
+    return ready;
   }
-  async stop() {
-    if (!this.proc) return null;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
-    const r = await this.exited;
-    clearTimeout(t);
-    this.proc = null;
-    return r;
-  }
-  printLog() { try { process.stdout.write(fs.readFileSync(this.logFile, 'utf8')); } catch (e) { /* none */ } }
 }
 
-function kafka(d, creds) {
-  return new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: creds, maxAttempts: 1 });
-}
+const kafka = h.mskClient;
 
 function sg(id) {
   return { id, ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }],
@@ -194,8 +160,7 @@ function apiVersionsTraffic(host, port, n, size) {
 // VPC-connection endpoints are TLS, issued by the installation CA (DATA/tls/ca.pem).
 let endpointCa = null;
 async function produceMessages(brokers, sasl, topic, n, size) {
-  const k = new Kafka({ brokers: brokers.split(','), clientId: `meter-${topic}`, sasl, ssl: { ca: [endpointCa] }, logLevel: logLevel.NOTHING,
-    retry: { retries: 5 }, connectionTimeout: 5000, authenticationTimeout: 5000 });
+  const k = h.endpointKafka({ brokers: brokers.split(','), clientId: `meter-${topic}`, sasl, ca: endpointCa, retry: { retries: 5 } });
   const producer = k.producer({ allowAutoTopicCreation: true });
   await producer.connect();
   for (let i = 0; i < n; i++) await producer.send({ topic, acks: 1, messages: [{ value: Buffer.alloc(size, 'p') }] });
@@ -203,22 +168,8 @@ async function produceMessages(brokers, sasl, topic, n, size) {
   return { payload: n * size };
 }
 
-async function signedGet(d, creds, pathname, query) {
-  const url = new URL(d.api);
-  const signer = new SignatureV4({ credentials: creds, region: REGION, service: 'kafka', sha256: Sha256, uriEscapePath: true });
-  const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port),
-    path: pathname, query, headers: { host: url.host } });
-  const qs = new URLSearchParams(query).toString();
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: 'GET', path: `${pathname}${qs ? '?' + qs : ''}`,
-      headers: signed.headers }, (res) => {
-      let data = '';
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['x-amzn-errortype'], body: data }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function signedGet(d, creds, pathname, query) {
+  return h.signedRequest(d, { method: 'GET', pathname, query, creds });
 }
 
 async function usage(d, creds, query) {
@@ -244,17 +195,6 @@ function metricValue(text, name, conn) {
     if (line.startsWith(`${name}{`) && line.includes(`vpc_connection="${conn}"`)) sum = (sum || 0) + Number(line.split(' ').pop());
   }
   return sum;
-}
-
-async function waitActive(c, arn) {
-  return waitFor(async () => {
-    const i = (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
-    return i.State === 'ACTIVE' ? i : null;
-  }, `cluster ${arn} ACTIVE`);
-}
-async function waitAvailable(c, arn) {
-  return waitFor(async () => (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State === 'AVAILABLE',
-    `connection ${arn} AVAILABLE`);
 }
 
 function checkCost(item, prices, what) {
@@ -292,27 +232,20 @@ async function promQuery(base, q) {
 }
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_meter_'));
+  const dir = h.tempDir('st_meter_');
   const d = new Straitd(dir);
   let prom = null;
   await d.start();
   try {
-    const applyFile = path.join(dir, 'apply.json');
-    fs.writeFileSync(applyFile, JSON.stringify(applyDoc()));
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', applyFile], { encoding: 'utf8' });
+    h.adminApply(d, applyDoc());
     const admin = kafka(d, KEYS.admin);
     const c1 = kafka(d, KEYS.c1);
     let c2 = kafka(d, KEYS.c2);
 
     // ---- provider: a cluster with SASL/IAM and SASL/SCRAM, multi-VPC on for both
-    const arn = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'metered',
-      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 2,
-        ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } } },
-        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1', 'subnet-p2'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }))).ClusterArn;
-    let info = await waitActive(admin, arn);
-    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
-      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } } } } } }));
-    info = await waitActive(admin, arn);
+    const { arn } = await h.createCluster(admin, { name: 'metered', brokers: 2, subnets: ['subnet-p1', 'subnet-p2'], securityGroups: ['sg-p'],
+      clientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } } },
+      vpcConnectivity: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } } } });
     await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: JSON.stringify({ Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam::${CLIENT1}:root`, `arn:aws:iam::${CLIENT2}:root`] },
         Action: ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2',
@@ -331,7 +264,7 @@ async function main() {
     await waitAvailable(c2, conn2);
     const after = Date.now() / 1000;
     log(`connections AVAILABLE: ${conn1} (SASL_IAM), ${conn2} (SASL_SCRAM)`);
-    endpointCa = fs.readFileSync(path.join(d.data, 'tls', 'ca.pem'), 'utf8');
+    endpointCa = d.endpointCa();
 
     // ---- Prometheus: scrapes strait from now on
     const m0 = await httpGet(`http://${d.metrics}/metrics`);
