@@ -191,6 +191,29 @@ st_tls_ca_open(const char *dir, const char **err)
     return ca;
 }
 
+struct st_tls_ca *
+st_tls_ca_load(const char *cert_path, const char *key_path, const char **err)
+{
+    struct st_tls_ca *ca = calloc(1, sizeof(*ca));
+    if (!ca) {
+        *err = "out of memory";
+        return NULL;
+    }
+    snprintf(ca->cert_path, sizeof(ca->cert_path), "%s", cert_path);
+    (void)read_pem(key_path, true, (void **)&ca->key);
+    (void)read_pem(cert_path, false, (void **)&ca->cert);
+    if (!ca->cert)
+        *err = "the issuing CA certificate (--endpoint-ca-cert) cannot be read";
+    else if (!ca->key)
+        *err = "the issuing CA key (--endpoint-ca-key) cannot be read";
+    else if (X509_check_private_key(ca->cert, ca->key) != 1)
+        *err = "the issuing CA certificate does not match its key";
+    else
+        return ca;
+    st_tls_ca_free(ca);
+    return NULL;
+}
+
 /* What every endpoint context has: TLS 1.2+, no renegotiation, partial writes, the client CA. */
 static int
 ctx_setup(SSL_CTX *ctx, const char *client_ca, const char **err)
