@@ -3,10 +3,11 @@
 #   make test   unit + fuzz-corpus replay under ASan/UBSan, then integration tests with real clients
 #   make demo   start straitd on the embedded cluster and run the main job through its endpoint
 #   make bench  benchmarks: direct vs HAProxy vs strait (see docs/performance.md)
+#   make bench-authz  throughput with data-plane authorization on vs off (no root needed)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test unit integration demo bench format clean
+.PHONY: all deps build build-asan test unit integration demo bench bench-authz format clean
 
 all: build
 
@@ -38,6 +39,9 @@ demo: build
 
 bench: build
 	@bench/run
+
+bench-authz: build
+	@bench/authz
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tools/*.c' 'bench/*.c')

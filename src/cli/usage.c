@@ -5,6 +5,8 @@
  * owner), each separately. Credentials and endpoint are found as `strait kafka` finds them:
  * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or a profile, --endpoint-url or
  * STRAIT_ENDPOINT_URL, --region or AWS_REGION/AWS_DEFAULT_REGION (default us-east-1).
+ * Requests by Kafka API: the top APIs in the table, all of them in CSV and JSON, one row per
+ * API with --by api.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -34,16 +36,19 @@ static void
 usage_help(FILE *f)
 {
     fprintf(
-        f,
-        "usage: strait usage [--endpoint-url URL] [--region R] [--profile P] [--ca-bundle PEM]\n"
-        "                    [--cluster-arn A] [--vpc-connection-arn C] [--from T] [--to T]\n"
-        "                    [--now T] [--granularity hour|day|month]\n"
-        "                    [--view cluster-owner|connection-owner] [--output json|table|csv]\n"
-        "\n"
-        "Times are ISO-8601 UTC (2026-11-27 or 2026-11-27T10:00:00Z) or epoch seconds; --from\n"
-        "defaults to the start of the current month, --to to now. --now is the as-of time for\n"
-        "connection-hours still accruing (default: the server's clock).\n"
-        "Prices: straitd's --price-per-gb and --price-per-connection-hour (MSK's by default).\n");
+        f, "usage: strait usage [--endpoint-url URL] [--region R] [--profile P] [--ca-bundle PEM]\n"
+           "                    [--cluster-arn A] [--vpc-connection-arn C] [--from T] [--to T]\n"
+           "                    [--now T] [--granularity hour|day|month]\n"
+           "                    [--view cluster-owner|connection-owner] [--output json|table|csv]\n"
+           "                    [--by api]\n"
+           "\n"
+           "Times are ISO-8601 UTC (2026-11-27 or 2026-11-27T10:00:00Z) or epoch seconds; --from\n"
+           "defaults to the start of the current month, --to to now. --now is the as-of time for\n"
+           "connection-hours still accruing (default: the server's clock).\n"
+           "Prices: straitd's --price-per-gb and --price-per-connection-hour (MSK's by default).\n"
+           "Requests by Kafka API: the table shows the top 3 of each row, CSV all of them\n"
+           "(API=n;API=n, most first), JSON a requestsByApi object; --by api prints one row per\n"
+           "connection, period and API instead (table or CSV).\n");
 }
 
 static int
@@ -163,6 +168,87 @@ jint(const json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* One API's requests, for sorting. */
+struct api_n {
+    const char *api; /* Kafka API name (owned by the JSON) */
+    long long n;     /* requests */
+};
+
+static int
+cmp_api_n(const void *a, const void *b)
+{
+    const struct api_n *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->api, y->api);
+}
+
+/* The APIs of a requestsByApi object, most requests first. Returns a new array of *n entries
+ * (NULL when none or out of memory); caller frees with free(). */
+static struct api_n *
+apis_sorted(const json_t *by, size_t *n)
+{
+    *n = 0;
+    size_t cap = json_object_size(by);
+    struct api_n *v = cap ? calloc(cap, sizeof(*v)) : NULL;
+    const char *api;
+    const json_t *c;
+    if (!v)
+        return NULL;
+    json_object_foreach((json_t *)by, api, c) v[(*n)++] =
+        (struct api_n){api, json_integer_value(c)};
+    qsort(v, *n, sizeof(*v), cmp_api_n);
+    return v;
+}
+
+/* Writes "API<sep1>n<sep2>API<sep1>n..." of the first `max` APIs (0 = all) into out. */
+static void
+apis_text(const json_t *by, size_t max, char sep1, char sep2, char *out, size_t len)
+{
+    size_t n, used = 0;
+    struct api_n *v = apis_sorted(by, &n);
+    out[0] = '\0';
+    for (size_t i = 0; v && i < n && (!max || i < max) && used < len; i++) {
+        int w = snprintf(out + used, len - used, "%s%s%c%lld", i ? (char[2]){sep2, 0} : "",
+                         v[i].api, sep1, v[i].n);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    free(v);
+}
+
+/* --by api: one row per item and API, then the side's totals per API. */
+static void
+print_api_rows(const char *view, const json_t *side, bool csv)
+{
+    const json_t *items = json_object_get(side, "items");
+    size_t i, n;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        struct api_n *v = apis_sorted(json_object_get(it, "requestsByApi"), &n);
+        for (size_t j = 0; v && j < n; j++) {
+            if (csv)
+                printf("%s,%s,%s,%s,%s,%s,%s,%s,%s,%lld\n", view, jstr(it, "periodStart"),
+                       jstr(it, "periodEnd"), jstr(it, "vpcConnectionArn"), jstr(it, "clusterArn"),
+                       jstr(it, "authentication"), jstr(it, "clientAccount"),
+                       jstr(it, "clusterAccount"), v[j].api, v[j].n);
+            else
+                printf("%-17s %-20s %-10s %-40.40s %-28s %12lld\n", view, jstr(it, "periodStart"),
+                       jstr(it, "authentication"), jstr(it, "vpcConnectionArn"), v[j].api, v[j].n);
+        }
+        free(v);
+    }
+    if (csv)
+        return;
+    struct api_n *v =
+        apis_sorted(json_object_get(json_object_get(side, "total"), "requestsByApi"), &n);
+    for (size_t j = 0; v && j < n; j++)
+        printf("%-17s %-20s %-10s %-40s %-28s %12lld\n", view, "TOTAL", "", "", v[j].api, v[j].n);
+    free(v);
+}
+
 static void
 print_rows(const char *view, const json_t *side, bool csv)
 {
@@ -172,32 +258,40 @@ print_rows(const char *view, const json_t *side, bool csv)
     json_array_foreach(items, i, it)
     {
         const json_t *cost = json_object_get(it, "cost");
+        char top[1024];
+        apis_text(json_object_get(it, "requestsByApi"), csv ? 0 : 3, csv ? '=' : ':',
+                  csv ? ';' : ' ', top, sizeof(top));
         if (csv)
-            printf("%s,%s,%s,%s,%s,%s,%s,%s,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f\n", view,
+            printf("%s,%s,%s,%s,%s,%s,%s,%s,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%s\n", view,
                    jstr(it, "periodStart"), jstr(it, "periodEnd"), jstr(it, "vpcConnectionArn"),
                    jstr(it, "clusterArn"), jstr(it, "authentication"), jstr(it, "clientAccount"),
                    jstr(it, "clusterAccount"), jint(it, "bytesIn"), jint(it, "bytesOut"),
                    jint(it, "requests"), jnum(it, "connectionHours"), jnum(it, "dataProcessedGB"),
-                   jnum(cost, "dataProcessing"), jnum(cost, "connectionHours"),
-                   jnum(cost, "total"));
+                   jnum(cost, "dataProcessing"), jnum(cost, "connectionHours"), jnum(cost, "total"),
+                   top);
         else
-            printf("%-17s %-20s %-10s %-40.40s %12lld %12lld %9lld %9.4f %10.6f\n", view,
+            printf("%-17s %-20s %-10s %-40.40s %12lld %12lld %9lld %9.4f %10.6f  %s\n", view,
                    jstr(it, "periodStart"), jstr(it, "authentication"),
                    jstr(it, "vpcConnectionArn"), jint(it, "bytesIn"), jint(it, "bytesOut"),
-                   jint(it, "requests"), jnum(it, "connectionHours"), jnum(cost, "total"));
+                   jint(it, "requests"), jnum(it, "connectionHours"), jnum(cost, "total"), top);
     }
     if (!csv) {
         const char *scheme;
         const json_t *b;
+        char top[1024];
         json_object_foreach((json_t *)json_object_get(side, "byAuthentication"), scheme, b)
-            printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f\n", view, "TOTAL",
+        {
+            apis_text(json_object_get(b, "requestsByApi"), 3, ':', ' ', top, sizeof(top));
+            printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f  %s\n", view, "TOTAL",
                    scheme, "(all connections of the scheme)", jint(b, "bytesIn"),
                    jint(b, "bytesOut"), jint(b, "requests"), jnum(b, "connectionHours"),
-                   jnum(json_object_get(b, "cost"), "total"));
+                   jnum(json_object_get(b, "cost"), "total"), top);
+        }
         const json_t *t = json_object_get(side, "total");
-        printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f\n", view, "TOTAL", "", "",
-               jint(t, "bytesIn"), jint(t, "bytesOut"), jint(t, "requests"),
-               jnum(t, "connectionHours"), jnum(json_object_get(t, "cost"), "total"));
+        apis_text(json_object_get(t, "requestsByApi"), 3, ':', ' ', top, sizeof(top));
+        printf("%-17s %-20s %-10s %-40s %12lld %12lld %9lld %9.4f %10.6f  %s\n", view, "TOTAL", "",
+               "", jint(t, "bytesIn"), jint(t, "bytesOut"), jint(t, "requests"),
+               jnum(t, "connectionHours"), jnum(json_object_get(t, "cost"), "total"), top);
     }
 }
 
@@ -217,12 +311,14 @@ st_cli_usage(int argc, char **argv)
         {"granularity", required_argument, NULL, 'g'},
         {"view", required_argument, NULL, 'w'},
         {"output", required_argument, NULL, 'o'},
+        {"by", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *endpoint = getenv("STRAIT_ENDPOINT_URL"), *region = getenv("AWS_REGION"),
                *profile = NULL, *ca = getenv("AWS_CA_BUNDLE"), *cluster = NULL, *conn = NULL,
-               *from = NULL, *to = NULL, *now = NULL, *gran = NULL, *view = NULL, *output = "table";
+               *from = NULL, *to = NULL, *now = NULL, *gran = NULL, *view = NULL, *output = "table",
+               *by = NULL;
     if (!region || !*region)
         region = getenv("AWS_DEFAULT_REGION");
     int ch;
@@ -265,6 +361,9 @@ st_cli_usage(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case 'y':
+            by = optarg;
+            break;
         case 'h':
             usage_help(stdout);
             return 0;
@@ -281,6 +380,11 @@ st_cli_usage(int argc, char **argv)
         fprintf(stderr, "strait usage: --output is json, table or csv\n");
         return 2;
     }
+    if (by && strcmp(by, "api") != 0) {
+        fprintf(stderr, "strait usage: --by is api\n");
+        return 2;
+    }
+    bool by_api = by != NULL;
     const char *wire_view = NULL;
     if (view && strcmp(view, "cluster-owner") == 0)
         wire_view = "clusterOwner";
@@ -338,21 +442,31 @@ st_cli_usage(int argc, char **argv)
     } else {
         bool csv = strcmp(output, "csv") == 0;
         const json_t *pr = json_object_get(j, "prices");
-        if (csv)
+        if (by_api && csv)
             printf("view,periodStart,periodEnd,vpcConnectionArn,clusterArn,authentication,"
-                   "clientAccount,clusterAccount,bytesIn,bytesOut,requests,connectionHours,"
-                   "dataProcessedGB,costDataProcessing,costConnectionHours,costTotal\n");
+                   "clientAccount,clusterAccount,api,requests\n");
+        else if (by_api)
+            printf("account %s, %s .. %s, %s; requests by Kafka API\n%-17s %-20s %-10s %-40s "
+                   "%-28s %12s\n",
+                   jstr(j, "account"), jstr(j, "from"), jstr(j, "to"), jstr(j, "granularity"),
+                   "VIEW", "PERIOD", "SCHEME", "VPC CONNECTION", "API", "REQUESTS");
+        else if (csv)
+            printf(
+                "view,periodStart,periodEnd,vpcConnectionArn,clusterArn,authentication,"
+                "clientAccount,clusterAccount,bytesIn,bytesOut,requests,connectionHours,"
+                "dataProcessedGB,costDataProcessing,costConnectionHours,costTotal,requestsByApi\n");
         else
             printf("account %s, %s .. %s (as of %s), %s; USD %.4f/GB processed, %.4f/connection-"
-                   "hour\n%-17s %-20s %-10s %-40s %12s %12s %9s %9s %10s\n",
+                   "hour\n%-17s %-20s %-10s %-40s %12s %12s %9s %9s %10s  %s\n",
                    jstr(j, "account"), jstr(j, "from"), jstr(j, "to"), jstr(j, "asOf"),
                    jstr(j, "granularity"), jnum(pr, "perGBProcessed"),
                    jnum(pr, "perConnectionHour"), "VIEW", "PERIOD", "SCHEME", "VPC CONNECTION",
-                   "BYTES IN", "BYTES OUT", "REQUESTS", "CONN-H", "COST USD");
+                   "BYTES IN", "BYTES OUT", "REQUESTS", "CONN-H", "COST USD", "TOP APIS");
+        void (*print)(const char *, const json_t *, bool) = by_api ? print_api_rows : print_rows;
         if (json_object_get(j, "asClusterOwner"))
-            print_rows("cluster-owner", json_object_get(j, "asClusterOwner"), csv);
+            print("cluster-owner", json_object_get(j, "asClusterOwner"), csv);
         if (json_object_get(j, "asConnectionOwner"))
-            print_rows("connection-owner", json_object_get(j, "asConnectionOwner"), csv);
+            print("connection-owner", json_object_get(j, "asConnectionOwner"), csv);
     }
     json_decref(j);
     curl_global_cleanup();

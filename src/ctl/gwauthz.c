@@ -104,8 +104,7 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
     const struct st_snap_principal *p = st_snapshot_principal(snap, rq->principal);
     const struct st_snap_cluster *cl = st_snapshot_cluster(snap, rq->cluster_arn);
     const char *action = st_authz_msk_action(rq->type, rq->op);
-    snprintf(out->action, sizeof(out->action), "%s",
-             action ? action : st_kop_name(rq->op));
+    snprintf(out->action, sizeof(out->action), "%s", action ? action : st_kop_name(rq->op));
     if (st_authz_msk_resource(out->resource, sizeof(out->resource), rq->cluster_arn, rq->type,
                               rq->name, rq->name_len) < 0)
         snprintf(out->resource, sizeof(out->resource), "%s %.*s", st_kres_type_name(rq->type),
@@ -151,7 +150,8 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
     const char *v_epoch[] = {epoch};
     const char *v_user[] = {user};
     const char *v_vpce[] = {vc ? vc->arn : ""};
-    struct st_policy_ctx_value cv[9] = {
+    const char *v_vpc[] = {vc ? vc->vpc_id : ""};
+    struct st_policy_ctx_value cv[10] = {
         {"aws:PrincipalAccount", v_acct, 1, false}, {"aws:PrincipalArn", v_parn, 1, false},
         {"aws:PrincipalType", v_type, 1, false},    {"aws:SourceIp", v_ip, 1, false},
         {"aws:SecureTransport", v_tls, 1, false},   {"aws:CurrentTime", v_now, 1, false},
@@ -160,13 +160,12 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
     size_t n = 7;
     if (vc)
         cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpce", v_vpce, 1, false};
+    if (vc && vc->vpc_id[0])
+        cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpc", v_vpc, 1, false};
     if (user)
         cv[n++] = (struct st_policy_ctx_value){"aws:username", v_user, 1, false};
-    struct st_policy_request r = {.principal = p->arn,
-                                  .action = action,
-                                  .resource = out->resource,
-                                  .ctx = cv,
-                                  .n_ctx = n};
+    struct st_policy_request r = {
+        .principal = p->arn, .action = action, .resource = out->resource, .ctx = cv, .n_ctx = n};
     struct st_policy_explain x;
     st_policy_explain_init(&x);
     struct st_policy_decision d;
@@ -238,8 +237,8 @@ authorize_acl(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
             return 0;
         }
     }
-    st_acl_authorize(cl->acls, supers, rq->principal, rq->source_ip, op, rt, rq->name,
-                     rq->name_len, &d);
+    st_acl_authorize(cl->acls, supers, rq->principal, rq->source_ip, op, rt, rq->name, rq->name_len,
+                     &d);
     out->allowed = d.allowed;
     binding_reason(&d, out->reason, sizeof(out->reason));
     return 0;

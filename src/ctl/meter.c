@@ -5,8 +5,9 @@
  * Bytes and requests come from the gateway counters of the connection endpoint addresses (one
  * gateway per address, runtime.c): every --usage-flush-seconds, when an endpoint closes, and at
  * shutdown the deltas since the last sample are attributed to the connection listening on the
- * address and added to its (connection, hour) row in the store. Connection-hours come from the
- * state history recorded from every published snapshot (conn_states).
+ * address and added to its (connection, hour) row in the store, requests by Kafka API key to its
+ * (connection, hour, API) rows in the same transaction. Connection-hours come from the state
+ * history recorded from every published snapshot (conn_states).
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "ctl/internal.h"
 #include "gateway/gateway.h"
+#include "kafka/proto.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -27,6 +29,7 @@ struct meter_base {
     char *addr;                     /* endpoint address */
     const struct st_gw_cluster *gw; /* the gateway they were read from (a new one starts at 0) */
     uint64_t in, out, req;          /* bytes from/to clients, requests */
+    uint64_t api[ST_GW_API_KEYS];   /* requests by API key */
     bool seen;                      /* touched by the current sampling pass */
     struct meter_base *next;        /* list */
 };
@@ -39,6 +42,7 @@ struct meter_pending {
     char cluster_account[13];     /* cluster owner */
     int64_t hour;                 /* hour start, epoch seconds */
     int64_t in, out, req;         /* deltas */
+    int64_t api[ST_GW_API_KEYS];  /* request deltas by API key */
     struct meter_pending *next;   /* list */
 };
 
@@ -109,7 +113,7 @@ conn_on(const struct st_snapshot *snap, const char *cluster_arn, const char *add
 
 static void
 pending_add(struct st_meter *m, const struct st_snap_conn *c, int64_t hour, int64_t in, int64_t out,
-            int64_t req)
+            int64_t req, const uint64_t api[ST_GW_API_KEYS])
 {
     struct meter_pending *p;
     for (p = m->pending; p; p = p->next)
@@ -134,6 +138,8 @@ pending_add(struct st_meter *m, const struct st_snap_conn *c, int64_t hour, int6
     p->in += in;
     p->out += out;
     p->req += req;
+    for (int i = 0; i < ST_GW_API_KEYS; i++)
+        p->api[i] += (int64_t)api[i];
 }
 
 /* Samples one endpoint gateway: attributes what it carried since the last sample. */
@@ -165,19 +171,24 @@ sample(struct st_ctl *ctl, const char *cluster_arn, const char *addr,
     if (b->gw != gw) { /* a new gateway counts from zero */
         b->gw = gw;
         b->in = b->out = b->req = 0;
+        memset(b->api, 0, sizeof(b->api));
     }
     const struct st_gw_counters *k = st_gw_cluster_counters(gw);
     uint64_t din = k->bytes_from_clients - b->in, dout = k->bytes_to_clients - b->out,
-             dreq = k->requests - b->req;
+             dreq = k->requests - b->req, dapi[ST_GW_API_KEYS];
     b->in = k->bytes_from_clients;
     b->out = k->bytes_to_clients;
     b->req = k->requests;
+    for (int i = 0; i < ST_GW_API_KEYS; i++) {
+        dapi[i] = k->api[i].requests - b->api[i];
+        b->api[i] = k->api[i].requests;
+    }
     b->seen = true;
     if (din || dout || dreq) {
         const struct st_snap_conn *c = conn_on(ctl->snap, cluster_arn, addr);
         if (c)
             pending_add(m, c, (st_meter_now_ms() / 1000) / 3600 * 3600, (int64_t)din, (int64_t)dout,
-                        (int64_t)dreq);
+                        (int64_t)dreq, dapi);
         else
             st_warn("meter: %s on %s carried %llu bytes with no connection to bill", cluster_arn,
                     addr, (unsigned long long)(din + dout));
@@ -220,6 +231,9 @@ st_meter_flush(struct st_ctl *ctl)
             p->conn_arn, p->cluster_arn, p->scheme, p->conn_account, p->cluster_account,
             p->hour,     p->in,          p->out,    p->req};
         rc = st_store_usage_add(ctl->store, &u, &err);
+        for (int key = 0; rc == 0 && key < ST_GW_API_KEYS; key++)
+            if (p->api[key])
+                rc = st_store_usage_api_add(ctl->store, &u, key, p->api[key], &err);
     }
     if (rc == 0)
         rc = st_store_commit(ctl->store, &err);
@@ -476,14 +490,14 @@ item_new(const json_t *ref, int64_t start, int64_t end)
     char a[32], b[32];
     st_ctl_iso_time(start, a);
     st_ctl_iso_time(end, b);
-    return json_pack("{s:O, s:O, s:O, s:O, s:O, s:s, s:s, s:I, s:I, s:I, s:f}", "vpcConnectionArn",
-                     json_object_get(ref, "vpcConnectionArn"), "clusterArn",
+    return json_pack("{s:O, s:O, s:O, s:O, s:O, s:s, s:s, s:I, s:I, s:I, s:{}, s:f}",
+                     "vpcConnectionArn", json_object_get(ref, "vpcConnectionArn"), "clusterArn",
                      json_object_get(ref, "clusterArn"), "authentication",
                      json_object_get(ref, "authentication"), "clientAccount",
                      json_object_get(ref, "clientAccount"), "clusterAccount",
                      json_object_get(ref, "clusterAccount"), "periodStart", a, "periodEnd", b,
                      "bytesIn", (json_int_t)0, "bytesOut", (json_int_t)0, "requests", (json_int_t)0,
-                     "connectionHours", 0.0);
+                     "requestsByApi", "connectionHours", 0.0);
 }
 
 /* The item of (connection, bucket) in `items` (an object keyed "arn|start"), created on demand. */
@@ -505,6 +519,15 @@ static void
 add_int(json_t *o, const char *k, json_int_t v)
 {
     json_object_set_new(o, k, json_integer(json_integer_value(json_object_get(o, k)) + v));
+}
+
+/* Adds the requests of `by` ({api: n}) to those of `into`. */
+static void
+add_by_api(json_t *into, const json_t *by)
+{
+    const char *api;
+    json_t *v;
+    json_object_foreach((json_t *)by, api, v) add_int(into, api, json_integer_value(v));
 }
 
 static void
@@ -551,8 +574,9 @@ cmp_str(const void *a, const void *b)
 static json_t *
 total_new(void)
 {
-    return json_pack("{s:I, s:I, s:I, s:f}", "bytesIn", (json_int_t)0, "bytesOut", (json_int_t)0,
-                     "requests", (json_int_t)0, "connectionHours", 0.0);
+    return json_pack("{s:I, s:I, s:I, s:{}, s:f}", "bytesIn", (json_int_t)0, "bytesOut",
+                     (json_int_t)0, "requests", (json_int_t)0, "requestsByApi", "connectionHours",
+                     0.0);
 }
 
 static void
@@ -561,6 +585,7 @@ total_add(json_t *tot, const json_t *it)
     add_int(tot, "bytesIn", json_integer_value(json_object_get(it, "bytesIn")));
     add_int(tot, "bytesOut", json_integer_value(json_object_get(it, "bytesOut")));
     add_int(tot, "requests", json_integer_value(json_object_get(it, "requests")));
+    add_by_api(json_object_get(tot, "requestsByApi"), json_object_get(it, "requestsByApi"));
     add_real(tot, "connectionHours", json_number_value(json_object_get(it, "connectionHours")));
 }
 
@@ -575,9 +600,12 @@ st_usage_report_side(struct st_ctl *ctl, const char *account, const char *side,
                                                       : G_HOUR;
     json_t *rows = st_store_usage_list(ctl->store, account, side, cluster_arn, conn_arn, from, to);
     json_t *states = st_store_conn_state_list(ctl->store, account, side, cluster_arn, conn_arn);
-    if (!rows || !states) {
+    json_t *apis =
+        st_store_usage_api_list(ctl->store, account, side, cluster_arn, conn_arn, from, to);
+    if (!rows || !states || !apis) {
         json_decref(rows);
         json_decref(states);
+        json_decref(apis);
         return NULL;
     }
     json_t *items = json_object();
@@ -592,6 +620,23 @@ st_usage_report_side(struct st_ctl *ctl, const char *account, const char *side,
         add_int(it, "bytesIn", json_integer_value(json_object_get(r, "bytesIn")));
         add_int(it, "bytesOut", json_integer_value(json_object_get(r, "bytesOut")));
         add_int(it, "requests", json_integer_value(json_object_get(r, "requests")));
+    }
+    /* Requests by API, named as Kafka names them (the key in decimal when strait knows no name). */
+    json_array_foreach(apis, i, r)
+    {
+        int64_t hour = json_integer_value(json_object_get(r, "hour"));
+        if (hour < bucket_start(from, G_HOUR) || hour >= to)
+            continue;
+        json_int_t key = json_integer_value(json_object_get(r, "apiKey"));
+        const char *name = key >= 0 && key <= INT16_MAX ? st_kafka_api_name((int16_t)key) : NULL;
+        char num[24];
+        if (!name) {
+            snprintf(num, sizeof(num), "%lld", (long long)key);
+            name = num;
+        }
+        json_t *it = item_get(items, r, bucket_start(hour, g), g);
+        add_int(json_object_get(it, "requestsByApi"), name,
+                json_integer_value(json_object_get(r, "requests")));
     }
     /* Connection-hours: AVAILABLE intervals from the state history, clipped to [from, to) and
      * to as_of, split at bucket boundaries (exact, in fractions of an hour). */
@@ -648,6 +693,7 @@ st_usage_report_side(struct st_ctl *ctl, const char *account, const char *side,
     json_decref(items);
     json_decref(rows);
     json_decref(states);
+    json_decref(apis);
     return json_pack("{s:o, s:o, s:o}", "items", list, "byAuthentication", by, "total", tot);
 }
 

@@ -211,7 +211,8 @@ per_api(struct evbuffer *out, const struct msrcs *s)
     family(out, "strait_request_gateway_seconds", "histogram",
            "Time strait spent on a forwarded request and its response (parsing, authorization, "
            "rewriting), excluding the broker.");
-    histogram(out, "strait_request_gateway_seconds", s, offsetof(struct st_gw_counters, lat_gateway));
+    histogram(out, "strait_request_gateway_seconds", s,
+              offsetof(struct st_gw_counters, lat_gateway));
     family(out, "strait_request_upstream_seconds", "histogram",
            "Time from forwarding a request to the broker until its response was at strait.");
     histogram(out, "strait_request_upstream_seconds", s,
@@ -265,8 +266,6 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
          offsetof(struct st_gw_counters, conns_current)},
         {"strait_client_connections_accepted_total", "counter", "Client connections accepted.",
          offsetof(struct st_gw_counters, conns_accepted)},
-        {"strait_client_connections_closed_total", "counter",
-         "Client connections closed (any reason).", offsetof(struct st_gw_counters, conns_closed)},
         {"strait_client_connections_refused_total", "counter",
          "Client connections refused by security-group ingress rules.",
          offsetof(struct st_gw_counters, conns_refused)},
@@ -299,6 +298,23 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
             evbuffer_add(out, "\",vpc_connection=\"", 18);
             lv(out, s.v[i].conn);
             evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    /* Closes by reason: every reason of every endpoint (bounded), "other" = the closes no reason
+     * was given for, so the reasons add up to the closes. */
+    family(out, "strait_client_connections_closed_total", "counter",
+           "Client connections closed, by reason.");
+    for (size_t i = 0; i < s.n; i++) {
+        const struct st_gw_counters *k = s.v[i].k;
+        uint64_t named = 0;
+        for (int r = 1; r < ST_GW_CLOSE_REASONS; r++)
+            named += k->closed_by_reason[r];
+        for (int r = 0; r < ST_GW_CLOSE_REASONS; r++) {
+            uint64_t v = r ? k->closed_by_reason[r]
+                           : (k->conns_closed > named ? k->conns_closed - named : 0);
+            src_labels(out, "strait_client_connections_closed_total", &s.v[i]);
+            evbuffer_add_printf(out, ",reason=\"%s\"} %llu\n", st_gw_close_reason_name(r),
+                                (unsigned long long)v);
         }
     }
     /* SASL on the data plane, per endpoint (no mechanism label: the gateway counts them

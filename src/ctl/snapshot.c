@@ -292,6 +292,7 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         snprintf(c->owner, sizeof(c->owner), "%s", js(r, "owner"));
         snprintf(c->authentication, sizeof(c->authentication), "%s", js(r, "authentication"));
         snprintf(c->state, sizeof(c->state), "%s", js(r, "state"));
+        snprintf(c->vpc_id, sizeof(c->vpc_id), "%s", js(r, "vpcId"));
         json_t *addrs = json_object_get(r, "endpointAddresses");
         c->addresses = calloc(json_array_size(addrs) + 1, sizeof(char *));
         size_t j;

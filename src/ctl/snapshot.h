@@ -71,6 +71,7 @@ struct st_snap_conn {
     char owner[13];                  /* client account */
     char authentication[16];         /* SASL_IAM, SASL_SCRAM or TLS */
     char state[16];                  /* VpcConnectionState */
+    char vpc_id[64];                 /* the client VPC (aws:SourceVpc) */
     char **addresses;                /* endpoint addresses (one per client subnet), owned */
     size_t n_addresses;              /* number of addresses */
     struct st_snap_ingress *ingress; /* security-group ingress the data plane enforces on accept */

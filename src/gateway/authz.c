@@ -28,17 +28,17 @@
 #define CACHE_MAX 8192
 
 struct authz_slot {
-    uint64_t hash;    /* of (type, op, name) */
-    uint8_t used;     /* slot holds a decision */
-    uint8_t type;     /* enum st_kres_type */
-    uint8_t op;       /* enum st_kop */
-    uint8_t allowed;  /* the decision */
+    uint64_t hash;     /* of (type, op, name) */
+    uint8_t used;      /* slot holds a decision */
+    uint8_t type;      /* enum st_kres_type */
+    uint8_t op;        /* enum st_kop */
+    uint8_t allowed;   /* the decision */
     uint8_t action_ix; /* st_gw_authz_action_index() of action, for the counters */
-    uint8_t *name;    /* owned copy of the name bytes */
-    size_t name_len;  /* bytes at name */
-    char *action;     /* owned, for the audit log */
-    char *resource;   /* owned */
-    char *reason;     /* owned */
+    uint8_t *name;     /* owned copy of the name bytes */
+    size_t name_len;   /* bytes at name */
+    char *action;      /* owned, for the audit log */
+    char *resource;    /* owned */
+    char *reason;      /* owned */
 };
 
 struct st_authz_conn {
@@ -157,8 +157,8 @@ cache_grow(struct st_authz_conn *a)
     for (size_t i = 0; i < ocap; i++) {
         if (!old[i].used)
             continue;
-        struct authz_slot *s = cache_find(a, old[i].hash, old[i].type, old[i].op, old[i].name,
-                                          old[i].name_len);
+        struct authz_slot *s =
+            cache_find(a, old[i].hash, old[i].type, old[i].op, old[i].name, old[i].name_len);
         *s = old[i];
     }
     free(old);
@@ -187,7 +187,9 @@ audit_decision(struct st_authz_conn *a, const struct st_authz_env *env, const st
         .time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
         .conn_id = env->conn_id,
         .principal = a->principal,
-        .auth = a->iam ? "SASL_IAM" : env->tls_principal ? "TLS" : "SASL_SCRAM",
+        .auth = a->iam               ? "SASL_IAM"
+                : env->tls_principal ? "TLS"
+                                     : "SASL_SCRAM",
         .source = env->peer,
         .endpoint = endpoint,
         .vpc_connection = a->vpc[0] ? a->vpc : NULL,
@@ -409,8 +411,7 @@ tid_visit(void *arg, const struct st_kres *r)
 }
 
 void
-st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_t *body,
-                      size_t len)
+st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_t *body, size_t len)
 {
     if (api_version < 10)
         return; /* no topic ids before Metadata v10 */
@@ -424,13 +425,13 @@ st_gw_topic_ids_learn(struct st_gw_cluster *c, int16_t api_version, const uint8_
 /* ---- requests ---- */
 
 struct rq_walk {
-    struct st_authz_conn *a;          /* connection */
-    const struct st_authz_env *env;   /* where it runs */
-    const struct st_kreq_hdr *h;      /* request header */
-    uint32_t n_entries;               /* entries that needed a decision */
-    int16_t whole_error;              /* a request-level entry was denied: its error, else 0 */
-    bool no_autocreate;               /* Metadata: a named topic may not be created here */
-    bool oom;                         /* a denial could not be recorded */
+    struct st_authz_conn *a;        /* connection */
+    const struct st_authz_env *env; /* where it runs */
+    const struct st_kreq_hdr *h;    /* request header */
+    uint32_t n_entries;             /* entries that needed a decision */
+    int16_t whole_error;            /* a request-level entry was denied: its error, else 0 */
+    bool no_autocreate;             /* Metadata: a named topic may not be created here */
+    bool oom;                       /* a denial could not be recorded */
 };
 
 static int
@@ -480,8 +481,7 @@ rq_visit(void *arg, const struct st_kres *r)
             /* Auto-creation needs CreateTopic (Kafka: CREATE on the cluster or the topic). Not
              * audited: it only matters for topics that do not exist yet. */
             if (r->api_key == ST_KAFKA_METADATA && (r->flags & ST_KRES_F_AUTO_CREATE) &&
-                !decide_opt(w->a, w->env, w->h, ST_KRES_TOPIC, ST_KOP_CREATE, name, name_len,
-                            true)
+                !decide_opt(w->a, w->env, w->h, ST_KRES_TOPIC, ST_KOP_CREATE, name, name_len, true)
                      ->allowed)
                 w->no_autocreate = true;
             return 0;
@@ -521,6 +521,12 @@ filter_for(struct st_authz_conn *a, const struct st_authz_env *env, const struct
         pend->filter_type = ST_KRES_TXN_ID;
         pend->filter_op = ST_KOP_DESCRIBE;
         return true;
+    case ST_KAFKA_OFFSET_FETCH:
+        /* A null topic list asks for every committed topic of the group: Kafka leaves out the
+         * ones the principal may not describe (named topics were decided already and pass). */
+        pend->filter_type = ST_KRES_TOPIC;
+        pend->filter_op = ST_KOP_DESCRIBE;
+        return true;
     default:
         return false;
     }
@@ -558,8 +564,8 @@ no_autocreate(const struct st_kreq_hdr *h, struct st_buf *b, const char **err)
     const struct st_kmsg *m = st_kschema_msg(ST_KAFKA_METADATA, false);
     int fi = st_kstruct_find(m->root, "AllowAutoTopicCreation");
     size_t off, end;
-    if (fi < 0 || st_kschema_field_span(m, h->api_version, st_buf_head(b), st_buf_used(b), fi,
-                                        &off, &end, err) != 0)
+    if (fi < 0 || st_kschema_field_span(m, h->api_version, st_buf_head(b), st_buf_used(b), fi, &off,
+                                        &end, err) != 0)
         return -1;
     if (end - off != 1) {
         *err = "unexpected AllowAutoTopicCreation encoding";
@@ -571,8 +577,8 @@ no_autocreate(const struct st_kreq_hdr *h, struct st_buf *b, const char **err)
 
 enum st_authz_verdict
 st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
-                 const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
-                 struct st_buf *out, struct st_authz_pending *pend, const char **err)
+                 const struct st_kreq_hdr *h, const uint8_t *body, size_t len, struct st_buf *out,
+                 struct st_authz_pending *pend, const char **err)
 {
     memset(pend, 0, sizeof(*pend));
     switch (h->api_key) {
@@ -663,8 +669,8 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     }
     for (size_t i = 0; i < a->n_denied; i++)
         drop[i] = a->denied[i].res;
-    int rc = st_kafka_request_strip(h->api_key, h->api_version, body, len, drop, a->n_denied, out,
-                                    err);
+    int rc =
+        st_kafka_request_strip(h->api_key, h->api_version, body, len, drop, a->n_denied, out, err);
     free(drop);
     if (rc != 0 || (flip && no_autocreate(h, out, err) != 0))
         return ST_AUTHZ_ERROR;
@@ -684,9 +690,9 @@ struct rs_walk {
     const struct st_authz_env *env; /* where it runs */
     const struct st_kreq_hdr *h;    /* the request's key and version */
     const struct st_authz_pending *pend;
-    struct st_kres *drop;           /* entries to remove */
-    size_t n, cap;                  /* used / allocated */
-    bool oom;                       /* could not grow drop */
+    struct st_kres *drop; /* entries to remove */
+    size_t n, cap;        /* used / allocated */
+    bool oom;             /* could not grow drop */
 };
 
 static int
@@ -719,8 +725,8 @@ st_authz_response(struct st_authz_conn *a, const struct st_authz_env *env, int16
     *changed = false;
     st_buf_reset(out);
     if (pend->n_denials) {
-        if (st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len,
-                                   pend->denials, pend->n_denials, body, len, out, err) != 0)
+        if (st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len, pend->denials,
+                                   pend->n_denials, body, len, out, err) != 0)
             return -1;
         *changed = true;
         return 0;
@@ -816,7 +822,8 @@ st_authz_patch_apiversions(int16_t version, const uint8_t *body, size_t len, str
         if (!have_acl[k])
             keep++;
     int rc = st_buf_append_i16(out, error);
-    rc |= flex ? st_buf_append_uvarint(out, (uint64_t)keep + 1) : st_buf_append_i32(out, (int32_t)keep);
+    rc |= flex ? st_buf_append_uvarint(out, (uint64_t)keep + 1)
+               : st_buf_append_i32(out, (int32_t)keep);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = body + first + i * entry;
         int16_t key = st_rd_i16(e), mn = st_rd_i16(e + 2), mx = st_rd_i16(e + 4);

@@ -379,6 +379,16 @@ st_gw_mech_name(int mech)
     return mech >= 0 && mech < ST_GW_MECHS ? n[mech] : "none";
 }
 
+const char *
+st_gw_close_reason_name(int reason)
+{
+    static const char *const n[ST_GW_CLOSE_REASONS] = {
+        "other",          "client_closed", "upstream_closed", "upstream_unreachable",
+        "protocol_error", "auth_failed",   "session_expired", "authz_refused",
+        "shutdown"};
+    return reason >= 0 && reason < ST_GW_CLOSE_REASONS ? n[reason] : "other";
+}
+
 static const char *const authz_actions[ST_GW_AUTHZ_ACTIONS] = {
     "kafka-cluster:DescribeCluster",
     "kafka-cluster:AlterCluster",

@@ -965,7 +965,7 @@ tls_result(struct st_conn *conn, int r, bool reading)
         return -2;
     }
     if (e == SSL_ERROR_ZERO_RETURN)
-        return 0;
+        return reading ? 0 : -1;
     unsigned long code = ERR_peek_last_error();
     if (code)
         snprintf(conn->tls_err, sizeof(conn->tls_err), "TLS %s failed: %s",
@@ -976,7 +976,9 @@ tls_result(struct st_conn *conn, int r, bool reading)
                  "TLS handshake failed: the client closed the connection (does it trust strait's "
                  "CA?)");
     ERR_clear_error();
-    return e == SSL_ERROR_SYSCALL && !code && SSL_is_init_finished(conn->ssl) ? 0 : -1;
+    /* A peer that went away reads as end of stream; a write to it is an error (EPIPE), never
+     * "0 bytes written", which the writer would retry forever. */
+    return reading && e == SSL_ERROR_SYSCALL && !code && SSL_is_init_finished(conn->ssl) ? 0 : -1;
 }
 
 static ssize_t
@@ -1033,8 +1035,8 @@ write_from(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flo
         ssize_t n = io->write(conn, fd, st_buf_head(&f->buf), f->ready);
         if (n == -2)
             return 0;
-        if (n < 0)
-            return -1;
+        if (n <= 0)
+            return -1; /* 0 bytes written is no progress: the peer is gone */
         f->ready -= (size_t)n;
         *counter += (uint64_t)n;
         *counter2 += (uint64_t)n;

@@ -88,6 +88,27 @@ const char *st_gw_authz_action_name(int i);
 /* Index of an action name ("kafka-cluster:WriteData", "WRITE"); the last index when unknown. */
 int st_gw_authz_action_index(const char *action);
 
+/*
+ * Why a client connection was closed, counted by st_gw_counters.closed_by_reason (bounded: the
+ * metric's reason label). The close path (st_conn_close() in conn.c) names the category; a close
+ * that names none is counted as OTHER, and the export derives "other" as conns_closed minus the
+ * named ones, so the reasons always add up to conns_closed.
+ */
+enum st_gw_close_reason {
+    ST_GW_CLOSE_OTHER = 0,            /* idle, internal (out of memory) or not categorized */
+    ST_GW_CLOSE_CLIENT_CLOSED,        /* the client closed or reset its side, or a write failed */
+    ST_GW_CLOSE_UPSTREAM_CLOSED,      /* the broker closed the connection */
+    ST_GW_CLOSE_UPSTREAM_UNREACHABLE, /* resolving, connecting to or finding the broker failed */
+    ST_GW_CLOSE_PROTOCOL_ERROR,       /* malformed/unsupported frames from client or broker, TLS */
+    ST_GW_CLOSE_AUTH_FAILED,          /* SASL or mutual TLS authentication failed */
+    ST_GW_CLOSE_SESSION_EXPIRED,      /* the SASL session expired without re-authentication */
+    ST_GW_CLOSE_AUTHZ_REFUSED,        /* kafka-cluster:Connect denied, or a request refused */
+    ST_GW_CLOSE_SHUTDOWN,             /* the gateway stopped (drain, reconfiguration, exit) */
+    ST_GW_CLOSE_REASONS,
+};
+/* The label value of a close reason ("client_closed", ...; "other" when out of range). */
+const char *st_gw_close_reason_name(int reason);
+
 /* Byte and connection counters (monotonic). */
 struct st_gw_counters {
     uint64_t bytes_from_clients;  /* bytes received from clients */
@@ -116,6 +137,7 @@ struct st_gw_counters {
     struct st_gw_hist lat_upstream; /* request forwarded -> response from the broker */
     uint64_t auth_by_mech[ST_GW_MECHS][2]; /* [mechanism][0 success, 1 failure] */
     uint64_t authz_by_action[ST_GW_AUTHZ_ACTIONS][2]; /* [action][0 allowed, 1 denied] */
+    uint64_t closed_by_reason[ST_GW_CLOSE_REASONS];   /* closes by enum st_gw_close_reason */
 };
 
 /* One upstream broker as last seen. */

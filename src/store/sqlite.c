@@ -98,6 +98,15 @@ static const char *const migrations[] = {
     "  principal TEXT NOT NULL, host TEXT NOT NULL, operation TEXT NOT NULL,"
     "  permission TEXT NOT NULL, UNIQUE (cluster, resource_type, resource_name, pattern_type,"
     "  principal, host, operation, permission)) STRICT;",
+    /* 5: requests by Kafka API key per (connection, hour), beside usage_hourly (same scope
+     * columns, so the report scopes it by account the same way). */
+    "CREATE TABLE IF NOT EXISTS usage_api_hourly (conn TEXT NOT NULL, hour INTEGER NOT NULL,"
+    "  api INTEGER NOT NULL, cluster TEXT NOT NULL, scheme TEXT NOT NULL,"
+    "  conn_account TEXT NOT NULL, cluster_account TEXT NOT NULL, requests INTEGER NOT NULL,"
+    "  PRIMARY KEY (conn, hour, api)) STRICT;"
+    "CREATE INDEX IF NOT EXISTS usage_api_conn_account ON usage_api_hourly(conn_account, hour);"
+    "CREATE INDEX IF NOT EXISTS usage_api_cluster_account ON usage_api_hourly(cluster_account,"
+    "  hour);",
 };
 
 static const char *const msk_full =
@@ -1083,6 +1092,37 @@ st_store_usage_add(struct st_store *s, const struct st_store_usage *u, const cha
 }
 
 int
+st_store_usage_api_add(struct st_store *s, const struct st_store_usage *u, int api_key,
+                       int64_t requests, const char **err)
+{
+    static const char *const sql =
+        "INSERT INTO usage_api_hourly (conn, hour, api, cluster, scheme, conn_account,"
+        " cluster_account, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(conn, hour, api) DO UPDATE SET requests = requests + excluded.requests";
+    if (requests < 0 || api_key < 0 || api_key > INT16_MAX || u->hour % 3600 != 0) {
+        *err = "API request deltas are non-negative, API keys 0..32767 and hours start on the hour";
+        return ST_STORE_ERR;
+    }
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st)
+        return db_fail(s, "prepare", err);
+    sqlite3_bind_text(st, 1, u->conn_arn, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, u->hour);
+    sqlite3_bind_int(st, 3, api_key);
+    sqlite3_bind_text(st, 4, u->cluster_arn, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, u->scheme, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, u->conn_account, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, u->cluster_account, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, requests);
+    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (!s->in_tx)
+        ws_observe(s, mono_ns() - t0);
+    return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "usage by API write", err);
+}
+
+int
 st_store_conn_state_add(struct st_store *s, const struct st_store_conn_state *c, const char **err)
 {
     static const char *const sql =
@@ -1133,6 +1173,22 @@ st_store_usage_list(struct st_store *s, const char *account, const char *side,
         " AND hour + 3600 > CAST(?5 AS INTEGER) AND hour < CAST(?6 AS INTEGER)"
         " ORDER BY conn, hour",
         account, side, cluster_arn, conn_arn, f, t);
+}
+
+json_t *
+st_store_usage_api_list(struct st_store *s, const char *account, const char *side,
+                        const char *cluster_arn, const char *conn_arn, int64_t from, int64_t to)
+{
+    char f[32], t[32];
+    snprintf(f, sizeof(f), "%lld", (long long)from);
+    snprintf(t, sizeof(t), "%lld", (long long)to);
+    return QUERY(s, 0,
+                 "SELECT conn AS vpcConnectionArn, hour, api AS apiKey, cluster AS clusterArn,"
+                 " scheme AS authentication, conn_account AS clientAccount, cluster_account AS"
+                 " clusterAccount, requests FROM usage_api_hourly" USAGE_SCOPE
+                 " AND hour + 3600 > CAST(?5 AS INTEGER) AND hour < CAST(?6 AS INTEGER)"
+                 " ORDER BY conn, hour, api",
+                 account, side, cluster_arn, conn_arn, f, t);
 }
 
 json_t *

@@ -204,6 +204,15 @@ struct st_store_usage {
 int st_store_usage_add(struct st_store *s, const struct st_store_usage *u, const char **err)
     __attribute__((warn_unused_result));
 
+/*
+ * Adds `requests` requests of Kafka API `api_key` to the (connection, hour, API) row of
+ * `u`'s connection and hour (schema migration 5; u's byte and request counts are ignored).
+ * Rejects negative deltas, keys outside 0..32767 and hours not on the hour. Meant to run in the
+ * same transaction as the st_store_usage_add() of the same deltas.
+ */
+int st_store_usage_api_add(struct st_store *s, const struct st_store_usage *u, int api_key,
+                           int64_t requests, const char **err) __attribute__((warn_unused_result));
+
 /* One recorded state of a VPC connection (connection-hours are derived from these). */
 struct st_store_conn_state {
     const char *conn_arn;        /* vpc-connection ARN */
@@ -230,6 +239,12 @@ json_t *st_store_conn_state_last(struct st_store *s);
 json_t *st_store_usage_list(struct st_store *s, const char *account, const char *side,
                             const char *cluster_arn, const char *conn_arn, int64_t from,
                             int64_t to);
+/* Requests by API in the same scope and window: [{vpcConnectionArn, hour, apiKey, clusterArn,
+ * authentication, clientAccount, clusterAccount, requests}] ordered by connection, hour and API
+ * key, or NULL on failure. */
+json_t *st_store_usage_api_list(struct st_store *s, const char *account, const char *side,
+                                const char *cluster_arn, const char *conn_arn, int64_t from,
+                                int64_t to);
 /* State history in the same scope: [{vpcConnectionArn, clusterArn, authentication,
  * clientAccount, clusterAccount, state, atMs}] ordered by connection and time. */
 json_t *st_store_conn_state_list(struct st_store *s, const char *account, const char *side,

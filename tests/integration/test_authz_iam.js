@@ -18,7 +18,8 @@
 //  h. cluster policy edited while a producer is connected: the next send on the same connection is
 //     denied, then allowed again once the old policy is back (no reconnect);
 //  i. Metadata for all topics lists only the topics the principal may describe (orders*);
-//  j. DATA/audit.log has the DENY record of step b; `strait audit tail --denied --json` prints it.
+//  j. DATA/audit.log has the DENY record of step b; `strait audit tail --denied --json` prints it;
+//  l. condition keys on data-plane requests: aws:SourceVpc, aws:SourceIp, aws:SecureTransport.
 //
 // Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR, ST_AUTHZ_STEPS, ST_KEEP (keep the
 // temp dir), ST_LOG_LEVEL. Exit 77 (skip) only when the node modules are missing. Every wait is
@@ -323,7 +324,7 @@ async function consumerFailure(kafka, topic, groupId, timeoutMs = 30000) {
 }
 
 // ---- steps
-const ALL_STEPS = 'abcdefghij'.split('');
+const ALL_STEPS = 'abcdefghijl'.split('');
 const selected = new Set((process.env.ST_AUTHZ_STEPS || ALL_STEPS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 const results = [];
 
@@ -385,7 +386,7 @@ async function main() {
     log(`cluster ${arn}; SASL_IAM VPC connection ${conn} at ${brokers}`);
 
     const dev = client(brokers, KEYS.dev, 'dev');
-    const topics = ['orders', 'orders-archive', 'payments-eu', 'live-topic', 'ro-topic', 'txn-topic', 'own-topic'];
+    const topics = ['orders', 'orders-archive', 'payments-eu', 'live-topic', 'ro-topic', 'txn-topic', 'own-topic', 'ctx-topic'];
     // Topics are auto-created by a Metadata request (kafkajs admin asks with AllowAutoTopicCreation,
     // which needs kafka-cluster:CreateTopic): kafkajs admin.createTopics cannot be used on the
     // embedded (librdkafka mock) cluster, whose Metadata names controller 0, a broker that does not
@@ -588,6 +589,25 @@ async function main() {
       // a topic asked for by name that it may not describe comes back with error 29
       await expectKafkaError('fetchTopicMetadata payments-eu', 'TOPIC_AUTHORIZATION_FAILED',
         () => adm.fetchTopicMetadata({ topics: ['payments-eu'] }));
+    });
+
+    // ---- l
+    await step('l', 'condition keys: aws:SourceVpc, aws:SourceIp, aws:SecureTransport', async () => {
+      const topicRes = `${C.base}:topic/${C.name}/*/ctx-*`;
+      const deny = (cond) => ({ Sid: 'CtxDeny', Effect: 'Deny', Principal: { AWS: CLIENT },
+        Action: 'kafka-cluster:WriteData', Resource: topicRes, Condition: cond });
+      // A Deny for another VPC does not apply; one for the connection's VPC does.
+      await putPolicy(clusterPolicy([deny({ StringEquals: { 'aws:SourceVpc': 'vpc-elsewhere' } })]), 'Deny WriteData from vpc-elsewhere');
+      await produce(dev, 'ctx-topic', [`l1-${RUN}`]);
+      log('  produced through vpc-client (the Deny names vpc-elsewhere)');
+      await putPolicy(clusterPolicy([deny({ StringEquals: { 'aws:SourceVpc': 'vpc-client' } })]), 'Deny WriteData from vpc-client');
+      await expectKafkaError('produce from vpc-client', 'TOPIC_AUTHORIZATION_FAILED', () => produce(dev, 'ctx-topic', [`l2-${RUN}`]));
+      // Source address and transport: clients come from 127.0.0.0/8 over TLS.
+      await putPolicy(clusterPolicy([deny({ NotIpAddress: { 'aws:SourceIp': '127.0.0.0/8' } })]), 'Deny WriteData from outside 127.0.0.0/8');
+      await produce(dev, 'ctx-topic', [`l3-${RUN}`]);
+      await putPolicy(clusterPolicy([deny({ Bool: { 'aws:SecureTransport': 'true' } })]), 'Deny WriteData over TLS');
+      await expectKafkaError('produce over TLS', 'TOPIC_AUTHORIZATION_FAILED', () => produce(dev, 'ctx-topic', [`l4-${RUN}`]));
+      await putPolicy(clusterPolicy(), 'basic policy');
     });
 
     // ---- j

@@ -3,7 +3,8 @@
 SIGTERM) on a $NOTIFY_SOCKET the test owns; `strait status` (brokers, ports, health); debug
 categories switched at runtime (`strait log`) and their lines; SIGHUP re-reading --config (log
 format logfmt -> json) and the API's TLS certificate (a new one served after SIGHUP, a broken one
-refused while the previous one stays); SIGTERM draining: new connections refused at once, an open connection keeps
+refused while the previous one stays); /metrics: the per-API request counter moving with known
+ApiVersions requests, closes by reason adding up, `promtool check metrics`; SIGTERM draining: new connections refused at once, an open connection keeps
 working during --shutdown-grace, and straitd exits 0 as soon as it closes.
 
 Every wait is bounded; nothing asserts on wall-clock durations.
@@ -17,6 +18,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import urllib.request
 
 from strait_harness import STRAIT, Straitd, check, log, run, wait_for
 
@@ -78,6 +80,22 @@ def make_cert(tmp, name):
 def served_cert(addr):
     host, port = addr.rsplit(":", 1)
     return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((host, int(port)), timeout=10))
+
+
+def scrape(d):
+    with urllib.request.urlopen("http://%s/metrics" % d.ready["metricsEndpoint"], timeout=30) as r:
+        return r.read().decode()
+
+
+def metric_sum(text, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for ln in text.splitlines():
+        if not ln.startswith(name + "{"):
+            continue
+        if all('%s="%s"' % (k, v) in ln for k, v in labels.items()):
+            total += float(ln.rsplit(" ", 1)[1])
+    return total
 
 
 def test():
@@ -157,8 +175,37 @@ def test():
         check(served_cert(api) == der_b, "the previous certificate stays after a failed reload")
         log("SIGHUP: API certificate reloaded; a broken key keeps the previous one")
 
-        # SIGTERM drains: an open connection keeps working, new ones are refused
+        # /metrics: requests by API move with known traffic; closes by reason add up
         host, port = d.endpoint()["bootstrap"].split(",")[0].rsplit(":", 1)
+        m0 = scrape(d)
+        before = metric_sum(m0, "strait_api_requests_total", api="ApiVersions")
+        closed0 = metric_sum(m0, "strait_client_connections_closed_total")
+        n = 7
+        c = socket.create_connection((host, int(port)), timeout=10)
+        for i in range(n):
+            check(api_versions(c, 100 + i) == 0, "ApiVersions %d" % i)
+        c.close()
+        m1 = wait_for(lambda: (lambda t: t if metric_sum(t, "strait_client_connections_closed_total")
+                               > closed0 else None)(scrape(d)), 10, "the connection's close counted")
+        after = metric_sum(m1, "strait_api_requests_total", api="ApiVersions")
+        check(after - before == n, "strait_api_requests_total{api=\"ApiVersions\"} moved by %d, "
+              "expected %d" % (after - before, n))
+        check(metric_sum(m1, "strait_api_request_bytes_total", api="ApiVersions")
+              - metric_sum(m0, "strait_api_request_bytes_total", api="ApiVersions") == n * 22,
+              "request bytes by API: %d frames of 22 bytes" % n)
+        closed = [ln for ln in m1.splitlines()
+                  if ln.startswith("strait_client_connections_closed_total{")]
+        check(closed and all(',reason="' in ln for ln in closed), "closes carry a reason label")
+        mfile = os.path.join(tmp, "metrics.txt")
+        with open(mfile, "w") as f:
+            f.write(m1)
+        with open(mfile) as f:
+            r = subprocess.run(["promtool", "check", "metrics"], stdin=f, capture_output=True,
+                               timeout=60)
+        check(r.returncode == 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
+        log("metrics: ApiVersions requests +%d by API; promtool check metrics ok" % n)
+
+        # SIGTERM drains: an open connection keeps working, new ones are refused
         c = socket.create_connection((host, int(port)), timeout=10)
         check(api_versions(c, 1) == 0, "ApiVersions before the drain")
         d.proc.send_signal(signal.SIGTERM)

@@ -4,7 +4,8 @@
 // messages of known size, authenticated with AWS_MSK_IAM through one connection and
 // SCRAM-SHA-512 through the other; later raw ApiVersions requests of known size), then:
 //   - GET /strait/v1/usage (SDK-signed) and `strait usage`: bytes within protocol overhead of the
-//     payload, requests = N, connection-hours from the recorded AVAILABLE transition (as of a
+//     payload, requests = N, requests by API (requestsByApi: N Produce requests, the set-up's
+//     ApiVersions/SASL/Metadata, later exactly the raw ApiVersions sent), connection-hours from the recorded AVAILABLE transition (as of a
 //     later `now`), cost = MSK's price table, each account seeing only its own (the provider as
 //     cluster owner sees both, each client only its connection);
 //   - a clean restart keeps the counts; prices are configurable (--price-per-gb);
@@ -380,18 +381,27 @@ async function main() {
         `${scheme}: bytesIn ${item.bytesIn} within protocol overhead of the ${payload}-byte payload`);
       check(item.bytesOut > 0 && item.bytesOut <= n * 256 + 16384, `${scheme}: bytesOut ${item.bytesOut} (responses only)`);
       check(item.requests >= n && item.requests <= n + 40, `${scheme}: requests ${item.requests} ~ ${n} produce requests + set-up`);
+      // requests by API: one Produce request per message (a retry at most), the connection set-up
+      // (ApiVersions, SASL, Metadata), and nothing left out of the total
+      const rba = item.requestsByApi;
+      check(rba && rba.Produce >= n && rba.Produce <= n + 2, `${scheme}: ${n} Produce requests: ${JSON.stringify(rba)}`);
+      check(rba.ApiVersions >= 1 && rba.SaslHandshake >= 1 && rba.SaslAuthenticate >= 1 && rba.Metadata >= 1,
+        `${scheme}: set-up requests by API: ${JSON.stringify(rba)}`);
+      check(Object.values(rba).reduce((a, v) => a + v, 0) === item.requests, `${scheme}: requestsByApi adds up to requests`);
       const lo = (nowQ - after) / 3600, hi = (nowQ - before) / 3600;
       check(item.connectionHours >= lo - 1e-5 && item.connectionHours <= hi + 1e-5,
         `${scheme}: connectionHours ${item.connectionHours} in [${lo}, ${hi}]`);
       checkCost(item, prices, scheme);
       const same = provItems.find((x) => x.vpcConnectionArn === conn);
-      check(same && same.bytesIn === item.bytesIn && same.bytesOut === item.bytesOut && near(same.connectionHours, item.connectionHours),
-        `${scheme}: the cluster owner sees the same numbers`);
+      check(same && same.bytesIn === item.bytesIn && same.bytesOut === item.bytesOut && near(same.connectionHours, item.connectionHours) &&
+        JSON.stringify(same.requestsByApi) === JSON.stringify(item.requestsByApi), `${scheme}: the cluster owner sees the same numbers`);
     }
     const tot = prov.asClusterOwner.total;
-    check(tot.bytesIn === provItems[0].bytesIn + provItems[1].bytesIn &&
-      tot.requests === provItems[0].requests + provItems[1].requests, 'provider total');
     const by = prov.asClusterOwner.byAuthentication;
+    check(tot.bytesIn === provItems[0].bytesIn + provItems[1].bytesIn &&
+      tot.requests === provItems[0].requests + provItems[1].requests &&
+      tot.requestsByApi.Produce === provItems[0].requestsByApi.Produce + provItems[1].requestsByApi.Produce, 'provider total');
+    check(by.SASL_SCRAM.requestsByApi.Produce === u2.asConnectionOwner.items[0].requestsByApi.Produce, 'per-scheme requests by API');
     check(by.SASL_IAM && by.SASL_SCRAM && by.SASL_IAM.bytesIn === provItems.find((x) => x.vpcConnectionArn === conn1).bytesIn &&
       near(by.SASL_IAM.connectionHours + by.SASL_SCRAM.connectionHours, tot.connectionHours), `per-scheme totals: ${JSON.stringify(by)}`);
     log(`usage: ${JSON.stringify(u1.asConnectionOwner.items[0])}`);
@@ -403,6 +413,8 @@ async function main() {
     check(near(hourly.asConnectionOwner.total.connectionHours, u1.asConnectionOwner.total.connectionHours),
       'hourly connection-hours add up to the monthly');
     check(hs.reduce((a, x) => a + x.bytesIn, 0) === u1.asConnectionOwner.items[0].bytesIn, 'hourly bytes add up');
+    check(hs.reduce((a, x) => a + (x.requestsByApi.Produce || 0), 0) === u1.asConnectionOwner.items[0].requestsByApi.Produce,
+      'hourly Produce requests add up');
     check(hs.every((x) => x.connectionHours <= 1 + 1e-9), 'no hour holds more than one connection-hour');
 
     // errors
@@ -421,7 +433,17 @@ async function main() {
       `strait usage --output csv as client two:\n${csv}`);
     const table = execFileSync(path.join(BUILD_DIR, 'strait'), ['usage', '--from', String(fromQ), '--to', String(toQ), '--now', String(nowQ),
       '--view', 'cluster-owner'], { encoding: 'utf8', env: cliEnv(KEYS.admin) });
-    check(table.includes('TOTAL') && table.includes('SASL_IAM') && table.includes('SASL_SCRAM'), `strait usage table:\n${table}`);
+    check(table.includes('TOTAL') && table.includes('SASL_IAM') && table.includes('SASL_SCRAM') && table.includes('TOP APIS') &&
+      table.includes(`Produce:${tot.requestsByApi.Produce}`), `strait usage table:\n${table}`);
+    check(rows[0].endsWith(',requestsByApi') && rows.slice(1).every((r) => r.includes(`Produce=${u2.asConnectionOwner.items[0].requestsByApi.Produce}`)),
+      `strait usage --output csv: requests by API:\n${csv}`);
+    const byApi = execFileSync(path.join(BUILD_DIR, 'strait'), ['usage', '--from', String(fromQ), '--to', String(toQ), '--now', String(nowQ),
+      '--granularity', 'month', '--output', 'csv', '--by', 'api'], { encoding: 'utf8', env: cliEnv(KEYS.c1) }).trim().split('\n');
+    const produceRow = byApi.find((r) => r.endsWith(`,Produce,${u1.asConnectionOwner.items[0].requestsByApi.Produce}`));
+    check(byApi[0] === 'view,periodStart,periodEnd,vpcConnectionArn,clusterArn,authentication,clientAccount,clusterAccount,api,requests' &&
+      produceRow && produceRow.startsWith('connection-owner,') && produceRow.includes(conn1) && byApi.every((r) => !r.includes(conn2)) &&
+      byApi.length - 1 === Object.keys(u1.asConnectionOwner.items[0].requestsByApi).length,
+      `strait usage --by api --output csv as client one:\n${byApi.join('\n')}`);
     const cj = JSON.parse(execFileSync(path.join(BUILD_DIR, 'strait'), ['usage', '--from', String(fromQ), '--to', String(toQ),
       '--now', String(nowQ), '--granularity', 'month', '--output', 'json', '--vpc-connection-arn', conn1], { encoding: 'utf8', env: cliEnv(KEYS.c1) }));
     check(cj.asConnectionOwner.items[0].bytesIn === u1.asConnectionOwner.items[0].bytesIn, 'strait usage --output json');
@@ -457,6 +479,25 @@ async function main() {
     await waitFor(async () => (await promQuery(prom.base, q1)) === exported,
       `prometheus query ${q1} = ${exported}`, 60000, 250);
     log(`prometheus: ${q1} moved 0 -> ${exported}`);
+    // requests by API: the Produce counter of each connection (absent before the traffic: keys
+    // never seen are left out) equals the metered Produce requests
+    const apiLine = (name, conn, api) => m1.body.split('\n').filter((l) => l.startsWith(`${name}{`) &&
+      l.includes(`vpc_connection="${conn}"`) && l.includes(`api="${api}"`)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    check(metricValue(m0.body, 'strait_api_requests_total', conn1) === null, 'no API counters before the traffic');
+    for (const [conn, item] of [[conn1, u1.asConnectionOwner.items[0]], [conn2, u2.asConnectionOwner.items[0]]]) {
+      check(apiLine('strait_api_requests_total', conn, 'Produce') === item.requestsByApi.Produce &&
+        apiLine('strait_api_request_bytes_total', conn, 'Produce') >= (conn === conn1 ? t1.payload : t2.payload),
+        `strait_api_requests_total{api="Produce"} of ${conn} = metered ${item.requestsByApi.Produce}`);
+      const qp = `sum(strait_api_requests_total{vpc_connection="${conn}",api="Produce"})`;
+      await waitFor(async () => (await promQuery(prom.base, qp)) === item.requestsByApi.Produce,
+        `prometheus query ${qp} = ${item.requestsByApi.Produce}`, 60000, 250);
+      log(`prometheus: ${qp} moved to ${item.requestsByApi.Produce}`);
+    }
+    // closes by reason add up to the closes (kafkajs disconnected its producers)
+    const closedBy = (conn) => m1.body.split('\n').filter((l) => l.startsWith('strait_client_connections_closed_total{') &&
+      l.includes(`vpc_connection="${conn}"`));
+    check(closedBy(conn1).length > 0 && closedBy(conn1).every((l) => / reason="[a-z_]+"|,reason="[a-z_]+"/.test(l)) &&
+      closedBy(conn1).reduce((a, l) => a + Number(l.split(' ').pop()), 0) >= 1, `closes by reason:\n${closedBy(conn1).join('\n')}`);
     prom.proc.kill('SIGTERM');
     await prom.exited;
     prom = null;
@@ -468,7 +509,8 @@ async function main() {
     const re1 = await usage(d, KEYS.c1, q);
     const it1 = re1.asConnectionOwner.items[0];
     const old1 = u1.asConnectionOwner.items[0];
-    check(it1.bytesIn === old1.bytesIn && it1.bytesOut === old1.bytesOut && it1.requests === old1.requests,
+    check(it1.bytesIn === old1.bytesIn && it1.bytesOut === old1.bytesOut && it1.requests === old1.requests &&
+      JSON.stringify(it1.requestsByApi) === JSON.stringify(old1.requestsByApi),
       `counts after restart: ${JSON.stringify(it1)} vs ${JSON.stringify(old1)}`);
     check(near(it1.connectionHours, old1.connectionHours), 'connection-hours after restart');
     check(re1.prices.perGBProcessed === 1000 && re1.prices.perConnectionHour === 0.5, 'configured prices');
@@ -487,7 +529,9 @@ async function main() {
     d.proc = null;
     await d.start();
     const re2 = await usage(d, KEYS.c1, q);
-    check(re2.asConnectionOwner.items[0].bytesIn >= old1.bytesIn + 5000 && re2.asConnectionOwner.items[0].requests === old1.requests + 10,
+    check(re2.asConnectionOwner.items[0].bytesIn >= old1.bytesIn + 5000 && re2.asConnectionOwner.items[0].requests === old1.requests + 10 &&
+      re2.asConnectionOwner.items[0].requestsByApi.ApiVersions === old1.requestsByApi.ApiVersions + 10 &&
+      re2.asConnectionOwner.items[0].requestsByApi.Produce === old1.requestsByApi.Produce,
       `traffic flushed before a crash survives it: ${JSON.stringify(re2.asConnectionOwner.items[0])}`);
     check(re2.prices.perGBProcessed === PRICE_GB, 'default prices again without the flags');
     // a clean stop loses nothing: traffic, SIGTERM at once (the periodic flush is 60 s away)
@@ -497,6 +541,7 @@ async function main() {
     await d.start();
     const re3 = await usage(d, KEYS.c1, q);
     check(re3.asConnectionOwner.items[0].requests === old1.requests + 15 &&
+      re3.asConnectionOwner.items[0].requestsByApi.ApiVersions === old1.requestsByApi.ApiVersions + 15 &&
       re3.asConnectionOwner.items[0].bytesIn >= re2.asConnectionOwner.items[0].bytesIn + 1500,
       `traffic right before a clean stop is kept: ${JSON.stringify(re3.asConnectionOwner.items[0])}`);
     log('restart: counts kept, prices configurable, periodic flush survives SIGKILL, clean stop loses nothing');

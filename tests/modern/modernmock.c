@@ -54,7 +54,7 @@ usage(void)
         "                         [--count-log SUBSTR]... [--pause-in-consume]\n"
         "                         [--group-protocol classic|consumer] [--idempotent]\n"
         "                         [--transactional-id ID] [--group-id ID] [--client-rack RACK]\n"
-        "                         [--acks all|1|0]\n"
+        "                         [--acks all|1|0] [-X name=value]...\n"
         "         produces N messages (acks=all), consumes the topic back from the beginning\n"
         "         and prints JSON: produced, delivered, deliveryErrors, consumed, matched,\n"
         "         duplicates, missing, corrupt, outOfOrder, foreign, brokers, leaders,\n"
@@ -66,7 +66,9 @@ usage(void)
         "         \"consumer\"), then commit and check the committed offsets;\n"
         "         --transactional-id: produce all N in one transaction (committed; the consumer\n"
         "         reads read_committed);\n"
-        "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it\n");
+        "         --count-log SUBSTR: report how many \"FACILITY: line\" log lines contain it;\n"
+        "         -X name=value: a librdkafka property for the producer and the consumer, set\n"
+        "         after the defaults (e.g. -X security.protocol=SASL_SSL -X ssl.ca.location=F)\n");
 }
 
 static double
@@ -266,6 +268,7 @@ run_mock(int argc, char **argv)
 /* ---- client mode ---------------------------------------------------------------------------- */
 
 #define MAX_FORBID 32
+#define MAX_CONF 64
 #define N_APIS 100
 
 struct client {
@@ -292,6 +295,9 @@ struct client {
     const char *count_log[MAX_FORBID]; /* --count-log: substrings of "FAC: line" to count */
     long count_log_n[MAX_FORBID];      /* log lines that contained count_log[i] */
     int n_count_log;                   /* entries in count_log */
+    const char *conf_name[MAX_CONF];   /* -X name=value: librdkafka properties set on the */
+    const char *conf_value[MAX_CONF];  /* producer and the consumer, after the defaults */
+    int n_conf;                        /* entries in conf_name/conf_value */
 
     pthread_mutex_t lock;      /* guards everything below (log callbacks run on any thread) */
     int req_version[N_APIS];   /* highest version sent per ApiKey, -1 = never */
@@ -408,6 +414,8 @@ client_conf(const struct client *cl)
     conf_set(conf, "log_level", "7");
     conf_set(conf, "reconnect.backoff.max.ms", "1000");
     rd_kafka_conf_set_log_cb(conf, client_log_cb);
+    for (int i = 0; i < cl->n_conf; i++) /* -X: after the defaults, so they can override them */
+        conf_set(conf, cl->conf_name[i], cl->conf_value[i]);
     return conf;
 }
 
@@ -455,13 +463,13 @@ run_client(int argc, char **argv)
                                          {"pause-in-consume", no_argument, NULL, 'C'},
                                          {"group-protocol", required_argument, NULL, 'G'},
                                          {"idempotent", no_argument, NULL, 'I'},
-                                         {"transactional-id", required_argument, NULL, 'X'},
+                                         {"transactional-id", required_argument, NULL, 'x'},
                                          {"group-id", required_argument, NULL, 'D'},
                                          {"client-rack", required_argument, NULL, 'R'},
                                          {"acks", required_argument, NULL, 'A'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             cl.bootstrap = optarg;
@@ -503,7 +511,7 @@ run_client(int argc, char **argv)
         case 'I':
             cl.idempotent = true;
             break;
-        case 'X':
+        case 'x':
             cl.txn_id = optarg;
             break;
         case 'D':
@@ -519,6 +527,21 @@ run_client(int argc, char **argv)
             if (cl.n_count_log < MAX_FORBID)
                 cl.count_log[cl.n_count_log++] = optarg;
             break;
+        case 'X': {
+            /* -X name=value (as kcat/rdkafka_example): split at the first '=' */
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                fprintf(stderr, "modernmock: -X %s: want -X name=value\n", optarg);
+                usage();
+                return 2;
+            }
+            if (cl.n_conf == MAX_CONF)
+                die("more than %d -X properties", MAX_CONF);
+            *eq = 0;
+            cl.conf_name[cl.n_conf] = optarg;
+            cl.conf_value[cl.n_conf++] = eq + 1;
+            break;
+        }
         default:
             usage();
             return 2;

@@ -59,7 +59,7 @@ test_iam_idempotent_and_durable(void **state)
     struct st_store *s = open_store();
     const char *err = NULL;
     bool created = false;
-    assert_int_equal(st_store_schema_version(s), 4);
+    assert_int_equal(st_store_schema_version(s), 5);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
     assert_true(created);
     assert_int_equal(st_store_account_put(s, "111122223333", "provider", &created, &err), 0);
@@ -204,7 +204,7 @@ test_migration_from_v1(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     s = open_store();
-    assert_int_equal(st_store_schema_version(s), 4);
+    assert_int_equal(st_store_schema_version(s), 5);
     json_t *sub = st_store_subnet_get(s, "subnet-1");
     assert_non_null(sub);
     assert_string_equal(json_string_value(json_object_get(sub, "endpointAddress")), "127.0.1.1");
@@ -349,7 +349,7 @@ test_migration_from_v3(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     s = open_store();
-    assert_int_equal(st_store_schema_version(s), 4);
+    assert_int_equal(st_store_schema_version(s), 5);
     const char *err = NULL;
     bool yes;
     assert_int_equal(st_store_account_put(s, "111122223333", "p", &yes, &err), 0);

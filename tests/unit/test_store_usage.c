@@ -2,7 +2,8 @@
  * Metering store tests (schema migration 3): usage deltas add up per (connection, hour) and
  * survive a reopen, invalid deltas are refused, the account scopes (connection owner vs cluster
  * owner) never leak another account's rows, the hour window and ARN filters, the connection
- * state history (last state per connection), and the write-latency histogram counting writes.
+ * state history (last state per connection), the write-latency histogram counting writes, and
+ * requests by API (schema migration 5) adding up per (connection, hour, API) in the same scopes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,7 +69,7 @@ static void
 test_usage_adds_up_and_scopes(void **state)
 {
     struct st_store *s = open_store();
-    assert_int_equal(st_store_schema_version(s), 4);
+    assert_int_equal(st_store_schema_version(s), 5);
     add(s, CONN1, "SASL_IAM", "444455556666", H0, 100, 10, 1);
     add(s, CONN1, "SASL_IAM", "444455556666", H0, 50, 5, 2);
     add(s, CONN1, "SASL_IAM", "444455556666", H0 + 3600, 7, 0, 1);
@@ -164,12 +165,63 @@ test_state_history(void **state)
     st_store_close(s);
 }
 
+static void
+test_requests_by_api(void **state)
+{
+    struct st_store *s = open_store();
+    const char *err = NULL;
+    struct st_store_usage u1 = {CONN1, CLUSTER, "SASL_IAM", "444455556666", "111122223333", H0,
+                                0,     0,       0};
+    struct st_store_usage u2 = {
+        CONN2, CLUSTER, "SASL_SCRAM", "777788889999", "111122223333", H0 + 3600, 0, 0, 0};
+    assert_int_equal(st_store_begin(s, &err), 0);
+    assert_int_equal(st_store_usage_api_add(s, &u1, 0, 40, &err), 0); /* Produce */
+    assert_int_equal(st_store_usage_api_add(s, &u1, 3, 2, &err), 0);  /* Metadata */
+    assert_int_equal(st_store_usage_api_add(s, &u1, 0, 5, &err), 0);
+    assert_int_equal(st_store_usage_api_add(s, &u2, 18, 7, &err), 0); /* ApiVersions */
+    assert_int_equal(st_store_commit(s, &err), 0);
+    assert_int_equal(st_store_usage_api_add(s, &u1, -1, 1, &err), ST_STORE_ERR);
+    assert_int_equal(st_store_usage_api_add(s, &u1, 0, -1, &err), ST_STORE_ERR);
+    u1.hour = H0 + 1;
+    assert_int_equal(st_store_usage_api_add(s, &u1, 0, 1, &err), ST_STORE_ERR);
+    st_store_close(s);
+
+    s = open_store(); /* durable */
+    json_t *r = st_store_usage_api_list(s, "444455556666", "conn", NULL, NULL, 0, H0 + 7200);
+    assert_int_equal(json_array_size(r), 2);
+    assert_int_equal(field(r, 0, "apiKey"), 0);
+    assert_int_equal(field(r, 0, "requests"), 45);
+    assert_int_equal(field(r, 0, "hour"), H0);
+    assert_int_equal(field(r, 1, "apiKey"), 3);
+    assert_int_equal(field(r, 1, "requests"), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "clusterAccount")),
+                        "111122223333");
+    json_decref(r);
+    /* scopes: never the other client's rows, the cluster owner sees both */
+    r = st_store_usage_api_list(s, "444455556666", "conn", NULL, CONN2, 0, H0 + 7200);
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+    r = st_store_usage_api_list(s, "444455556666", "cluster", NULL, NULL, 0, H0 + 7200);
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+    r = st_store_usage_api_list(s, "111122223333", "cluster", CLUSTER, NULL, 0, H0 + 7200);
+    assert_int_equal(json_array_size(r), 3);
+    json_decref(r);
+    /* the window */
+    r = st_store_usage_api_list(s, "111122223333", "cluster", NULL, NULL, H0 + 3600, H0 + 7200);
+    assert_int_equal(json_array_size(r), 1);
+    assert_int_equal(field(r, 0, "apiKey"), 18);
+    json_decref(r);
+    st_store_close(s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_usage_adds_up_and_scopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_by_api, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
