@@ -275,6 +275,19 @@ st_ctl_api_address(const struct st_ctl *ctl)
 bool
 st_ctl_admin_handle(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
 {
+    if (strcmp(path, "/v1/ctl/ca-certificate") == 0) {
+        /* The CA that issues the endpoint certificates (DATA/tls or --endpoint-ca-cert). */
+        const char *err = NULL;
+        char *pem = st_gwauth_ca_pem(ctl, &err);
+        if (pem)
+            st_ctl_admin_reply(req, 200, json_pack("{s:s}", "caCertificate", pem));
+        else
+            st_ctl_admin_reply(
+                req, 500,
+                json_pack("{s:s, s:s}", "error", "InternalError", "message", err ? err : "no CA"));
+        free(pem);
+        return true;
+    }
     return st_apply_admin(ctl, req, path) || st_acl_admin(ctl, req, path);
 }
 

@@ -433,6 +433,8 @@ async function main() {
     check(!(await handshakeWith(caPem)), 'with --endpoint-ca-cert the installation CA no longer issues');
     check(strait(['kafka', 'get-ca-certificate'], { ...kenv, STRAIT_ENDPOINT_URL: d.api }) === opCa,
       'get-ca-certificate returns the operator CA');
+    check(execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' }) === opCa,
+      '`strait admin ca-certificate` asks straitd: the operator CA');
     caPem = opCa;
     await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-opca'),
       'iam-opca', 'with the operator CA');
