@@ -48,6 +48,15 @@
 #define OPT_SKIP_AUTHZ 0x101
 /* getopt values of the endpoint TLS file flags (0x110 + index into straitd_opts.ep_tls). */
 #define OPT_EP_TLS 0x110
+/* getopt values of the --upstream-* security flags. */
+#define OPT_UP_PROTOCOL 0x180
+#define OPT_UP_MECH 0x181
+#define OPT_UP_USER 0x182
+#define OPT_UP_PASSWORD_FILE 0x183
+#define OPT_UP_CA 0x184
+#define OPT_UP_CERT 0x185
+#define OPT_UP_KEY 0x186
+#define OPT_UP_VERIFY_HOST 0x187
 
 struct straitd_opts {
     const char *data_dir;           /* --data-dir */
@@ -73,6 +82,14 @@ struct straitd_opts {
     unsigned audit_keep;            /* --audit-keep N (0 = default 5) */
     const char *kafka_super_users;  /* --kafka-super-users "User:a;User:b" */
     bool skip_authorization;        /* --insecure-skip-authorization (benchmarks only) */
+    const char *up_protocol;        /* --upstream-security-protocol, NULL = PLAINTEXT */
+    const char *up_mech;            /* --upstream-sasl-mechanism, NULL = SCRAM-SHA-512 */
+    const char *up_user;            /* --upstream-sasl-username */
+    const char *up_password_file;   /* --upstream-sasl-password-file */
+    const char *up_ca;              /* --upstream-ca PEM, NULL = system trust store */
+    const char *up_cert;            /* --upstream-cert PEM (mTLS to the brokers) */
+    const char *up_key;             /* --upstream-key PEM */
+    const char *up_verify_host;     /* --upstream-ssl-verify-hostname true|false */
     struct st_ctl_tls_files ep_tls; /* --endpoint-ca-cert ... --endpoint-principal-mapping-rules */
 };
 
@@ -148,6 +165,16 @@ usage(FILE *f)
         "                            mutual-TLS principals (default DATA_DIR/tls/\n"
         "                            principal-mapping-rules, else DEFAULT); the files are\n"
         "                            watched and reloaded without a restart\n"
+        "  --upstream-security-protocol P  how strait connects to --upstream brokers:\n"
+        "                            PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL\n"
+        "  --upstream-sasl-mechanism M  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default)\n"
+        "  --upstream-sasl-username U  strait's SASL user on the brokers\n"
+        "  --upstream-sasl-password-file F  file holding its password (never a flag)\n"
+        "  --upstream-ca FILE        PEM CA bundle for broker certificates (default: system)\n"
+        "  --upstream-cert FILE      client certificate for mutual TLS to the brokers...\n"
+        "  --upstream-key FILE       ...and its private key\n"
+        "  --upstream-ssl-verify-hostname B  check the broker certificate names the host it\n"
+        "                            advertises (default true)\n"
         "  --config FILE             `flag = value` lines (flag names without --), read\n"
         "                            first and again on SIGHUP (reloadable settings)\n"
         "  --version                 print the version\n");
@@ -466,6 +493,14 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"endpoint-key", required_argument, NULL, OPT_EP_TLS + 3},
         {"endpoint-client-ca", required_argument, NULL, OPT_EP_TLS + 4},
         {"endpoint-principal-mapping-rules", required_argument, NULL, OPT_EP_TLS + 5},
+        {"upstream-security-protocol", required_argument, NULL, OPT_UP_PROTOCOL},
+        {"upstream-sasl-mechanism", required_argument, NULL, OPT_UP_MECH},
+        {"upstream-sasl-username", required_argument, NULL, OPT_UP_USER},
+        {"upstream-sasl-password-file", required_argument, NULL, OPT_UP_PASSWORD_FILE},
+        {"upstream-ca", required_argument, NULL, OPT_UP_CA},
+        {"upstream-cert", required_argument, NULL, OPT_UP_CERT},
+        {"upstream-key", required_argument, NULL, OPT_UP_KEY},
+        {"upstream-ssl-verify-hostname", required_argument, NULL, OPT_UP_VERIFY_HOST},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -556,6 +591,30 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         case OPT_EP_TLS + 5:
             o->ep_tls.principal_rules = optarg;
             break;
+        case OPT_UP_PROTOCOL:
+            o->up_protocol = optarg;
+            break;
+        case OPT_UP_MECH:
+            o->up_mech = optarg;
+            break;
+        case OPT_UP_USER:
+            o->up_user = optarg;
+            break;
+        case OPT_UP_PASSWORD_FILE:
+            o->up_password_file = optarg;
+            break;
+        case OPT_UP_CA:
+            o->up_ca = optarg;
+            break;
+        case OPT_UP_CERT:
+            o->up_cert = optarg;
+            break;
+        case OPT_UP_KEY:
+            o->up_key = optarg;
+            break;
+        case OPT_UP_VERIFY_HOST:
+            o->up_verify_host = optarg;
+            break;
         case 'G':
         case 'F':
         case 'L':
@@ -640,6 +699,81 @@ check_opts(struct straitd_opts *o)
                         "connections; for development use --insecure-endpoint ADDR\n");
         return -1;
     }
+    return 0;
+}
+
+/*
+ * Applies the --upstream-* security flags to the --upstream cluster. Returns 0, or -1 (logged).
+ * The password is read from its file here and wiped once the cluster holds its copy.
+ */
+static int
+apply_upstream_security(struct straitd *d)
+{
+    const struct straitd_opts *o = &d->o;
+    bool any = o->up_protocol || o->up_mech || o->up_user || o->up_password_file || o->up_ca ||
+               o->up_cert || o->up_key || o->up_verify_host;
+    if (!any)
+        return 0;
+    if (!o->upstream) {
+        st_error("--upstream-* security flags apply to --upstream only (the embedded cluster is "
+                 "plaintext; clusters of the API take straitUpstreamSecurity)");
+        return -1;
+    }
+    struct st_gw_upstream_security sec = {.protocol = ST_GW_UP_PLAINTEXT,
+                                          .mechanism = ST_GW_UP_SCRAM_SHA_512,
+                                          .username = o->up_user,
+                                          .ca_file = o->up_ca,
+                                          .cert_file = o->up_cert,
+                                          .key_file = o->up_key,
+                                          .verify_hostname = true};
+    if (o->up_protocol && st_gw_up_protocol_parse(o->up_protocol, &sec.protocol) != 0) {
+        st_error("--upstream-security-protocol takes PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL");
+        return -1;
+    }
+    if (o->up_mech && st_gw_up_mech_parse(o->up_mech, &sec.mechanism) != 0) {
+        st_error("--upstream-sasl-mechanism takes PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+        return -1;
+    }
+    if (o->up_verify_host) {
+        int v = parse_bool(o->up_verify_host);
+        if (v < 0) {
+            st_error("--upstream-ssl-verify-hostname takes true or false");
+            return -1;
+        }
+        sec.verify_hostname = v == 1;
+    }
+    bool sasl = sec.protocol == ST_GW_UP_SASL_PLAINTEXT || sec.protocol == ST_GW_UP_SASL_SSL;
+    bool tls = sec.protocol == ST_GW_UP_SSL || sec.protocol == ST_GW_UP_SASL_SSL;
+    if (!sasl && (o->up_mech || o->up_user || o->up_password_file)) {
+        st_error("--upstream-sasl-* flags need --upstream-security-protocol SASL_SSL or "
+                 "SASL_PLAINTEXT");
+        return -1;
+    }
+    if (!tls && (o->up_ca || o->up_cert || o->up_key || o->up_verify_host)) {
+        st_error("--upstream-ca/-cert/-key/-ssl-verify-hostname need "
+                 "--upstream-security-protocol SSL or SASL_SSL");
+        return -1;
+    }
+    if (sasl && (!o->up_user || !o->up_password_file)) {
+        st_error("upstream SASL needs --upstream-sasl-username and --upstream-sasl-password-file");
+        return -1;
+    }
+    const char *err = NULL;
+    char *pw = NULL;
+    if (sasl && !(pw = st_gw_password_file_read(o->up_password_file, &err))) {
+        st_error("%s: %s", o->up_password_file, err);
+        return -1;
+    }
+    sec.password = pw;
+    int rc = st_gw_cluster_set_upstream_security(d->cluster, &sec, &err);
+    st_gw_secret_free(pw);
+    if (rc != 0) {
+        st_error("upstream security: %s", err);
+        return -1;
+    }
+    st_info("upstream security: %s%s%s%s%s", st_gw_up_protocol_name(sec.protocol), sasl ? " " : "",
+            sasl ? st_gw_up_mech_name(sec.mechanism) : "", sasl ? " as user " : "",
+            sasl ? o->up_user : "");
     return 0;
 }
 
@@ -921,6 +1055,8 @@ main(int argc, char **argv)
             st_error("cluster: %s", err);
             return 1;
         }
+        if (apply_upstream_security(&d) != 0)
+            return 1;
         st_warn("serving an UNAUTHENTICATED plaintext endpoint on %s (--insecure-endpoint): "
                 "development and benchmarks only",
                 d.o.insecure_endpoint);

@@ -55,6 +55,7 @@ struct st_rt {
     char **own_names;         /* their addresses (certificate SANs), owned */
     size_t n_own_names;       /* count */
     struct st_ctl *ctl;       /* owner */
+    json_t *upsec;            /* straitUpstreamSecurity of the record (a reference), or NULL */
     struct st_rt *next;       /* list */
 };
 
@@ -132,6 +133,15 @@ enum st_own_mode {
 enum st_own_mode st_rt_own_mode(const json_t *rec, unsigned *scheme);
 
 /* Starts (or restores) the runtime of cluster record `rec`. */
+/*
+ * strait's extension straitUpstreamSecurity of CreateClusterV2: {protocol, saslMechanism,
+ * username, passwordFile, caFile, certFile, keyFile, verifyHostname}. Validates `spec` (reading
+ * the password file and loading the TLS files) and, with `gw`, applies it to that gateway. With
+ * `clean`, stores the recognised fields (never a password) as a new object there. Returns 0, or
+ * -1 with *err (static text or text in `why`).
+ */
+int st_rt_upstream_security(const json_t *spec, struct st_gw_cluster *gw, json_t **clean, char *why,
+                            size_t why_len, const char **err) __attribute__((warn_unused_result));
 int st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
     __attribute__((warn_unused_result));
 struct st_rt *st_rt_find(struct st_ctl *ctl, const char *arn);

@@ -550,6 +550,26 @@ op_create_cluster(struct st_api *a)
         json_is_string(up) ? json_string_value(up) : jstr(up, "bootstrapServers");
     if (upstream && *upstream)
         json_object_set_new(rec, "straitUpstream", json_string(upstream));
+    const json_t *upsec = json_object_get(a->body, "straitUpstreamSecurity");
+    if (upsec && !json_is_null(upsec)) {
+        /* How strait connects to an external upstream; the password stays in its file. */
+        char why[300];
+        const char *uerr = NULL;
+        json_t *clean = NULL;
+        if (!upstream || !*upstream) {
+            st_api_error(a, BAD, "straitUpstreamSecurity",
+                         "straitUpstreamSecurity needs straitUpstream (the embedded upstream is "
+                         "plaintext)");
+            json_decref(rec);
+            return;
+        }
+        if (st_rt_upstream_security(upsec, NULL, &clean, why, sizeof(why), &uerr) != 0) {
+            st_api_error(a, BAD, "straitUpstreamSecurity", "%s", uerr);
+            json_decref(rec);
+            return;
+        }
+        json_object_set_new(rec, "straitUpstreamSecurity", clean);
+    }
     const json_t *tags = json_object_get(a->body, "tags");
     const char *err = NULL;
     if (store_failed(a, st_store_begin(ctl->store, &err), &err) ||

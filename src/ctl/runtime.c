@@ -20,6 +20,7 @@
 #include "ctl/internal.h"
 #include "ctl/snapshot.h"
 #include "gateway/gateway.h"
+#include "net/tls.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -176,8 +177,112 @@ own_names_free(struct st_rt *rt)
     rt->own_tls = false;
 }
 
+int
+st_rt_upstream_security(const json_t *spec, struct st_gw_cluster *gw, json_t **clean, char *why,
+                        size_t why_len, const char **err)
+{
+    if (!json_is_object(spec)) {
+        *err = "straitUpstreamSecurity must be an object";
+        return -1;
+    }
+    static const char *const known[] = {"protocol", "saslMechanism", "username", "passwordFile",
+                                        "caFile",   "certFile",      "keyFile",  "verifyHostname"};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)spec, k, v)
+    {
+        size_t i = 0;
+        while (i < sizeof(known) / sizeof(known[0]) && strcmp(k, known[i]) != 0)
+            i++;
+        if (i == sizeof(known) / sizeof(known[0])) {
+            snprintf(why, why_len,
+                     "straitUpstreamSecurity.%s is not known (protocol, saslMechanism, username, "
+                     "passwordFile, caFile, certFile, keyFile, verifyHostname; a password is "
+                     "given as a file)",
+                     k);
+            *err = why;
+            return -1;
+        }
+        if (strcmp(k, "verifyHostname") == 0 ? !json_is_boolean(v) : !json_is_string(v)) {
+            snprintf(why, why_len, "straitUpstreamSecurity.%s has the wrong type", k);
+            *err = why;
+            return -1;
+        }
+    }
+    const json_t *vh = json_object_get(spec, "verifyHostname");
+    struct st_gw_upstream_security sec = {
+        .protocol = ST_GW_UP_PLAINTEXT,
+        .mechanism = ST_GW_UP_SCRAM_SHA_512,
+        .username = json_string_value(json_object_get(spec, "username")),
+        .ca_file = json_string_value(json_object_get(spec, "caFile")),
+        .cert_file = json_string_value(json_object_get(spec, "certFile")),
+        .key_file = json_string_value(json_object_get(spec, "keyFile")),
+        .verify_hostname = vh ? json_is_true(vh) : true,
+    };
+    const char *proto = json_string_value(json_object_get(spec, "protocol"));
+    const char *mech = json_string_value(json_object_get(spec, "saslMechanism"));
+    const char *pwf = json_string_value(json_object_get(spec, "passwordFile"));
+    if (!proto || st_gw_up_protocol_parse(proto, &sec.protocol) != 0) {
+        *err = "straitUpstreamSecurity.protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL";
+        return -1;
+    }
+    if (mech && st_gw_up_mech_parse(mech, &sec.mechanism) != 0) {
+        *err = "straitUpstreamSecurity.saslMechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512";
+        return -1;
+    }
+    bool sasl = sec.protocol == ST_GW_UP_SASL_PLAINTEXT || sec.protocol == ST_GW_UP_SASL_SSL;
+    if (sasl && (!sec.username || !*sec.username || !pwf || !*pwf)) {
+        *err = "straitUpstreamSecurity with SASL needs username and passwordFile";
+        return -1;
+    }
+    char *pw = NULL;
+    if (sasl && !(pw = st_gw_password_file_read(pwf, err)))
+        return -1;
+    sec.password = pw;
+    int rc = 0;
+    if (gw) {
+        rc = st_gw_cluster_set_upstream_security(gw, &sec, err);
+    } else if (sec.protocol == ST_GW_UP_SSL || sec.protocol == ST_GW_UP_SASL_SSL) {
+        /* Validation: the CA and client certificate must load now. */
+        SSL_CTX *t = st_tls_client_new(sec.ca_file, sec.cert_file, sec.key_file, err);
+        rc = t ? 0 : -1;
+        SSL_CTX_free(t);
+    }
+    st_gw_secret_free(pw);
+    if (rc == 0 && clean) {
+        *clean = json_object();
+        json_object_set_new(*clean, "protocol", json_string(st_gw_up_protocol_name(sec.protocol)));
+        if (sasl)
+            json_object_set_new(*clean, "saslMechanism",
+                                json_string(st_gw_up_mech_name(sec.mechanism)));
+        for (size_t i = 2; i < sizeof(known) / sizeof(known[0]); i++) {
+            json_t *x = json_object_get(spec, known[i]);
+            if (x)
+                json_object_set(*clean, known[i], x);
+        }
+    }
+    return rc;
+}
+
+static struct st_gw_cluster *gw_new_plain(struct st_rt *rt, const char *name, const char *pm_suffix,
+                                          const char **err);
+
+/* A gateway of the cluster, with the cluster's upstream security. */
 static struct st_gw_cluster *
 gw_new(struct st_rt *rt, const char *name, const char *pm_suffix, const char **err)
+{
+    struct st_gw_cluster *gw = gw_new_plain(rt, name, pm_suffix, err);
+    static char why[300];
+    if (gw && rt->upsec && st_rt_upstream_security(rt->upsec, gw, NULL, why, sizeof(why), err)) {
+        st_error("cluster %s: upstream security: %s", rt->arn, *err);
+        st_gw_cluster_free(gw);
+        return NULL;
+    }
+    return gw;
+}
+
+static struct st_gw_cluster *
+gw_new_plain(struct st_rt *rt, const char *name, const char *pm_suffix, const char **err)
 {
     struct st_ctl *ctl = rt->ctl;
     char pm[4400];
@@ -477,12 +582,14 @@ st_rt_start(struct st_ctl *ctl, const json_t *rec, const char **err)
     rt->ctl = ctl;
     rt->arn = strdup(js(rec, "clusterArn"));
     const char *upstream = json_string_value(json_object_get(rec, "straitUpstream"));
+    rt->upsec = json_incref(json_object_get(rec, "straitUpstreamSecurity"));
     if (upstream && *upstream) {
         rt->bootstrap = strdup(upstream);
     } else {
         int brokers = (int)json_integer_value(json_object_get(rec, "numberOfBrokerNodes"));
         struct st_mock *m = mock_start(brokers > 0 ? brokers : 1, err);
         if (!m) {
+            json_decref(rt->upsec);
             free(rt->arn);
             free(rt);
             return -1;
@@ -518,6 +625,7 @@ st_rt_stop(struct st_ctl *ctl, const char *arn)
             st_gw_cluster_free(rt->gw);
         mock_stop(rt->mock);
         own_names_free(rt);
+        json_decref(rt->upsec);
         free(rt->bootstrap);
         free(rt->arn);
         free(rt);

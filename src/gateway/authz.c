@@ -557,6 +557,8 @@ keep_for_merge(struct st_authz_conn *a, const uint8_t *body, size_t len,
     return 0;
 }
 
+static bool ops_fix_wanted(const struct st_kreq_hdr *h);
+
 /* Sets AllowAutoTopicCreation of the Metadata request body in `b` to false. */
 static int
 no_autocreate(const struct st_kreq_hdr *h, struct st_buf *b, const char **err)
@@ -632,11 +634,12 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
         return ST_AUTHZ_ANSWER;
     }
     bool filtering = filter_for(a, env, h, &facts, pend);
+    pend->ops_fix = ops_fix_wanted(h);
     /* Metadata v4+ asks for auto-creation explicitly: turned off when a named topic may not be
      * created by this principal (v0-3 imply it and cannot turn it off). */
     bool flip = w.no_autocreate && h->api_key == ST_KAFKA_METADATA && h->api_version >= 4;
     if (a->n_denied == 0 && !flip)
-        return filtering ? ST_AUTHZ_FORWARD_FILTER : ST_AUTHZ_FORWARD;
+        return filtering || pend->ops_fix ? ST_AUTHZ_FORWARD_FILTER : ST_AUTHZ_FORWARD;
     if (a->n_denied == 0) {
         st_buf_reset(out);
         if (st_buf_append(out, body, len) != 0) {
@@ -683,6 +686,121 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
     return ST_AUTHZ_REWRITE;
 }
 
+/* ---- *AuthorizedOperations ---- */
+
+/* Responses that carry authorized-operation bit sets (when the client asks for them). */
+static bool
+ops_fix_wanted(const struct st_kreq_hdr *h)
+{
+    switch (h->api_key) {
+    case ST_KAFKA_METADATA:
+        return h->api_version >= 8;
+    case 15: /* DescribeGroups */
+        return h->api_version >= 3;
+    case ST_KAFKA_DESCRIBE_CLUSTER:
+    case 69: /* ConsumerGroupDescribe */
+    case 75: /* DescribeTopicPartitions */
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Kafka's AclOperation codes a resource type's bit set may contain (AclEntry.supportedOperations). */
+static const enum st_kop topic_ops[] = {ST_KOP_READ,   ST_KOP_WRITE,    ST_KOP_CREATE,
+                                       ST_KOP_DELETE, ST_KOP_ALTER,    ST_KOP_DESCRIBE,
+                                       ST_KOP_DESCRIBE_CONFIGS, ST_KOP_ALTER_CONFIGS};
+static const enum st_kop group_ops[] = {ST_KOP_READ, ST_KOP_DESCRIBE, ST_KOP_DELETE};
+static const enum st_kop cluster_ops[] = {ST_KOP_CREATE,           ST_KOP_ALTER,
+                                          ST_KOP_DESCRIBE,         ST_KOP_DESCRIBE_CONFIGS,
+                                          ST_KOP_ALTER_CONFIGS,    ST_KOP_IDEMPOTENT_WRITE};
+
+/* The bit set (1 << AclOperation) of the operations the principal may do on a resource. */
+static int32_t
+ops_bits(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+         enum st_kres_type type, const uint8_t *name, size_t len)
+{
+    const enum st_kop *ops = type == ST_KRES_TOPIC   ? topic_ops
+                             : type == ST_KRES_GROUP ? group_ops
+                                                     : cluster_ops;
+    size_t n = type == ST_KRES_TOPIC   ? sizeof(topic_ops) / sizeof(topic_ops[0])
+               : type == ST_KRES_GROUP ? sizeof(group_ops) / sizeof(group_ops[0])
+                                       : sizeof(cluster_ops) / sizeof(cluster_ops[0]);
+    int32_t bits = 0;
+    for (size_t i = 0; i < n; i++)
+        if (decide_opt(a, env, h, type, ops[i], name, len, true)->allowed)
+            bits |= (int32_t)1 << st_authz_acl_op(ops[i]);
+    return bits;
+}
+
+/* Field `name` of an object, or NULL when absent in this version. */
+static struct st_kval *
+obj_field(struct st_kobj *o, const char *name)
+{
+    int i = st_kstruct_find(o->st, name);
+    return i >= 0 && o->vals[i].present ? &o->vals[i] : NULL;
+}
+
+/* Recomputes every *AuthorizedOperations value the broker filled in (INT32_MIN = not asked). */
+static void
+ops_fix_obj(struct st_authz_conn *a, const struct st_authz_env *env, const struct st_kreq_hdr *h,
+            struct st_kobj *o, bool *changed)
+{
+    for (uint32_t f = 0; f < o->st->nfields; f++) {
+        const struct st_kfield *fd = &o->st->fields[f];
+        struct st_kval *v = &o->vals[f];
+        if (!v->present)
+            continue;
+        if (fd->type == ST_KT_STRUCT) {
+            uint32_t cnt = fd->is_array ? (v->is_null ? 0 : v->count) : (v->is_null ? 0 : 1);
+            for (uint32_t i = 0; i < cnt; i++)
+                ops_fix_obj(a, env, h, &v->objs[i], changed);
+            continue;
+        }
+        const char *n = fd->name;
+        size_t nl = strlen(n);
+        if (nl < 20 || strcmp(n + nl - 20, "AuthorizedOperations") != 0 || v->i == INT32_MIN)
+            continue;
+        int32_t bits;
+        if (strcmp(n, "ClusterAuthorizedOperations") == 0) {
+            bits = ops_bits(a, env, h, ST_KRES_CLUSTER, NULL, 0);
+        } else if (strcmp(n, "TopicAuthorizedOperations") == 0) {
+            struct st_kval *nm = obj_field(o, "Name");
+            if (!nm || nm->is_null)
+                continue;
+            bits = ops_bits(a, env, h, ST_KRES_TOPIC, nm->p, nm->n);
+        } else {
+            struct st_kval *g = obj_field(o, "GroupId");
+            if (!g || g->is_null)
+                continue;
+            bits = ops_bits(a, env, h, ST_KRES_GROUP, g->p, g->n);
+        }
+        if (v->i != bits) {
+            v->i = bits;
+            *changed = true;
+        }
+    }
+}
+
+static int
+ops_fix(struct st_authz_conn *a, const struct st_authz_env *env, int16_t key, int16_t ver,
+        const uint8_t *body, size_t len, struct st_buf *out, bool *changed, const char **err)
+{
+    struct st_kreq_hdr h = {.api_key = key, .api_version = ver};
+    struct st_karena ar;
+    st_karena_init(&ar, 64 * len + 65536);
+    struct st_kdoc d;
+    int rc = st_kdoc_decode(&ar, st_kschema_msg(key, true), ver, body, len, &d, err);
+    bool ch = false;
+    if (rc == 0)
+        ops_fix_obj(a, env, &h, &d.root, &ch);
+    if (rc == 0 && ch)
+        rc = st_kdoc_encode(&d, out, err);
+    st_karena_free(&ar);
+    *changed = rc == 0 && ch;
+    return rc;
+}
+
 /* ---- responses ---- */
 
 struct rs_walk {
@@ -724,26 +842,41 @@ st_authz_response(struct st_authz_conn *a, const struct st_authz_env *env, int16
 {
     *changed = false;
     st_buf_reset(out);
+    struct st_buf tmp;
+    st_buf_init(&tmp, 0);
+    int rc = 0;
     if (pend->n_denials) {
-        if (st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len, pend->denials,
-                                   pend->n_denials, body, len, out, err) != 0)
-            return -1;
-        *changed = true;
-        return 0;
-    }
-    if (!pend->filter_op)
-        return 0;
-    struct st_kreq_hdr h = {.api_key = api_key, .api_version = api_version};
-    struct rs_walk w = {a, env, &h, pend, NULL, 0, 0, false};
-    int rc = st_kafka_response_entities(api_key, api_version, body, len, rs_visit, &w, err);
-    if (rc == 0 && w.n) {
-        rc = st_kafka_response_strip(api_key, api_version, body, len, w.drop, w.n, out, err);
+        rc = st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len,
+                                    pend->denials, pend->n_denials, body, len, &tmp, err);
         *changed = rc == 0;
-    } else if (w.oom) {
-        *err = "out of memory filtering a response";
+    } else if (pend->filter_op) {
+        struct st_kreq_hdr h = {.api_key = api_key, .api_version = api_version};
+        struct rs_walk w = {a, env, &h, pend, NULL, 0, 0, false};
+        rc = st_kafka_response_entities(api_key, api_version, body, len, rs_visit, &w, err);
+        if (rc == 0 && w.n) {
+            rc = st_kafka_response_strip(api_key, api_version, body, len, w.drop, w.n, &tmp, err);
+            *changed = rc == 0;
+        } else if (w.oom) {
+            *err = "out of memory filtering a response";
+            rc = -1;
+        }
+        free(w.drop);
+    }
+    if (rc == 0 && pend->ops_fix) {
+        bool fixed = false;
+        rc = ops_fix(a, env, api_key, api_version, *changed ? st_buf_head(&tmp) : body,
+                     *changed ? st_buf_used(&tmp) : len, out, &fixed, err);
+        if (rc == 0 && fixed) {
+            *changed = true;
+            st_buf_free(&tmp);
+            return 0;
+        }
+    }
+    if (rc == 0 && *changed && st_buf_append(out, st_buf_head(&tmp), st_buf_used(&tmp)) != 0) {
+        *err = "out of memory rewriting a response";
         rc = -1;
     }
-    free(w.drop);
+    st_buf_free(&tmp);
     return rc;
 }
 

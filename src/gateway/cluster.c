@@ -65,7 +65,7 @@ void
 st_gw_cluster_shutdown(struct st_gw_cluster *c)
 {
     while (c->conns)
-        st_conn_close(c->conns, "gateway shutting down");
+        st_conn_close(c->conns, ST_GW_CLOSE_SHUTDOWN, "gateway shutting down");
     st_gw_learner_stop(&c->learner);
     for (size_t i = 0; i < c->n_endpoints; i++)
         st_gw_endpoint_free(c->endpoints[i]);
@@ -83,6 +83,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
     if (c->auth.ops && c->auth.ctx)
         c->auth.ops->ctx_unref(c->auth.ctx);
     free(c->auth.cluster_arn);
+    st_gw_upsec_unref(c->upsec);
     st_dn_rules_free(c->auth.dn_rules);
     st_gw_topic_ids_free(c);
     st_portmap_free(&c->portmap);

@@ -59,56 +59,62 @@ struct conn_io {
 };
 
 struct st_pending {
-    int32_t correlation_id; /* of the request */
-    int16_t api_key;        /* request type */
-    int16_t api_version;    /* request version: decides the response layout */
-    uint8_t *local;         /* response strait answers itself (owned), NULL = from upstream */
-    uint32_t local_len;     /* bytes at local, size prefix included */
+    int32_t correlation_id;     /* of the request */
+    int16_t api_key;            /* request type */
+    int16_t api_version;        /* request version: decides the response layout */
+    uint8_t *local;             /* response strait answers itself (owned), NULL = from upstream */
+    uint32_t local_len;         /* bytes at local, size prefix included */
     struct st_authz_pending az; /* denials to merge into / entries to filter from the response */
-    int64_t t_ns;           /* CLOCK_MONOTONIC when the request went upstream (0: local) */
-    int64_t gw_ns;          /* time strait spent on the request */
+    int64_t t_ns;               /* CLOCK_MONOTONIC when the request went upstream (0: local) */
+    int64_t gw_ns;              /* time strait spent on the request */
 };
 
 enum conn_state {
     CONN_RESOLVING,  /* looking up the broker's address */
     CONN_CONNECTING, /* non-blocking connect in progress */
+    CONN_SECURING,   /* upstream TLS handshake / SASL (re-)authentication in progress */
     CONN_OPEN,       /* both sides connected */
 };
 
 struct st_conn {
-    uint64_t id;                       /* for log prefixes */
-    struct st_gw_cluster *cluster;     /* owner of everything below */
-    struct st_gw_endpoint *ep;         /* endpoint the client came in on */
-    int32_t node_id;                   /* broker this connection goes to */
-    int port;                          /* endpoint port the client used */
-    int cfd, ufd;                      /* client and upstream sockets (-1 when closed) */
-    struct event *c_rev, *c_wev;       /* client read / write readiness */
-    struct event *u_rev, *u_wev;       /* upstream read / write readiness */
-    struct event *timer;               /* upstream connect timeout */
-    bool c_rd_on, c_wr_on, u_rd_on, u_wr_on; /* which events are currently added */
+    uint64_t id;                               /* for log prefixes */
+    struct st_gw_cluster *cluster;             /* owner of everything below */
+    struct st_gw_endpoint *ep;                 /* endpoint the client came in on */
+    int32_t node_id;                           /* broker this connection goes to */
+    int port;                                  /* endpoint port the client used */
+    int cfd, ufd;                              /* client and upstream sockets (-1 when closed) */
+    struct event *c_rev, *c_wev;               /* client read / write readiness */
+    struct event *u_rev, *u_wev;               /* upstream read / write readiness */
+    struct event *timer;                       /* upstream connect timeout */
+    bool c_rd_on, c_wr_on, u_rd_on, u_wr_on;   /* which events are currently added */
     struct evdns_getaddrinfo_request *dns_req; /* pending resolution */
-    enum conn_state state;             /* upstream side */
-    struct st_flow req;                /* client -> upstream */
-    struct st_flow resp;               /* upstream -> client */
-    struct st_pending *pending;        /* ring of requests awaiting a response */
-    size_t p_head, p_count, p_cap;     /* ring position, entries, capacity */
-    struct st_buf scratch;             /* rewrite output, reused */
-    char peer[64];                     /* client "ip:port" */
-    uint64_t bytes_in, bytes_out;      /* bytes from / to this client */
-    bool authenticated;                /* may send more than ApiVersions / SASL frames */
-    struct st_sasl *sasl;              /* SASL state on authenticated endpoints, else NULL */
-    bool auth_failed;                  /* failure answer queued: no more reads, close soon */
-    struct event *fail_timer;          /* delays the failure answer and the close */
-    char peer_ip[64];                  /* client address without the port */
-    const struct conn_io *cio;         /* client side I/O: raw or TLS */
-    SSL *ssl;                          /* client TLS session on TLS endpoints, else NULL */
-    bool tls_checked;                  /* first client bytes inspected (plaintext on TLS port) */
-    bool tls_want_write;               /* TLS needs the client socket writable to read on */
-    bool tls_done;                     /* handshake finished and the client certificate judged */
-    char tls_err[160];                 /* last TLS failure, for the close reason */
-    struct st_authz_conn *authz;       /* authorization of the authenticated principal, NULL on
-                                        * the development endpoint and before authentication */
-    struct st_conn *prev, *next;       /* cluster's list of open connections */
+    enum conn_state state;                     /* upstream side */
+    struct st_flow req;                        /* client -> upstream */
+    struct st_flow resp;                       /* upstream -> client */
+    struct st_pending *pending;                /* ring of requests awaiting a response */
+    size_t p_head, p_count, p_cap;             /* ring position, entries, capacity */
+    struct st_buf scratch;                     /* rewrite output, reused */
+    char peer[64];                             /* client "ip:port" */
+    uint64_t bytes_in, bytes_out;              /* bytes from / to this client */
+    bool authenticated;                        /* may send more than ApiVersions / SASL frames */
+    struct st_sasl *sasl;             /* SASL state on authenticated endpoints, else NULL */
+    bool auth_failed;                 /* failure answer queued: no more reads, close soon */
+    enum st_gw_close_reason fail_why; /* why, once the failure answer is out: auth or Connect */
+    struct event *fail_timer;         /* delays the failure answer and the close */
+    char peer_ip[64];                 /* client address without the port */
+    const struct conn_io *cio;        /* client side I/O: raw or TLS */
+    SSL *ssl;                         /* client TLS session on TLS endpoints, else NULL */
+    bool tls_checked;                 /* first client bytes inspected (plaintext on TLS port) */
+    bool tls_want_write;              /* TLS needs the client socket writable to read on */
+    bool tls_done;                    /* handshake finished and the client certificate judged */
+    char tls_err[160];                /* last TLS failure, for the close reason */
+    const struct conn_io *uio;        /* upstream side I/O: raw, or TLS / SASL session */
+    struct st_gw_up *up;              /* upstream TLS / SASL session, NULL on PLAINTEXT */
+    int up_want;                      /* ST_GW_UP_WANT_* while CONN_SECURING */
+    bool up_want_write;               /* upstream TLS needs the socket writable to read on */
+    struct st_authz_conn *authz;      /* authorization of the authenticated principal, NULL on
+                                       * the development endpoint and before authentication */
+    struct st_conn *prev, *next;      /* cluster's list of open connections */
 };
 
 static struct st_ratelimit proto_rl = ST_RATELIMIT_INIT(20);
@@ -155,6 +161,8 @@ static void conn_update(struct st_conn *conn);
 static void process_responses(struct st_conn *conn);
 static void flush_to_client(struct st_conn *conn);
 static void flush_to_upstream(struct st_conn *conn);
+static void resume_requests(struct st_conn *conn);
+static int secure_step(struct st_conn *conn);
 
 /* ---- pending FIFO ---- */
 
@@ -197,12 +205,12 @@ pending_pop(struct st_conn *conn)
 
 /* ---- close path ---- */
 
-static void
-close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void close_fmt(struct st_conn *conn, enum st_gw_close_reason why, enum st_log_level level,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
+close_fmt(struct st_conn *conn, enum st_gw_close_reason why, enum st_log_level level,
+          const char *fmt, ...)
 {
     char reason[512];
     va_list ap;
@@ -221,7 +229,7 @@ close_fmt(struct st_conn *conn, enum st_log_level level, const char *fmt, ...)
     else if (level <= st_log_get_level())
         st_log(level, "C-%llu %s->%s:%d broker %d: closing: %s", (unsigned long long)conn->id,
                conn->peer, conn->ep->address, conn->port, conn->node_id, reason);
-    st_conn_close(conn, NULL);
+    st_conn_close(conn, why, NULL);
 }
 
 static void
@@ -234,7 +242,7 @@ event_drop(struct event **ev)
 }
 
 void
-st_conn_close(struct st_conn *conn, const char *reason)
+st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *reason)
 {
     struct st_gw_cluster *c = conn->cluster;
     if (reason)
@@ -258,6 +266,7 @@ st_conn_close(struct st_conn *conn, const char *reason)
     st_authz_conn_free(conn->authz);
     if (conn->cfd >= 0)
         close(conn->cfd);
+    st_gw_up_free(conn->up);
     if (conn->ufd >= 0)
         close(conn->ufd);
     while (conn->p_count)
@@ -276,6 +285,10 @@ st_conn_close(struct st_conn *conn, const char *reason)
     c->counters.conns_current--;
     conn->ep->counters.conns_closed++;
     conn->ep->counters.conns_current--;
+    if ((unsigned)why >= ST_GW_CLOSE_REASONS)
+        why = ST_GW_CLOSE_OTHER;
+    c->counters.closed_by_reason[why]++;
+    conn->ep->counters.closed_by_reason[why]++;
     free(conn);
 }
 
@@ -382,7 +395,7 @@ on_fail_timer(evutil_socket_t fd, short what, void *arg)
     flush_to_client(conn);
     if (c->counters.conns_closed != closed)
         return;
-    st_conn_close(conn, "authentication failed");
+    st_conn_close(conn, conn->fail_why, "authentication failed");
 }
 
 /*
@@ -405,7 +418,7 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
             if (st_sasl_expired(conn->sasl, st_sasl_mono_ms())) {
                 conn->cluster->counters.sessions_expired++;
                 conn->ep->counters.sessions_expired++;
-                close_fmt(conn, ST_LOG_INFO,
+                close_fmt(conn, ST_GW_CLOSE_SESSION_EXPIRED, ST_LOG_INFO,
                           "session of %s expired: %s arrived without re-authentication (KIP-368)",
                           st_sasl_principal(conn->sasl), name ? name : "a request");
                 return -1;
@@ -414,36 +427,39 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
         }
         if (h->api_key == ST_KAFKA_API_VERSIONS && st_sasl_pre_handshake(conn->sasl))
             return 0;
-        close_fmt(conn, ST_LOG_WARN, "Unexpected Kafka request of type %s during SASL %s",
-                  name ? name : "unknown",
+        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                  "Unexpected Kafka request of type %s during SASL %s", name ? name : "unknown",
                   st_sasl_pre_handshake(conn->sasl) ? "handshake" : "authentication");
         return -1;
     }
     if ((size_t)size > window) {
-        close_fmt(conn, ST_LOG_WARN, "%s request of %d bytes is too large", name, size);
+        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                  "%s request of %d bytes is too large", name, size);
         return -1;
     }
     char reason[1024];
-    struct st_sasl_env env = {conn->cluster, conn->ep, conn->ep->address, conn->peer,
-                              conn->peer_ip, conn->id, reason,            sizeof(reason)};
+    struct st_sasl_env env = {conn->cluster, conn->ep, conn->ep->address, conn->peer, conn->peer_ip,
+                              conn->id,      reason,   sizeof(reason)};
     st_buf_reset(&conn->scratch);
+    uint64_t denied = conn->cluster->counters.auth_denied; /* kafka-cluster:Connect refusals */
     enum st_sasl_verdict v = st_sasl_request(conn->sasl, &env, h, p + 4 + h->hdr_len,
                                              (size_t)size - h->hdr_len, &conn->scratch);
     count_request(conn, h->api_key, 4 + (size_t)size);
     if (v == ST_SASL_CLOSE) {
-        close_fmt(conn, ST_LOG_WARN, "%s", reason[0] ? reason : "SASL failure");
+        close_fmt(conn, ST_GW_CLOSE_AUTH_FAILED, ST_LOG_WARN, "%s",
+                  reason[0] ? reason : "SASL failure");
         return -1;
     }
     if (answer_locally(conn, 4 + (size_t)size, h, &conn->scratch) != 0) {
-        close_fmt(conn, ST_LOG_ERROR, "out of memory answering %s", name);
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory answering %s", name);
         return -1;
     }
     if (v == ST_SASL_DONE) {
         conn->authenticated = true;
         if (!conn->authz && !conn->cluster->auth.no_authz &&
-            !(conn->authz = st_authz_conn_new(st_sasl_principal(conn->sasl),
-                                                              st_sasl_is_iam(conn->sasl)))) {
-            close_fmt(conn, ST_LOG_ERROR, "out of memory");
+            !(conn->authz =
+                  st_authz_conn_new(st_sasl_principal(conn->sasl), st_sasl_is_iam(conn->sasl)))) {
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
             return -1;
         }
         return 1;
@@ -453,14 +469,15 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     /* Log now, answer after the fixed delay, then close; nothing more is read. */
     conn->cluster->counters.protocol_errors++;
     st_log_limited(&proto_rl, ST_LOG_WARN, "C-%llu %s->%s:%d: closing: %s",
-                   (unsigned long long)conn->id, conn->peer, conn->ep->address, conn->port,
-                   reason);
+                   (unsigned long long)conn->id, conn->peer, conn->ep->address, conn->port, reason);
     conn->auth_failed = true;
+    conn->fail_why = conn->cluster->counters.auth_denied != denied ? ST_GW_CLOSE_AUTHZ_REFUSED
+                                                                   : ST_GW_CLOSE_AUTH_FAILED;
     /* Whatever the client pipelined after the failed request is dropped. */
     struct st_flow *f = &conn->req;
     size_t rest = st_buf_used(&f->buf) - f->ready;
     if (rest && st_buf_splice(&f->buf, f->buf.rpos + f->ready, rest, NULL, 0) != 0) {
-        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return -1;
     }
     f->passthru = 0;
@@ -468,7 +485,7 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     conn->fail_timer = evtimer_new(conn->cluster->base, on_fail_timer, conn);
     if (!conn->fail_timer) {
-        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return -1;
     }
     evtimer_add(conn->fail_timer, &tv);
@@ -561,7 +578,7 @@ authorize_request(struct st_conn *conn, int32_t size, const struct st_kreq_hdr *
         if (st_buf_splice(&f->buf, body_off, blen, st_buf_head(&conn->scratch),
                           st_buf_used(&conn->scratch)) != 0) {
             st_authz_pending_clear(pend);
-            close_fmt(conn, ST_LOG_ERROR, "out of memory authorizing %s", name);
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory authorizing %s", name);
             return -1;
         }
         st_buf_put_i32_at(&f->buf, f->ready, (int32_t)(h->hdr_len + st_buf_used(&conn->scratch)));
@@ -576,21 +593,21 @@ authorize_request(struct st_conn *conn, int32_t size, const struct st_kreq_hdr *
             rc = answer_locally(conn, 4 + (size_t)size, h, &frame);
         st_buf_free(&frame);
         if (rc != 0) {
-            close_fmt(conn, ST_LOG_ERROR, "out of memory answering %s", name);
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory answering %s", name);
             return -1;
         }
         return 1;
     }
     case ST_AUTHZ_DROP:
         if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, 4 + (size_t)size, NULL, 0) != 0) {
-            close_fmt(conn, ST_LOG_ERROR, "out of memory");
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
             return -1;
         }
         return 1;
     case ST_AUTHZ_ERROR:
     default:
-        close_fmt(conn, ST_LOG_WARN, "refused %s v%d: %s", name ? name : "request", h->api_version,
-                  err ? err : "cannot authorize");
+        close_fmt(conn, ST_GW_CLOSE_AUTHZ_REFUSED, ST_LOG_WARN, "refused %s v%d: %s",
+                  name ? name : "request", h->api_version, err ? err : "cannot authorize");
         return -1;
     }
 }
@@ -616,11 +633,16 @@ process_requests(struct st_conn *conn)
         }
         if (avail < 4)
             return 0;
+        /* KIP-368 upstream: new requests wait while the broker session re-authenticates. */
+        if (conn->up && conn->state == CONN_OPEN &&
+            st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()))
+            return 0;
         const uint8_t *p = st_buf_head(&f->buf) + f->ready;
         uint32_t usize;
         const char *err = NULL;
         if (st_kafka_frame_check(p, conn->authenticated, &flim, &usize, &err) != 0) {
-            close_fmt(conn, ST_LOG_WARN, "%s (frame size %d)", err, st_rd_i32(p));
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "%s (frame size %d)", err,
+                      st_rd_i32(p));
             return -1;
         }
         int32_t size = (int32_t)usize;
@@ -635,7 +657,8 @@ process_requests(struct st_conn *conn)
         int64_t t0 = mono_ns();
         struct st_kreq_hdr h;
         if (st_kafka_req_hdr_parse(p + 4, window, &h, &err) != 0) {
-            close_fmt(conn, ST_LOG_WARN, "malformed request header: %s", err);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "malformed request header: %s",
+                      err);
             return -1;
         }
         if (h.api_key == ST_KAFKA_API_VERSIONS && apiversions_too_new(conn->cluster, &h) &&
@@ -646,7 +669,8 @@ process_requests(struct st_conn *conn)
             if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
                 (conn->sasl && sasl_apiversions_local(&conn->scratch, !conn->ep->insecure) != 0) ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
-                close_fmt(conn, ST_LOG_ERROR, "out of memory answering ApiVersions");
+                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
+                          "out of memory answering ApiVersions");
                 return -1;
             }
             count_request(conn, h.api_key, 4 + (size_t)size);
@@ -654,7 +678,7 @@ process_requests(struct st_conn *conn)
         }
         if (!st_kafka_request_supported(h.api_key, h.api_version)) {
             const char *name = st_kafka_api_name(h.api_key);
-            close_fmt(conn, ST_LOG_WARN,
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
                       "unsupported request %s (key %d) version %d: not offered in ApiVersions",
                       name ? name : "unknown", h.api_key, h.api_version);
             return -1;
@@ -668,7 +692,7 @@ process_requests(struct st_conn *conn)
         } else if (!conn->authenticated && h.api_key != ST_KAFKA_API_VERSIONS) {
             /* No SASL on this endpoint: nothing but ApiVersions (fail closed). */
             const char *name = st_kafka_api_name(h.api_key);
-            close_fmt(conn, ST_LOG_WARN,
+            close_fmt(conn, ST_GW_CLOSE_AUTH_FAILED, ST_LOG_WARN,
                       "%s before authentication: this endpoint serves authenticated clients only",
                       name ? name : "request");
             return -1;
@@ -676,7 +700,8 @@ process_requests(struct st_conn *conn)
         if (h.api_key == ST_KAFKA_DESCRIBE_CLUSTER &&
             st_kafka_describe_cluster_check(h.api_version, p + 4 + h.hdr_len, window - h.hdr_len,
                                             &err) != 0) {
-            close_fmt(conn, ST_LOG_WARN, "refused DescribeCluster: %s", err);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "refused DescribeCluster: %s",
+                      err);
             return -1;
         }
         struct st_authz_pending az = {0};
@@ -702,18 +727,19 @@ process_requests(struct st_conn *conn)
             if (st_kafka_produce_acks(h.api_version, p + 4 + h.hdr_len, window - h.hdr_len, &acks,
                                       &err) != 0) {
                 st_authz_pending_clear(&az);
-                close_fmt(conn, ST_LOG_WARN, "malformed Produce request: %s", err);
+                close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                          "malformed Produce request: %s", err);
                 return -1;
             }
             expect_response = acks != 0;
         }
         int64_t now = mono_ns();
         if (expect_response) {
-            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az,
-                                    now, now - t0};
+            struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az, now,
+                                    now - t0};
             if (pending_push(conn, &pe) != 0) {
                 st_authz_pending_clear(&az);
-                close_fmt(conn, ST_LOG_ERROR, "out of memory");
+                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
                 return -1;
             }
         } else {
@@ -757,8 +783,8 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
     const char *name = st_kafka_api_name(pe->api_key);
     if (st_kafka_resp_hdr_len(pe->api_key, pe->api_version, frame, (size_t)size, &hdr_len, &err) !=
         0) {
-        close_fmt(conn, ST_LOG_WARN, "malformed %s v%d response from broker: %s", name,
-                  pe->api_version, err);
+        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                  "malformed %s v%d response from broker: %s", name, pe->api_version, err);
         return -1;
     }
     st_buf_reset(&conn->scratch);
@@ -769,8 +795,8 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
             st_kafka_response_rewrite(pe->api_key, pe->api_version, frame + hdr_len,
                                       (size_t)size - hdr_len, &ops, &conn->scratch, &err);
         if (r == ST_KRW_ERROR) {
-            close_fmt(conn, ST_LOG_WARN, "cannot rewrite %s v%d response from broker: %s", name,
-                      pe->api_version, err);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                      "cannot rewrite %s v%d response from broker: %s", name, pe->api_version, err);
             return -1;
         }
         rw = r == ST_KRW_REWRITTEN;
@@ -797,12 +823,12 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         }
         if (rc != 0) {
             st_buf_free(&patched);
-            close_fmt(conn, ST_LOG_WARN, "malformed ApiVersions v%d response from broker",
-                      pe->api_version);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                      "malformed ApiVersions v%d response from broker", pe->api_version);
             return -1;
         }
         if (scratch_take(conn, &patched) != 0) {
-            close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory rewriting a response");
             return -1;
         }
         rw = true;
@@ -810,7 +836,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
     /* Topic ids named in Metadata: requests that name topics by id are authorized by name. */
     if (pe->api_key == ST_KAFKA_METADATA && !conn->ep->insecure)
         st_gw_topic_ids_learn(conn->cluster, pe->api_version, CUR_BODY, CUR_LEN);
-    if (conn->authz && (pe->az.n_denials || pe->az.filter_op)) {
+    if (conn->authz && (pe->az.n_denials || pe->az.filter_op || pe->az.ops_fix)) {
         struct st_buf merged;
         st_buf_init(&merged, 0);
         struct st_authz_env env;
@@ -819,13 +845,15 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         if (st_authz_response(conn->authz, &env, pe->api_key, pe->api_version, &pe->az, CUR_BODY,
                               CUR_LEN, &merged, &changed, &err) != 0) {
             st_buf_free(&merged);
-            close_fmt(conn, ST_LOG_WARN, "cannot apply authorization to the %s v%d response: %s",
-                      name, pe->api_version, err);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                      "cannot apply authorization to the %s v%d response: %s", name,
+                      pe->api_version, err);
             return -1;
         }
         if (changed) {
             if (scratch_take(conn, &merged) != 0) {
-                close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
+                          "out of memory rewriting a response");
                 return -1;
             }
             rw = true;
@@ -840,7 +868,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
         size_t body_off = frame_off + 4 + hdr_len;
         if (st_buf_splice(&f->buf, body_off, (size_t)size - hdr_len, st_buf_head(&conn->scratch),
                           st_buf_used(&conn->scratch)) != 0) {
-            close_fmt(conn, ST_LOG_ERROR, "out of memory rewriting a response");
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory rewriting a response");
             return -1;
         }
         new_size = hdr_len + st_buf_used(&conn->scratch);
@@ -870,9 +898,8 @@ process_responses(struct st_conn *conn)
         struct st_pending *pe = pending_head(conn);
         if (pe && pe->local) {
             /* Our own answer is next in line: insert it at the scan point. */
-            if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, 0, pe->local, pe->local_len) !=
-                0) {
-                close_fmt(conn, ST_LOG_ERROR, "out of memory");
+            if (st_buf_splice(&f->buf, f->buf.rpos + f->ready, 0, pe->local, pe->local_len) != 0) {
+                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
                 return;
             }
             f->ready += pe->local_len;
@@ -887,24 +914,25 @@ process_responses(struct st_conn *conn)
         int32_t size = st_rd_i32(p);
         int32_t corr = st_rd_i32(p + 4);
         if (size < 4 || (uint32_t)size > lim->max_response_bytes) {
-            close_fmt(conn, ST_LOG_WARN, "broker sent a response frame of size %d", size);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                      "broker sent a response frame of size %d", size);
             return;
         }
         if (!pe) {
-            close_fmt(conn, ST_LOG_WARN, "broker sent a response (correlation id %d) nobody asked for",
-                      corr);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                      "broker sent a response (correlation id %d) nobody asked for", corr);
             return;
         }
         if (corr != pe->correlation_id) {
-            close_fmt(conn, ST_LOG_WARN,
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
                       "broker response correlation id %d does not match the oldest request's %d",
                       corr, pe->correlation_id);
             return;
         }
         int64_t now = mono_ns(), spent = 0;
         size_t out_bytes = 4 + (size_t)size;
-        if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) ||
-            pe->az.n_denials || pe->az.filter_op) {
+        if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) || pe->az.n_denials ||
+            pe->az.filter_op || pe->az.ops_fix) {
             if (avail < 4 + (size_t)size) {
                 f->need = 4 + (size_t)size - avail;
                 return;
@@ -995,8 +1023,24 @@ tls_write(struct st_conn *conn, int fd, const void *buf, size_t n)
     return tls_result(conn, SSL_write(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), false);
 }
 
+static ssize_t
+up_read(struct st_conn *conn, int fd, void *buf, size_t n)
+{
+    ssize_t r = st_gw_up_read(conn->up, buf, n);
+    if (r == -2 && st_gw_up_take_read_wants_write(conn->up))
+        conn->up_want_write = true;
+    return r;
+}
+
+static ssize_t
+up_write(struct st_conn *conn, int fd, const void *buf, size_t n)
+{
+    return st_gw_up_write(conn->up, buf, n);
+}
+
 static const struct conn_io raw_io = {raw_read, raw_write};
 static const struct conn_io tls_io = {tls_read, tls_write};
+static const struct conn_io up_io = {up_read, up_write};
 
 /*
  * Reads what the socket has into `f` (bounded). Returns bytes read, 0 on EOF, -1 on error, or -2
@@ -1016,7 +1060,8 @@ read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow
         return n;
     f->buf.len += (size_t)n;
     ssize_t total = n;
-    while (io == &tls_io && st_buf_room(&f->buf) > 0 && SSL_pending(conn->ssl) > 0) {
+    while (st_buf_room(&f->buf) > 0 && ((io == &tls_io && SSL_pending(conn->ssl) > 0) ||
+                                        (io == &up_io && st_gw_up_pending(conn->up) > 0))) {
         n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
         if (n <= 0)
             break;
@@ -1050,10 +1095,13 @@ flush_to_upstream(struct st_conn *conn)
 {
     if (conn->state != CONN_OPEN || conn->req.ready == 0)
         return;
-    if (write_from(conn, &raw_io, conn->ufd, &conn->req, &conn->cluster->counters.bytes_to_upstream,
+    if (write_from(conn, conn->uio, conn->ufd, &conn->req,
+                   &conn->cluster->counters.bytes_to_upstream,
                    &conn->ep->counters.bytes_to_upstream) != 0)
-        close_fmt(conn, ST_LOG_INFO, "broker %d connection failed: %s", conn->node_id,
-                  strerror(errno));
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_INFO, "broker %d connection failed: %s",
+                  conn->node_id,
+                  conn->up && st_gw_up_error(conn->up)[0] ? st_gw_up_error(conn->up)
+                                                          : strerror(errno));
 }
 
 static void
@@ -1062,12 +1110,12 @@ flush_to_client(struct st_conn *conn)
     if (conn->resp.ready == 0)
         return;
     size_t before = conn->resp.ready;
-    int rc = write_from(conn, conn->cio, conn->cfd, &conn->resp,
-                        &conn->cluster->counters.bytes_to_clients,
-                        &conn->ep->counters.bytes_to_clients);
+    int rc =
+        write_from(conn, conn->cio, conn->cfd, &conn->resp,
+                   &conn->cluster->counters.bytes_to_clients, &conn->ep->counters.bytes_to_clients);
     conn->bytes_out += before - conn->resp.ready;
     if (rc != 0)
-        close_fmt(conn, ST_LOG_DEBUG, "client write failed: %s",
+        close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG, "client write failed: %s",
                   conn->tls_err[0] ? conn->tls_err : strerror(errno));
 }
 
@@ -1090,20 +1138,25 @@ conn_update(struct st_conn *conn)
     const struct st_gw_limits *lim = &conn->cluster->limits;
     size_t req_unsent = st_buf_used(&conn->req.buf);
     size_t resp_unsent = st_buf_used(&conn->resp.buf);
-    bool c_read = !conn->auth_failed &&
-                  (req_unsent < lim->buffer_high_water || conn->req.need) &&
+    bool c_read = !conn->auth_failed && (req_unsent < lim->buffer_high_water || conn->req.need) &&
                   conn->p_count < lim->max_inflight;
-    bool u_read = conn->state == CONN_OPEN &&
-                  (resp_unsent < lim->buffer_high_water || conn->resp.need);
+    bool u_read =
+        conn->state == CONN_OPEN && (resp_unsent < lim->buffer_high_water || conn->resp.need);
     set_event(conn->c_rev, &conn->c_rd_on, c_read);
     /* Decrypted bytes TLS already holds raise no socket event: deliver them. */
     if (c_read && conn->ssl && SSL_pending(conn->ssl) > 0)
         event_active(conn->c_rev, EV_READ, 0);
     set_event(conn->c_wev, &conn->c_wr_on,
               (conn->resp.ready > 0 && !conn->auth_failed) || conn->tls_want_write);
-    set_event(conn->u_rev, &conn->u_rd_on, u_read);
+    bool securing = conn->state == CONN_SECURING;
+    set_event(conn->u_rev, &conn->u_rd_on,
+              u_read || (securing && conn->up_want == ST_GW_UP_WANT_READ));
+    if (u_read && conn->up && st_gw_up_pending(conn->up) > 0)
+        event_active(conn->u_rev, EV_READ, 0);
     set_event(conn->u_wev, &conn->u_wr_on,
-              conn->state == CONN_CONNECTING || (conn->state == CONN_OPEN && conn->req.ready > 0));
+              conn->state == CONN_CONNECTING ||
+                  (conn->state == CONN_OPEN && (conn->req.ready > 0 || conn->up_want_write)) ||
+                  (securing && conn->up_want == ST_GW_UP_WANT_WRITE));
 }
 
 /*
@@ -1125,7 +1178,7 @@ tls_identify(struct st_conn *conn)
             return 0;
         conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
         conn->ep->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
-        close_fmt(conn, ST_LOG_WARN,
+        close_fmt(conn, ST_GW_CLOSE_AUTH_FAILED, ST_LOG_WARN,
                   "mutual TLS: the client sent no certificate; this endpoint (TLS "
                   "authentication) needs one issued by the configured client CA");
         return -1;
@@ -1140,8 +1193,8 @@ tls_identify(struct st_conn *conn)
     const struct st_dn_rules *rules =
         conn->cluster->auth.dn_rules ? conn->cluster->auth.dn_rules : default_rules;
     int rc = rules && st_dn_rfc2253(X509_get_subject_name(peer), &dn, &err) == 0 &&
-                     st_dn_rules_map(rules, (const char *)st_buf_head(&dn), st_buf_used(&dn),
-                                     &name, &err) == 0
+                     st_dn_rules_map(rules, (const char *)st_buf_head(&dn), st_buf_used(&dn), &name,
+                                     &err) == 0
                  ? 0
                  : -1;
     if (rc != 0) {
@@ -1149,7 +1202,8 @@ tls_identify(struct st_conn *conn)
         st_buf_free(&name);
         conn->cluster->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
         conn->ep->counters.auth_by_mech[ST_GW_MECH_MTLS][1]++;
-        close_fmt(conn, ST_LOG_WARN, "mutual TLS: no principal for the client certificate: %s",
+        close_fmt(conn, ST_GW_CLOSE_AUTH_FAILED, ST_LOG_WARN,
+                  "mutual TLS: no principal for the client certificate: %s",
                   err ? err : "mapping failed");
         return -1;
     }
@@ -1158,7 +1212,7 @@ tls_identify(struct st_conn *conn)
     if (!conn->cluster->auth.no_authz && !(conn->authz = st_authz_conn_new(principal, false))) {
         st_buf_free(&dn);
         st_buf_free(&name);
-        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return -1;
     }
     conn->authenticated = true;
@@ -1186,7 +1240,7 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
         if (p < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (p == 1 && b != 0x16) {
-            close_fmt(conn, ST_LOG_WARN,
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
                       "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS "
                       "handshake): configure the client with security.protocol=SASL_SSL (or SSL) "
                       "and trust strait's CA",
@@ -1205,15 +1259,43 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
     }
     if (n <= 0) {
         if (conn->tls_err[0])
-            close_fmt(conn, ST_LOG_WARN, "%s", conn->tls_err);
+            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "%s", conn->tls_err);
         else
-            close_fmt(conn, ST_LOG_DEBUG,
+            close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG,
                       n == 0 ? "client closed the connection" : "client read error");
         return;
     }
     conn->bytes_in += (uint64_t)n;
     conn->cluster->counters.bytes_from_clients += (uint64_t)n;
     conn->ep->counters.bytes_from_clients += (uint64_t)n;
+    resume_requests(conn);
+}
+
+/*
+ * Starts the upstream re-authentication (KIP-368) once it is due and nothing is in flight to the
+ * broker. Returns 0, or -1 when the connection was closed.
+ */
+static int
+maybe_reauth(struct st_conn *conn)
+{
+    if (!conn->up || conn->state != CONN_OPEN ||
+        !st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()) || conn->p_count || conn->req.ready ||
+        conn->req.passthru)
+        return 0;
+    if (st_gw_up_reauth(conn->up) != 0) {
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    st_debug("C-%llu: re-authenticating to broker %d (KIP-368)", (unsigned long long)conn->id,
+             conn->node_id);
+    conn->state = CONN_SECURING;
+    return secure_step(conn);
+}
+
+/* Scans what the client sent, answers what strait answers, forwards the rest. */
+static void
+resume_requests(struct st_conn *conn)
+{
     struct st_gw_cluster *c = conn->cluster;
     uint64_t errs = c->counters.protocol_errors, closed = c->counters.conns_closed;
     if (process_requests(conn) != 0)
@@ -1229,6 +1311,8 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
     }
     flush_to_upstream(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1253,15 +1337,61 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
     conn_update(conn);
 }
 
+/*
+ * Drives the upstream TLS handshake / SASL exchange; once done the connection opens and the
+ * requests that waited are forwarded. Returns 0, or -1 when the connection was closed.
+ */
+static int
+secure_step(struct st_conn *conn)
+{
+    char why[512];
+    int rc = st_gw_up_step(conn->up, why, sizeof(why));
+    if (rc == ST_GW_UP_FAILED) {
+        struct st_gw_node *n = st_gw_cluster_find_node(conn->cluster, conn->node_id);
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_WARN,
+                  "upstream %s to broker %d at %s:%d failed: %s",
+                  st_gw_up_protocol_name(conn->cluster->upsec ? conn->cluster->upsec->protocol
+                                                              : ST_GW_UP_SSL),
+                  conn->node_id, n ? n->host : "?", n ? n->port : 0, why);
+        return -1;
+    }
+    if (rc != ST_GW_UP_DONE) {
+        conn->up_want = rc;
+        conn_update(conn);
+        return 0;
+    }
+    conn->state = CONN_OPEN;
+    conn->up_want = 0;
+    conn->uio = &up_io;
+    event_drop(&conn->timer);
+    struct st_gw_cluster *c = conn->cluster;
+    uint64_t closed = c->counters.conns_closed;
+    resume_requests(conn);
+    return c->counters.conns_closed != closed ? -1 : 0;
+}
+
 static void
 on_upstream_read(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    ssize_t n = read_into(conn, &raw_io, conn->ufd, &conn->resp);
-    if (n == -2)
+    if (conn->state == CONN_SECURING) {
+        (void)secure_step(conn);
         return;
+    }
+    ssize_t n = read_into(conn, conn->uio, conn->ufd, &conn->resp);
+    if (n == -2) {
+        if (conn->up_want_write)
+            conn_update(conn);
+        return;
+    }
     if (n <= 0) {
-        close_fmt(conn, ST_LOG_INFO, "broker %d closed the connection%s", conn->node_id,
+        if (n < 0 && conn->up && st_gw_up_error(conn->up)[0]) {
+            close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_WARN,
+                      "broker %d connection failed: %s", conn->node_id, st_gw_up_error(conn->up));
+            return;
+        }
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_INFO,
+                  "broker %d closed the connection%s", conn->node_id,
                   conn->p_count ? " with requests in flight" : "");
         return;
     }
@@ -1274,6 +1404,8 @@ on_upstream_read(evutil_socket_t fd, short what, void *arg)
         return;
     flush_to_client(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1289,16 +1421,44 @@ on_upstream_write(evutil_socket_t fd, short what, void *arg)
         int e = st_sock_connect_result(conn->ufd);
         if (e != 0) {
             struct st_gw_node *n = st_gw_cluster_find_node(conn->cluster, conn->node_id);
-            close_fmt(conn, ST_LOG_INFO, "cannot connect to broker %d at %s:%d: %s", conn->node_id,
-                      n ? n->host : "?", n ? n->port : 0, strerror(e));
+            close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
+                      "cannot connect to broker %d at %s:%d: %s", conn->node_id, n ? n->host : "?",
+                      n ? n->port : 0, strerror(e));
+            return;
+        }
+        st_sock_tune_tcp(conn->ufd);
+        if (c->upsec) {
+            /* strait's own TLS / SASL first; the client's requests wait in req.buf. */
+            struct st_gw_node *n = st_gw_cluster_find_node(c, conn->node_id);
+            const char *err = NULL;
+            conn->up = st_gw_up_new(c->upsec, conn->ufd, n ? n->host : "", &err);
+            if (!conn->up) {
+                close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_WARN,
+                          "upstream to broker %d: %s", conn->node_id, err);
+                return;
+            }
+            conn->state = CONN_SECURING;
+            (void)secure_step(conn);
             return;
         }
         conn->state = CONN_OPEN;
         event_drop(&conn->timer);
-        st_sock_tune_tcp(conn->ufd);
+    }
+    if (conn->state == CONN_SECURING) {
+        (void)secure_step(conn);
+        return;
+    }
+    if (conn->up_want_write) {
+        /* Upstream TLS wanted to write while reading: go on reading now. */
+        conn->up_want_write = false;
+        on_upstream_read(fd, EV_READ, conn);
+        if (c->counters.conns_closed != closed)
+            return;
     }
     flush_to_upstream(conn);
     if (c->counters.conns_closed != closed)
+        return;
+    if (maybe_reauth(conn) != 0)
         return;
     conn_update(conn);
 }
@@ -1307,7 +1467,12 @@ static void
 on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    close_fmt(conn, ST_LOG_INFO, "connecting to broker %d timed out", conn->node_id);
+    if (conn->state == CONN_SECURING)
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_WARN,
+                  "upstream TLS/SASL with broker %d timed out", conn->node_id);
+    else
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
+                  "connecting to broker %d timed out", conn->node_id);
 }
 
 static void
@@ -1318,22 +1483,23 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     if (result == EVUTIL_EAI_CANCEL)
         return; /* the connection is being closed */
     if (result != 0 || !res) {
-        close_fmt(conn, ST_LOG_INFO, "cannot resolve broker %d's host: %s", conn->node_id,
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
+                  "cannot resolve broker %d's host: %s", conn->node_id,
                   evutil_gai_strerror(result));
         return;
     }
     conn->ufd = st_sock_connect(res->ai_addr, res->ai_addrlen);
     evutil_freeaddrinfo(res);
     if (conn->ufd < 0) {
-        close_fmt(conn, ST_LOG_INFO, "cannot connect to broker %d: %s", conn->node_id,
-                  strerror(errno));
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
+                  "cannot connect to broker %d: %s", conn->node_id, strerror(errno));
         return;
     }
     struct event_base *base = conn->cluster->base;
     conn->u_rev = event_new(base, conn->ufd, EV_READ | EV_PERSIST, on_upstream_read, conn);
     conn->u_wev = event_new(base, conn->ufd, EV_WRITE | EV_PERSIST, on_upstream_write, conn);
     if (!conn->u_rev || !conn->u_wev) {
-        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return;
     }
     conn->state = CONN_CONNECTING;
@@ -1371,6 +1537,7 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     st_sock_addr_str(fd, 0, conn->peer, sizeof(conn->peer));
     snprintf(conn->peer_ip, sizeof(conn->peer_ip), "%s", conn->peer);
     conn->cio = &raw_io;
+    conn->uio = &raw_io;
     if (ep->tls) {
         conn->ssl = SSL_new(ep->tls);
         if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
@@ -1402,7 +1569,7 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     conn->c_wev = event_new(c->base, fd, EV_WRITE | EV_PERSIST, on_client_write, conn);
     conn->timer = evtimer_new(c->base, on_connect_timeout, conn);
     if (!conn->c_rev || !conn->c_wev || !conn->timer) {
-        close_fmt(conn, ST_LOG_ERROR, "out of memory");
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return;
     }
     struct timeval tv = {c->limits.connect_timeout_ms / 1000,
@@ -1411,7 +1578,8 @@ st_conn_accept(struct st_gw_listener *l, int fd)
 
     struct st_gw_node *n = st_gw_cluster_find_node(c, l->node_id);
     if (!n || !n->host[0]) {
-        close_fmt(conn, ST_LOG_INFO, "broker %d is not in the cluster metadata", l->node_id);
+        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
+                  "broker %d is not in the cluster metadata", l->node_id);
         return;
     }
     char port[8];

@@ -291,6 +291,61 @@ int st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
 int st_gw_cluster_set_principal_rules(struct st_gw_cluster *c, const char *spec, const char **err)
     __attribute__((warn_unused_result));
 
+/* How strait itself connects to a cluster's brokers (Kafka's security.protocol). */
+enum st_gw_up_protocol {
+    ST_GW_UP_PLAINTEXT = 0,  /* plain TCP (the default, and the embedded cluster) */
+    ST_GW_UP_SSL,            /* TLS */
+    ST_GW_UP_SASL_PLAINTEXT, /* SASL over plain TCP */
+    ST_GW_UP_SASL_SSL,       /* SASL over TLS */
+};
+
+/* SASL mechanisms strait authenticates to brokers with. */
+enum st_gw_up_mech {
+    ST_GW_UP_PLAIN = 0,     /* PLAIN (RFC 4616) */
+    ST_GW_UP_SCRAM_SHA_256, /* SCRAM-SHA-256 (RFC 7677) */
+    ST_GW_UP_SCRAM_SHA_512, /* SCRAM-SHA-512 */
+};
+
+/* Upstream security of a cluster: what strait presents to the brokers. */
+struct st_gw_upstream_security {
+    enum st_gw_up_protocol protocol; /* PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL */
+    enum st_gw_up_mech mechanism;    /* SASL mechanism (SASL_* protocols) */
+    const char *username;            /* SASL username */
+    const char *password;            /* SASL password (never logged) */
+    const char *ca_file;             /* PEM CA bundle for broker certificates, NULL = system */
+    const char *cert_file;           /* client certificate chain (mTLS to brokers), NULL = none */
+    const char *key_file;            /* its private key */
+    bool verify_hostname;            /* the certificate must name the host the broker advertises */
+};
+
+/* Parses "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" (any case). Returns 0 or -1. */
+int st_gw_up_protocol_parse(const char *s, enum st_gw_up_protocol *out)
+    __attribute__((warn_unused_result));
+const char *st_gw_up_protocol_name(enum st_gw_up_protocol p);
+/* Parses "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" (any case). Returns 0 or -1. */
+int st_gw_up_mech_parse(const char *s, enum st_gw_up_mech *out) __attribute__((warn_unused_result));
+const char *st_gw_up_mech_name(enum st_gw_up_mech m);
+
+/*
+ * Reads a SASL password from `path`: the whole file without one trailing newline (at most 1024
+ * bytes, no NUL). Returns a new string (caller wipes and frees with st_gw_secret_free()) or NULL
+ * with *err. The password is never logged.
+ */
+char *st_gw_password_file_read(const char *path, const char **err)
+    __attribute__((warn_unused_result));
+/* Wipes and frees a string from st_gw_password_file_read(). NULL is fine. */
+void st_gw_secret_free(char *s);
+
+/*
+ * Sets how strait connects to the cluster's brokers (client connections and broker discovery).
+ * Copies everything (the password is wiped when replaced or freed); loads the CA and client
+ * certificate now, so a bad file is reported here. NULL = PLAINTEXT. Applies to upstream
+ * connections opened afterwards. Returns 0, or -1 with *err (previous setting kept).
+ */
+int st_gw_cluster_set_upstream_security(struct st_gw_cluster *c,
+                                        const struct st_gw_upstream_security *sec, const char **err)
+    __attribute__((warn_unused_result));
+
 struct ssl_ctx_st;
 /*
  * Makes the endpoint TLS: connections accepted from now on handshake with `ctx` (an SSL_CTX; the

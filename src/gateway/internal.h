@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 
@@ -53,6 +54,8 @@ struct st_gw_learner {
     unsigned attempt;                        /* round-robin index over candidate addresses */
     char target[300];                        /* "host:port" being asked, for logs */
     bool refresh_pending;                    /* a refresh was requested while busy */
+    struct st_gw_up *up;                     /* upstream TLS / SASL session, NULL = plaintext */
+    char host[256];                          /* host being asked (TLS name verification) */
 };
 
 /* The authentication configuration of a cluster's endpoints (st_gw_cluster_set_auth()). */
@@ -99,6 +102,7 @@ struct st_gw_cluster {
     struct st_gw_auth auth;             /* how clients authenticate */
     struct st_gw_topic_id *topic_ids;   /* open-addressing table of topic ids, owned */
     size_t cap_topic_ids, n_topic_ids;  /* capacity (power of two) / used */
+    struct st_gw_upsec *upsec;          /* upstream security (one reference), NULL = PLAINTEXT */
 };
 
 /* cluster.c */
@@ -126,10 +130,59 @@ void st_gw_endpoint_free(struct st_gw_endpoint *e);
 int st_gw_endpoint_map(struct st_gw_endpoint *e, int32_t node_id, const char **host,
                        size_t *host_len, int32_t *port);
 
+/* upstream.c: strait's own TLS and SASL towards the brokers */
+/* A cluster's upstream security, refcounted: sessions keep the one they started with. */
+struct st_gw_upsec {
+    unsigned refs;                   /* references (cluster + sessions) */
+    enum st_gw_up_protocol protocol; /* never PLAINTEXT (that is upsec == NULL) */
+    enum st_gw_up_mech mech;         /* SASL mechanism */
+    char *username;                  /* SASL username, owned */
+    char *password;                  /* SASL password, owned, wiped on free */
+    size_t pw_len;                   /* bytes at password */
+    struct ssl_ctx_st *tls;          /* client TLS context, NULL without TLS */
+    bool verify_host;                /* broker certificates must name the advertised host */
+};
+struct st_gw_upsec *st_gw_upsec_ref(struct st_gw_upsec *s);
+void st_gw_upsec_unref(struct st_gw_upsec *s);
+/* The protocol includes SASL. */
+bool st_gw_upsec_sasl(const struct st_gw_upsec *s);
+
+/* What st_gw_up_step() needs next. */
+enum {
+    ST_GW_UP_FAILED = -1,    /* the session failed (reason written) */
+    ST_GW_UP_DONE = 0,       /* authenticated (or TLS up): Kafka traffic may flow */
+    ST_GW_UP_WANT_READ = 1,  /* call again when the socket is readable */
+    ST_GW_UP_WANT_WRITE = 2, /* call again when the socket is writable */
+};
+struct st_gw_up;
+/*
+ * A session on connected socket `fd` to broker `host` with `sec` (takes its own reference).
+ * Returns a new session (st_gw_up_free(); the socket is not closed) or NULL with *err.
+ */
+struct st_gw_up *st_gw_up_new(struct st_gw_upsec *sec, int fd, const char *host, const char **err);
+void st_gw_up_free(struct st_gw_up *u);
+/* Drives the TLS handshake and the SASL exchange. Returns ST_GW_UP_*; FAILED writes `why`. */
+int st_gw_up_step(struct st_gw_up *u, char *why, size_t why_len);
+/* Kafka bytes once done: bytes, 0 on EOF, -1 on error, -2 would block. */
+ssize_t st_gw_up_read(struct st_gw_up *u, void *buf, size_t n);
+ssize_t st_gw_up_write(struct st_gw_up *u, const void *buf, size_t n);
+/* Why the last TLS read or write failed (OpenSSL's reason, e.g. a broker's alert), "" if none. */
+const char *st_gw_up_error(const struct st_gw_up *u);
+/* Decrypted bytes TLS holds that no socket event will announce. */
+size_t st_gw_up_pending(const struct st_gw_up *u);
+/* True (once) when the last read would block until the socket is writable (TLS). */
+bool st_gw_up_take_read_wants_write(struct st_gw_up *u);
+/* KIP-368: the broker's session lifetime is 85% spent; re-authenticate before more requests. */
+bool st_gw_up_reauth_due(const struct st_gw_up *u, int64_t now_ms);
+/* Starts the SASL exchange again on the open session (then drive with st_gw_up_step()). */
+int st_gw_up_reauth(struct st_gw_up *u) __attribute__((warn_unused_result));
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t st_gw_up_mono_ms(void);
+
 /* conn.c */
 void st_conn_accept(struct st_gw_listener *l, int fd);
-/* The one close path of a connection; `reason` is logged. */
-void st_conn_close(struct st_conn *conn, const char *reason);
+/* The one close path of a connection; `why` is counted (closed_by_reason), `reason` logged. */
+void st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *reason);
 
 /* sasl.c: SASL termination (one st_sasl per connection on an authenticated endpoint) */
 struct st_sasl;
@@ -201,6 +254,7 @@ struct st_authz_pending {
     size_t n_denials;             /* entries in denials */
     uint8_t filter_type;          /* enum st_kres_type of response entries to filter */
     uint8_t filter_op;            /* enum st_kop they need; 0 = no filtering */
+    bool ops_fix;                 /* *AuthorizedOperations fields to compute for the principal */
 };
 enum st_authz_verdict {
     ST_AUTHZ_FORWARD,        /* forward unchanged */

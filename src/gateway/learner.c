@@ -1,7 +1,8 @@
 /*
  * Broker discovery (the eager metadata learner). A tiny Kafka client on the gateway's loop:
  *
- *   idle --timer--> resolve --> connect --> ApiVersions v0 --> Metadata (no topics) --> idle
+ *   idle --timer--> resolve --> connect --> [TLS / SASL] --> ApiVersions v0 --> Metadata
+ *   (no topics) --> idle
  *
  * It runs once at start-up, before any endpoint accepts a client (so after a restart every broker
  * has its port before the first request is answered), then every metadata_refresh_ms, so a broker
@@ -25,6 +26,7 @@ enum {
     LEARN_IDLE,
     LEARN_RESOLVING,
     LEARN_CONNECTING,
+    LEARN_SECURING, /* strait's TLS handshake / SASL exchange with the broker */
     LEARN_APIVERSIONS,
     LEARN_METADATA,
 };
@@ -59,6 +61,8 @@ reset_socket(struct st_gw_learner *l)
         event_free(l->wev);
         l->wev = NULL;
     }
+    st_gw_up_free(l->up);
+    l->up = NULL;
     if (l->fd >= 0) {
         close(l->fd);
         l->fd = -1;
@@ -71,6 +75,12 @@ reset_socket(struct st_gw_learner *l)
 static void
 round_done(struct st_gw_learner *l, const char *failure)
 {
+    /* `failure` may point into the session reset_socket() frees. */
+    char why[600];
+    if (failure) {
+        snprintf(why, sizeof(why), "%s", failure);
+        failure = why;
+    }
     reset_socket(l);
     l->state = LEARN_IDLE;
     struct st_gw_cluster *c = l->cluster;
@@ -128,6 +138,7 @@ pick_target(struct st_gw_learner *l, char *host, size_t host_len, int *port)
         *port = n->port;
     }
     snprintf(l->target, sizeof(l->target), "%s:%d", host, *port);
+    snprintf(l->host, sizeof(l->host), "%s", host);
     return 0;
 }
 
@@ -232,6 +243,57 @@ handle_metadata(struct st_gw_learner *l, const uint8_t *p, size_t len)
     return NULL;
 }
 
+/* Kafka bytes out: raw, or through the TLS / SASL session. Same results as st_gw_up_write(). */
+static ssize_t
+l_write(struct st_gw_learner *l, const void *buf, size_t n)
+{
+    if (l->up)
+        return st_gw_up_write(l->up, buf, n);
+    ssize_t r = send(l->fd, buf, n, MSG_NOSIGNAL);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return -2;
+    return r;
+}
+
+static ssize_t
+l_read(struct st_gw_learner *l, void *buf, size_t n)
+{
+    if (l->up)
+        return st_gw_up_read(l->up, buf, n);
+    ssize_t r = read(l->fd, buf, n);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return -2;
+    return r;
+}
+
+/* Drives strait's TLS / SASL with the broker; then asks ApiVersions. */
+static void
+secure_step(struct st_gw_learner *l)
+{
+    char why[512], failure[600];
+    int rc = st_gw_up_step(l->up, why, sizeof(why));
+    if (rc == ST_GW_UP_FAILED) {
+        snprintf(
+            failure, sizeof(failure), "upstream %s: %s",
+            st_gw_up_protocol_name(l->cluster->upsec ? l->cluster->upsec->protocol : ST_GW_UP_SSL),
+            why);
+        round_done(l, failure);
+        return;
+    }
+    if (rc == ST_GW_UP_WANT_READ || rc == ST_GW_UP_WANT_WRITE) {
+        event_del(rc == ST_GW_UP_WANT_READ ? l->wev : l->rev);
+        event_add(rc == ST_GW_UP_WANT_READ ? l->rev : l->wev, NULL);
+        return;
+    }
+    l->state = LEARN_APIVERSIONS;
+    if (send_apiversions(l) != 0) {
+        round_done(l, "out of memory");
+        return;
+    }
+    event_del(l->rev);
+    event_add(l->wev, NULL);
+}
+
 static void
 on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -242,19 +304,35 @@ on_io(evutil_socket_t fd, short what, void *arg)
             round_done(l, strerror(e));
             return;
         }
+        if (l->cluster->upsec) {
+            const char *err = NULL;
+            l->up = st_gw_up_new(l->cluster->upsec, l->fd, l->host, &err);
+            if (!l->up) {
+                round_done(l, err);
+                return;
+            }
+            l->state = LEARN_SECURING;
+            secure_step(l);
+            return;
+        }
         l->state = LEARN_APIVERSIONS;
         if (send_apiversions(l) != 0) {
             round_done(l, "out of memory");
             return;
         }
     }
+    if (l->state == LEARN_SECURING) {
+        secure_step(l);
+        return;
+    }
     if (what & EV_WRITE) {
         while (st_buf_used(&l->out)) {
-            ssize_t n = send(l->fd, st_buf_head(&l->out), st_buf_used(&l->out), MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    return;
-                round_done(l, strerror(errno));
+            ssize_t n = l_write(l, st_buf_head(&l->out), st_buf_used(&l->out));
+            if (n == -2)
+                return;
+            if (n <= 0) { /* 0 bytes written is no progress */
+                round_done(l, l->up && st_gw_up_error(l->up)[0] ? st_gw_up_error(l->up)
+                                                                : strerror(errno));
                 return;
             }
             st_buf_consume(&l->out, (size_t)n);
@@ -269,14 +347,23 @@ on_io(evutil_socket_t fd, short what, void *arg)
         round_done(l, "Metadata response too large");
         return;
     }
-    ssize_t n = read(l->fd, l->in.data + l->in.len, st_buf_room(&l->in));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    ssize_t n = l_read(l, l->in.data + l->in.len, st_buf_room(&l->in));
+    if (n == -2)
         return;
     if (n <= 0) {
-        round_done(l, n == 0 ? "broker closed the connection" : strerror(errno));
+        round_done(l, n == 0                              ? "broker closed the connection"
+                      : l->up && st_gw_up_error(l->up)[0] ? st_gw_up_error(l->up)
+                                                          : strerror(errno));
         return;
     }
     l->in.len += (size_t)n;
+    /* TLS may hold more decrypted bytes than one read took: no socket event announces them. */
+    while (l->up && st_gw_up_pending(l->up) > 0 && st_buf_room(&l->in) > 0) {
+        n = l_read(l, l->in.data + l->in.len, st_buf_room(&l->in));
+        if (n <= 0)
+            break;
+        l->in.len += (size_t)n;
+    }
     if (st_buf_used(&l->in) < 4)
         return;
     int32_t size = st_rd_i32(st_buf_head(&l->in));

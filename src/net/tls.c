@@ -353,3 +353,88 @@ done:
     ERR_clear_error();
     return ctx;
 }
+
+SSL_CTX *
+st_tls_client_new(const char *ca_file, const char *cert, const char *key, const char **err)
+{
+    if ((cert && *cert) != (key && *key)) {
+        *err = "a client certificate for the brokers needs both the certificate and the key";
+        return NULL;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+        *err = "cannot create the upstream TLS context";
+        goto fail;
+    }
+    if (ca_file && *ca_file) {
+        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+            *err = "cannot load the upstream CA file";
+            goto fail;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        *err = "cannot load the system trust store";
+        goto fail;
+    }
+    if (cert && *cert &&
+        (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1)) {
+        *err = "cannot load the upstream client certificate or key (or they do not match)";
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    ERR_clear_error();
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return NULL;
+}
+
+SSL *
+st_tls_client_session(SSL_CTX *ctx, int fd, const char *host, bool verify_host, const char **err)
+{
+    SSL *ssl = SSL_new(ctx);
+    uint8_t a[16];
+    bool ip = inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+    if (!ssl || SSL_set_fd(ssl, fd) != 1 || (!ip && SSL_set_tlsext_host_name(ssl, host) != 1)) {
+        *err = "cannot create the upstream TLS session";
+        goto fail;
+    }
+    if (verify_host) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+                : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1) {
+            *err = "cannot set the broker host name to verify";
+            goto fail;
+        }
+    }
+    SSL_set_connect_state(ssl);
+    ERR_clear_error();
+    return ssl;
+fail:
+    SSL_free(ssl);
+    ERR_clear_error();
+    return NULL;
+}
+
+void
+st_tls_client_error(SSL *ssl, char *out, size_t len)
+{
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    unsigned long code = ERR_peek_last_error();
+    if (vr != X509_V_OK)
+        snprintf(out, len, "TLS handshake with the broker failed: certificate verification: %s",
+                 X509_verify_cert_error_string(vr));
+    else if (code)
+        snprintf(out, len, "TLS handshake with the broker failed: %s",
+                 ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "error");
+    else
+        snprintf(out, len,
+                 "TLS handshake with the broker failed: the broker closed the connection");
+    ERR_clear_error();
+}

@@ -8,6 +8,7 @@
 #ifndef ST_NET_TLS_H
 #define ST_NET_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -60,5 +61,28 @@ SSL_CTX *st_tls_server_from_files(const char *cert_chain, const char *key, const
 int st_tls_issue_client(const struct st_tls_ca *ca, const char *cn, const char *org,
                         const char *key_path, const char *cert_path, const char **err)
     __attribute__((warn_unused_result));
+
+/*
+ * A client context for strait's own connections to the brokers: TLS 1.2 minimum, the broker's
+ * certificate verified against `ca_file` (a PEM bundle; NULL = the system trust store), and, with
+ * `cert` and `key` (PEM files, both or neither), a client certificate for mutual TLS to the
+ * broker. Returns a new SSL_CTX (release with SSL_CTX_free()) or NULL with *err.
+ */
+SSL_CTX *st_tls_client_new(const char *ca_file, const char *cert, const char *key, const char **err)
+    __attribute__((warn_unused_result));
+
+/*
+ * A client session on connected socket `fd` for broker `host` (a name or an IP literal): SNI for
+ * names, and with `verify_host` the certificate must name `host` (DNS SAN, or IP SAN for a
+ * literal). Returns a new SSL in connect state (SSL_free()) or NULL with *err.
+ */
+SSL *st_tls_client_session(SSL_CTX *ctx, int fd, const char *host, bool verify_host,
+                           const char **err) __attribute__((warn_unused_result));
+
+/*
+ * Why a client handshake failed, for a log line a person can act on (certificate verification
+ * result when that was the cause, else OpenSSL's reason). Writes into `out`.
+ */
+void st_tls_client_error(SSL *ssl, char *out, size_t len);
 
 #endif

@@ -196,6 +196,9 @@ def test():
         closed = [ln for ln in m1.splitlines()
                   if ln.startswith("strait_client_connections_closed_total{")]
         check(closed and all(',reason="' in ln for ln in closed), "closes carry a reason label")
+        check(metric_sum(m1, "strait_client_connections_closed_total", reason="client_closed")
+              - metric_sum(m0, "strait_client_connections_closed_total", reason="client_closed")
+              == 1, "the client's close counted as reason=client_closed")
         mfile = os.path.join(tmp, "metrics.txt")
         with open(mfile, "w") as f:
             f.write(m1)
