@@ -4,10 +4,11 @@
 #   make demo   start straitd on the embedded cluster and run the main job through its endpoint
 #   make bench  benchmarks: direct vs HAProxy vs strait (see docs/performance.md)
 #   make bench-authz  throughput with data-plane authorization on vs off (no root needed)
+#   make bench-tls    TLS throughput vs HAProxy terminating TLS; IAM connections per second
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test unit integration demo bench bench-authz format clean
+.PHONY: all deps build build-asan test unit integration demo bench bench-authz bench-tls format clean
 
 all: build
 
@@ -42,6 +43,9 @@ bench: build
 
 bench-authz: build
 	@bench/authz
+
+bench-tls: build
+	@bench/tls
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tools/*.c' 'bench/*.c')

@@ -6,7 +6,7 @@ OAUTHBEARER mechanism carrying the token that aws-msk-iam-sasl-signer builds (a 
 `GET https://kafka.<region>.amazonaws.com/?Action=kafka-cluster:Connect`, base64url without
 padding). The signer is inlined below so that only python3-confluent-kafka is needed.
 Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for temporary credentials,
-AWS_SESSION_TOKEN. TLS is verified against --ca (strait's CA: `strait admin ca-certificate`).
+AWS_SESSION_TOKEN. TLS is verified against --ca (strait's CA: `strait kafka get-ca-certificate`).
 
   demo-client.py --bootstrap BS --region R --ca ca.pem topics
   demo-client.py --bootstrap BS --region R --ca ca.pem produce TOPIC < lines   (KEY<TAB>VALUE or VALUE)

@@ -46,6 +46,8 @@
 #define OPT_SUPER_USERS 0x100
 /* getopt value of --insecure-skip-authorization. */
 #define OPT_SKIP_AUTHZ 0x101
+/* getopt values of the endpoint TLS file flags (0x110 + index into straitd_opts.ep_tls). */
+#define OPT_EP_TLS 0x110
 /* getopt values of the --upstream-* security flags. */
 #define OPT_UP_PROTOCOL 0x180
 #define OPT_UP_MECH 0x181
@@ -57,37 +59,38 @@
 #define OPT_UP_VERIFY_HOST 0x187
 
 struct straitd_opts {
-    const char *data_dir;          /* --data-dir */
-    int embedded_brokers;          /* --embedded-kafka N, 0 = none */
-    const char *upstream;          /* --upstream host:port,... */
-    const char *insecure_endpoint; /* --insecure-endpoint ADDR */
-    int port_min, port_max;        /* --port-range */
-    const char *ready_file;        /* --ready-file */
-    uint32_t refresh_ms;           /* --metadata-refresh-ms */
-    const char *api_listen;        /* --api-listen ADDR:PORT (MSK API), NULL = none */
-    const char *api_tls_cert;      /* --api-tls-cert PEM (HTTPS API) */
-    const char *api_tls_key;       /* --api-tls-key PEM */
-    int create_timeout;            /* --cluster-create-timeout SECONDS (0 = default) */
-    const char *config;            /* --config FILE (re-read on SIGHUP) */
-    const char *metrics_listen;    /* --metrics-listen ADDR:PORT, NULL = none */
-    int shutdown_grace;            /* --shutdown-grace SECONDS */
-    double price_gb;               /* --price-per-gb USD (-1 = default) */
-    double price_conn_hour;        /* --price-per-connection-hour USD (-1 = default) */
-    int usage_flush;               /* --usage-flush-seconds */
-    const char *audit_log;         /* --audit-log FILE (NULL = DATA_DIR/audit.log, "none" = off) */
-    bool audit_all;                /* --audit-all-decisions */
-    uint64_t audit_max_bytes;      /* --audit-max-bytes N (0 = default 64 MiB) */
-    unsigned audit_keep;           /* --audit-keep N (0 = default 5) */
-    const char *kafka_super_users; /* --kafka-super-users "User:a;User:b" */
-    bool skip_authorization;       /* --insecure-skip-authorization (benchmarks only) */
-    const char *up_protocol;       /* --upstream-security-protocol, NULL = PLAINTEXT */
-    const char *up_mech;           /* --upstream-sasl-mechanism, NULL = SCRAM-SHA-512 */
-    const char *up_user;           /* --upstream-sasl-username */
-    const char *up_password_file;  /* --upstream-sasl-password-file */
-    const char *up_ca;             /* --upstream-ca PEM, NULL = system trust store */
-    const char *up_cert;           /* --upstream-cert PEM (mTLS to the brokers) */
-    const char *up_key;            /* --upstream-key PEM */
-    const char *up_verify_host;    /* --upstream-ssl-verify-hostname true|false */
+    const char *data_dir;           /* --data-dir */
+    int embedded_brokers;           /* --embedded-kafka N, 0 = none */
+    const char *upstream;           /* --upstream host:port,... */
+    const char *insecure_endpoint;  /* --insecure-endpoint ADDR */
+    int port_min, port_max;         /* --port-range */
+    const char *ready_file;         /* --ready-file */
+    uint32_t refresh_ms;            /* --metadata-refresh-ms */
+    const char *api_listen;         /* --api-listen ADDR:PORT (MSK API), NULL = none */
+    const char *api_tls_cert;       /* --api-tls-cert PEM (HTTPS API) */
+    const char *api_tls_key;        /* --api-tls-key PEM */
+    int create_timeout;             /* --cluster-create-timeout SECONDS (0 = default) */
+    const char *config;             /* --config FILE (re-read on SIGHUP) */
+    const char *metrics_listen;     /* --metrics-listen ADDR:PORT, NULL = none */
+    int shutdown_grace;             /* --shutdown-grace SECONDS */
+    double price_gb;                /* --price-per-gb USD (-1 = default) */
+    double price_conn_hour;         /* --price-per-connection-hour USD (-1 = default) */
+    int usage_flush;                /* --usage-flush-seconds */
+    const char *audit_log;          /* --audit-log FILE (NULL = DATA_DIR/audit.log, "none" = off) */
+    bool audit_all;                 /* --audit-all-decisions */
+    uint64_t audit_max_bytes;       /* --audit-max-bytes N (0 = default 64 MiB) */
+    unsigned audit_keep;            /* --audit-keep N (0 = default 5) */
+    const char *kafka_super_users;  /* --kafka-super-users "User:a;User:b" */
+    bool skip_authorization;        /* --insecure-skip-authorization (benchmarks only) */
+    const char *up_protocol;        /* --upstream-security-protocol, NULL = PLAINTEXT */
+    const char *up_mech;            /* --upstream-sasl-mechanism, NULL = SCRAM-SHA-512 */
+    const char *up_user;            /* --upstream-sasl-username */
+    const char *up_password_file;   /* --upstream-sasl-password-file */
+    const char *up_ca;              /* --upstream-ca PEM, NULL = system trust store */
+    const char *up_cert;            /* --upstream-cert PEM (mTLS to the brokers) */
+    const char *up_key;             /* --upstream-key PEM */
+    const char *up_verify_host;     /* --upstream-ssl-verify-hostname true|false */
+    struct st_ctl_tls_files ep_tls; /* --endpoint-ca-cert ... --endpoint-principal-mapping-rules */
 };
 
 struct straitd {
@@ -150,6 +153,18 @@ usage(FILE *f)
         "                            clients of VPC-connection endpoints are not authorized\n"
         "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
         "                            e.g. \"User:admin;User:ops\"\n"
+        "  --endpoint-ca-cert FILE   issuing CA of the endpoint certificates (PEM; default\n"
+        "                            DATA_DIR/tls/ca.pem, created on first use)...\n"
+        "  --endpoint-ca-key FILE    ...and its private key (default DATA_DIR/tls/ca.key)\n"
+        "  --endpoint-cert FILE      one certificate chain for every endpoint (PEM; its SANs\n"
+        "                            must name the endpoint addresses) instead of issued ones...\n"
+        "  --endpoint-key FILE       ...and its private key\n"
+        "  --endpoint-client-ca FILE CA bundle mutual-TLS client certificates must chain to\n"
+        "                            (default DATA_DIR/tls/client-ca.pem, else the issuing CA)\n"
+        "  --endpoint-principal-mapping-rules RULES  Kafka ssl.principal.mapping.rules for\n"
+        "                            mutual-TLS principals (default DATA_DIR/tls/\n"
+        "                            principal-mapping-rules, else DEFAULT); the files are\n"
+        "                            watched and reloaded without a restart\n"
         "  --upstream-security-protocol P  how strait connects to --upstream brokers:\n"
         "                            PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL\n"
         "  --upstream-sasl-mechanism M  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default)\n"
@@ -472,6 +487,12 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"audit-keep", required_argument, NULL, 'k'},
         {"kafka-super-users", required_argument, NULL, OPT_SUPER_USERS},
         {"insecure-skip-authorization", no_argument, NULL, OPT_SKIP_AUTHZ},
+        {"endpoint-ca-cert", required_argument, NULL, OPT_EP_TLS + 0},
+        {"endpoint-ca-key", required_argument, NULL, OPT_EP_TLS + 1},
+        {"endpoint-cert", required_argument, NULL, OPT_EP_TLS + 2},
+        {"endpoint-key", required_argument, NULL, OPT_EP_TLS + 3},
+        {"endpoint-client-ca", required_argument, NULL, OPT_EP_TLS + 4},
+        {"endpoint-principal-mapping-rules", required_argument, NULL, OPT_EP_TLS + 5},
         {"upstream-security-protocol", required_argument, NULL, OPT_UP_PROTOCOL},
         {"upstream-sasl-mechanism", required_argument, NULL, OPT_UP_MECH},
         {"upstream-sasl-username", required_argument, NULL, OPT_UP_USER},
@@ -551,6 +572,24 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             break;
         case OPT_SKIP_AUTHZ:
             o->skip_authorization = true;
+            break;
+        case OPT_EP_TLS + 0:
+            o->ep_tls.ca_cert = optarg;
+            break;
+        case OPT_EP_TLS + 1:
+            o->ep_tls.ca_key = optarg;
+            break;
+        case OPT_EP_TLS + 2:
+            o->ep_tls.cert = optarg;
+            break;
+        case OPT_EP_TLS + 3:
+            o->ep_tls.key = optarg;
+            break;
+        case OPT_EP_TLS + 4:
+            o->ep_tls.client_ca = optarg;
+            break;
+        case OPT_EP_TLS + 5:
+            o->ep_tls.principal_rules = optarg;
             break;
         case OPT_UP_PROTOCOL:
             o->up_protocol = optarg;
@@ -1040,7 +1079,8 @@ main(int argc, char **argv)
                                  .price_conn_hour = d.o.price_conn_hour,
                                  .usage_flush_seconds = d.o.usage_flush,
                                  .kafka_super_users = d.o.kafka_super_users,
-                                 .skip_authorization = d.o.skip_authorization};
+                                 .skip_authorization = d.o.skip_authorization,
+                                 .tls_files = d.o.ep_tls};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);

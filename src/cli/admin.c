@@ -33,8 +33,8 @@ admin_usage(FILE *f)
                "  ctl-status                               control-plane snapshot and API address\n"
                "  state                                    accounts, users, roles, key ids, VPCs,\n"
                "                                           clusters, connections (no secrets)\n"
-               "  ca-certificate                           the installation CA that issues the TLS\n"
-               "                                           certificates of VPC-connection endpoints\n"
+               "  ca-certificate                           the CA that issues the TLS certificates\n"
+               "                                           of the endpoints (--endpoint-ca-cert)\n"
                "                                           (PEM; clients trust it: ssl.ca.location)\n"
                "  issue-client-certificate CN OUT [--org O]  a mutual-TLS client key (OUT.key) and\n"
                "                                           certificate (OUT.pem) from that CA\n"
@@ -127,6 +127,16 @@ embedded_cmd(const char *sock, int argc, char **argv)
 static int
 print_ca(const char *sock)
 {
+    /* Ask straitd (it knows --endpoint-ca-cert); read DATA/tls/ca.pem when it is not running. */
+    json_t *j = NULL;
+    long status = st_cli_admin_request(sock, "GET", "/v1/ctl/ca-certificate", NULL, 30, &j);
+    const char *pem = json_string_value(json_object_get(j, "caCertificate"));
+    if (status == 200 && pem) {
+        fputs(pem, stdout);
+        json_decref(j);
+        return 0;
+    }
+    json_decref(j);
     char path[4200];
     snprintf(path, sizeof(path), "%s", sock);
     char *slash = strrchr(path, '/');

@@ -3,7 +3,9 @@
  * (same operation names in kebab-case, same --option names, PascalCase JSON output), SigV4-signed
  * with src/auth. Extras: `put-cluster-policy --basic ACCOUNT_ID...` writes MSK's Basic multi-VPC
  * policy, `create-vpc-connection --wait` shows progress until AVAILABLE, and
- * `connection-info ARN` prints the connection string and a ready client configuration.
+ * `connection-info ARN` prints the connection string and a ready client configuration, and
+ * `get-ca-certificate` the CA that issues the endpoint certificates (GET
+ * /strait/v1/ca-certificate).
  *
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
  * AWS_PROFILE (or --profile, default "default") section of ~/.aws/credentials
@@ -218,6 +220,8 @@ usage(FILE *f)
         fprintf(f, "\n");
     }
     fprintf(f, "  connection-info --arn VPC_CONNECTION_ARN   (or connection-info ARN)\n"
+               "  get-ca-certificate   the CA of the endpoint certificates (PEM; --output json:\n"
+               "                       {\"CaCertificate\": ...})\n"
                "\nJSON values accept literal JSON or file://PATH; maps accept k=v,k2=v2 or JSON.\n"
                "put-cluster-policy --basic ACCOUNT_ID... writes MSK's Basic multi-VPC policy for "
                "those accounts\n(reading the current version itself when --current-version is "
@@ -694,6 +698,42 @@ wait_connection(struct client *cl, const char *arn)
     return 1;
 }
 
+/* GET /strait/v1/ca-certificate: the CA that issues the endpoint certificates ("" on error). */
+static char *
+fetch_ca(struct client *cl, const char **why)
+{
+    json_t *out = NULL;
+    char etype[128];
+    long st = call(cl, "GET", "/strait/v1/ca-certificate", "", NULL, &out, etype, sizeof(etype));
+    const char *pem = json_string_value(json_object_get(out, "caCertificate"));
+    char *r = st == 200 && pem ? strdup(pem) : NULL;
+    if (!r && st > 0)
+        report_error("GetCaCertificate", st, etype, out);
+    *why = st <= 0 ? "cannot reach the API" : "request failed";
+    json_decref(out);
+    return r;
+}
+
+/* `strait kafka get-ca-certificate`: PEM on stdout, or {"CaCertificate": ...} with --output
+ * json. */
+static int
+get_ca_certificate(struct client *cl)
+{
+    const char *why = NULL;
+    char *pem = fetch_ca(cl, &why);
+    if (!pem)
+        return 254;
+    if (cl->json_out) {
+        json_t *o = json_pack("{s:s}", "caCertificate", pem);
+        print_json(o);
+        json_decref(o);
+    } else {
+        fputs(pem, stdout);
+    }
+    free(pem);
+    return 0;
+}
+
 static int
 connection_info(struct client *cl, const char *arn)
 {
@@ -735,19 +775,26 @@ connection_info(struct client *cl, const char *arn)
                  "IAMClientCallbackHandler\n",
                  boot ? boot : "");
     int rc = 0;
+    const char *why = NULL;
+    char *ca = fetch_ca(cl, &why);
     if (cl->json_out) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "vpcConnectionArn", arn, "state",
-                      state ? state : "", "authentication", authn ? authn : "", "targetClusterArn",
-                      cluster ? cluster : "", "bootstrapBrokers", boot, "clientProperties", props);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s?}", "vpcConnectionArn", arn,
+                              "state", state ? state : "", "authentication", authn ? authn : "",
+                              "targetClusterArn", cluster ? cluster : "", "bootstrapBrokers", boot,
+                              "clientProperties", props, "caCertificate", ca);
         print_json(o);
         json_decref(o);
     } else {
         printf("VPC connection:    %s (%s)\nCluster:           %s\nAuthentication:    %s\n"
-               "Bootstrap servers: %s\n\nclient.properties:\n%s",
+               "Bootstrap servers: %s\n\nclient.properties:\n%s"
+               "ssl.truststore.type=PEM\nssl.truststore.location=strait-ca.pem\n"
+               "\nCA certificate (save as strait-ca.pem; `strait kafka get-ca-certificate` "
+               "prints it again):\n%s",
                arn, state ? state : "?", cluster ? cluster : "?", authn ? authn : "?",
-               boot ? boot : "(none: the connection is not AVAILABLE or the scheme is off)", props);
+               boot ? boot : "(none: the connection is not AVAILABLE or the scheme is off)", props,
+               ca ? ca : "(not available: run `strait kafka get-ca-certificate`)\n");
     }
+    free(ca);
     if (!boot)
         rc = 1;
     json_decref(d);
@@ -910,6 +957,15 @@ st_cli_kafka(int argc, char **argv)
     snprintf(cl.region, sizeof(cl.region), "%s", region && *region ? region : "us-east-1");
     if (load_credentials(&cl, profile) != 0)
         return 2;
+    if (strcmp(name, "get-ca-certificate") == 0) {
+        if (!cl.output_given)
+            cl.json_out = false;
+        if (nrest != 0) {
+            fprintf(stderr, "usage: strait kafka get-ca-certificate [--output json]\n");
+            return 2;
+        }
+        return get_ca_certificate(&cl);
+    }
     if (strcmp(name, "connection-info") == 0) {
         if (!cl.output_given)
             cl.json_out = false;

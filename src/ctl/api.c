@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <event2/keyvalq_struct.h>
 
+#include "ctl/gwauth.h"
 #include "ctl/internal.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -311,9 +312,8 @@ sts_assume_role(struct st_api *a, const struct st_query *form)
     struct st_policy_parse_opts o = {ST_POLICY_TRUST, 0, false};
     const char *perr = NULL;
     struct st_policy *tp = trust ? st_policy_parse(trust, strlen(trust), &o, NULL, &perr) : NULL;
-    struct st_policy_request r = {.principal = a->caller->arn,
-                                  .action = "sts:AssumeRole",
-                                  .resource = role_arn};
+    struct st_policy_request r = {
+        .principal = a->caller->arn, .action = "sts:AssumeRole", .resource = role_arn};
     struct st_policy_decision d;
     memset(&d, 0, sizeof(d));
     int rc = tp ? st_policy_evaluate(&r, (const struct st_policy *const *)a->caller->policies,
@@ -528,6 +528,22 @@ authenticate(struct st_api *a, struct st_snapshot *snap, const char *service, co
     return -1;
 }
 
+/* GET /strait/v1/ca-certificate: the CA that issues the endpoint certificates. It is public
+ * material (clients need it to trust the endpoints), so any authenticated principal may read it;
+ * no IAM action is evaluated. */
+static void
+serve_ca(struct st_api *a)
+{
+    const char *err = NULL;
+    char *pem = st_gwauth_ca_pem(a->ctl, &err);
+    if (!pem) {
+        st_api_error(a, "InternalServerErrorException", NULL, "%s", err);
+        return;
+    }
+    st_api_ok(a, json_pack("{s:s}", "caCertificate", pem));
+    free(pem);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -556,10 +572,13 @@ on_request(struct evhttp_request *req, void *arg)
     }
     if (plen >= 11 && strncmp(uri, "/strait/v1/", 11) == 0) {
         /* strait's own extensions (not in the MSK model): SigV4 like the MSK operations. */
-        if (!(plen == 16 && strncmp(uri, "/strait/v1/usage", 16) == 0 &&
-              strcmp(method, "GET") == 0)) {
+        bool usage = plen == 16 && strncmp(uri, "/strait/v1/usage", 16) == 0;
+        bool ca = plen == 25 && strncmp(uri, "/strait/v1/ca-certificate", 25) == 0;
+        if (!(usage || ca) || strcmp(method, "GET") != 0) {
             st_api_error(&a, "UnknownOperationException", NULL,
-                         "%s %.*s: strait serves GET /strait/v1/usage", method, (int)plen, uri);
+                         "%s %.*s: strait serves GET /strait/v1/usage and GET "
+                         "/strait/v1/ca-certificate",
+                         method, (int)plen, uri);
             goto done;
         }
         if (authenticate(&a, snap, "kafka", uri, plen, query, qlen, body, blen, false) != 0)
@@ -568,7 +587,10 @@ on_request(struct evhttp_request *req, void *arg)
             st_api_error(&a, "BadRequestException", NULL, "invalid query string: %s", err);
             goto done;
         }
-        st_usage_serve(&a);
+        if (usage)
+            st_usage_serve(&a);
+        else
+            serve_ca(&a);
         goto done;
     }
     int rc = st_route_find(method, uri, plen, &a.m, &err);

@@ -11,6 +11,7 @@
 #include <event2/http.h>
 
 #include "auth/crypto.h"
+#include "ctl/gwauth.h"
 #include "ctl/internal.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -209,6 +210,32 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         st_ctl_free(ctl);
         return NULL;
     }
+    const struct st_ctl_tls_files *tf = &cfg->tls_files;
+    if (!tf->ca_cert != !tf->ca_key) {
+        *err = "--endpoint-ca-cert and --endpoint-ca-key go together";
+        st_ctl_free(ctl);
+        return NULL;
+    }
+    if (!tf->cert != !tf->key) {
+        *err = "--endpoint-cert and --endpoint-key go together";
+        st_ctl_free(ctl);
+        return NULL;
+    }
+    char **dst[] = {&ctl->tls_files.ca_cert,   &ctl->tls_files.ca_key,
+                    &ctl->tls_files.cert,      &ctl->tls_files.key,
+                    &ctl->tls_files.client_ca, &ctl->tls_files.principal_rules};
+    const char *src[] = {tf->ca_cert, tf->ca_key,    tf->cert,
+                         tf->key,     tf->client_ca, tf->principal_rules};
+    for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+        if (src[i] && *src[i]) {
+            *dst[i] = strdup(src[i]);
+            ctl->tls_files.any = true;
+        }
+    /* Operator files are checked now: a wrong path fails the start, not the first endpoint. */
+    if (ctl->tls_files.any && st_gwauth_tls_init(ctl, err) != 0) {
+        st_ctl_free(ctl);
+        return NULL;
+    }
     ctl->store = st_store_open(cfg->data_dir, err);
     if (!ctl->store) {
         st_ctl_free(ctl);
@@ -248,6 +275,19 @@ st_ctl_api_address(const struct st_ctl *ctl)
 bool
 st_ctl_admin_handle(struct st_ctl *ctl, struct evhttp_request *req, const char *path)
 {
+    if (strcmp(path, "/v1/ctl/ca-certificate") == 0) {
+        /* The CA that issues the endpoint certificates (DATA/tls or --endpoint-ca-cert). */
+        const char *err = NULL;
+        char *pem = st_gwauth_ca_pem(ctl, &err);
+        if (pem)
+            st_ctl_admin_reply(req, 200, json_pack("{s:s}", "caCertificate", pem));
+        else
+            st_ctl_admin_reply(
+                req, 500,
+                json_pack("{s:s, s:s}", "error", "InternalError", "message", err ? err : "no CA"));
+        free(pem);
+        return true;
+    }
     return st_apply_admin(ctl, req, path) || st_acl_admin(ctl, req, path);
 }
 
@@ -268,10 +308,17 @@ st_ctl_free(struct st_ctl *ctl)
         free(arn);
     }
     st_meter_free(ctl);
+    st_gwauth_tls_release(ctl);
     st_snapshot_unref(ctl->snap);
     st_store_close(ctl->store);
     free(ctl->data_dir);
     st_ctl_super_users_free(ctl->super_users);
+    free(ctl->tls_files.ca_cert);
+    free(ctl->tls_files.ca_key);
+    free(ctl->tls_files.cert);
+    free(ctl->tls_files.key);
+    free(ctl->tls_files.client_ca);
+    free(ctl->tls_files.principal_rules);
     free(ctl);
 }
 

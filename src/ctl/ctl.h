@@ -24,6 +24,16 @@ struct st_ctl;
 struct st_snapshot;
 struct st_audit;
 
+/* Operator-supplied endpoint TLS files (NULL = the DATA/tls default of that file). */
+struct st_ctl_tls_files {
+    const char *ca_cert;         /* issuing CA certificate (PEM), with ca_key */
+    const char *ca_key;          /* issuing CA private key (PEM) */
+    const char *cert;            /* one certificate chain for every endpoint (PEM), with key */
+    const char *key;             /* its private key (PEM) */
+    const char *client_ca;       /* CA bundle client certificates must chain to (mutual TLS) */
+    const char *principal_rules; /* Kafka ssl.principal.mapping.rules (a string, not a file) */
+};
+
 struct st_ctl_config {
     struct event_base *base; /* the daemon's loop */
     struct evdns_base *dns;  /* resolver for upstream clusters */
@@ -37,10 +47,11 @@ struct st_ctl_config {
     double price_gb;         /* USD per GB (2^30 bytes) processed, < 0 = default 0.006 */
     double price_conn_hour;  /* USD per connection-hour, < 0 = default 0.0225 */
     int usage_flush_seconds; /* write metered usage this often (0 = 60) */
-    bool skip_authorization;       /* --insecure-skip-authorization: no data-plane authorization
-                                    * (development and benchmarks only) */
-    const char *kafka_super_users; /* Kafka super.users of every cluster ("User:a;User:b"), NULL
-                                    * = none */
+    bool skip_authorization; /* --insecure-skip-authorization: no data-plane authorization
+                              * (development and benchmarks only) */
+    const char *kafka_super_users;     /* Kafka super.users of every cluster ("User:a;User:b"), NULL
+                                        * = none */
+    struct st_ctl_tls_files tls_files; /* endpoint TLS files (all NULL = DATA/tls) */
 };
 
 /*

@@ -165,27 +165,44 @@ st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *cluste
         st_error("cluster %s: cannot update the authentication of endpoint %s", cluster_arn, addr);
 }
 
+void
+st_gwauth_apply_own(struct st_snapshot *snap, const char *region, const char *cluster_arn,
+                    unsigned scheme, struct st_gw_cluster *gw)
+{
+    if (!snap || !st_snapshot_cluster(snap, cluster_arn))
+        return;
+    if (st_gw_cluster_set_auth(gw, scheme, cluster_arn, region, &provider, st_snapshot_ref(snap)) !=
+        0)
+        st_error("cluster %s: cannot update the authentication of its in-VPC endpoints",
+                 cluster_arn);
+}
+
 /* ---- endpoint TLS: the installation CA (or the operator's files) and their reload ---- */
 
 /*
- * DATA/tls holds ca.pem + ca.key (the installation CA, created on first use; an operator may put
- * their own CA there), optionally client-ca.pem (the CA client certificates must chain to, else
- * the installation CA) and optionally server.pem + server.key (a certificate chain used for every
- * endpoint instead of issued ones; it must name the endpoint addresses). A timer notices changes
- * to any of them and gives every endpoint a new context; open connections keep theirs.
+ * The files, by default in DATA/tls: ca.pem + ca.key (the issuing CA, created on first use
+ * unless the operator names their own with --endpoint-ca-cert/--endpoint-ca-key), client-ca.pem
+ * (the CA client certificates must chain to, else the issuing CA; --endpoint-client-ca),
+ * server.pem + server.key (one certificate chain for every endpoint instead of issued ones, which
+ * must name the endpoint addresses; --endpoint-cert/--endpoint-key) and principal-mapping-rules
+ * (--endpoint-principal-mapping-rules gives the rules as a string instead). A timer notices
+ * changes to any of those paths and gives every endpoint a new context; open connections keep
+ * theirs.
  */
 #define TLS_WATCH_MS 2000
 
-static const char *const tls_files[] = {"ca.pem",     "ca.key",     "client-ca.pem",
-                                        "server.pem", "server.key", "principal-mapping-rules"};
-#define N_TLS_FILES (sizeof(tls_files) / sizeof(tls_files[0]))
+enum { F_CA_CERT, F_CA_KEY, F_CLIENT_CA, F_CERT, F_KEY, F_RULES, N_TLS_FILES };
+static const char *const tls_defaults[N_TLS_FILES] = {
+    "ca.pem", "ca.key", "client-ca.pem", "server.pem", "server.key", "principal-mapping-rules"};
 
 struct tls_state {
-    struct st_ctl *ctl;          /* owner of the runtimes */
-    char dir[4200];              /* DATA/tls */
-    struct st_tls_ca *ca;        /* installation CA */
-    struct event *timer;         /* change detection */
-    char stamp[N_TLS_FILES][64]; /* per file: inode, size, mtime ("" = absent) */
+    struct st_ctl *ctl;           /* owner of the runtimes */
+    char dir[4200];               /* DATA/tls */
+    char path[N_TLS_FILES][4300]; /* watched paths (operator's or DATA/tls defaults) */
+    bool operator_ca;             /* the issuing CA is the operator's (never created) */
+    struct st_tls_ca *ca;         /* issuing CA */
+    struct event *timer;          /* change detection */
+    char stamp[N_TLS_FILES][64];  /* per file: inode, size, mtime ("" = absent) */
 };
 static struct tls_state tls_state;
 
@@ -194,10 +211,9 @@ tls_stamp(struct tls_state *t)
 {
     bool changed = false;
     for (size_t i = 0; i < N_TLS_FILES; i++) {
-        char path[4300], now[64] = "";
+        char now[64] = "";
         struct stat sb;
-        snprintf(path, sizeof(path), "%s/%s", t->dir, tls_files[i]);
-        if (stat(path, &sb) == 0)
+        if (stat(t->path[i], &sb) == 0)
             snprintf(now, sizeof(now), "%llu:%lld:%lld.%09ld", (unsigned long long)sb.st_ino,
                      (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
         if (strcmp(now, t->stamp[i]) != 0) {
@@ -208,30 +224,39 @@ tls_stamp(struct tls_state *t)
     return changed;
 }
 
-/* A new context for endpoint `addr` from the current files. */
-static SSL_CTX *
-tls_ctx_for(struct tls_state *t, const char *addr, const char **err)
+static struct st_tls_ca *
+tls_ca_open(struct tls_state *t, const char **err)
 {
-    char client_ca[4300], cert[4300], key[4300];
-    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.pem", t->dir);
-    if (access(client_ca, R_OK) != 0)
-        snprintf(client_ca, sizeof(client_ca), "%s", st_tls_ca_cert_path(t->ca));
-    snprintf(cert, sizeof(cert), "%s/server.pem", t->dir);
-    snprintf(key, sizeof(key), "%s/server.key", t->dir);
-    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
-        return st_tls_server_from_files(cert, key, client_ca, err);
-    const char *names[] = {addr};
-    return st_tls_server_new(t->ca, names, 1, client_ca, err);
+    if (t->operator_ca)
+        return st_tls_ca_load(t->path[F_CA_CERT], t->path[F_CA_KEY], err);
+    return st_tls_ca_open(t->dir, err);
 }
 
-/* DATA/tls/principal-mapping-rules (Kafka's ssl.principal.mapping.rules, one line), NULL when
- * absent (DEFAULT). Returns a new string; caller frees. */
+/* A new context for an endpoint named `names` from the current files. */
+static SSL_CTX *
+tls_ctx_for(struct tls_state *t, const char *const *names, size_t n, const char **err)
+{
+    const char *client_ca = t->path[F_CLIENT_CA];
+    if (access(client_ca, R_OK) != 0)
+        client_ca = st_tls_ca_cert_path(t->ca);
+    const char *cert = t->path[F_CERT], *key = t->path[F_KEY];
+    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+        return st_tls_server_from_files(cert, key, client_ca, err);
+    if (t->ctl->tls_files.cert) {
+        *err = "the endpoint certificate (--endpoint-cert/--endpoint-key) cannot be read";
+        return NULL;
+    }
+    return st_tls_server_new(t->ca, names, n, client_ca, err);
+}
+
+/* The principal mapping rules (Kafka's ssl.principal.mapping.rules, one line), NULL when none
+ * (DEFAULT). Returns a new string; caller frees. */
 static char *
 tls_rules(struct tls_state *t)
 {
-    char path[4300];
-    snprintf(path, sizeof(path), "%s/principal-mapping-rules", t->dir);
-    FILE *f = fopen(path, "r");
+    if (t->ctl->tls_files.principal_rules)
+        return strdup(t->ctl->tls_files.principal_rules);
+    FILE *f = fopen(t->path[F_RULES], "r");
     if (!f)
         return NULL;
     char *spec = calloc(1, 8192);
@@ -243,15 +268,16 @@ tls_rules(struct tls_state *t)
 }
 
 static int
-tls_apply(struct tls_state *t, const char *addr, struct st_gw_cluster *gw, const char **err)
+tls_apply(struct tls_state *t, const char *const *names, size_t n, struct st_gw_cluster *gw,
+          const char **err)
 {
     char *spec = tls_rules(t);
     const char *rerr = NULL;
     /* A rule list that does not parse is reported and the previous rules stay. */
     if (st_gw_cluster_set_principal_rules(gw, spec, &rerr) != 0)
-        st_error("TLS: %s/principal-mapping-rules ignored for %s: %s", t->dir, addr, rerr);
+        st_error("TLS: principal mapping rules ignored for %s: %s", names[0], rerr);
     free(spec);
-    SSL_CTX *ctx = tls_ctx_for(t, addr, err);
+    SSL_CTX *ctx = tls_ctx_for(t, names, n, err);
     if (!ctx)
         return -1;
     int rc = 0;
@@ -270,19 +296,26 @@ struct reload_arg {
 };
 
 static void
-reload_ep(void *arg, const char *cluster_arn, const char *addr, const struct st_gw_cluster *gw)
+reload_one(struct reload_arg *ra, const char *cluster_arn, const char *const *names, size_t n,
+           struct st_gw_cluster *gw)
 {
-    struct reload_arg *ra = arg;
     const char *err = NULL;
-    /* The runtime hands out const views; the gateway is owned by the runtime and ours to update
-     * on this loop. */
-    if (tls_apply(ra->t, addr, (struct st_gw_cluster *)gw, &err) == 0) {
+    if (tls_apply(ra->t, names, n, gw, &err) == 0) {
         ra->ok++;
     } else {
         ra->failed++;
-        st_error("TLS reload: endpoint %s of %s keeps its previous certificate: %s", addr,
+        st_error("TLS reload: endpoint %s of %s keeps its previous certificate: %s", names[0],
                  cluster_arn, err);
     }
+}
+
+static void
+reload_ep(void *arg, const char *cluster_arn, const char *addr, const struct st_gw_cluster *gw)
+{
+    /* The runtime hands out const views; the gateway is owned by the runtime and ours to update
+     * on this loop. */
+    const char *names[] = {addr};
+    reload_one(arg, cluster_arn, names, 1, (struct st_gw_cluster *)gw);
 }
 
 static void
@@ -292,7 +325,7 @@ on_tls_timer(evutil_socket_t fd, short what, void *arg)
     if (!tls_stamp(t))
         return;
     const char *err = NULL;
-    struct st_tls_ca *ca = st_tls_ca_open(t->dir, &err);
+    struct st_tls_ca *ca = tls_ca_open(t, &err);
     if (!ca) {
         st_error("TLS reload: %s (endpoints keep their certificates)", err);
         return;
@@ -300,35 +333,91 @@ on_tls_timer(evutil_socket_t fd, short what, void *arg)
     st_tls_ca_free(t->ca);
     t->ca = ca;
     struct reload_arg ra = {t, 0, 0};
-    for (struct st_rt *rt = t->ctl->rts; rt; rt = rt->next)
+    for (struct st_rt *rt = t->ctl->rts; rt; rt = rt->next) {
         st_rt_each_ep(rt, reload_ep, &ra);
+        if (rt->own_tls && rt->gw)
+            reload_one(&ra, rt->arn, (const char *const *)rt->own_names, rt->n_own_names, rt->gw);
+    }
     st_info("TLS: certificates in %s changed: %zu endpoints reloaded (%zu kept the previous "
             "ones); open connections keep theirs",
-            t->dir, ra.ok, ra.failed);
+            t->ctl->tls_files.any ? "the endpoint TLS files" : t->dir, ra.ok, ra.failed);
 }
 
 int
-st_gwauth_tls(struct st_ctl *ctl, const char *addr, struct st_gw_cluster *gw, const char **err)
+st_gwauth_tls_init(struct st_ctl *ctl, const char **err)
 {
     struct tls_state *t = &tls_state;
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/tls", ctl->data_dir);
-    if (!t->ca || t->ctl != ctl || strcmp(t->dir, dir) != 0) {
-        struct st_tls_ca *ca = st_tls_ca_open(dir, err);
-        if (!ca)
-            return -1;
-        st_tls_ca_free(t->ca);
-        if (t->timer)
-            event_free(t->timer);
-        memset(t, 0, sizeof(*t));
-        t->ca = ca;
-        t->ctl = ctl;
-        snprintf(t->dir, sizeof(t->dir), "%s", dir);
-        (void)tls_stamp(t);
-        t->timer = event_new(ctl->base, -1, EV_PERSIST, on_tls_timer, t);
-        struct timeval tv = {TLS_WATCH_MS / 1000, (TLS_WATCH_MS % 1000) * 1000};
-        if (!t->timer || event_add(t->timer, &tv) != 0)
-            st_warn("TLS: cannot watch %s for certificate changes", dir);
+    if (t->ca && t->ctl == ctl && strcmp(t->dir, dir) == 0)
+        return 0;
+    struct tls_state nt;
+    memset(&nt, 0, sizeof(nt));
+    nt.ctl = ctl;
+    snprintf(nt.dir, sizeof(nt.dir), "%s", dir);
+    const char *given[N_TLS_FILES] = {ctl->tls_files.ca_cert,   ctl->tls_files.ca_key,
+                                      ctl->tls_files.client_ca, ctl->tls_files.cert,
+                                      ctl->tls_files.key,       NULL};
+    for (size_t i = 0; i < N_TLS_FILES; i++) {
+        if (given[i])
+            snprintf(nt.path[i], sizeof(nt.path[i]), "%s", given[i]);
+        else
+            snprintf(nt.path[i], sizeof(nt.path[i]), "%s/%s", dir, tls_defaults[i]);
     }
-    return tls_apply(t, addr, gw, err);
+    nt.operator_ca = ctl->tls_files.ca_cert != NULL;
+    nt.ca = tls_ca_open(&nt, err);
+    if (!nt.ca)
+        return -1;
+    st_tls_ca_free(t->ca);
+    if (t->timer)
+        event_free(t->timer);
+    *t = nt;
+    (void)tls_stamp(t);
+    t->timer = event_new(ctl->base, -1, EV_PERSIST, on_tls_timer, t);
+    struct timeval tv = {TLS_WATCH_MS / 1000, (TLS_WATCH_MS % 1000) * 1000};
+    if (!t->timer || event_add(t->timer, &tv) != 0)
+        st_warn("TLS: cannot watch %s for certificate changes", dir);
+    return 0;
+}
+
+int
+st_gwauth_tls(struct st_ctl *ctl, const char *const *names, size_t n, struct st_gw_cluster *gw,
+              const char **err)
+{
+    if (st_gwauth_tls_init(ctl, err) != 0)
+        return -1;
+    return tls_apply(&tls_state, names, n, gw, err);
+}
+
+void
+st_gwauth_tls_release(struct st_ctl *ctl)
+{
+    struct tls_state *t = &tls_state;
+    if (t->ctl != ctl)
+        return;
+    if (t->timer)
+        event_free(t->timer);
+    st_tls_ca_free(t->ca);
+    memset(t, 0, sizeof(*t));
+}
+
+char *
+st_gwauth_ca_pem(struct st_ctl *ctl, const char **err)
+{
+    if (st_gwauth_tls_init(ctl, err) != 0)
+        return NULL;
+    FILE *f = fopen(st_tls_ca_cert_path(tls_state.ca), "r");
+    if (!f) {
+        *err = "the issuing CA certificate cannot be read";
+        return NULL;
+    }
+    char *pem = calloc(1, 65537);
+    size_t n = pem ? fread(pem, 1, 65536, f) : 0;
+    fclose(f);
+    if (!pem || n == 0) {
+        free(pem);
+        *err = "the issuing CA certificate cannot be read";
+        return NULL;
+    }
+    return pem;
 }

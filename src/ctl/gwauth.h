@@ -25,15 +25,40 @@ void st_gwauth_apply(struct st_snapshot *snap, const char *region, const char *c
                      const char *addr, struct st_gw_cluster *gw);
 
 /*
- * Makes every endpoint of `gw` (the gateway of endpoint address `addr`) TLS: a certificate for
- * `addr` issued by the installation CA in DATA/tls (created on first use), or the operator's
- * DATA/tls/server.pem + server.key when present; client certificates must chain to
- * DATA/tls/client-ca.pem, else to the installation CA. The first call starts a watcher that
- * reloads every endpoint of `ctl` when those files change. Returns 0, or -1 with *err.
+ * Configures `gw`, the gateway of cluster `cluster_arn`'s own in-VPC endpoints, from `snap`:
+ * `scheme` (st_gw_auth_scheme bits: what the cluster's ClientAuthentication enables) and a new
+ * reference to `snap`. No-op when the cluster is not in `snap`.
+ */
+void st_gwauth_apply_own(struct st_snapshot *snap, const char *region, const char *cluster_arn,
+                         unsigned scheme, struct st_gw_cluster *gw);
+
+/*
+ * Makes every endpoint of `gw` TLS: a certificate whose SANs are `names` (the endpoint
+ * addresses; the first is the CN) issued by the issuing CA (DATA/tls/ca.pem + ca.key, created on
+ * first use, or the operator's --endpoint-ca-cert/--endpoint-ca-key), or the operator's one
+ * certificate for every endpoint (DATA/tls/server.pem + server.key or --endpoint-cert/
+ * --endpoint-key) when present; client certificates must chain to the client CA
+ * (DATA/tls/client-ca.pem or --endpoint-client-ca), else to the issuing CA. The first call starts
+ * a watcher that reloads every endpoint of `ctl` when one of those files changes. Returns 0, or
+ * -1 with *err.
  */
 struct st_ctl;
-int st_gwauth_tls(struct st_ctl *ctl, const char *addr, struct st_gw_cluster *gw,
+int st_gwauth_tls(struct st_ctl *ctl, const char *const *names, size_t n, struct st_gw_cluster *gw,
                   const char **err) __attribute__((warn_unused_result));
+
+/* Opens the issuing CA (checking the operator's TLS files) and starts the watcher, once per
+ * control plane; later calls return 0 at once. Returns 0, or -1 with *err. */
+int st_gwauth_tls_init(struct st_ctl *ctl, const char **err) __attribute__((warn_unused_result));
+
+/* Stops the watcher and drops the CA when they belong to `ctl` (st_ctl_free()). */
+void st_gwauth_tls_release(struct st_ctl *ctl);
+
+/*
+ * The issuing CA's certificate (PEM), what clients trust (`strait kafka get-ca-certificate`);
+ * opens (or creates) the CA as st_gwauth_tls() does. Returns a new string (caller frees) or NULL
+ * with *err.
+ */
+char *st_gwauth_ca_pem(struct st_ctl *ctl, const char **err) __attribute__((warn_unused_result));
 
 /* gwauthz.c: data-plane authorization from a snapshot (st_gw_auth_provider.authorize). */
 struct st_gw_authz_req;

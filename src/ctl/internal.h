@@ -50,6 +50,10 @@ struct st_rt {
     struct st_gw_cluster *gw; /* main gateway: in-VPC endpoints, broker discovery, ports */
     struct st_rt_ep *eps;     /* one gateway per VPC-connection endpoint address */
     bool learned;             /* brokers discovered at least once */
+    bool own_tls;             /* the in-VPC endpoints (gw) are TLS */
+    unsigned own_scheme;      /* their st_gw_auth_scheme bits (0 = unauthenticated) */
+    char **own_names;         /* their addresses (certificate SANs), owned */
+    size_t n_own_names;       /* count */
     struct st_ctl *ctl;       /* owner */
     json_t *upsec;            /* straitUpstreamSecurity of the record (a reference), or NULL */
     struct st_rt *next;       /* list */
@@ -89,8 +93,15 @@ struct st_ctl {
     struct st_ctl_stats stats; /* API counters for /metrics */
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
     bool skip_authorization;   /* --insecure-skip-authorization */
-    char **super_users;        /* --kafka-super-users, NULL-terminated, NULL when none */
-    size_t n_super_users;      /* their count */
+    struct {
+        char *ca_cert, *ca_key; /* --endpoint-ca-cert / --endpoint-ca-key, NULL = DATA/tls */
+        char *cert, *key;       /* --endpoint-cert / --endpoint-key */
+        char *client_ca;        /* --endpoint-client-ca */
+        char *principal_rules;  /* --endpoint-principal-mapping-rules */
+        bool any;               /* one of them was given */
+    } tls_files;                /* endpoint TLS files (gwauth.c) */
+    char **super_users;         /* --kafka-super-users, NULL-terminated, NULL when none */
+    size_t n_super_users;       /* their count */
 };
 
 /* ---- core.c */
@@ -110,6 +121,16 @@ void st_ctl_uuid(char out[37]);
 #define ST_ALNUM_UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 /* ---- runtime.c */
+
+/* How a cluster's own in-VPC endpoints serve clients (from its ClientAuthentication and
+ * EncryptionInfo, as MSK's listeners). */
+enum st_own_mode {
+    ST_OWN_PLAINTEXT,  /* only unauthenticated access, plaintext allowed (or not specified) */
+    ST_OWN_TLS_UNAUTH, /* only unauthenticated access, encryption in transit TLS */
+    ST_OWN_TLS_AUTH,   /* TLS with the enabled schemes (*scheme: st_gw_auth_scheme bits) */
+    ST_OWN_CLOSED,     /* nothing enabled */
+};
+enum st_own_mode st_rt_own_mode(const json_t *rec, unsigned *scheme);
 
 /* Starts (or restores) the runtime of cluster record `rec`. */
 /*

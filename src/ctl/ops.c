@@ -767,10 +767,18 @@ op_bootstrap(struct st_api *a)
             {"sasl.scram.enabled", "bootstrapBrokerStringSaslScram"},
             {"sasl.iam.enabled", "bootstrapBrokerStringSaslIam"},
         };
+        /* One set of ports serves the in-VPC endpoints: plaintext (unauthenticated only), or TLS
+         * with every enabled scheme (runtime.c st_rt_own_mode); only what is served is listed. */
         const json_t *ca = json_object_get(rec, "clientAuthentication");
-        for (size_t f = 0; f < sizeof(own_fields) / sizeof(own_fields[0]); f++)
-            if (auth_on(ca, own_fields[f].key))
+        unsigned scheme = 0;
+        enum st_own_mode mode = st_rt_own_mode(rec, &scheme);
+        for (size_t f = 0; f < sizeof(own_fields) / sizeof(own_fields[0]); f++) {
+            bool on = f == 0   ? mode == ST_OWN_PLAINTEXT
+                      : f == 1 ? mode == ST_OWN_TLS_UNAUTH || auth_on(ca, own_fields[f].key)
+                               : mode == ST_OWN_TLS_AUTH && auth_on(ca, own_fields[f].key);
+            if (on)
                 json_object_set_new(out, own_fields[f].field, json_string(buf));
+        }
     }
     for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
         if (!auth_on(vpc_auth(rec), schemes[s].key))

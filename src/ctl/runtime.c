@@ -164,6 +164,19 @@ copy_file(const char *from, const char *to)
         unlink(tmp);
 }
 
+static void own_apply_auth(struct st_rt *rt);
+
+static void
+own_names_free(struct st_rt *rt)
+{
+    for (size_t i = 0; i < rt->n_own_names; i++)
+        free(rt->own_names[i]);
+    free(rt->own_names);
+    rt->own_names = NULL;
+    rt->n_own_names = 0;
+    rt->own_tls = false;
+}
+
 int
 st_rt_upstream_security(const json_t *spec, struct st_gw_cluster *gw, json_t **clean, char *why,
                         size_t why_len, const char **err)
@@ -322,8 +335,9 @@ ep_open(struct st_rt *rt, const char *addr, const char **err)
     }
     e->gw = gw_new(rt, rt->arn, suffix, err);
     /* VPC-connection endpoints are TLS (SASL_SSL), certificates from the installation CA. */
+    const char *names[] = {addr};
     if (!e->gw || !st_gw_endpoint_add(e->gw, name, addr, false, err) ||
-        st_gwauth_tls(rt->ctl, addr, e->gw, err) != 0) {
+        st_gwauth_tls(rt->ctl, names, 1, e->gw, err) != 0) {
         st_gw_cluster_free(e->gw);
         free(e->addr);
         free(e);
@@ -335,6 +349,41 @@ ep_open(struct st_rt *rt, const char *addr, const char **err)
     e->next = rt->eps;
     rt->eps = e;
     return 0;
+}
+
+enum st_own_mode
+st_rt_own_mode(const json_t *rec, unsigned *scheme)
+{
+    const json_t *ca = json_object_get(rec, "clientAuthentication");
+    const json_t *sasl = json_object_get(ca, "sasl");
+    unsigned s = 0;
+    if (json_is_true(json_object_get(json_object_get(sasl, "iam"), "enabled")))
+        s |= ST_GW_AUTH_SASL_IAM;
+    if (json_is_true(json_object_get(json_object_get(sasl, "scram"), "enabled")))
+        s |= ST_GW_AUTH_SASL_SCRAM;
+    if (json_is_true(json_object_get(json_object_get(ca, "tls"), "enabled")))
+        s |= ST_GW_AUTH_TLS;
+    *scheme = s;
+    if (s)
+        return ST_OWN_TLS_AUTH;
+    if (!json_is_true(json_object_get(json_object_get(ca, "unauthenticated"), "enabled")))
+        return ST_OWN_CLOSED;
+    const char *cb = json_string_value(json_object_get(
+        json_object_get(json_object_get(rec, "encryptionInfo"), "encryptionInTransit"),
+        "clientBroker"));
+    return cb && strcmp(cb, "TLS") == 0 ? ST_OWN_TLS_UNAUTH : ST_OWN_PLAINTEXT;
+}
+
+/* The in-VPC endpoints' authentication (schemes the cluster enables) and the snapshot SASL
+ * rounds read, after every publish. */
+static void
+own_apply_auth(struct st_rt *rt)
+{
+    if (!rt->gw || !rt->own_scheme || !rt->ctl->snap)
+        return;
+    st_gw_cluster_set_audit(rt->gw, rt->ctl->audit);
+    st_gw_cluster_set_authorization(rt->gw, !rt->ctl->skip_authorization);
+    st_gwauth_apply_own(rt->ctl->snap, rt->ctl->region, rt->arn, rt->own_scheme, rt->gw);
 }
 
 /* Sets the ingress rules of one connection endpoint from the current snapshot. */
@@ -385,9 +434,11 @@ ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
 void
 st_rt_apply_ingress(struct st_ctl *ctl)
 {
-    for (struct st_rt *rt = ctl->rts; rt; rt = rt->next)
+    for (struct st_rt *rt = ctl->rts; rt; rt = rt->next) {
         for (struct st_rt_ep *e = rt->eps; e; e = e->next)
             ep_apply_ingress(rt, e);
+        own_apply_auth(rt);
+    }
 }
 
 static void
@@ -468,17 +519,27 @@ st_rt_rebuild(struct st_rt *rt, const char **err)
         return -1;
     }
     int rc = 0;
-    /* The cluster's in-VPC endpoints (its own subnets), open when unauthenticated access is on. */
-    bool open = json_is_true(json_object_get(
-        json_object_get(json_object_get(rec, "clientAuthentication"), "unauthenticated"),
-        "enabled"));
+    /* The cluster's in-VPC endpoints (its own subnets), served as MSK serves a cluster's
+     * listeners: TLS with the schemes ClientAuthentication enables (SASL IAM, SASL SCRAM, mutual
+     * TLS); with only unauthenticated access, plaintext unless encryption in transit is TLS-only
+     * (then TLS without client authentication). */
+    unsigned scheme = 0;
+    enum st_own_mode mode = st_rt_own_mode(rec, &scheme);
+    bool open = mode == ST_OWN_PLAINTEXT || mode == ST_OWN_TLS_UNAUTH;
+    own_names_free(rt);
+    rt->own_tls = mode == ST_OWN_TLS_AUTH || mode == ST_OWN_TLS_UNAUTH;
+    rt->own_scheme = mode == ST_OWN_TLS_AUTH ? scheme : 0;
+    const json_t *addrs = json_object_get(rec, "endpointAddresses");
+    rt->own_names = calloc(json_array_size(addrs) + 1, sizeof(char *));
     size_t ci;
     json_t *ca;
-    json_array_foreach(json_object_get(rec, "endpointAddresses"), ci, ca)
+    json_array_foreach(addrs, ci, ca)
     {
         const char *aerr = NULL;
         char ename[64];
         snprintf(ename, sizeof(ename), "cluster:%s", json_string_value(ca));
+        if (rt->own_names && (rt->own_names[rt->n_own_names] = strdup(json_string_value(ca))))
+            rt->n_own_names++;
         if (!st_gw_endpoint_add(rt->gw, ename, json_string_value(ca), open, &aerr)) {
             st_error("cluster %s: cannot bind its in-VPC endpoint on %s: %s", rt->arn,
                      json_string_value(ca), aerr);
@@ -486,6 +547,23 @@ st_rt_rebuild(struct st_rt *rt, const char **err)
             rc = -1;
         }
     }
+    if (rt->own_tls && rt->n_own_names && st_gw_cluster_endpoint_count(rt->gw)) {
+        const char *terr = NULL;
+        if (st_gwauth_tls(ctl, (const char *const *)rt->own_names, rt->n_own_names, rt->gw,
+                          &terr) != 0) {
+            st_error("cluster %s: no TLS for its in-VPC endpoints: %s", rt->arn, terr);
+            *err = terr;
+            rc = -1;
+        }
+        own_apply_auth(rt);
+    }
+    if (rt->n_own_names)
+        st_info("cluster %s: in-VPC endpoints %s%s (%s)", rt->arn, rt->own_names[0],
+                rt->n_own_names > 1 ? ",..." : "",
+                mode == ST_OWN_PLAINTEXT    ? "plaintext, unauthenticated"
+                : mode == ST_OWN_TLS_UNAUTH ? "TLS, unauthenticated"
+                : mode == ST_OWN_CLOSED     ? "no client authentication enabled"
+                                            : "TLS, authenticated");
     json_decref(rec);
     st_gw_cluster_start(rt->gw, on_learned, rt);
     if (st_rt_sync(rt, rc == 0 ? err : &(const char *){NULL}) != 0)
@@ -546,6 +624,7 @@ st_rt_stop(struct st_ctl *ctl, const char *arn)
         if (rt->gw)
             st_gw_cluster_free(rt->gw);
         mock_stop(rt->mock);
+        own_names_free(rt);
         json_decref(rt->upsec);
         free(rt->bootstrap);
         free(rt->arn);

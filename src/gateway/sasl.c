@@ -627,6 +627,23 @@ scram_exchange(struct st_sasl *s, const struct st_sasl_env *env, const struct st
     return v;
 }
 
+/* A SaslHandshake in the middle of an exchange: ILLEGAL_SASL_STATE (empty mechanism list, as
+ * Kafka's SaslHandshakeRequest.getErrorResponse), counted as a failed authentication, then the
+ * connection closes (env->reason set by the caller). */
+static enum st_sasl_verdict
+illegal_state(struct st_sasl *s, const struct st_sasl_env *env, const struct st_kreq_hdr *h,
+              struct st_buf *out)
+{
+    env->cluster->counters.auth_failed++;
+    env->ep->counters.auth_failed++;
+    env->cluster->counters.auth_by_mech[s->mech][1]++;
+    env->ep->counters.auth_by_mech[s->mech][1]++;
+    s->state = S_FAILED;
+    return handshake_response(out, h->correlation_id, ST_KERR_ILLEGAL_SASL_STATE, 0) == 0
+               ? ST_SASL_FAIL
+               : ST_SASL_CLOSE;
+}
+
 static enum st_sasl_verdict
 on_handshake(struct st_sasl *s, const struct st_sasl_env *env, const struct st_kreq_hdr *h,
              const uint8_t *body, size_t len, struct st_buf *out)
@@ -639,9 +656,13 @@ on_handshake(struct st_sasl *s, const struct st_sasl_env *env, const struct st_k
     size_t ml = (size_t)st_rd_i16(body);
     const char *m = (const char *)body + 2;
     if (s->state != S_INITIAL && s->state != S_COMPLETE) {
+        /* Kafka: "Unexpected Kafka request of type SASL_HANDSHAKE during SASL authentication."
+         * answered with the handshake's error response (no mechanisms), then closed. */
         snprintf(env->reason, env->reason_len,
-                 "Unexpected SaslHandshake during SASL authentication (illegal SASL state)");
-        return ST_SASL_CLOSE;
+                 "Unexpected Kafka request of type SASL_HANDSHAKE during SASL authentication "
+                 "(a second SaslHandshake before the %s exchange finished): ILLEGAL_SASL_STATE",
+                 mech_names[s->mech]);
+        return illegal_state(s, env, h, out);
     }
     enum sasl_mech mech = M_NONE;
     for (int i = 1; i <= 4; i++)
@@ -720,10 +741,31 @@ st_sasl_request(struct st_sasl *s, const struct st_sasl_env *env, const struct s
         return on_handshake(s, env, h, body, len, out);
     }
     /* SaslAuthenticate */
-    if (!st_sasl_in_exchange(s)) {
+    if (s->state == S_COMPLETE) {
+        /* Kafka (KafkaApis.handleSaslAuthenticateRequest): answered ILLEGAL_SASL_STATE, the
+         * authenticated connection stays open. */
         snprintf(env->reason, env->reason_len,
-                 "SaslAuthenticate before a successful SaslHandshake (illegal SASL state)");
-        return ST_SASL_CLOSE;
+                 "SaslAuthenticate request received after successful authentication");
+        st_info("C-%llu %s->%s: %s (start a re-authentication with SaslHandshake)",
+                (unsigned long long)env->conn_id, env->peer, env->host, env->reason);
+        return auth_response(out, h, ST_KERR_ILLEGAL_SASL_STATE, env->reason, NULL, 0, 0) == 0
+                   ? ST_SASL_REPLY
+                   : ST_SASL_CLOSE;
+    }
+    if (!st_sasl_in_exchange(s)) {
+        /* Kafka closes here without an answer; strait answers ILLEGAL_SASL_STATE with the reason
+         * first (then closes), so the client can say what went wrong. */
+        snprintf(env->reason, env->reason_len,
+                 "Unexpected Kafka request of type SASL_AUTHENTICATE during SASL handshake: "
+                 "send SaslHandshake (v1) with the mechanism first (ILLEGAL_SASL_STATE)");
+        s->state = S_FAILED;
+        env->cluster->counters.auth_failed++;
+        env->ep->counters.auth_failed++;
+        env->cluster->counters.auth_by_mech[ST_GW_MECH_NONE][1]++;
+        env->ep->counters.auth_by_mech[ST_GW_MECH_NONE][1]++;
+        return auth_response(out, h, ST_KERR_ILLEGAL_SASL_STATE, env->reason, NULL, 0, 0) == 0
+                   ? ST_SASL_FAIL
+                   : ST_SASL_CLOSE;
     }
     const uint8_t *bytes;
     size_t n;

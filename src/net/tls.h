@@ -24,6 +24,14 @@ struct st_tls_ca *st_tls_ca_open(const char *dir, const char **err)
     __attribute__((warn_unused_result));
 void st_tls_ca_free(struct st_tls_ca *ca);
 
+/*
+ * Loads an operator's issuing CA from `cert_path` + `key_path` (PEM); nothing is created.
+ * Returns a new CA (st_tls_ca_free()) or NULL with *err when a file is missing, unreadable or the
+ * key does not match.
+ */
+struct st_tls_ca *st_tls_ca_load(const char *cert_path, const char *key_path, const char **err)
+    __attribute__((warn_unused_result));
+
 /* Path of the CA certificate (PEM) clients trust; valid while `ca` lives. */
 const char *st_tls_ca_cert_path(const struct st_tls_ca *ca);
 

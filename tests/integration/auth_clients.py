@@ -303,9 +303,30 @@ def main():
 
     s = connect(IAM[0])
     r = authenticate(s, b"{}")
-    check(r is None, "SaslAuthenticate before the handshake: closed without a response, got %r" % (r,))
+    check(r is not None and r[0] == 34 and "during SASL handshake" in (r[1] or ""),
+          "SaslAuthenticate before the handshake: ILLEGAL_SASL_STATE, got %r" % (r,))
+    check(closed_without_response(s), "SaslAuthenticate before the handshake: closed after the answer")
     s.close()
-    log("  ok: SaslAuthenticate before SaslHandshake: closed")
+    log("  ok: SaslAuthenticate before SaslHandshake: 34 %s, closed" % r[1])
+
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM", corr=1) == 0, "handshake")
+    check(handshake(s, "AWS_MSK_IAM", corr=2) == 34, "second SaslHandshake mid-exchange: ILLEGAL_SASL_STATE")
+    check(closed_without_response(s), "second SaslHandshake: closed after the answer")
+    s.close()
+    log("  ok: second SaslHandshake during the exchange: 34, closed")
+
+    s = connect(IAM[0])
+    check(handshake(s, "AWS_MSK_IAM", corr=1) == 0, "handshake")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    r = authenticate(s, iam_payload(host, now, DEV_KEY, DEV_SECRET), corr=2)
+    check(r is not None and r[0] == 0, "authenticated: %r" % (r,))
+    r = authenticate(s, iam_payload(host, now, DEV_KEY, DEV_SECRET), corr=3)
+    check(r is not None and r[0] == 34 and "after successful authentication" in (r[1] or ""),
+          "SaslAuthenticate after completion: %r" % (r,))
+    check(metadata_ok(s, 4), "the authenticated connection stays usable (as in Kafka)")
+    s.close()
+    log("  ok: SaslAuthenticate after completion without a handshake: 34 %s; connection kept" % r[1])
 
     s = connect(IAM[0])
     s.sendall(struct.pack(">i", 1 << 20) + struct.pack(">hhih", 17, 1, 1, 0) + b"x" * 1000)

@@ -37,6 +37,7 @@ const PROVIDER = '111122223333';
 const CLIENT = '444455556666';
 const KEYS = {
   admin: { accessKeyId: 'AKIAPROVIDERADMIN001', secretAccessKey: 'providerAdminSecret/0000000000000000000001' },
+  owner: { accessKeyId: 'AKIAPROVIDERAPP00001', secretAccessKey: 'providerAppSecret/00000000000000000000001' },
   dev: { accessKeyId: 'AKIACLIENTDEV0000001', secretAccessKey: 'clientDevSecret/000000000000000000000000001' },
   nocon: { accessKeyId: 'AKIACLIENTNOCONNECT1', secretAccessKey: 'clientNoConnectSecret/0000000000000000001' },
 };
@@ -60,7 +61,7 @@ async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
 
 class Straitd {
   constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
-  async start() {
+  async start(extra = []) {
     this.logFile = path.join(this.dir, 'straitd.log');
     const out = fs.openSync(this.logFile, 'a');
     this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
@@ -68,7 +69,7 @@ class Straitd {
       // Authentication is under test here, not authorization (test_authz_*): the SCRAM user is a
       // Kafka super user, so it needs no ACLs.
       '--kafka-super-users', 'User:alice;User:CN=mtls-client,O=payments;User:mtls-client@payments',
-      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info'],
+      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info', ...extra],
     { stdio: ['ignore', out, out] });
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
     const ready = await waitFor(() => {
@@ -97,7 +98,11 @@ function applyDoc() {
       { id: PROVIDER, name: 'provider',
         scramSecrets: [{ name: 'AmazonMSK_alice', username: 'alice', password: 'alice-secret' }],
         users: [{ name: 'admin', accessKeys: [{ id: KEYS.admin.accessKeyId, secret: KEYS.admin.secretAccessKey }],
-          managedPolicies: ['AmazonMSKFullAccess'] }],
+          managedPolicies: ['AmazonMSKFullAccess'] },
+          // A same-account client of the cluster's own in-VPC endpoints (no VPC connection).
+          { name: 'app', accessKeys: [{ id: KEYS.owner.accessKeyId, secret: KEYS.owner.secretAccessKey }],
+            inlinePolicies: { kc: { Version: '2012-10-17', Statement: [
+              { Effect: 'Allow', Action: 'kafka-cluster:*', Resource: '*' }] } } }],
         vpcs: [{ id: 'vpc-provider', cidr: '10.0.0.0/16',
           subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2) }],
           securityGroups: [{ id: 'sg-p', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }],
@@ -244,6 +249,22 @@ async function main() {
     check(/BEGIN CERTIFICATE/.test(caPem), 'the installation CA certificate exists');
     const exported = execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' });
     check(exported === caPem, '`strait admin ca-certificate` exports the CA');
+    // `strait kafka get-ca-certificate`: any authenticated principal (here a user of the client
+    // account) reads the CA through the SigV4-signed API; PEM by default, JSON on request.
+    const kenv = { ...process.env, STRAIT_ENDPOINT_URL: d.api, AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: KEYS.nocon.accessKeyId, AWS_SECRET_ACCESS_KEY: KEYS.nocon.secretAccessKey };
+    const strait = (args, env = kenv) => execFileSync(path.join(BUILD_DIR, 'strait'), args, { encoding: 'utf8', env });
+    check(strait(['kafka', 'get-ca-certificate']) === caPem, '`strait kafka get-ca-certificate` prints the CA');
+    check(JSON.parse(strait(['kafka', 'get-ca-certificate', '--output', 'json'])).CaCertificate === caPem,
+      '`strait kafka get-ca-certificate --output json` gives {"CaCertificate": ...}');
+    let badKey = null;
+    try { strait(['kafka', 'get-ca-certificate'], { ...kenv, AWS_SECRET_ACCESS_KEY: 'wrong/00000000000000000000000000000000000' }); } catch (e) { badKey = e; }
+    check(badKey && badKey.status === 254 && /SignatureDoesNotMatch|signature/i.test(String(badKey.stderr)),
+      'get-ca-certificate is SigV4-authenticated like the MSK operations');
+    const ci = strait(['kafka', 'connection-info', iamConn], { ...kenv, AWS_ACCESS_KEY_ID: KEYS.dev.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: KEYS.dev.secretAccessKey });
+    check(ci.includes(caPem.trim()) && /ssl.truststore.location/.test(ci), `connection-info shows the CA: ${ci}`);
+    log('strait kafka get-ca-certificate (PEM and JSON) and connection-info carry the CA');
     // A mutual-TLS client certificate from the installation CA.
     const clientOut = path.join(dir, 'client');
     execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'issue-client-certificate',
@@ -255,6 +276,28 @@ async function main() {
     await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-user'),
       'iam-user', 'via AWS_MSK_IAM');
     log('kafkajs AWS_MSK_IAM (user of another account): produce + consume');
+
+    // ---- the cluster's own in-VPC endpoints (GetBootstrapBrokers' SaslIam/SaslScram/Tls strings):
+    // TLS with the schemes the cluster enables, for a same-account client without a VPC connection
+    const own = await admin.send(new K.GetBootstrapBrokersCommand({ ClusterArn: arn }));
+    const ownIam = (own.BootstrapBrokerStringSaslIam || '').split(',').filter(Boolean);
+    const ownScram = (own.BootstrapBrokerStringSaslScram || '').split(',').filter(Boolean);
+    check(ownIam.length >= 1 && ownIam[0].startsWith(`${ip(2)}:`) && ownScram.join() === ownIam.join() &&
+      (own.BootstrapBrokerStringTls || '') === ownIam.join() && !own.BootstrapBrokerString,
+    `in-VPC strings: IAM, SCRAM and TLS, no plaintext string: ${JSON.stringify(own)}`);
+    await produceConsume(client(ownIam, createMechanism({ region: REGION, credentials: KEYS.owner }), 'own-iam'),
+      'own-iam', 'in-VPC via AWS_MSK_IAM');
+    await produceConsume(client(ownScram, { mechanism: 'scram-sha-512', username: 'alice', password: 'alice-secret' }, 'own-scram'),
+      'own-scram', 'in-VPC via SCRAM');
+    await expectAuthFailure(ownIam, createMechanism({ region: REGION, credentials: { ...KEYS.owner, secretAccessKey: 'wrong/0000000000000000000000000000000000' } }),
+      /signature does not match/, 'in-VPC endpoint: wrong secret key');
+    const plain = new Kafka({ brokers: ownIam, clientId: 'own-plain', logLevel: logLevel.NOTHING, retry: { retries: 0 },
+      connectionTimeout: 3000, requestTimeout: 3000 }).admin();
+    let plainErr = null;
+    try { await plain.connect(); await plain.listTopics(); } catch (e) { plainErr = e; }
+    await plain.disconnect().catch(() => {});
+    check(plainErr, 'a plaintext unauthenticated client is refused on the in-VPC endpoint');
+    log(`kafkajs through the cluster's own in-VPC endpoint ${ownIam}: AWS_MSK_IAM and SCRAM produce + consume; plaintext refused`);
 
     // ---- OAUTHBEARER tokens from aws-msk-iam-sasl-signer-js for an assumed-role session
     const sts = new STS.STSClient({ region: REGION, endpoint: d.api, credentials: KEYS.dev, maxAttempts: 1 });
@@ -380,6 +423,28 @@ async function main() {
     }, 'an AWS_MSK_IAM client through the endpoint after the restart', 30000, 500);
     await produceConsume(iamAgain, 'iam-restart', 'after a restart');
     log('restart: same CA, AWS_MSK_IAM produce + consume again');
+
+    // ---- the TLS file flags: the operator's issuing CA, the previous installation CA as the
+    // mutual-TLS client CA, and mapping rules given on the command line
+    await d.stop();
+    await d.start(['--endpoint-ca-cert', path.join(dir, 'op-ca.pem'), '--endpoint-ca-key', path.join(dir, 'op-ca.key'),
+      '--endpoint-client-ca', caPath, '--endpoint-principal-mapping-rules', 'RULE:^CN=(.*?),O=(.*)$/$2.$1/L,DEFAULT']);
+    await waitFor(() => handshakeWith(opCa), 'endpoint certificates issued by --endpoint-ca-cert', 30000, 250);
+    check(!(await handshakeWith(caPem)), 'with --endpoint-ca-cert the installation CA no longer issues');
+    check(strait(['kafka', 'get-ca-certificate'], { ...kenv, STRAIT_ENDPOINT_URL: d.api }) === opCa,
+      'get-ca-certificate returns the operator CA');
+    check(execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' }) === opCa,
+      '`strait admin ca-certificate` asks straitd: the operator CA');
+    caPem = opCa;
+    await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-opca'),
+      'iam-opca', 'with the operator CA');
+    execFileSync('kcat', ['-b', tlsBrokers[0], '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${path.join(dir, 'op-ca.pem')}`,
+      '-X', `ssl.certificate.location=${clientOut}.pem`, '-X', `ssl.key.location=${clientOut}.key`, '-L', '-m', '15'],
+    { stdio: 'pipe', timeout: 60000 });
+    await waitFor(() => /authenticated User:payments.mtls-client with mutual TLS/.test(d.text()),
+      'the principal mapped by --endpoint-principal-mapping-rules', 10000, 100);
+    log('--endpoint-ca-cert/--endpoint-ca-key issue the endpoint certificates; --endpoint-client-ca and '
+      + '--endpoint-principal-mapping-rules apply to mutual TLS');
   } catch (e) {
     failed = true;
     console.error(`FAIL: ${e.stack || e}`);

@@ -82,8 +82,8 @@ f_unref(void *ctx)
 {
     unrefs++;
 }
-static const struct st_gw_auth_provider fake = {f_lookup,  f_arn,   f_expiry,
-                                                f_connect, f_scram, f_unref, NULL, NULL};
+static const struct st_gw_auth_provider fake = {f_lookup, f_arn,   f_expiry, f_connect,
+                                                f_scram,  f_unref, NULL,     NULL};
 static int ctx_token;
 
 /* ---- harness */
@@ -219,7 +219,11 @@ test_handshake(void **state)
 
     rig_init(&r, ST_GW_AUTH_SASL_SCRAM, "10.0.0.1");
     assert_true(st_sasl_pre_handshake(r.s));
-    assert_int_equal(authenticate(&r, "x", 1), ST_SASL_CLOSE);
+    /* SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE with a reason, then close. */
+    assert_int_equal(authenticate(&r, "x", 1), ST_SASL_FAIL);
+    assert_int_equal(resp_error(&r), ST_KERR_ILLEGAL_SASL_STATE);
+    assert_true(resp_msg_has(&r, "SASL_AUTHENTICATE during SASL handshake"));
+    assert_int_equal(r.cluster.counters.auth_failed, 1);
     rig_free(&r);
 
     rig_init(&r, ST_GW_AUTH_NONE, "10.0.0.1");
@@ -376,6 +380,42 @@ test_iam(void **state)
     st_buf_free(&m);
 }
 
+/* Out-of-order SASL requests (Kafka's SaslServerAuthenticator / KafkaApis): a second handshake
+ * mid-exchange and a SaslAuthenticate after completion get ILLEGAL_SASL_STATE. */
+static void
+test_illegal_state(void **state)
+{
+    struct rig r;
+    struct st_buf m;
+    st_buf_init(&m, 0);
+    rig_init(&r, ST_GW_AUTH_SASL_IAM | ST_GW_AUTH_SASL_SCRAM, "10.0.0.6");
+    assert_int_equal(handshake(&r, "AWS_MSK_IAM", 1), ST_SASL_REPLY);
+    /* A second SaslHandshake before the exchange finished: error 34, no mechanisms, close. */
+    assert_int_equal(handshake(&r, "AWS_MSK_IAM", 1), ST_SASL_FAIL);
+    assert_int_equal(st_rd_i16(st_buf_head(&r.out) + 8), ST_KERR_ILLEGAL_SASL_STATE);
+    assert_int_equal(st_rd_i32(st_buf_head(&r.out) + 10), 0);
+    assert_non_null(strstr(r.reason, "SASL_HANDSHAKE during SASL authentication"));
+    assert_false(st_sasl_in_exchange(r.s));
+    rig_free(&r);
+
+    /* SaslAuthenticate after a completed authentication, without a new handshake: answered
+     * ILLEGAL_SASL_STATE; the authenticated connection stays open and can re-authenticate. */
+    rig_init(&r, ST_GW_AUTH_SASL_IAM, "10.0.0.6");
+    assert_int_equal(handshake(&r, "AWS_MSK_IAM", 1), ST_SASL_REPLY);
+    iam_payload(&principals[0], "127.0.0.9", &m);
+    assert_int_equal(authenticate(&r, st_buf_head(&m), st_buf_used(&m)), ST_SASL_DONE);
+    assert_int_equal(authenticate(&r, st_buf_head(&m), st_buf_used(&m)), ST_SASL_REPLY);
+    assert_int_equal(resp_error(&r), ST_KERR_ILLEGAL_SASL_STATE);
+    assert_true(resp_msg_has(&r, "after successful authentication"));
+    assert_string_equal(st_sasl_principal(r.s), principals[0].arn);
+    assert_int_equal(handshake(&r, "AWS_MSK_IAM", 1), ST_SASL_REPLY);
+    st_buf_reset(&m);
+    iam_payload(&principals[0], "127.0.0.9", &m);
+    assert_int_equal(authenticate(&r, st_buf_head(&m), st_buf_used(&m)), ST_SASL_DONE);
+    rig_free(&r);
+    st_buf_free(&m);
+}
+
 static void
 test_oauthbearer(void **state)
 {
@@ -499,6 +539,7 @@ main(void)
         cmocka_unit_test(test_scram),
         cmocka_unit_test(test_scram_librdkafka_nonce),
         cmocka_unit_test(test_iam),
+        cmocka_unit_test(test_illegal_state),
         cmocka_unit_test(test_oauthbearer),
         cmocka_unit_test(test_throttle),
         cmocka_unit_test(test_apiversions_patch),

@@ -141,6 +141,40 @@ handshake(SSL_CTX *sctx, const char *ca_path, const char *cert, const char *key)
     return v;
 }
 
+/* An operator's issuing CA (--endpoint-ca-cert/--endpoint-ca-key): loaded, never created; a
+ * missing file or a key of another CA is refused with a reason. */
+static void
+test_operator_ca(void **state)
+{
+    const char *err = NULL;
+    char a_dir[128], b_dir[128], a_pem[160], a_key[160], b_key[160], none[160];
+    snprintf(a_dir, sizeof(a_dir), "%s/op-a", dir);
+    snprintf(b_dir, sizeof(b_dir), "%s/op-b", dir);
+    struct st_tls_ca *a = st_tls_ca_open(a_dir, &err);
+    struct st_tls_ca *b = st_tls_ca_open(b_dir, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    snprintf(a_pem, sizeof(a_pem), "%s/ca.pem", a_dir);
+    snprintf(a_key, sizeof(a_key), "%s/ca.key", a_dir);
+    snprintf(b_key, sizeof(b_key), "%s/ca.key", b_dir);
+    snprintf(none, sizeof(none), "%s/op-none/ca.pem", dir);
+    struct st_tls_ca *op = st_tls_ca_load(a_pem, a_key, &err);
+    assert_non_null(op);
+    assert_string_equal(st_tls_ca_cert_path(op), a_pem);
+    const char *names[] = {"127.0.0.9"};
+    SSL_CTX *ctx = st_tls_server_new(op, names, 1, NULL, &err);
+    assert_non_null(ctx);
+    SSL_CTX_free(ctx);
+    st_tls_ca_free(op);
+    assert_null(st_tls_ca_load(a_pem, b_key, &err));
+    assert_non_null(strstr(err, "does not match"));
+    assert_null(st_tls_ca_load(none, a_key, &err));
+    assert_non_null(strstr(err, "--endpoint-ca-cert"));
+    assert_int_equal(access(none, F_OK), -1); /* nothing created */
+    st_tls_ca_free(a);
+    st_tls_ca_free(b);
+}
+
 static void
 test_mutual_tls(void **state)
 {
@@ -188,6 +222,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ca_and_server_cert),
+        cmocka_unit_test(test_operator_ca),
         cmocka_unit_test(test_mutual_tls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
