@@ -107,6 +107,8 @@ struct st_conn {
     SSL *ssl;                         /* client TLS session on TLS endpoints, else NULL */
     bool tls_checked;                 /* first client bytes inspected (plaintext on TLS port) */
     bool tls_want_write;              /* TLS needs the client socket writable to read on */
+    bool tls_starved;                 /* the last TLS read wanted more socket bytes: what TLS
+                                       * holds read ahead is an incomplete record */
     bool tls_done;                    /* handshake finished and the client certificate judged */
     char tls_err[160];                /* last TLS failure, for the close reason */
     const struct conn_io *uio;        /* upstream side I/O: raw, or TLS / SASL session */
@@ -1044,7 +1046,10 @@ static ssize_t
 tls_read(struct st_conn *conn, int fd, void *buf, size_t n)
 {
     ERR_clear_error();
-    return tls_result(conn, SSL_read(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), true);
+    ssize_t r =
+        tls_result(conn, SSL_read(conn->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n), true);
+    conn->tls_starved = r == -2;
+    return r;
 }
 
 static ssize_t
@@ -1091,7 +1096,7 @@ read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow
         return n;
     f->buf.len += (size_t)n;
     ssize_t total = n;
-    while (st_buf_room(&f->buf) > 0 && ((io == &tls_io && SSL_pending(conn->ssl) > 0) ||
+    while (st_buf_room(&f->buf) > 0 && ((io == &tls_io && SSL_has_pending(conn->ssl)) ||
                                         (io == &up_io && st_gw_up_pending(conn->up) > 0))) {
         n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
         if (n <= 0)
@@ -1176,8 +1181,10 @@ conn_update(struct st_conn *conn)
     bool u_read =
         conn->state == CONN_OPEN && (resp_unsent < lim->buffer_high_water || conn->resp.need);
     set_event(conn->c_rev, &conn->c_rd_on, c_read);
-    /* Decrypted bytes TLS already holds raise no socket event: deliver them. */
-    if (c_read && conn->ssl && SSL_pending(conn->ssl) > 0)
+    /* Bytes TLS already holds (decrypted, or read ahead from the socket) raise no socket event:
+     * deliver them, unless the last read showed they are only part of a record (then the socket
+     * event for the rest comes). */
+    if (c_read && conn->ssl && SSL_has_pending(conn->ssl) && !conn->tls_starved)
         event_active(conn->c_rev, EV_READ, 0);
     set_event(conn->c_wev, &conn->c_wr_on,
               (conn->resp.ready > 0 && !conn->auth_failed) || conn->tls_want_write);

@@ -237,6 +237,9 @@ ctx_setup(SSL_CTX *ctx, const char *client_ca, const char **err)
         SSL_CTX_set_client_CA_list(ctx, names_ca);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     }
+    /* Read-ahead: one read(2) fetches as many records as the socket holds (the readers drain
+     * with SSL_has_pending(), which counts the raw bytes read ahead too). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
