@@ -71,6 +71,7 @@ struct st_pending {
 };
 
 enum conn_state {
+    CONN_DEFERRED,   /* no broker connection until the client has authenticated */
     CONN_RESOLVING,  /* looking up the broker's address */
     CONN_CONNECTING, /* non-blocking connect in progress */
     CONN_SECURING,   /* upstream TLS handshake / SASL (re-)authentication in progress */
@@ -196,6 +197,7 @@ count_response(struct st_conn *conn, const struct st_pending *pe, size_t bytes, 
 }
 
 static void conn_update(struct st_conn *conn);
+static void upstream_start(struct st_conn *conn);
 static void process_responses(struct st_conn *conn);
 static void flush_to_client(struct st_conn *conn);
 static void flush_to_upstream(struct st_conn *conn);
@@ -421,6 +423,72 @@ build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_b
     return 0;
 }
 
+/*
+ * A whole ApiVersions response frame for `h` (its version's layout, header v0) answered by strait
+ * itself before the client has authenticated, when no broker connection exists yet: strait's
+ * table intersected with the brokers' ranges (learned at discovery), then strait's SASL ranges
+ * and, on authorizing endpoints, the authorization filter: what the relayed answer would say.
+ */
+static int
+build_apiversions_local(struct st_conn *conn, const struct st_kreq_hdr *h, struct st_buf *out)
+{
+    const struct st_gw_cluster *c = conn->cluster;
+    int16_t v = h->api_version;
+    bool flex = v >= 3;
+    struct st_buf body, patched, filtered;
+    st_buf_init(&body, 0);
+    st_buf_init(&patched, 0);
+    st_buf_init(&filtered, 0);
+    int rc = st_buf_append_i16(&body, ST_KERR_NONE);
+    uint32_t n = 0;
+    /* Counted first (the compact count is a varint), then written. */
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (pass == 1)
+            rc |= flex ? st_buf_append_uvarint(&body, (uint64_t)n + 1)
+                       : st_buf_append_i32(&body, (int32_t)n);
+        for (int16_t key = 0; key <= 1000; key++) {
+            int16_t mn, mx, bmn, bmx;
+            if (!st_kafka_supported_range(key, &mn, &mx))
+                continue;
+            if (c->n_broker_api) {
+                if (!st_gw_cluster_broker_range(c, key, &bmn, &bmx) || bmx < mn || bmn > mx)
+                    continue;
+                mn = bmn > mn ? bmn : mn;
+                mx = bmx < mx ? bmx : mx;
+            }
+            if (pass == 0) {
+                n++;
+                continue;
+            }
+            rc |= st_buf_append_i16(&body, key) | st_buf_append_i16(&body, mn) |
+                  st_buf_append_i16(&body, mx);
+            if (flex)
+                rc |= st_buf_append_u8(&body, 0);
+        }
+    }
+    if (v >= 1)
+        rc |= st_buf_append_i32(&body, 0); /* ThrottleTimeMs */
+    if (flex)
+        rc |= st_buf_append_u8(&body, 0); /* no tagged fields */
+    const struct st_buf *final = &body;
+    if (rc == 0 && conn->sasl) {
+        rc = st_sasl_patch_apiversions(v, st_buf_head(&body), st_buf_used(&body), &patched);
+        final = &patched;
+    }
+    if (rc == 0 && !conn->ep->insecure) {
+        rc = st_authz_patch_apiversions(v, st_buf_head(final), st_buf_used(final), &filtered);
+        final = &filtered;
+    }
+    if (rc == 0)
+        rc = st_buf_append_i32(out, (int32_t)(4 + st_buf_used(final))) |
+             st_buf_append_i32(out, h->correlation_id) |
+             st_buf_append(out, st_buf_head(final), st_buf_used(final));
+    st_buf_free(&body);
+    st_buf_free(&patched);
+    st_buf_free(&filtered);
+    return rc ? -1 : 0;
+}
+
 static void
 on_fail_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -502,6 +570,13 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
                   st_authz_conn_new(st_sasl_principal(conn->sasl), st_sasl_is_iam(conn->sasl)))) {
             close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
             return -1;
+        }
+        if (conn->state == CONN_DEFERRED) {
+            uint64_t closed = conn->cluster->counters.conns_closed;
+            struct st_gw_cluster *c = conn->cluster;
+            upstream_start(conn);
+            if (c->counters.conns_closed != closed)
+                return -1;
         }
         return 1;
     }
@@ -709,6 +784,19 @@ process_requests(struct st_conn *conn)
             st_buf_reset(&conn->scratch);
             if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
                 (conn->sasl && sasl_apiversions_local(&conn->scratch, !conn->ep->insecure) != 0) ||
+                answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
+                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
+                          "out of memory answering ApiVersions");
+                return -1;
+            }
+            count_request(conn, h.api_key, 4 + (size_t)size);
+            continue;
+        }
+        if (h.api_key == ST_KAFKA_API_VERSIONS && conn->state == CONN_DEFERRED &&
+            (size_t)size <= window) {
+            /* Before authentication there is no broker connection: strait answers. */
+            st_buf_reset(&conn->scratch);
+            if (build_apiversions_local(conn, &h, &conn->scratch) != 0 ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
                 close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
                           "out of memory answering ApiVersions");
@@ -1265,6 +1353,13 @@ tls_identify(struct st_conn *conn)
             conn->peer, conn->ep->address, (const char *)st_buf_head(&name));
     st_buf_free(&dn);
     st_buf_free(&name);
+    if (conn->state == CONN_DEFERRED) {
+        struct st_gw_cluster *c = conn->cluster;
+        uint64_t closed = c->counters.conns_closed;
+        upstream_start(conn);
+        if (c->counters.conns_closed != closed)
+            return -1;
+    }
     return 0;
 }
 
@@ -1617,14 +1712,33 @@ st_conn_accept(struct st_gw_listener *l, int fd)
         close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return;
     }
+    if (!ep->insecure) {
+        /* No broker connection for a client that has not authenticated: it is opened when
+         * the client has (upstream_start()); ApiVersions is answered by strait until then. */
+        conn->state = CONN_DEFERRED;
+        conn_update(conn);
+        return;
+    }
+    upstream_start(conn);
+}
+
+/*
+ * Opens the connection's broker connection: resolve, connect (with the connect timeout), then
+ * the upstream TLS/SASL when configured. May close `conn` before it returns (a numeric host
+ * resolves synchronously): callers check the cluster's close counter.
+ */
+static void
+upstream_start(struct st_conn *conn)
+{
+    struct st_gw_cluster *c = conn->cluster;
     struct timeval tv = {c->limits.connect_timeout_ms / 1000,
                          (c->limits.connect_timeout_ms % 1000) * 1000};
     evtimer_add(conn->timer, &tv);
 
-    struct st_gw_node *n = st_gw_cluster_find_node(c, l->node_id);
+    struct st_gw_node *n = st_gw_cluster_find_node(c, conn->node_id);
     if (!n || !n->host[0]) {
         close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_INFO,
-                  "broker %d is not in the cluster metadata", l->node_id);
+                  "broker %d is not in the cluster metadata", conn->node_id);
         return;
     }
     char port[8];

@@ -294,6 +294,37 @@ def main():
         log("  ok: client without strait's CA: %s" % e.verify_message)
     raw.close()
 
+    # ---- before authentication strait answers ApiVersions itself (no broker connection yet),
+    # in the layout of the version asked for (the embedded 2.0.2 mock speaks ApiVersions up to v2)
+    for v in (0, 2):
+        s = connect(IAM[0])
+        body = b""
+        if v >= 3:  # header tags; ClientSoftwareName, ClientSoftwareVersion (compact), no tags
+            body = bytes([0]) + bytes([4]) + b"raw" + bytes([2]) + b"1" + bytes([0])
+        s.sendall(frame(18, v, 5, body))
+        r = read_frame(s)
+        s.close()
+        check(r is not None and struct.unpack(">i", r[:4])[0] == 5, "ApiVersions v%d answered" % v)
+        p = r[4:]
+        check(struct.unpack(">h", p[:2])[0] == 0, "ApiVersions v%d: no error" % v)
+        if v >= 3:
+            n, off, shift = 0, 2, 0
+            while True:
+                b = p[off]
+                off += 1
+                n |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            n -= 1
+            keys = {struct.unpack(">h", p[off + 7 * i:off + 7 * i + 2])[0] for i in range(n)}
+        else:
+            n = struct.unpack(">i", p[2:6])[0]
+            keys = {struct.unpack(">h", p[6 + 6 * i:8 + 6 * i])[0] for i in range(n)}
+        check({0, 1, 3, 17, 18, 36, 29, 30, 31} <= keys and 64 not in keys,
+              "ApiVersions v%d before authentication lists SASL, the data APIs and the ACL APIs: %s" % (v, sorted(keys)))
+    log("  ok: ApiVersions v0 and v2 answered before authentication")
+
     # ---- raw negatives
     s = connect(IAM[0])
     s.sendall(frame(3, 1, 7, struct.pack(">i", 0)))
