@@ -507,7 +507,10 @@ sasl_response(struct st_gw_up *u, const uint8_t *p, size_t len, char *why, size_
     }
     st_scram_client_free(u->scram);
     u->scram = NULL;
-    /* KIP-368: re-authenticate at 85% of the broker's session lifetime. */
+    /* KIP-368: re-authenticate at 85% of the broker's session lifetime (a lifetime beyond a
+     * year is treated as a year: it comes from the broker and must not overflow). */
+    if (lifetime > 365LL * 24 * 3600 * 1000)
+        lifetime = 365LL * 24 * 3600 * 1000;
     u->reauth_at_ms = lifetime > 0 ? st_gw_up_mono_ms() + lifetime * 85 / 100 : 0;
     u->phase = UP_DONE;
     return NULL;
