@@ -460,7 +460,7 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
 static json_t *
 counters_json(const struct st_gw_counters *k)
 {
-    return json_pack(
+    json_t *j = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connectionsCurrent",
         (json_int_t)k->conns_current, "connectionsAccepted", (json_int_t)k->conns_accepted,
         "connectionsClosed", (json_int_t)k->conns_closed, "connectionsRefused",
@@ -468,6 +468,18 @@ counters_json(const struct st_gw_counters *k)
         (json_int_t)k->bytes_from_clients, "bytesToClients", (json_int_t)k->bytes_to_clients,
         "protocolErrors", (json_int_t)k->protocol_errors, "authOk", (json_int_t)k->auth_ok,
         "authFailed", (json_int_t)k->auth_failed);
+    /* Authorization: entries allowed/denied, decisions computed (cache misses), requests
+     * answered with denials only / forwarded with denied entries stripped. */
+    json_t *az = json_pack("{s:I, s:I, s:I, s:I, s:I}", "allowed", (json_int_t)k->authz_allowed,
+                           "denied", (json_int_t)k->authz_denied, "evaluations",
+                           (json_int_t)k->authz_evaluations, "requestsRefused",
+                           (json_int_t)k->requests_denied, "requestsPartial",
+                           (json_int_t)k->requests_partial);
+    if (j && az)
+        json_object_set_new(j, "authorization", az);
+    else
+        json_decref(az);
+    return j;
 }
 
 struct st_ep_status {
