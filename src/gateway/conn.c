@@ -390,62 +390,22 @@ apiversions_too_new(const struct st_gw_cluster *c, const struct st_kreq_hdr *h)
 }
 
 /*
- * A whole ApiVersions response frame (header v0, body v0) with UNSUPPORTED_VERSION and the
- * intersection of strait's table with the brokers' ranges (fail closed, as the relayed one).
+ * An ApiVersions response body in the layout of `version` with `error` and the intersection of
+ * strait's table with the brokers' ranges (learned at discovery; fail closed, as the relayed
+ * answer). KIP-511 answers use version 0 whatever was asked.
  */
 static int
-build_apiversions_error(const struct st_gw_cluster *c, int32_t corr, struct st_buf *out)
+apiversions_body(const struct st_gw_cluster *c, int16_t version, int16_t error, struct st_buf *out)
 {
-    size_t start = st_buf_used(out);
-    int rc = st_buf_append_i32(out, 0) | st_buf_append_i32(out, corr) |
-             st_buf_append_i16(out, ST_KERR_UNSUPPORTED_VERSION);
-    size_t count_at = st_buf_used(out);
-    rc |= st_buf_append_i32(out, 0);
-    int32_t n = 0;
-    /* API keys are small numbers (under 100 today); 1000 leaves room for the future. */
-    for (int16_t key = 0; key <= 1000 && rc == 0; key++) {
-        int16_t mn, mx, bmn, bmx;
-        if (!st_kafka_supported_range(key, &mn, &mx))
-            continue;
-        if (c->n_broker_api) {
-            if (!st_gw_cluster_broker_range(c, key, &bmn, &bmx) || bmx < mn || bmn > mx)
-                continue;
-            mn = bmn > mn ? bmn : mn;
-            mx = bmx < mx ? bmx : mx;
-        }
-        rc |= st_buf_append_i16(out, key) | st_buf_append_i16(out, mn) | st_buf_append_i16(out, mx);
-        n++;
-    }
-    if (rc)
-        return -1;
-    st_buf_put_i32_at(out, count_at, n);
-    st_buf_put_i32_at(out, start, (int32_t)(st_buf_used(out) - start - 4));
-    return 0;
-}
-
-/*
- * A whole ApiVersions response frame for `h` (its version's layout, header v0) answered by strait
- * itself before the client has authenticated, when no broker connection exists yet: strait's
- * table intersected with the brokers' ranges (learned at discovery), then strait's SASL ranges
- * and, on authorizing endpoints, the authorization filter: what the relayed answer would say.
- */
-static int
-build_apiversions_local(struct st_conn *conn, const struct st_kreq_hdr *h, struct st_buf *out)
-{
-    const struct st_gw_cluster *c = conn->cluster;
-    int16_t v = h->api_version;
-    bool flex = v >= 3;
-    struct st_buf body, patched, filtered;
-    st_buf_init(&body, 0);
-    st_buf_init(&patched, 0);
-    st_buf_init(&filtered, 0);
-    int rc = st_buf_append_i16(&body, ST_KERR_NONE);
+    bool flex = version >= 3;
+    int rc = st_buf_append_i16(out, error);
     uint32_t n = 0;
-    /* Counted first (the compact count is a varint), then written. */
+    /* Counted first (the compact count is a varint), then written. API keys are small numbers
+     * (under 100 today); 1000 leaves room for the future. */
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         if (pass == 1)
-            rc |= flex ? st_buf_append_uvarint(&body, (uint64_t)n + 1)
-                       : st_buf_append_i32(&body, (int32_t)n);
+            rc |= flex ? st_buf_append_uvarint(out, (uint64_t)n + 1)
+                       : st_buf_append_i32(out, (int32_t)n);
         for (int16_t key = 0; key <= 1000; key++) {
             int16_t mn, mx, bmn, bmx;
             if (!st_kafka_supported_range(key, &mn, &mx))
@@ -460,32 +420,66 @@ build_apiversions_local(struct st_conn *conn, const struct st_kreq_hdr *h, struc
                 n++;
                 continue;
             }
-            rc |= st_buf_append_i16(&body, key) | st_buf_append_i16(&body, mn) |
-                  st_buf_append_i16(&body, mx);
+            rc |= st_buf_append_i16(out, key) | st_buf_append_i16(out, mn) |
+                  st_buf_append_i16(out, mx);
             if (flex)
-                rc |= st_buf_append_u8(&body, 0);
+                rc |= st_buf_append_u8(out, 0);
         }
     }
-    if (v >= 1)
-        rc |= st_buf_append_i32(&body, 0); /* ThrottleTimeMs */
+    if (version >= 1)
+        rc |= st_buf_append_i32(out, 0); /* ThrottleTimeMs */
     if (flex)
-        rc |= st_buf_append_u8(&body, 0); /* no tagged fields */
-    const struct st_buf *final = &body;
-    if (rc == 0 && conn->sasl) {
-        rc = st_sasl_patch_apiversions(v, st_buf_head(&body), st_buf_used(&body), &patched);
-        final = &patched;
-    }
-    if (rc == 0 && !conn->ep->insecure) {
-        rc = st_authz_patch_apiversions(v, st_buf_head(final), st_buf_used(final), &filtered);
-        final = &filtered;
+        rc |= st_buf_append_u8(out, 0); /* no tagged fields */
+    return rc ? -1 : 0;
+}
+
+/*
+ * What an authenticated endpoint changes in every ApiVersions body it answers, relayed or its
+ * own: strait's SASL ranges (SASL is answered here, not by the brokers), then only what strait
+ * can authorize precisely, plus the ACL keys. Appends the new body to `out`; the development
+ * endpoint's bodies are copied unchanged. Returns 0, or -1 when the body is malformed.
+ */
+static int
+apiversions_patch(const struct st_conn *conn, int16_t version, const uint8_t *body, size_t len,
+                  struct st_buf *out)
+{
+    if (conn->ep->insecure)
+        return st_buf_append(out, body, len) ? -1 : 0;
+    struct st_buf sasl;
+    st_buf_init(&sasl, 0);
+    int rc = 0;
+    if (conn->sasl) {
+        rc = st_sasl_patch_apiversions(version, body, len, &sasl);
+        body = st_buf_head(&sasl);
+        len = st_buf_used(&sasl);
     }
     if (rc == 0)
-        rc = st_buf_append_i32(out, (int32_t)(4 + st_buf_used(final))) |
+        rc = st_authz_patch_apiversions(version, body, len, out);
+    st_buf_free(&sasl);
+    return rc;
+}
+
+/*
+ * A whole ApiVersions response frame (header v0) for request `h`, answered by strait itself:
+ * the KIP-511 answer to a too-new request (v0, UNSUPPORTED_VERSION) or, before the client has
+ * authenticated and no broker connection exists, the answer the brokers would give (patched).
+ */
+static int
+apiversions_answer(const struct st_conn *conn, const struct st_kreq_hdr *h, int16_t version,
+                   int16_t error, struct st_buf *out)
+{
+    struct st_buf body, patched;
+    st_buf_init(&body, 0);
+    st_buf_init(&patched, 0);
+    int rc = apiversions_body(conn->cluster, version, error, &body);
+    if (rc == 0)
+        rc = apiversions_patch(conn, version, st_buf_head(&body), st_buf_used(&body), &patched);
+    if (rc == 0)
+        rc = st_buf_append_i32(out, (int32_t)(4 + st_buf_used(&patched))) |
              st_buf_append_i32(out, h->correlation_id) |
-             st_buf_append(out, st_buf_head(final), st_buf_used(final));
+             st_buf_append(out, st_buf_head(&patched), st_buf_used(&patched));
     st_buf_free(&body);
     st_buf_free(&patched);
-    st_buf_free(&filtered);
     return rc ? -1 : 0;
 }
 
@@ -607,36 +601,6 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     evtimer_add(conn->fail_timer, &tv);
     conn_update(conn);
     return -1;
-}
-
-/* Adds strait's SASL ranges to a locally built ApiVersions v0 frame (header v0), and applies the
- * authorization filter when `authz`. */
-static int
-sasl_apiversions_local(struct st_buf *frame, bool authz)
-{
-    struct st_buf patched, filtered;
-    st_buf_init(&patched, 0);
-    st_buf_init(&filtered, 0);
-    const uint8_t *b = st_buf_head(frame);
-    int rc = st_buf_append(&patched, b, 8) |
-             st_sasl_patch_apiversions(0, b + 8, st_buf_used(frame) - 8, &patched);
-    if (rc == 0 && authz) {
-        rc = st_buf_append(&filtered, st_buf_head(&patched), 8) |
-             st_authz_patch_apiversions(0, st_buf_head(&patched) + 8, st_buf_used(&patched) - 8,
-                                        &filtered);
-        if (rc == 0) {
-            st_buf_reset(&patched);
-            rc = st_buf_append(&patched, st_buf_head(&filtered), st_buf_used(&filtered));
-        }
-    }
-    st_buf_free(&filtered);
-    if (rc == 0) {
-        st_buf_put_i32_at(&patched, 0, (int32_t)(st_buf_used(&patched) - 4));
-        st_buf_reset(frame);
-        rc = st_buf_append(frame, st_buf_head(&patched), st_buf_used(&patched));
-    }
-    st_buf_free(&patched);
-    return rc ? -1 : 0;
 }
 
 /* A whole response frame for request `h` with `body` (header v0 or v1 as the request needs). */
@@ -782,8 +746,7 @@ process_requests(struct st_conn *conn)
             /* KIP-511: answer a too-new ApiVersions ourselves, in v0 format, naming the highest
              * version both strait and the brokers speak; the client retries with it. */
             st_buf_reset(&conn->scratch);
-            if (build_apiversions_error(conn->cluster, h.correlation_id, &conn->scratch) != 0 ||
-                (conn->sasl && sasl_apiversions_local(&conn->scratch, !conn->ep->insecure) != 0) ||
+            if (apiversions_answer(conn, &h, 0, ST_KERR_UNSUPPORTED_VERSION, &conn->scratch) != 0 ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
                 close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
                           "out of memory answering ApiVersions");
@@ -796,7 +759,7 @@ process_requests(struct st_conn *conn)
             (size_t)size <= window) {
             /* Before authentication there is no broker connection: strait answers. */
             st_buf_reset(&conn->scratch);
-            if (build_apiversions_local(conn, &h, &conn->scratch) != 0 ||
+            if (apiversions_answer(conn, &h, h.api_version, ST_KERR_NONE, &conn->scratch) != 0 ||
                 answer_locally(conn, 4 + (size_t)size, &h, &conn->scratch) != 0) {
                 close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
                           "out of memory answering ApiVersions");
@@ -936,21 +899,10 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
     }
 #define CUR_BODY (rw ? st_buf_head(&conn->scratch) : frame + hdr_len)
 #define CUR_LEN (rw ? st_buf_used(&conn->scratch) : (size_t)size - hdr_len)
-    if (pe->api_key == ST_KAFKA_API_VERSIONS && conn->sasl) {
-        /* SASL is answered here, not by the brokers: advertise strait's SASL ranges; on
-         * authorizing endpoints only what strait can authorize, plus the ACL keys. */
+    if (pe->api_key == ST_KAFKA_API_VERSIONS && !conn->ep->insecure) {
         struct st_buf patched;
         st_buf_init(&patched, 0);
-        int rc = st_sasl_patch_apiversions(pe->api_version, CUR_BODY, CUR_LEN, &patched);
-        if (rc == 0 && !conn->ep->insecure) {
-            struct st_buf filtered;
-            st_buf_init(&filtered, 0);
-            rc = st_authz_patch_apiversions(pe->api_version, st_buf_head(&patched),
-                                            st_buf_used(&patched), &filtered);
-            st_buf_free(&patched);
-            patched = filtered;
-        }
-        if (rc != 0) {
+        if (apiversions_patch(conn, pe->api_version, CUR_BODY, CUR_LEN, &patched) != 0) {
             st_buf_free(&patched);
             close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
                       "malformed ApiVersions v%d response from broker", pe->api_version);
