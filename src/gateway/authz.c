@@ -557,7 +557,7 @@ keep_for_merge(struct st_authz_conn *a, const uint8_t *body, size_t len,
     return 0;
 }
 
-static bool ops_fix_wanted(const struct st_kreq_hdr *h);
+static bool ops_fix_wanted(const struct st_kreq_hdr *h, const uint8_t *body, size_t len);
 
 /* Sets AllowAutoTopicCreation of the Metadata request body in `b` to false. */
 static int
@@ -634,7 +634,7 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
         return ST_AUTHZ_ANSWER;
     }
     bool filtering = filter_for(a, env, h, &facts, pend);
-    pend->ops_fix = ops_fix_wanted(h);
+    pend->ops_fix = ops_fix_wanted(h, body, len);
     /* Metadata v4+ asks for auto-creation explicitly: turned off when a named topic may not be
      * created by this principal (v0-3 imply it and cannot turn it off). */
     bool flip = w.no_autocreate && h->api_key == ST_KAFKA_METADATA && h->api_version >= 4;
@@ -688,32 +688,53 @@ st_authz_request(struct st_authz_conn *a, const struct st_authz_env *env,
 
 /* ---- *AuthorizedOperations ---- */
 
-/* Responses that carry authorized-operation bit sets (when the client asks for them). */
+/* True when the request's boolean field `name` exists in its version and is set. */
 static bool
-ops_fix_wanted(const struct st_kreq_hdr *h)
+flag_set(const struct st_kreq_hdr *h, const uint8_t *body, size_t len, const char *name)
+{
+    const struct st_kmsg *m = st_kschema_msg(h->api_key, false);
+    int fi = m ? st_kstruct_find(m->root, name) : -1;
+    size_t off, end;
+    const char *err = NULL;
+    return fi >= 0 && st_kfield_in(&m->root->fields[fi], h->api_version) &&
+           !st_kfield_tagged(&m->root->fields[fi], h->api_version) &&
+           st_kschema_field_span(m, h->api_version, body, len, fi, &off, &end, &err) == 0 &&
+           end - off == 1 && body[off] != 0;
+}
+
+/*
+ * Responses that carry authorized-operation bit sets the client asked for: only then is the
+ * response decoded and the sets recomputed (a Metadata response is otherwise passed as is).
+ */
+static bool
+ops_fix_wanted(const struct st_kreq_hdr *h, const uint8_t *body, size_t len)
 {
     switch (h->api_key) {
     case ST_KAFKA_METADATA:
-        return h->api_version >= 8;
+        return h->api_version >= 8 &&
+               (flag_set(h, body, len, "IncludeTopicAuthorizedOperations") ||
+                flag_set(h, body, len, "IncludeClusterAuthorizedOperations"));
     case 15: /* DescribeGroups */
-        return h->api_version >= 3;
-    case ST_KAFKA_DESCRIBE_CLUSTER:
     case 69: /* ConsumerGroupDescribe */
-    case 75: /* DescribeTopicPartitions */
+        return flag_set(h, body, len, "IncludeAuthorizedOperations");
+    case ST_KAFKA_DESCRIBE_CLUSTER:
+        return flag_set(h, body, len, "IncludeClusterAuthorizedOperations");
+    case 75: /* DescribeTopicPartitions: always carries them */
         return true;
     default:
         return false;
     }
 }
 
-/* Kafka's AclOperation codes a resource type's bit set may contain (AclEntry.supportedOperations). */
-static const enum st_kop topic_ops[] = {ST_KOP_READ,   ST_KOP_WRITE,    ST_KOP_CREATE,
-                                       ST_KOP_DELETE, ST_KOP_ALTER,    ST_KOP_DESCRIBE,
-                                       ST_KOP_DESCRIBE_CONFIGS, ST_KOP_ALTER_CONFIGS};
+/* Kafka's AclOperation codes a resource type's bit set may contain (AclEntry.supportedOperations).
+ */
+static const enum st_kop topic_ops[] = {
+    ST_KOP_READ,  ST_KOP_WRITE,    ST_KOP_CREATE,           ST_KOP_DELETE,
+    ST_KOP_ALTER, ST_KOP_DESCRIBE, ST_KOP_DESCRIBE_CONFIGS, ST_KOP_ALTER_CONFIGS};
 static const enum st_kop group_ops[] = {ST_KOP_READ, ST_KOP_DESCRIBE, ST_KOP_DELETE};
-static const enum st_kop cluster_ops[] = {ST_KOP_CREATE,           ST_KOP_ALTER,
-                                          ST_KOP_DESCRIBE,         ST_KOP_DESCRIBE_CONFIGS,
-                                          ST_KOP_ALTER_CONFIGS,    ST_KOP_IDEMPOTENT_WRITE};
+static const enum st_kop cluster_ops[] = {ST_KOP_CREATE,        ST_KOP_ALTER,
+                                          ST_KOP_DESCRIBE,      ST_KOP_DESCRIBE_CONFIGS,
+                                          ST_KOP_ALTER_CONFIGS, ST_KOP_IDEMPOTENT_WRITE};
 
 /* The bit set (1 << AclOperation) of the operations the principal may do on a resource. */
 static int32_t
@@ -846,8 +867,8 @@ st_authz_response(struct st_authz_conn *a, const struct st_authz_env *env, int16
     st_buf_init(&tmp, 0);
     int rc = 0;
     if (pend->n_denials) {
-        rc = st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len,
-                                    pend->denials, pend->n_denials, body, len, &tmp, err);
+        rc = st_kafka_deny_response(api_key, api_version, pend->orig, pend->orig_len, pend->denials,
+                                    pend->n_denials, body, len, &tmp, err);
         *changed = rc == 0;
     } else if (pend->filter_op) {
         struct st_kreq_hdr h = {.api_key = api_key, .api_version = api_version};

@@ -334,6 +334,17 @@ test_authorized_operations(void **state)
      * DESCRIBE_CONFIGS, ALTER_CONFIGS and IDEMPOTENT_WRITE, Kafka's cluster operations. */
     int32_t want = (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 5);
     assert_int_equal((int32_t)o.root.vals[fi].i, want);
+    /* Recomputed only when the request asks for them (DescribeCluster v0 body: the flag, no
+     * tags). */
+    for (int ask = 0; ask < 2; ask++) {
+        struct st_buf rq = ST_BUF_INIT;
+        assert_int_equal(st_buf_append_u8(&rq, (uint8_t)ask) | st_buf_append_u8(&rq, 0), 0);
+        struct st_authz_pending p2;
+        enum st_authz_verdict v = run(&r, ST_KAFKA_DESCRIBE_CLUSTER, 0, &rq, &p2);
+        assert_int_equal(p2.ops_fix, ask == 1);
+        assert_int_equal(v, ask ? ST_AUTHZ_FORWARD_FILTER : ST_AUTHZ_FORWARD);
+        st_buf_free(&rq);
+    }
     /* Not asked for (INT32_MIN): left alone. */
     d.root.vals[fi].i = INT32_MIN;
     st_buf_reset(&in);
