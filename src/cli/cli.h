@@ -42,6 +42,26 @@ struct st_cli_creds {
  */
 int st_cli_load_credentials(struct st_cli_creds *c, const char *profile);
 
+/* A client of strait's MSK-compatible REST API (awsapi.c). */
+struct st_cli_api {
+    char endpoint[1024];      /* http(s)://host:port, no trailing slash */
+    char host[1024];          /* host[:port] as signed */
+    char region[64];          /* signing region */
+    struct st_cli_creds creds; /* credentials */
+    char ca_bundle[1024];     /* PEM bundle for https endpoints, "" = system store */
+};
+/*
+ * Sends one SigV4-signed request (`body` JSON or NULL). Returns the HTTP status, 0 on transport
+ * failure (printed); *out holds the parsed JSON answer ({} for an empty one, NULL if it is not
+ * JSON), *etype the x-amzn-ErrorType header ("" when none).
+ */
+long st_cli_api_call(const struct st_cli_api *a, const char *method, const char *path,
+                     const char *query, const char *body, json_t **out, char *etype,
+                     size_t etype_len);
+/* Appends name=value, both percent-encoded (SigV4 style), to query string q (n bytes); an
+ * empty or NULL value adds nothing. */
+void st_cli_query_add(char *q, size_t n, const char *name, const char *value);
+
 /* `strait admin apply FILE` (apply.c); argv[0] is "apply". */
 int st_cli_admin_apply(const char *socket_path, int argc, char **argv);
 

@@ -193,15 +193,9 @@ static const struct command commands[] = {
 };
 
 struct client {
-    char endpoint[512];   /* http://host:port (no trailing slash) */
-    char host[300];       /* host[:port] as signed */
-    char region[64];      /* signing region */
-    char akid[256];       /* access key id */
-    char secret[256];     /* secret access key */
-    char token[4096];     /* session token or "" */
-    bool json_out;        /* --output json (default) */
-    bool output_given;    /* --output was given (connection-info defaults to text) */
-    char ca_bundle[1024]; /* --ca-bundle / AWS_CA_BUNDLE for https endpoints, "" = system */
+    struct st_cli_api api; /* endpoint, region, credentials, CA bundle */
+    bool json_out;         /* --output json (default) */
+    bool output_given;     /* --output was given (connection-info defaults to text) */
 };
 
 static void
@@ -230,106 +224,21 @@ usage(FILE *f)
 
 /* ---- credentials */
 
-/* Copies the CLI's credentials (env or profile) into the client. */
+/* Loads the CLI's credentials (env or profile) into the client. */
 static int
 load_credentials(struct client *cl, const char *profile)
 {
-    struct st_cli_creds c;
-    if (st_cli_load_credentials(&c, profile) != 0)
-        return -1;
-    snprintf(cl->akid, sizeof(cl->akid), "%s", c.akid);
-    snprintf(cl->secret, sizeof(cl->secret), "%s", c.secret);
-    snprintf(cl->token, sizeof(cl->token), "%s", c.token);
-    return 0;
+    return st_cli_load_credentials(&cl->api.creds, profile);
 }
 
 /* ---- HTTP */
 
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct st_buf *b = arg;
-    return st_buf_append(b, p, size * n) == 0 ? size * n : 0;
-}
-
-/* Sends a signed request. Returns the HTTP status (0 on transport failure); *out holds the
- * parsed JSON answer (or NULL), *etype the x-amzn-ErrorType. */
+/* Sends a signed request (st_cli_api_call()). */
 static long
 call(struct client *cl, const char *method, const char *path, const char *query, const char *body,
      json_t **out, char *etype, size_t etype_len)
 {
-    *out = NULL;
-    etype[0] = '\0';
-    struct st_sigv4_header hdrs[2];
-    size_t nh = 0;
-    hdrs[nh++] = (struct st_sigv4_header){"host", 4, cl->host, strlen(cl->host)};
-    if (body)
-        hdrs[nh++] = (struct st_sigv4_header){"content-type", 12, "application/json", 16};
-    struct st_sigv4_http req = {method,
-                                path,
-                                strlen(path),
-                                query,
-                                strlen(query),
-                                hdrs,
-                                nh,
-                                (const uint8_t *)body,
-                                body ? strlen(body) : 0};
-    struct st_sigv4_signing cred = {cl->akid, cl->secret, cl->token[0] ? cl->token : NULL,
-                                    cl->region, "kafka"};
-    struct st_sigv4_signed sig;
-    const char *err = NULL;
-    if (st_sigv4_sign_http(&cred, &req, time(NULL), &sig, &err) != 0) {
-        fprintf(stderr, "strait: cannot sign the request: %s\n", err);
-        return 0;
-    }
-    char url[8192], h[5000];
-    snprintf(url, sizeof(url), "%s%s%s%s", cl->endpoint, path, query[0] ? "?" : "", query);
-    struct curl_slist *list = NULL;
-    snprintf(h, sizeof(h), "Host: %s", cl->host);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "X-Amz-Date: %s", sig.amz_date);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "X-Amz-Content-SHA256: %s", sig.content_sha256);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "Authorization: %s", (const char *)sig.authorization.data);
-    list = curl_slist_append(list, h);
-    if (cl->token[0]) {
-        snprintf(h, sizeof(h), "X-Amz-Security-Token: %s", cl->token);
-        list = curl_slist_append(list, h);
-    }
-    list = curl_slist_append(list, body ? "Content-Type: application/json" : "Content-Type:");
-    list = curl_slist_append(list, "Expect:");
-    st_sigv4_signed_clear(&sig);
-    CURL *curl = curl_easy_init();
-    struct st_buf resp = ST_BUF_INIT;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    if (body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    if (cl->ca_bundle[0])
-        curl_easy_setopt(curl, CURLOPT_CAINFO, cl->ca_bundle);
-    struct curl_header *eh = NULL;
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (curl_easy_header(curl, "x-amzn-ErrorType", 0, CURLH_HEADER, -1, &eh) == CURLHE_OK)
-            snprintf(etype, etype_len, "%s", eh->value);
-        json_error_t jerr;
-        *out = st_buf_used(&resp)
-                   ? json_loadb((const char *)st_buf_head(&resp), st_buf_used(&resp), 0, &jerr)
-                   : json_object();
-    } else {
-        fprintf(stderr, "strait: cannot reach %s: %s\n", cl->endpoint, curl_easy_strerror(rc));
-    }
-    curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
-    st_buf_free(&resp);
-    return status;
+    return st_cli_api_call(&cl->api, method, path, query, body, out, etype, etype_len);
 }
 
 /* Like `aws`: "An error occurred (Type) when calling the Op operation: message". */
@@ -943,18 +852,18 @@ st_cli_kafka(int argc, char **argv)
                         "STRAIT_ENDPOINT_URL) pointing at straitd --api-listen\n");
         return 2;
     }
-    snprintf(cl.endpoint, sizeof(cl.endpoint), "%s", endpoint);
-    snprintf(cl.ca_bundle, sizeof(cl.ca_bundle), "%s", ca ? ca : "");
-    size_t el = strlen(cl.endpoint);
-    while (el > skip && cl.endpoint[el - 1] == '/')
-        cl.endpoint[--el] = '\0';
-    snprintf(cl.host, sizeof(cl.host), "%s", cl.endpoint + skip);
-    char *slash = strchr(cl.host, '/');
+    snprintf(cl.api.endpoint, sizeof(cl.api.endpoint), "%s", endpoint);
+    snprintf(cl.api.ca_bundle, sizeof(cl.api.ca_bundle), "%s", ca ? ca : "");
+    size_t el = strlen(cl.api.endpoint);
+    while (el > skip && cl.api.endpoint[el - 1] == '/')
+        cl.api.endpoint[--el] = '\0';
+    snprintf(cl.api.host, sizeof(cl.api.host), "%s", cl.api.endpoint + skip);
+    char *slash = strchr(cl.api.host, '/');
     if (slash) {
         fprintf(stderr, "strait kafka: --endpoint-url must not carry a path\n");
         return 2;
     }
-    snprintf(cl.region, sizeof(cl.region), "%s", region && *region ? region : "us-east-1");
+    snprintf(cl.api.region, sizeof(cl.api.region), "%s", region && *region ? region : "us-east-1");
     if (load_credentials(&cl, profile) != 0)
         return 2;
     if (strcmp(name, "get-ca-certificate") == 0) {

@@ -8,7 +8,6 @@
  * Requests by Kafka API: the top APIs in the table, all of them in CSV and JSON, one row per
  * API with --by api.
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +17,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "auth/sigv4.h"
 #include "cli/cli.h"
 #include "util/buf.h"
-
-struct ucl {
-    char endpoint[1024];  /* scheme://host:port */
-    char host[1024];      /* host:port */
-    char region[64];      /* signing region */
-    char akid[256];       /* access key id */
-    char secret[256];     /* secret access key */
-    char token[4096];     /* session token or "" */
-    char ca_bundle[1024]; /* PEM bundle for https, "" = system */
-};
 
 static void
 usage_help(FILE *f)
@@ -49,104 +37,6 @@ usage_help(FILE *f)
            "Requests by Kafka API: the table shows the top 3 of each row, CSV all of them\n"
            "(API=n;API=n, most first), JSON a requestsByApi object; --by api prints one row per\n"
            "connection, period and API instead (table or CSV).\n");
-}
-
-static int
-load_creds(struct ucl *cl, const char *profile)
-{
-    struct st_cli_creds c;
-    if (st_cli_load_credentials(&c, profile) != 0)
-        return -1;
-    snprintf(cl->akid, sizeof(cl->akid), "%s", c.akid);
-    snprintf(cl->secret, sizeof(cl->secret), "%s", c.secret);
-    snprintf(cl->token, sizeof(cl->token), "%s", c.token);
-    return 0;
-}
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    return st_buf_append(arg, p, size * n) == 0 ? size * n : 0;
-}
-
-/* Appends name=value (percent-encoded) to the query string q (size n). */
-static void
-qadd(char *q, size_t n, const char *name, const char *value)
-{
-    if (!value || !*value)
-        return;
-    size_t used = strlen(q);
-    int w = snprintf(q + used, n - used, "%s%s=", used ? "&" : "", name);
-    if (w < 0 || (size_t)w >= n - used)
-        return;
-    used += (size_t)w;
-    for (const unsigned char *p = (const unsigned char *)value; *p && used + 4 < n; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            q[used++] = (char)*p;
-        else
-            used += (size_t)snprintf(q + used, n - used, "%%%02X", *p);
-    }
-    q[used] = '\0';
-}
-
-/* GET path?query signed with SigV4. Returns the HTTP status (0 = transport failure). */
-static long
-signed_get(struct ucl *cl, const char *path, const char *query, json_t **out, char *etype,
-           size_t elen)
-{
-    *out = NULL;
-    etype[0] = '\0';
-    struct st_sigv4_header hdrs[1] = {{"host", 4, cl->host, strlen(cl->host)}};
-    struct st_sigv4_http req = {"GET", path, strlen(path), query, strlen(query), hdrs, 1, NULL, 0};
-    struct st_sigv4_signing cred = {cl->akid, cl->secret, cl->token[0] ? cl->token : NULL,
-                                    cl->region, "kafka"};
-    struct st_sigv4_signed sig;
-    const char *err = NULL;
-    if (st_sigv4_sign_http(&cred, &req, time(NULL), &sig, &err) != 0) {
-        fprintf(stderr, "strait: cannot sign the request: %s\n", err);
-        return 0;
-    }
-    char url[8192], h[5000];
-    snprintf(url, sizeof(url), "%s%s%s%s", cl->endpoint, path, query[0] ? "?" : "", query);
-    struct curl_slist *list = NULL;
-    snprintf(h, sizeof(h), "Host: %s", cl->host);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "X-Amz-Date: %s", sig.amz_date);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "X-Amz-Content-SHA256: %s", sig.content_sha256);
-    list = curl_slist_append(list, h);
-    snprintf(h, sizeof(h), "Authorization: %s", (const char *)sig.authorization.data);
-    list = curl_slist_append(list, h);
-    if (cl->token[0]) {
-        snprintf(h, sizeof(h), "X-Amz-Security-Token: %s", cl->token);
-        list = curl_slist_append(list, h);
-    }
-    st_sigv4_signed_clear(&sig);
-    CURL *curl = curl_easy_init();
-    struct st_buf resp = ST_BUF_INIT;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    if (cl->ca_bundle[0])
-        curl_easy_setopt(curl, CURLOPT_CAINFO, cl->ca_bundle);
-    struct curl_header *eh = NULL;
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (curl_easy_header(curl, "x-amzn-ErrorType", 0, CURLH_HEADER, -1, &eh) == CURLHE_OK)
-            snprintf(etype, elen, "%s", eh->value);
-        json_error_t jerr;
-        *out = json_loadb((const char *)st_buf_head(&resp), st_buf_used(&resp), 0, &jerr);
-    } else {
-        fprintf(stderr, "strait: cannot reach %s: %s\n", cl->endpoint, curl_easy_strerror(rc));
-    }
-    curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
-    st_buf_free(&resp);
-    return status;
 }
 
 static const char *
@@ -399,7 +289,7 @@ st_cli_usage(int argc, char **argv)
                         "STRAIT_ENDPOINT_URL)\n");
         return 2;
     }
-    struct ucl cl;
+    struct st_cli_api cl;
     memset(&cl, 0, sizeof(cl));
     snprintf(cl.endpoint, sizeof(cl.endpoint), "%s", endpoint);
     size_t el = strlen(cl.endpoint);
@@ -413,20 +303,21 @@ st_cli_usage(int argc, char **argv)
     snprintf(cl.host, sizeof(cl.host), "%s", hs + 3);
     snprintf(cl.region, sizeof(cl.region), "%s", region && *region ? region : "us-east-1");
     snprintf(cl.ca_bundle, sizeof(cl.ca_bundle), "%s", ca ? ca : "");
-    if (load_creds(&cl, profile) != 0)
+    if (st_cli_load_credentials(&cl.creds, profile) != 0)
         return 1;
     char q[4096] = "";
-    qadd(q, sizeof(q), "clusterArn", cluster);
-    qadd(q, sizeof(q), "from", from);
-    qadd(q, sizeof(q), "granularity", gran);
-    qadd(q, sizeof(q), "now", now);
-    qadd(q, sizeof(q), "to", to);
-    qadd(q, sizeof(q), "view", wire_view);
-    qadd(q, sizeof(q), "vpcConnectionArn", conn);
+    st_cli_query_add(q, sizeof(q), "clusterArn", cluster);
+    st_cli_query_add(q, sizeof(q), "from", from);
+    st_cli_query_add(q, sizeof(q), "granularity", gran);
+    st_cli_query_add(q, sizeof(q), "now", now);
+    st_cli_query_add(q, sizeof(q), "to", to);
+    st_cli_query_add(q, sizeof(q), "view", wire_view);
+    st_cli_query_add(q, sizeof(q), "vpcConnectionArn", conn);
     json_t *j = NULL;
     char etype[256];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    long status = signed_get(&cl, "/strait/v1/usage", q, &j, etype, sizeof(etype));
+    long status =
+        st_cli_api_call(&cl, "GET", "/strait/v1/usage", q, NULL, &j, etype, sizeof(etype));
     int rc = 0;
     if (status == 0) {
         rc = 1;
