@@ -291,13 +291,8 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
         for (size_t i = 0; i < s.n; i++) {
             uint64_t v;
             memcpy(&v, (const char *)s.v[i].k + fams[f].off, sizeof(v));
-            evbuffer_add_printf(out, "%s{cluster=\"", fams[f].name);
-            lv(out, s.v[i].cluster);
-            evbuffer_add(out, "\",endpoint=\"", 12);
-            lv(out, s.v[i].endpoint);
-            evbuffer_add(out, "\",vpc_connection=\"", 18);
-            lv(out, s.v[i].conn);
-            evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+            src_labels(out, fams[f].name, &s.v[i]);
+            evbuffer_add_printf(out, "} %llu\n", (unsigned long long)v);
         }
     }
     /* Closes by reason: every reason of every endpoint (bounded), "other" = the closes no reason
@@ -333,13 +328,8 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
         for (size_t i = 0; i < s.n; i++) {
             uint64_t v;
             memcpy(&v, (const char *)s.v[i].k + authr[r].off, sizeof(v));
-            evbuffer_add_printf(out, "strait_client_authentications_total{cluster=\"");
-            lv(out, s.v[i].cluster);
-            evbuffer_add(out, "\",endpoint=\"", 12);
-            lv(out, s.v[i].endpoint);
-            evbuffer_add(out, "\",vpc_connection=\"", 18);
-            lv(out, s.v[i].conn);
-            evbuffer_add_printf(out, "\",result=\"%s\"} %llu\n", authr[r].result,
+            src_labels(out, "strait_client_authentications_total", &s.v[i]);
+            evbuffer_add_printf(out, ",result=\"%s\"} %llu\n", authr[r].result,
                                 (unsigned long long)v);
         }
     static const struct {
@@ -372,13 +362,8 @@ st_ctl_metrics(struct st_ctl *ctl, const struct st_gw_cluster *legacy, struct ev
         for (size_t i = 0; i < s.n; i++) {
             uint64_t v;
             memcpy(&v, (const char *)s.v[i].k + more[f].off, sizeof(v));
-            evbuffer_add_printf(out, "%s{cluster=\"", more[f].name);
-            lv(out, s.v[i].cluster);
-            evbuffer_add(out, "\",endpoint=\"", 12);
-            lv(out, s.v[i].endpoint);
-            evbuffer_add(out, "\",vpc_connection=\"", 18);
-            lv(out, s.v[i].conn);
-            evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+            src_labels(out, more[f].name, &s.v[i]);
+            evbuffer_add_printf(out, "} %llu\n", (unsigned long long)v);
         }
     }
     per_api(out, &s);
