@@ -53,11 +53,12 @@ reply_error(struct evhttp_request *req, int code, const char *error, const char 
 static json_t *
 counters_json(const struct st_gw_counters *k)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "bytesFromClients",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "bytesFromClients",
                      (json_int_t)k->bytes_from_clients, "bytesToClients",
                      (json_int_t)k->bytes_to_clients, "bytesToUpstream",
                      (json_int_t)k->bytes_to_upstream, "bytesFromUpstream",
-                     (json_int_t)k->bytes_from_upstream, "connectionsAccepted",
+                     (json_int_t)k->bytes_from_upstream, "bytesSpliced",
+                     (json_int_t)k->bytes_spliced, "connectionsAccepted",
                      (json_int_t)k->conns_accepted, "connectionsClosed",
                      (json_int_t)k->conns_closed, "connectionsCurrent",
                      (json_int_t)k->conns_current, "requests", (json_int_t)k->requests,

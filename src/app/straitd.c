@@ -46,6 +46,8 @@
 #define OPT_SUPER_USERS 0x100
 /* getopt value of --insecure-skip-authorization. */
 #define OPT_SKIP_AUTHZ 0x101
+/* getopt value of --no-splice. */
+#define OPT_NO_SPLICE 0x102
 /* getopt values of the endpoint TLS file flags (0x110 + index into straitd_opts.ep_tls). */
 #define OPT_EP_TLS 0x110
 /* getopt values of the --upstream-* security flags. */
@@ -82,6 +84,7 @@ struct straitd_opts {
     unsigned audit_keep;            /* --audit-keep N (0 = default 5) */
     const char *kafka_super_users;  /* --kafka-super-users "User:a;User:b" */
     bool skip_authorization;        /* --insecure-skip-authorization (benchmarks only) */
+    bool no_splice;                 /* --no-splice */
     const char *up_protocol;        /* --upstream-security-protocol, NULL = PLAINTEXT */
     const char *up_mech;            /* --upstream-sasl-mechanism, NULL = SCRAM-SHA-512 */
     const char *up_user;            /* --upstream-sasl-username */
@@ -151,6 +154,8 @@ usage(FILE *f)
         "  --audit-keep N            rotated audit logs kept: FILE.1 ... FILE.N (default 5)\n"
         "  --insecure-skip-authorization  development and benchmarks only: authenticated\n"
         "                            clients of VPC-connection endpoints are not authorized\n"
+        "  --no-splice               copy passthrough bytes through user space instead of\n"
+        "                            splice(2) on plaintext connections (troubleshooting)\n"
         "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
         "                            e.g. \"User:admin;User:ops\"\n"
         "  --endpoint-ca-cert FILE   issuing CA of the endpoint certificates (PEM; default\n"
@@ -487,6 +492,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"audit-keep", required_argument, NULL, 'k'},
         {"kafka-super-users", required_argument, NULL, OPT_SUPER_USERS},
         {"insecure-skip-authorization", no_argument, NULL, OPT_SKIP_AUTHZ},
+        {"no-splice", no_argument, NULL, OPT_NO_SPLICE},
         {"endpoint-ca-cert", required_argument, NULL, OPT_EP_TLS + 0},
         {"endpoint-ca-key", required_argument, NULL, OPT_EP_TLS + 1},
         {"endpoint-cert", required_argument, NULL, OPT_EP_TLS + 2},
@@ -572,6 +578,9 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
             break;
         case OPT_SKIP_AUTHZ:
             o->skip_authorization = true;
+            break;
+        case OPT_NO_SPLICE:
+            o->no_splice = true;
             break;
         case OPT_EP_TLS + 0:
             o->ep_tls.ca_cert = optarg;
@@ -1048,6 +1057,7 @@ main(int argc, char **argv)
         struct st_gw_limits limits;
         st_gw_limits_default(&limits);
         limits.metadata_refresh_ms = d.o.refresh_ms;
+        limits.no_splice = d.o.no_splice;
         d.cluster =
             st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream", bootstrap,
                               portmap, d.o.port_min, d.o.port_max, &limits, &err);
@@ -1080,6 +1090,7 @@ main(int argc, char **argv)
                                  .usage_flush_seconds = d.o.usage_flush,
                                  .kafka_super_users = d.o.kafka_super_users,
                                  .skip_authorization = d.o.skip_authorization,
+                                 .no_splice = d.o.no_splice,
                                  .tls_files = d.o.ep_tls};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {

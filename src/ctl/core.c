@@ -202,6 +202,7 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
     ctl->max_skew = cfg->max_skew > 0 ? cfg->max_skew : ST_SIGV4_DEFAULT_SKEW;
     ctl->create_timeout = cfg->create_timeout > 0 ? cfg->create_timeout : 120;
     ctl->skip_authorization = cfg->skip_authorization;
+    ctl->no_splice = cfg->no_splice;
     if (ctl->skip_authorization)
         st_warn("--insecure-skip-authorization: requests on VPC-connection endpoints are NOT "
                 "authorized (development and benchmarks only)");

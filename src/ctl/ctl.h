@@ -49,6 +49,7 @@ struct st_ctl_config {
     int usage_flush_seconds; /* write metered usage this often (0 = 60) */
     bool skip_authorization; /* --insecure-skip-authorization: no data-plane authorization
                               * (development and benchmarks only) */
+    bool no_splice;          /* --no-splice: endpoints copy passthrough bytes, no splice(2) */
     const char *kafka_super_users;     /* Kafka super.users of every cluster ("User:a;User:b"), NULL
                                         * = none */
     struct st_ctl_tls_files tls_files; /* endpoint TLS files (all NULL = DATA/tls) */

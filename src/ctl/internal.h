@@ -93,6 +93,7 @@ struct st_ctl {
     struct st_ctl_stats stats; /* API counters for /metrics */
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
     bool skip_authorization;   /* --insecure-skip-authorization */
+    bool no_splice;            /* --no-splice */
     struct {
         char *ca_cert, *ca_key; /* --endpoint-ca-cert / --endpoint-ca-key, NULL = DATA/tls */
         char *cert, *key;       /* --endpoint-cert / --endpoint-key */

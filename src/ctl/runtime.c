@@ -303,6 +303,7 @@ gw_new_plain(struct st_rt *rt, const char *name, const char *pm_suffix, const ch
     }
     struct st_gw_limits limits;
     st_gw_limits_default(&limits);
+    limits.no_splice = ctl->no_splice;
     return st_gw_cluster_new(ctl->base, ctl->dns, name, rt->bootstrap, pm, ctl->port_min,
                              ctl->port_max, &limits, err);
 }

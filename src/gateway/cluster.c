@@ -58,6 +58,8 @@ st_gw_cluster_new(struct event_base *base, struct evdns_base *dns, const char *n
         return NULL;
     }
     st_gw_learner_init(&c->learner, c);
+    /* 256 KiB pipes (a Fetch response moves in a few splice calls); up to 64 idle ones kept. */
+    st_pipe_pool_init(&c->pipes, 256u << 10, 64);
     return c;
 }
 
@@ -86,6 +88,7 @@ st_gw_cluster_free(struct st_gw_cluster *c)
     st_gw_upsec_unref(c->upsec);
     st_dn_rules_free(c->auth.dn_rules);
     st_gw_topic_ids_free(c);
+    st_pipe_pool_free(&c->pipes);
     st_portmap_free(&c->portmap);
     free(c->broker_api);
     free(c->nodes);

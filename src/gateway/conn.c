@@ -7,7 +7,10 @@
  *
  * Each direction has one buffer. Frames are scanned in place: a frame that needs no change is
  * released as-is (large frames stream through as their bytes arrive, only the header is looked
- * at); a response carrying broker addresses is buffered whole and rewritten in place (splice).
+ * at); a response carrying broker addresses is buffered whole and rewritten in place. When both
+ * sockets are plaintext, the rest of a frame that streams through unchanged (a Produce request's
+ * records, a Fetch response) moves socket to socket by splice(2) through a pipe, never entering
+ * user space (splice_pump()); the bytes in the pipe always precede those in the buffer.
  * Requests are pipelined in order; each expected response is matched by correlation id against
  * the FIFO of pending requests. Back-pressure: a side stops being read while its buffer holds
  * more than buffer_high_water unsent bytes or too many requests are in flight.
@@ -31,6 +34,7 @@
 #include "gateway/internal.h"
 #include "kafka/frame.h"
 #include "net/sock.h"
+#include "net/splice.h"
 #include "net/tls.h"
 #include "util/log.h"
 
@@ -39,12 +43,22 @@
 #define HEADER_WINDOW (64u << 10)
 /* Bytes read per read(2) at most. */
 #define READ_CHUNK (256u << 10)
+/* Bytes moved into a pipe per splice(2) at most, and per readiness event. */
+#define SPLICE_CHUNK (256u << 10)
+#define SPLICE_PER_EVENT (1u << 20)
+/* Bytes read per read(2) at most when the flow can splice: the size and header window of a
+ * large frame, whose rest is then spliced rather than copied. */
+#define SPLICE_HEAD (4 + HEADER_WINDOW)
 
 struct st_flow {
-    struct st_buf buf; /* bytes received and not yet written out */
-    size_t ready;      /* bytes at buf head already scanned and ready to be written */
-    uint64_t passthru; /* bytes of the current frame still to arrive, released unscanned */
-    size_t need;       /* bytes the scanner waits for to complete a frame it must see whole */
+    struct st_buf buf;    /* bytes received and not yet written out */
+    size_t ready;         /* bytes at buf head already scanned and ready to be written */
+    uint64_t passthru;    /* bytes of the current frame still to arrive, released unscanned */
+    size_t need;          /* bytes the scanner waits for to complete a frame it must see whole */
+    struct st_pipe *pipe; /* passthrough bytes on their way by splice(2), NULL when none */
+    size_t piped;         /* bytes in the pipe: they go out before anything in buf */
+    bool pipe_full;       /* the last splice into the pipe found no room: stop reading until
+                           * the destination takes some */
 };
 
 struct st_conn;
@@ -180,6 +194,44 @@ count_request(struct st_conn *conn, int16_t key, size_t bytes)
     }
 }
 
+/* Counts `n` bytes received from the client (`requests`) or from the broker. */
+static void
+count_in(struct st_conn *conn, bool requests, size_t n)
+{
+    struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
+    if (requests) {
+        conn->bytes_in += n;
+        if (conn->sc)
+            conn->sc->bytes_from_clients += n;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (requests)
+            k[i]->bytes_from_clients += n;
+        else
+            k[i]->bytes_from_upstream += n;
+    }
+}
+
+/* Counts `n` bytes sent to the broker (`requests`) or to the client; `spliced`: by splice(2). */
+static void
+count_out(struct st_conn *conn, bool requests, size_t n, bool spliced)
+{
+    struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
+    if (!requests) {
+        conn->bytes_out += n;
+        if (conn->sc)
+            conn->sc->bytes_to_clients += n;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (requests)
+            k[i]->bytes_to_upstream += n;
+        else
+            k[i]->bytes_to_clients += n;
+        if (spliced)
+            k[i]->bytes_spliced += n;
+    }
+}
+
 /* Counts one response frame of `bytes` to request `pe`; `resp_ns` = time strait spent on it. */
 static void
 count_response(struct st_conn *conn, const struct st_pending *pe, size_t bytes, int64_t now,
@@ -289,9 +341,17 @@ st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *rea
         st_debug("C-%llu %s: closing: %s", (unsigned long long)conn->id, conn->peer, reason);
     st_debug("C-%llu %s: closed after %llu bytes in, %llu bytes out", (unsigned long long)conn->id,
              conn->peer, (unsigned long long)conn->bytes_in, (unsigned long long)conn->bytes_out);
-    /* Best effort: whatever response bytes are ready go out before the close. */
-    if (conn->cfd >= 0 && conn->resp.ready > 0 && conn->cio)
+    /* Best effort: whatever response bytes are ready go out before the close (the pipe's
+     * first: they come first). */
+    if (conn->cfd >= 0 && conn->resp.piped > 0) {
+        ssize_t n = st_splice_out(conn->resp.pipe, conn->cfd, conn->resp.piped);
+        if (n > 0)
+            conn->resp.piped -= (size_t)n;
+    }
+    if (conn->cfd >= 0 && conn->resp.ready > 0 && conn->resp.piped == 0 && conn->cio)
         (void)conn->cio->write(conn, conn->cfd, st_buf_head(&conn->resp.buf), conn->resp.ready);
+    st_pipe_put(&c->pipes, conn->req.pipe, conn->req.piped == 0);
+    st_pipe_put(&c->pipes, conn->resp.pipe, conn->resp.piped == 0);
     /* Traffic of a client that never authenticated is counted as such. */
     scheme_set(conn, ST_GW_SCHEME_NONE);
     if (conn->ssl)
@@ -1123,15 +1183,18 @@ static const struct conn_io up_io = {up_read, up_write};
  * when the read would block. TLS may hold decrypted bytes beyond one record: read on while there
  * is room (what stays buffered is picked up by conn_update()).
  */
+static bool splice_capable(const struct st_conn *conn);
+
 static ssize_t
 read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f)
 {
-    size_t want = READ_CHUNK;
+    size_t want = splice_capable(conn) ? SPLICE_HEAD : READ_CHUNK;
     if (f->need > want)
         want = f->need;
     if (st_buf_reserve(&f->buf, want) != 0)
         return -1;
-    ssize_t n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
+    size_t room = st_buf_room(&f->buf);
+    ssize_t n = io->read(conn, fd, f->buf.data + f->buf.len, room < want ? room : want);
     if (n <= 0)
         return n;
     f->buf.len += (size_t)n;
@@ -1147,11 +1210,28 @@ read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow
     return total;
 }
 
-/* Writes the ready bytes of `f` to fd. Returns 0 (all or some written / would block) or -1. */
+/*
+ * Writes what the pipe of `f` holds, then the ready bytes of its buffer, to fd (the buffer only
+ * once the pipe is empty: its bytes come after). Returns 0 (all or some written / would block) or
+ * -1.
+ */
 static int
-write_from(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f,
-           uint64_t *counter, uint64_t *counter2)
+write_from(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f, bool requests)
 {
+    while (f->piped > 0) {
+        ssize_t n = st_splice_out(f->pipe, fd, f->piped);
+        if (n == -2)
+            return 0;
+        if (n < 0)
+            return -1;
+        f->piped -= (size_t)n;
+        f->pipe_full = false;
+        count_out(conn, requests, (size_t)n, true);
+    }
+    if (f->pipe && !f->passthru) {
+        st_pipe_put(&conn->cluster->pipes, f->pipe, true);
+        f->pipe = NULL;
+    }
     while (f->ready > 0) {
         ssize_t n = io->write(conn, fd, st_buf_head(&f->buf), f->ready);
         if (n == -2)
@@ -1159,42 +1239,137 @@ write_from(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flo
         if (n <= 0)
             return -1; /* 0 bytes written is no progress: the peer is gone */
         f->ready -= (size_t)n;
-        *counter += (uint64_t)n;
-        *counter2 += (uint64_t)n;
+        count_out(conn, requests, (size_t)n, false);
         st_buf_consume(&f->buf, (size_t)n);
     }
     return 0;
 }
 
 static void
+upstream_write_failed(struct st_conn *conn)
+{
+    close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_INFO, "broker %d connection failed: %s",
+              conn->node_id,
+              conn->up && st_gw_up_error(conn->up)[0] ? st_gw_up_error(conn->up) : strerror(errno));
+}
+
+static void
+client_write_failed(struct st_conn *conn)
+{
+    close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG, "client write failed: %s",
+              conn->tls_err[0] ? conn->tls_err : strerror(errno));
+}
+
+static void
 flush_to_upstream(struct st_conn *conn)
 {
-    if (conn->state != CONN_OPEN || conn->req.ready == 0)
+    if (conn->state != CONN_OPEN || (conn->req.ready == 0 && conn->req.piped == 0))
         return;
-    if (write_from(conn, conn->uio, conn->ufd, &conn->req,
-                   &conn->cluster->counters.bytes_to_upstream,
-                   &conn->ep->counters.bytes_to_upstream) != 0)
-        close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_INFO, "broker %d connection failed: %s",
-                  conn->node_id,
-                  conn->up && st_gw_up_error(conn->up)[0] ? st_gw_up_error(conn->up)
-                                                          : strerror(errno));
+    if (write_from(conn, conn->uio, conn->ufd, &conn->req, true) != 0)
+        upstream_write_failed(conn);
 }
 
 static void
 flush_to_client(struct st_conn *conn)
 {
-    if (conn->resp.ready == 0)
+    if (conn->resp.ready == 0 && conn->resp.piped == 0)
         return;
-    size_t before = conn->resp.ready;
-    int rc =
-        write_from(conn, conn->cio, conn->cfd, &conn->resp,
-                   &conn->cluster->counters.bytes_to_clients, &conn->ep->counters.bytes_to_clients);
-    conn->bytes_out += before - conn->resp.ready;
-    if (conn->sc)
-        conn->sc->bytes_to_clients += before - conn->resp.ready;
-    if (rc != 0)
-        close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG, "client write failed: %s",
-                  conn->tls_err[0] ? conn->tls_err : strerror(errno));
+    if (write_from(conn, conn->cio, conn->cfd, &conn->resp, false) != 0)
+        client_write_failed(conn);
+}
+
+/* Whether passthrough bytes may move by splice(2) on this connection: both sockets plaintext. */
+static bool
+splice_capable(const struct st_conn *conn)
+{
+    return conn->state == CONN_OPEN && conn->cio == &raw_io && conn->uio == &raw_io &&
+           !conn->cluster->limits.no_splice && !conn->cluster->pipes.disabled;
+}
+
+/*
+ * Whether the rest of the current frame of `f` can move by splice(2) now: the frame streams
+ * through unchanged (passthru), the connection can splice, and nothing of the flow waits in the
+ * buffer (its bytes must go out first).
+ */
+static bool
+splice_ready(const struct st_conn *conn, const struct st_flow *f)
+{
+    return f->passthru && st_buf_used(&f->buf) == 0 && !f->pipe_full && splice_capable(conn);
+}
+
+/*
+ * A flow that will splice the rest of its frame once its buffer is out: reading now would copy
+ * those bytes through the buffer instead.
+ */
+static bool
+splice_waits(const struct st_conn *conn, const struct st_flow *f)
+{
+    return f->passthru && st_buf_used(&f->buf) > 0 && splice_capable(conn);
+}
+
+/*
+ * Moves passthrough bytes of `f` from socket sfd to dfd through a pipe: into the pipe while the
+ * frame has bytes to come and the pipe room, out while the destination takes them. Returns 1
+ * when done for now, 0 when splice is not possible (the caller reads instead), -1 when the
+ * connection was closed.
+ */
+static int
+splice_pump(struct st_conn *conn, struct st_flow *f, int sfd, int dfd, bool requests)
+{
+    struct st_gw_cluster *c = conn->cluster;
+    if (!f->pipe && !(f->pipe = st_pipe_get(&c->pipes)))
+        return 0;
+    size_t moved_in = 0;
+    for (;;) {
+        bool progress = false;
+        if (f->passthru && !f->pipe_full && moved_in < SPLICE_PER_EVENT) {
+            size_t want = f->passthru < SPLICE_CHUNK ? (size_t)f->passthru : SPLICE_CHUNK;
+            ssize_t n = st_splice_in(&c->pipes, sfd, f->pipe, want);
+            if (n == -3 && moved_in == 0 && f->piped == 0) {
+                st_pipe_put(&c->pipes, f->pipe, true);
+                f->pipe = NULL;
+                return 0;
+            }
+            if (n == 0 || n == -1 || n == -3) {
+                if (requests)
+                    close_fmt(conn, ST_GW_CLOSE_CLIENT_CLOSED, ST_LOG_DEBUG,
+                              n == 0 ? "client closed the connection" : "client read error: %s",
+                              strerror(errno));
+                else
+                    close_fmt(conn, ST_GW_CLOSE_UPSTREAM_CLOSED, ST_LOG_INFO,
+                              "broker %d closed the connection%s", conn->node_id,
+                              n == 0 ? " with requests in flight" : " (read error)");
+                return -1;
+            }
+            if (n == -2 && f->piped) /* no bytes, or no room: the drain below tells */
+                f->pipe_full = true;
+            if (n > 0) {
+                f->passthru -= (uint64_t)n;
+                f->piped += (size_t)n;
+                moved_in += (size_t)n;
+                count_in(conn, requests, (size_t)n);
+                progress = true;
+            }
+        }
+        if (f->piped) {
+            size_t before = f->piped;
+            if (write_from(conn, &raw_io, dfd, f, requests) != 0) {
+                if (requests)
+                    upstream_write_failed(conn);
+                else
+                    client_write_failed(conn);
+                return -1;
+            }
+            progress |= f->piped != before;
+        }
+        if (!progress)
+            break;
+    }
+    if (!f->piped && f->pipe) {
+        st_pipe_put(&c->pipes, f->pipe, true);
+        f->pipe = NULL;
+    }
+    return 1;
 }
 
 static void
@@ -1214,12 +1389,14 @@ static void
 conn_update(struct st_conn *conn)
 {
     const struct st_gw_limits *lim = &conn->cluster->limits;
-    size_t req_unsent = st_buf_used(&conn->req.buf);
-    size_t resp_unsent = st_buf_used(&conn->resp.buf);
+    size_t req_unsent = st_buf_used(&conn->req.buf) + conn->req.piped;
+    size_t resp_unsent = st_buf_used(&conn->resp.buf) + conn->resp.piped;
     bool c_read = !conn->auth_failed && (req_unsent < lim->buffer_high_water || conn->req.need) &&
-                  conn->p_count < lim->max_inflight;
-    bool u_read =
-        conn->state == CONN_OPEN && (resp_unsent < lim->buffer_high_water || conn->resp.need);
+                  conn->p_count < lim->max_inflight && !conn->req.pipe_full &&
+                  !splice_waits(conn, &conn->req);
+    bool u_read = conn->state == CONN_OPEN &&
+                  (resp_unsent < lim->buffer_high_water || conn->resp.need) &&
+                  !conn->resp.pipe_full && !splice_waits(conn, &conn->resp);
     set_event(conn->c_rev, &conn->c_rd_on, c_read);
     /* Bytes TLS already holds (decrypted, or read ahead from the socket) raise no socket event:
      * deliver them, unless the last read showed they are only part of a record (then the socket
@@ -1227,7 +1404,8 @@ conn_update(struct st_conn *conn)
     if (c_read && conn->ssl && SSL_has_pending(conn->ssl) && !conn->tls_starved)
         event_active(conn->c_rev, EV_READ, 0);
     set_event(conn->c_wev, &conn->c_wr_on,
-              (conn->resp.ready > 0 && !conn->auth_failed) || conn->tls_want_write);
+              ((conn->resp.ready > 0 || conn->resp.piped > 0) && !conn->auth_failed) ||
+                  conn->tls_want_write);
     bool securing = conn->state == CONN_SECURING;
     set_event(conn->u_rev, &conn->u_rd_on,
               u_read || (securing && conn->up_want == ST_GW_UP_WANT_READ));
@@ -1235,7 +1413,8 @@ conn_update(struct st_conn *conn)
         event_active(conn->u_rev, EV_READ, 0);
     set_event(conn->u_wev, &conn->u_wr_on,
               conn->state == CONN_CONNECTING ||
-                  (conn->state == CONN_OPEN && (conn->req.ready > 0 || conn->up_want_write)) ||
+                  (conn->state == CONN_OPEN &&
+                   (conn->req.ready > 0 || conn->req.piped > 0 || conn->up_want_write)) ||
                   (securing && conn->up_want == ST_GW_UP_WANT_WRITE));
 }
 
@@ -1337,6 +1516,13 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
         }
         conn->tls_checked = true;
     }
+    if (splice_ready(conn, &conn->req)) {
+        int r = splice_pump(conn, &conn->req, conn->cfd, conn->ufd, true);
+        if (r > 0)
+            conn_update(conn);
+        if (r != 0)
+            return;
+    }
     ssize_t n = read_into(conn, conn->cio, conn->cfd, &conn->req);
     if (conn->ssl && !conn->tls_done && SSL_is_init_finished(conn->ssl) && tls_identify(conn) != 0)
         return;
@@ -1353,11 +1539,7 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
                       n == 0 ? "client closed the connection" : "client read error");
         return;
     }
-    conn->bytes_in += (uint64_t)n;
-    if (conn->sc)
-        conn->sc->bytes_from_clients += (uint64_t)n;
-    conn->cluster->counters.bytes_from_clients += (uint64_t)n;
-    conn->ep->counters.bytes_from_clients += (uint64_t)n;
+    count_in(conn, true, (size_t)n);
     resume_requests(conn);
 }
 
@@ -1370,7 +1552,7 @@ maybe_reauth(struct st_conn *conn)
 {
     if (!conn->up || conn->state != CONN_OPEN ||
         !st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()) || conn->p_count || conn->req.ready ||
-        conn->req.passthru)
+        conn->req.passthru || conn->req.piped)
         return 0;
     if (st_gw_up_reauth(conn->up) != 0) {
         close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
@@ -1468,6 +1650,13 @@ on_upstream_read(evutil_socket_t fd, short what, void *arg)
         (void)secure_step(conn);
         return;
     }
+    if (splice_ready(conn, &conn->resp)) {
+        int r = splice_pump(conn, &conn->resp, conn->ufd, conn->cfd, false);
+        if (r > 0)
+            conn_update(conn);
+        if (r != 0)
+            return;
+    }
     ssize_t n = read_into(conn, conn->uio, conn->ufd, &conn->resp);
     if (n == -2) {
         if (conn->up_want_write)
@@ -1486,8 +1675,7 @@ on_upstream_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     struct st_gw_cluster *c = conn->cluster;
-    c->counters.bytes_from_upstream += (uint64_t)n;
-    conn->ep->counters.bytes_from_upstream += (uint64_t)n;
+    count_in(conn, false, (size_t)n);
     uint64_t closed = c->counters.conns_closed;
     process_responses(conn);
     if (c->counters.conns_closed != closed)

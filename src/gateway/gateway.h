@@ -43,6 +43,7 @@ struct st_gw_limits {
     uint32_t auth_fail_limit;      /* failed authentications per source address per window */
     uint32_t auth_fail_window_ms;  /* window of auth_fail_limit */
     int64_t max_session_ms;        /* longest SASL session before re-authentication, 0 = none */
+    bool no_splice;                /* never splice(2) passthrough bytes (read/write them) */
 };
 void st_gw_limits_default(struct st_gw_limits *l);
 
@@ -115,6 +116,7 @@ struct st_gw_counters {
     uint64_t bytes_to_clients;    /* bytes sent to clients */
     uint64_t bytes_to_upstream;   /* bytes sent to brokers */
     uint64_t bytes_from_upstream; /* bytes received from brokers */
+    uint64_t bytes_spliced;       /* of the bytes sent, those moved socket to socket by splice */
     uint64_t conns_accepted;      /* client connections accepted */
     uint64_t conns_refused;       /* client connections refused by ingress rules */
     uint64_t conns_closed;        /* client connections closed, any reason */

@@ -14,6 +14,7 @@
 #include "gateway/gateway.h"
 #include "kafka/deny.h"
 #include "kafka/proto.h"
+#include "net/splice.h"
 #include "util/buf.h"
 
 struct evdns_getaddrinfo_request;
@@ -104,6 +105,7 @@ struct st_gw_cluster {
     struct st_gw_topic_id *topic_ids;   /* open-addressing table of topic ids, owned */
     size_t cap_topic_ids, n_topic_ids;  /* capacity (power of two) / used */
     struct st_gw_upsec *upsec;          /* upstream security (one reference), NULL = PLAINTEXT */
+    struct st_pipe_pool pipes;          /* pipes for splice(2) passthrough */
 };
 
 /* cluster.c */
