@@ -1188,13 +1188,17 @@ static bool splice_capable(const struct st_conn *conn);
 static ssize_t
 read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow *f)
 {
-    size_t want = splice_capable(conn) ? SPLICE_HEAD : READ_CHUNK;
+    bool splice = splice_capable(conn);
+    size_t want = splice ? SPLICE_HEAD : READ_CHUNK;
     if (f->need > want)
         want = f->need;
     if (st_buf_reserve(&f->buf, want) != 0)
         return -1;
+    /* A flow that can splice reads no further than the frame header it must see. */
     size_t room = st_buf_room(&f->buf);
-    ssize_t n = io->read(conn, fd, f->buf.data + f->buf.len, room < want ? room : want);
+    if (splice && room > want)
+        room = want;
+    ssize_t n = io->read(conn, fd, f->buf.data + f->buf.len, room);
     if (n <= 0)
         return n;
     f->buf.len += (size_t)n;
