@@ -127,8 +127,7 @@ int
 st_cli_acl(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"data-dir", required_argument, NULL, 'd'},
+        ST_CLI_ADMIN_LONGOPTS,
         {"cluster-arn", required_argument, NULL, 'c'},
         {"resource-type", required_argument, NULL, 't'},
         {"resource-name", required_argument, NULL, 'n'},
@@ -143,8 +142,7 @@ st_cli_acl(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char sock[4096];
-    st_cli_admin_default_socket(sock, sizeof(sock));
+    struct st_cli_admin_opts ao = {0};
     const char *arn = NULL, *rtype = NULL, *name = NULL, *ptype = NULL, *host = NULL, *perm = NULL;
     const char *principals[MAX_MULTI], *ops[MAX_MULTI];
     size_t np = 0, nop = 0;
@@ -152,13 +150,9 @@ st_cli_acl(int argc, char **argv)
     int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (st_cli_admin_opt(&ao, ch, optarg))
+            continue;
         switch (ch) {
-        case 's':
-            snprintf(sock, sizeof(sock), "%s", optarg);
-            break;
-        case 'd':
-            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
-            break;
         case 'c':
             arn = optarg;
             break;
@@ -214,7 +208,7 @@ st_cli_acl(int argc, char **argv)
         acl_usage(stderr);
         return 2;
     }
-    const char *cmd = argv[optind];
+    const char *cmd = argv[optind], *sock = st_cli_admin_socket(&ao);
     bool create = strcmp(cmd, "create") == 0, list = strcmp(cmd, "list") == 0,
          del = strcmp(cmd, "delete") == 0;
     if (!create && !list && !del) {

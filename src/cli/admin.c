@@ -208,24 +208,18 @@ int
 st_cli_admin(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"data-dir", required_argument, NULL, 'd'},
+        ST_CLI_ADMIN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char sock[4096];
-    st_cli_admin_default_socket(sock, sizeof(sock));
+    struct st_cli_admin_opts ao = {0};
     int ch;
     optind = 0;
     /* "+" stops at the first command word so subcommand options are left alone. */
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        if (st_cli_admin_opt(&ao, ch, optarg))
+            continue;
         switch (ch) {
-        case 's':
-            snprintf(sock, sizeof(sock), "%s", optarg);
-            break;
-        case 'd':
-            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
-            break;
         case 'h':
             admin_usage(stdout);
             return 0;
@@ -240,6 +234,7 @@ st_cli_admin(int argc, char **argv)
         admin_usage(stderr);
         return 2;
     }
+    const char *sock = st_cli_admin_socket(&ao);
     if (strcmp(argv[0], "status") == 0)
         return admin_call(sock, "GET", "/v1/status", NULL);
     if (strcmp(argv[0], "embedded") == 0)

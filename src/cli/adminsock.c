@@ -1,6 +1,7 @@
 /*
  * The CLI's one client of straitd's admin Unix socket (HTTP + JSON, see src/app/admin.h), shared
- * by `strait admin`, `strait admin apply`, `strait status` and `strait log`.
+ * by `strait admin`, `strait admin apply`, `strait status`, `strait log`, `strait acl` and
+ * `strait audit`, and their common --socket / --data-dir options.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +58,33 @@ st_cli_admin_request(const char *sock, const char *method, const char *path, con
     return status;
 }
 
-void
-st_cli_admin_default_socket(char *sock, size_t n)
+bool
+st_cli_admin_opt(struct st_cli_admin_opts *o, int ch, const char *arg)
+{
+    switch (ch) {
+    case ST_CLI_OPT_SOCKET:
+        o->socket = arg;
+        return true;
+    case ST_CLI_OPT_DATA_DIR:
+        o->data_dir = arg;
+        o->socket = NULL; /* a later --data-dir overrides an earlier --socket */
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *
+st_cli_admin_socket(struct st_cli_admin_opts *o)
 {
     const char *env = getenv("STRAIT_ADMIN_SOCKET");
-    snprintf(sock, n, "%s", env && *env ? env : "/var/lib/strait/admin.sock");
+    if (o->socket)
+        snprintf(o->path, sizeof(o->path), "%s", o->socket);
+    else if (o->data_dir)
+        snprintf(o->path, sizeof(o->path), "%s/admin.sock", o->data_dir);
+    else
+        snprintf(o->path, sizeof(o->path), "%s", env && *env ? env : "/var/lib/strait/admin.sock");
+    return o->path;
 }
 
 void

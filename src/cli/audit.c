@@ -438,21 +438,21 @@ audit_tail(int argc, char **argv)
         {"resource", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"file", required_argument, NULL, 'F'},
-        {"data-dir", required_argument, NULL, 'd'},
-        {"admin-socket", required_argument, NULL, 's'},
-        {"socket", required_argument, NULL, 's'},
+        {"admin-socket", required_argument, NULL, ST_CLI_OPT_SOCKET},
+        ST_CLI_ADMIN_LONGOPTS,
         {"lines", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct tail_opts o = {.n = 20};
-    const char *file = NULL, *data_dir = NULL;
-    char sock[4096];
-    st_cli_admin_default_socket(sock, sizeof(sock));
+    const char *file = NULL;
+    struct st_cli_admin_opts ao = {0};
     int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "n:fh", longopts, NULL)) != -1) {
         char *end;
+        if (st_cli_admin_opt(&ao, ch, optarg))
+            continue;
         switch (ch) {
         case 'n':
             errno = 0;
@@ -480,13 +480,6 @@ audit_tail(int argc, char **argv)
         case 'F':
             file = optarg;
             break;
-        case 'd':
-            data_dir = optarg;
-            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
-            break;
-        case 's':
-            snprintf(sock, sizeof(sock), "%s", optarg);
-            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -500,7 +493,7 @@ audit_tail(int argc, char **argv)
         return 2;
     }
     char path[4096];
-    int rc = find_log(file, data_dir, sock, path, sizeof(path));
+    int rc = find_log(file, ao.data_dir, st_cli_admin_socket(&ao), path, sizeof(path));
     if (rc != 0)
         return rc;
     if (print_tail(&o, path) != 0)

@@ -5,6 +5,7 @@
 #ifndef ST_CLI_CLI_H
 #define ST_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -25,8 +26,36 @@ int st_cli_acl(int argc, char **argv);    /* acl.c */
  */
 long st_cli_admin_request(const char *sock, const char *method, const char *path, const char *body,
                           long timeout_s, json_t **out);
-/* $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock. */
-void st_cli_admin_default_socket(char *sock, size_t n);
+/*
+ * The --socket PATH / --data-dir DIR options of every command that talks to the admin socket
+ * (admin, status, log, acl, audit). A command lists ST_CLI_ADMIN_LONGOPTS in its getopt_long
+ * table (it needs <getopt.h>), offers each option to st_cli_admin_opt() before its own switch,
+ * and resolves the socket with st_cli_admin_socket() once the options are parsed.
+ */
+enum {
+    ST_CLI_OPT_SOCKET = 0x100, /* getopt_long value of --socket (outside the short options) */
+    ST_CLI_OPT_DATA_DIR,       /* getopt_long value of --data-dir */
+};
+#define ST_CLI_ADMIN_LONGOPTS                                                                      \
+    {"socket", required_argument, NULL, ST_CLI_OPT_SOCKET},                                        \
+    {                                                                                              \
+        "data-dir", required_argument, NULL, ST_CLI_OPT_DATA_DIR                                   \
+    }
+struct st_cli_admin_opts {
+    const char *socket;   /* --socket PATH; NULL when absent or overridden by a later --data-dir */
+    const char *data_dir; /* the last --data-dir DIR, NULL = none */
+    char path[4096];      /* the socket path, filled by st_cli_admin_socket() */
+};
+/*
+ * Takes getopt_long's answer ch (optarg in arg): returns true when it was --socket or --data-dir
+ * (recorded in o; the later of the two wins), false for the command's own options.
+ */
+bool st_cli_admin_opt(struct st_cli_admin_opts *o, int ch, const char *arg);
+/*
+ * The admin socket the options name: --socket PATH, DIR/admin.sock for --data-dir DIR, else
+ * $STRAIT_ADMIN_SOCKET, else /var/lib/strait/admin.sock. Returns o->path.
+ */
+const char *st_cli_admin_socket(struct st_cli_admin_opts *o);
 /* Prints JSON indented by two, keys in order, as the admin API formats it. */
 void st_cli_print_json(const json_t *j);
 

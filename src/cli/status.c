@@ -88,25 +88,19 @@ int
 st_cli_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"data-dir", required_argument, NULL, 'd'},
+        ST_CLI_ADMIN_LONGOPTS,
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char sock[4096];
-    st_cli_admin_default_socket(sock, sizeof(sock));
+    struct st_cli_admin_opts ao = {0};
     const char *output = "table";
     int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (st_cli_admin_opt(&ao, ch, optarg))
+            continue;
         switch (ch) {
-        case 's':
-            snprintf(sock, sizeof(sock), "%s", optarg);
-            break;
-        case 'd':
-            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
-            break;
         case 'o':
             output = optarg;
             break;
@@ -122,7 +116,7 @@ st_cli_status(int argc, char **argv)
         return 2;
     }
     json_t *j = NULL;
-    long st = st_cli_admin_request(sock, "GET", "/v1/status", NULL, 30, &j);
+    long st = st_cli_admin_request(st_cli_admin_socket(&ao), "GET", "/v1/status", NULL, 30, &j);
     if (st != 200 || !j) {
         if (st)
             fprintf(stderr, "strait status: HTTP %ld\n", st);
@@ -144,27 +138,21 @@ int
 st_cli_log(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"data-dir", required_argument, NULL, 'd'},
+        ST_CLI_ADMIN_LONGOPTS,
         {"level", required_argument, NULL, 'l'},
         {"format", required_argument, NULL, 'f'},
         {"categories", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char sock[4096];
-    st_cli_admin_default_socket(sock, sizeof(sock));
+    struct st_cli_admin_opts ao = {0};
     json_t *body = json_object();
     int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (st_cli_admin_opt(&ao, ch, optarg))
+            continue;
         switch (ch) {
-        case 's':
-            snprintf(sock, sizeof(sock), "%s", optarg);
-            break;
-        case 'd':
-            snprintf(sock, sizeof(sock), "%s/admin.sock", optarg);
-            break;
         case 'l':
             json_object_set_new(body, "level", json_string(optarg));
             break;
@@ -188,7 +176,8 @@ st_cli_log(int argc, char **argv)
     char *text = json_object_size(body) ? json_dumps(body, 0) : NULL;
     json_decref(body);
     json_t *j = NULL;
-    long st = st_cli_admin_request(sock, text ? "POST" : "GET", "/v1/log", text, 30, &j);
+    long st = st_cli_admin_request(st_cli_admin_socket(&ao), text ? "POST" : "GET", "/v1/log", text,
+                                   30, &j);
     free(text);
     if (st != 200) {
         const char *msg = json_string_value(json_object_get(j, "message"));

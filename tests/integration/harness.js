@@ -1,7 +1,8 @@
 // Shared harness of the JavaScript integration tests (tests/integration/test_*.js): paths and the
-// interop node modules, log/check/wait helpers, a straitd process, MSK API clients (AWS SDK, raw
-// SigV4 requests), cluster and VPC-connection waits, kafkajs clients of VPC-connection endpoints
-// with Kafka error checks, lettered steps. Not a test itself: CMake registers test_* files only.
+// interop node modules, log/check/wait helpers, a straitd process, `strait admin`, MSK API clients
+// (AWS SDK, raw SigV4 requests), MSK IAM tokens, cluster and VPC-connection waits, kafkajs clients
+// of VPC-connection endpoints with Kafka error checks, lettered steps or the end of a one-piece
+// test. Not a test itself: CMake registers test_* files only.
 //
 // Loading this module needs no node module: the interop packages (tests/interop/package.json,
 // `cd tests/interop && npm ci`) are required by the tests, or lazily by the helpers that use
@@ -68,11 +69,29 @@ function removeTempDir(dir) {
   else log(`kept ${dir}`);
 }
 
+// The end of a test that runs as one piece (no lettered steps): stops straitd d (an unclean stop
+// fails the test, and prints its log), removes the temp dir; exit 1 when `failed`, else PASS.
+async function endTest(d, dir, failed) {
+  const r = await d.stop();
+  if (r && r.code !== 0) {
+    failed = true;
+    console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
+    d.printLog();
+  }
+  removeTempDir(dir);
+  if (failed) process.exit(1);
+  log('PASS');
+}
+
+// `strait admin --data-dir DATA ARGS...` of straitd d; returns its output (throws on a failure).
+function straitAdmin(d, args) {
+  return execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data].concat(args), { encoding: 'utf8' });
+}
 // `strait admin --data-dir DATA apply FILE` with `doc` written to DIR/apply.json; returns its output.
 function adminApply(d, doc) {
   const applyFile = path.join(d.dir, 'apply.json');
   fs.writeFileSync(applyFile, JSON.stringify(doc));
-  return execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', applyFile], { encoding: 'utf8' });
+  return straitAdmin(d, ['apply', applyFile]);
 }
 
 // One straitd in DIR (data dir DIR/data), started with args() + extra and ready once its ready
@@ -160,6 +179,20 @@ async function signedRequest(d, { method = 'GET', pathname, query, headers = {},
     if (sendBody !== undefined) req.write(sendBody);
     req.end();
   });
+}
+
+// An MSK IAM OAUTHBEARER token (a presigned kafka-cluster:Connect URL, base64url) like the one of
+// aws-msk-iam-sasl-signer-js, but with a chosen signing date, region and host: for tokens the
+// signer will not make (expired, another region, another host).
+async function iamAuthToken(creds, { region = REGION, host, date = new Date(), expiresIn = 900 } = {}) {
+  const { SignatureV4 } = interop('@smithy/signature-v4');
+  const { Sha256 } = interop('@aws-crypto/sha256-js');
+  const signer = new SignatureV4({ credentials: creds, region, service: 'kafka-cluster', sha256: Sha256 });
+  const hostname = host || `kafka.${region}.amazonaws.com`;
+  const req = await signer.presign({ method: 'GET', protocol: 'https:', hostname, path: '/',
+    headers: { host: hostname }, query: { Action: 'kafka-cluster:Connect' } }, { signingDate: date, expiresIn });
+  const q = Object.entries(req.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  return Buffer.from(`https://${hostname}/?${q}&User-Agent=strait-test`).toString('base64url');
 }
 
 async function clusterState(c, arn) {
@@ -358,8 +391,8 @@ function stepRunner(letters, spec) {
 
 module.exports = {
   SOURCE_DIR, BUILD_DIR, interop, REGION, requireInteropOrSkip,
-  log, check, waitFor, withTimeout, loopbackIps, tempDir, removeTempDir, adminApply,
-  Straitd, mskClient, signedRequest, clusterState, waitActive, connState, waitConn, createCluster,
+  log, check, waitFor, withTimeout, loopbackIps, tempDir, removeTempDir, endTest, straitAdmin, adminApply,
+  Straitd, mskClient, signedRequest, iamAuthToken, clusterState, waitActive, connState, waitConn, createCluster,
   endpointKafka, track, closeAll, errChain, errText, errTypes, expectKafkaError, produce, consumeValues, consumerFailure,
   autoCreateTopics, stepRunner,
 };

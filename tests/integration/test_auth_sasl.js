@@ -13,26 +13,21 @@
 // Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR. Every wait is bounded; nothing
 // asserts on wall-clock time.
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const tls = require('tls');
-const os = require('os');
 const path = require('path');
-const { createRequire } = require('module');
+const h = require('./harness');
+const { SOURCE_DIR, BUILD_DIR, interop, REGION, log, check, waitFor, waitConn } = h;
 
-const SOURCE_DIR = process.env.ST_SOURCE_DIR || path.resolve(__dirname, '..', '..');
-const BUILD_DIR = process.env.ST_BUILD_DIR || path.join(SOURCE_DIR, 'build');
-const interop = createRequire(path.join(SOURCE_DIR, 'tests', 'interop', 'package.json'));
 const K = interop('@aws-sdk/client-kafka');
 const STS = interop('@aws-sdk/client-sts');
 const { Kafka, logLevel } = interop('kafkajs');
 const { createMechanism } = interop('@jm18457/kafkajs-msk-iam-authentication-mechanism');
 const { generateAuthTokenFromCredentialsProvider } = interop('aws-msk-iam-sasl-signer-js');
-const { SignatureV4 } = interop('@smithy/signature-v4');
-const { Sha256 } = interop('@aws-crypto/sha256-js');
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+interop('@smithy/signature-v4'); // h.iamAuthToken
+interop('@aws-crypto/sha256-js');
 
-const REGION = 'us-east-1';
 const PROVIDER = '111122223333';
 const CLIENT = '444455556666';
 const KEYS = {
@@ -42,51 +37,15 @@ const KEYS = {
   nocon: { accessKeyId: 'AKIACLIENTNOCONNECT1', secretAccessKey: 'clientNoConnectSecret/0000000000000000001' },
 };
 
-const A = 100 + Math.floor(Math.random() * 150);
-const B = Math.floor(Math.random() * 250) + 1;
-const ip = (n) => `127.${A}.${B}.${n}`;
+const ip = h.loopbackIps();
 
-function log(msg) { console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`); }
-function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
-
-async function waitFor(pred, what, timeoutMs = 30000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+// Authentication is under test here, not authorization (test_authz_*): the SCRAM user and the
+// mutual-TLS principals are Kafka super users, so they need no ACLs.
+class Straitd extends h.Straitd {
+  constructor(dir) { super(dir, { endpoint: ip(1) }); }
+  args() {
+    return super.args().concat(['--kafka-super-users', 'User:alice;User:CN=mtls-client,O=payments;User:mtls-client@payments']);
   }
-}
-
-class Straitd {
-  constructor(dir) { this.dir = dir; this.data = path.join(dir, 'data'); this.ready = path.join(dir, 'ready.json'); }
-  async start(extra = []) {
-    this.logFile = path.join(this.dir, 'straitd.log');
-    const out = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(path.join(BUILD_DIR, 'straitd'), ['--data-dir', this.data, '--embedded-kafka', '1',
-      '--insecure-endpoint', ip(1), '--api-listen', '127.0.0.1:0', '--ready-file', this.ready,
-      // Authentication is under test here, not authorization (test_authz_*): the SCRAM user is a
-      // Kafka super user, so it needs no ACLs.
-      '--kafka-super-users', 'User:alice;User:CN=mtls-client,O=payments;User:mtls-client@payments',
-      '--metadata-refresh-ms', '1000', '--log-level', process.env.ST_LOG_LEVEL || 'info', ...extra],
-    { stdio: ['ignore', out, out] });
-    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
-    const ready = await waitFor(() => {
-      try { return JSON.parse(fs.readFileSync(this.ready, 'utf8')); } catch (e) { return null; }
-    }, 'the ready file');
-    this.api = `http://${ready.apiEndpoint}`;
-  }
-  async stop() {
-    if (!this.proc) return null;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
-    const r = await this.exited;
-    clearTimeout(t);
-    this.proc = null;
-    return r;
-  }
-  text() { try { return fs.readFileSync(this.logFile, 'utf8'); } catch (e) { return ''; } }
 }
 
 function applyDoc() {
@@ -141,17 +100,6 @@ function clusterPolicy(clusterArn) {
     { Effect: 'Allow', Principal: { AWS: CLIENT }, Action: 'kafka-cluster:*', Resource: `${base}:group/${name}/${uuid}/*` }] });
 }
 
-async function waitActive(c, arn) {
-  return waitFor(async () => {
-    const i = (await c.send(new K.DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo;
-    return i.State === 'ACTIVE' ? i : null;
-  }, `cluster ${arn} ACTIVE`);
-}
-async function waitConn(c, arn) {
-  return waitFor(async () => (await c.send(new K.DescribeVpcConnectionCommand({ Arn: arn }))).State === 'AVAILABLE',
-    `connection ${arn} AVAILABLE`);
-}
-
 async function produceConsume(kafka, topic, value) {
   const producer = kafka.producer({ allowAutoTopicCreation: true });
   await producer.connect();
@@ -171,8 +119,7 @@ async function produceConsume(kafka, topic, value) {
 // VPC-connection endpoints are TLS with a certificate from the installation CA (DATA/tls/ca.pem).
 let caPem = null;
 function client(brokers, sasl, id) {
-  return new Kafka({ brokers, clientId: id, sasl, ssl: { ca: [caPem] }, logLevel: logLevel.NOTHING,
-    retry: { retries: 0 }, connectionTimeout: 5000, authenticationTimeout: 5000 });
+  return h.endpointKafka({ brokers, clientId: id, sasl, ca: caPem, retry: { retries: 0 } });
 }
 
 // Connects an admin client and expects a SASL authentication failure whose message matches re.
@@ -195,38 +142,20 @@ async function expectAuthFailure(brokers, sasl, re, what) {
   throw new Error(`${what}: connected, expected an authentication failure`);
 }
 
-// A presigned OAUTHBEARER token like the signer's, but with a chosen date/region/host.
-async function craftToken(creds, { region = REGION, host, date = new Date(), expiresIn = 900 }) {
-  const signer = new SignatureV4({ credentials: creds, region, service: 'kafka-cluster', sha256: Sha256 });
-  const h = host || `kafka.${region}.amazonaws.com`;
-  const req = await signer.presign({ method: 'GET', protocol: 'https:', hostname: h, path: '/',
-    headers: { host: h }, query: { Action: 'kafka-cluster:Connect' } }, { signingDate: date, expiresIn });
-  const q = Object.entries(req.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  const url = `https://${h}/?${q}&User-Agent=strait-test`;
-  return Buffer.from(url).toString('base64url');
-}
-
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st_auth_'));
+  const dir = h.tempDir('st_auth_');
   const d = new Straitd(dir);
   let failed = false;
-  await d.start();
   try {
-    const applyFile = path.join(dir, 'apply.json');
-    fs.writeFileSync(applyFile, JSON.stringify(applyDoc()));
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'apply', applyFile], { encoding: 'utf8' });
-    const admin = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.admin, maxAttempts: 1 });
-    const dev = new K.KafkaClient({ region: REGION, endpoint: d.api, credentials: KEYS.dev, maxAttempts: 1 });
+    await d.start();
+    h.adminApply(d, applyDoc());
+    const admin = h.mskClient(d, KEYS.admin);
+    const dev = h.mskClient(d, KEYS.dev);
 
-    const arn = (await admin.send(new K.CreateClusterV2Command({ ClusterName: 'authdemo',
-      Provisioned: { KafkaVersion: '3.6.0', NumberOfBrokerNodes: 1,
-        ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Unauthenticated: { Enabled: false },
-          Tls: { Enabled: true, CertificateAuthorityArnList: [`arn:aws:acm-pca:${REGION}:${PROVIDER}:certificate-authority/strait`] } },
-        BrokerNodeGroupInfo: { ClientSubnets: ['subnet-p1'], InstanceType: 'kafka.m5.large', SecurityGroups: ['sg-p'] } } }))).ClusterArn;
-    let info = await waitActive(admin, arn);
-    await admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
-      ConnectivityInfo: { VpcConnectivity: { ClientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Tls: { Enabled: true } } } } }));
-    info = await waitActive(admin, arn);
+    const { arn } = await h.createCluster(admin, { name: 'authdemo', brokers: 1, subnets: ['subnet-p1'], securityGroups: ['sg-p'],
+      clientAuthentication: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Unauthenticated: { Enabled: false },
+        Tls: { Enabled: true, CertificateAuthorityArnList: [`arn:aws:acm-pca:${REGION}:${PROVIDER}:certificate-authority/strait`] } },
+      vpcConnectivity: { Sasl: { Iam: { Enabled: true }, Scram: { Enabled: true } }, Tls: { Enabled: true } } });
     await admin.send(new K.PutClusterPolicyCommand({ ClusterArn: arn, Policy: clusterPolicy(arn) }));
     await admin.send(new K.BatchAssociateScramSecretCommand({ ClusterArn: arn,
       SecretArnList: [`arn:aws:secretsmanager:${REGION}:${PROVIDER}:secret:AmazonMSK_alice`] }));
@@ -247,7 +176,7 @@ async function main() {
     const caPath = path.join(d.data, 'tls', 'ca.pem');
     caPem = fs.readFileSync(caPath, 'utf8');
     check(/BEGIN CERTIFICATE/.test(caPem), 'the installation CA certificate exists');
-    const exported = execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' });
+    const exported = h.straitAdmin(d, ['ca-certificate']);
     check(exported === caPem, '`strait admin ca-certificate` exports the CA');
     // `strait kafka get-ca-certificate`: any authenticated principal (here a user of the client
     // account) reads the CA through the SigV4-signed API; PEM by default, JSON on request.
@@ -267,8 +196,7 @@ async function main() {
     log('strait kafka get-ca-certificate (PEM and JSON) and connection-info carry the CA');
     // A mutual-TLS client certificate from the installation CA.
     const clientOut = path.join(dir, 'client');
-    execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'issue-client-certificate',
-      'mtls-client', clientOut, '--org', 'payments'], { encoding: 'utf8' });
+    h.straitAdmin(d, ['issue-client-certificate', 'mtls-client', clientOut, '--org', 'payments']);
     check((fs.statSync(`${clientOut}.key`).mode & 0o077) === 0, 'the client key is private (0600)');
     check((fs.statSync(path.join(d.data, 'tls', 'ca.key')).mode & 0o077) === 0, 'the CA key is private (0600)');
 
@@ -336,9 +264,9 @@ async function main() {
       ST_CLIENT_KEY: `${clientOut}.key`, ST_WORK_DIR: dir, ST_DEV_KEY: KEYS.dev.accessKeyId, ST_DEV_SECRET: KEYS.dev.secretAccessKey,
       // OAUTHBEARER negatives go through librdkafka, which answers the RFC 7628 error challenge
       // (kafkajs takes the challenge for a success and only fails on its next request).
-      ST_EXPIRED_TOKEN: await craftToken(role, { date: new Date(Date.now() - 3600 * 1000) }),
-      ST_OTHER_REGION_TOKEN: await craftToken(role, { region: 'eu-west-1' }),
-      ST_OTHER_HOST_TOKEN: await craftToken(role, { host: 'kafka.example.com' }) };
+      ST_EXPIRED_TOKEN: await h.iamAuthToken(role, { date: new Date(Date.now() - 3600 * 1000) }),
+      ST_OTHER_REGION_TOKEN: await h.iamAuthToken(role, { region: 'eu-west-1' }),
+      ST_OTHER_HOST_TOKEN: await h.iamAuthToken(role, { host: 'kafka.example.com' }) };
     execFileSync('/usr/bin/python3', [path.join(SOURCE_DIR, 'tests', 'integration', 'auth_clients.py')],
       { env, stdio: 'inherit', timeout: 240000 });
 
@@ -433,8 +361,7 @@ async function main() {
     check(!(await handshakeWith(caPem)), 'with --endpoint-ca-cert the installation CA no longer issues');
     check(strait(['kafka', 'get-ca-certificate'], { ...kenv, STRAIT_ENDPOINT_URL: d.api }) === opCa,
       'get-ca-certificate returns the operator CA');
-    check(execFileSync(path.join(BUILD_DIR, 'strait'), ['admin', '--data-dir', d.data, 'ca-certificate'], { encoding: 'utf8' }) === opCa,
-      '`strait admin ca-certificate` asks straitd: the operator CA');
+    check(h.straitAdmin(d, ['ca-certificate']) === opCa, '`strait admin ca-certificate` asks straitd: the operator CA');
     caPem = opCa;
     await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-opca'),
       'iam-opca', 'with the operator CA');
@@ -448,18 +375,9 @@ async function main() {
   } catch (e) {
     failed = true;
     console.error(`FAIL: ${e.stack || e}`);
-    process.stdout.write(d.text());
-  } finally {
-    const r = await d.stop();
-    if (r && r.code !== 0) {
-      failed = true;
-      console.error(`straitd did not stop cleanly: ${JSON.stringify(r)}`);
-      process.stdout.write(d.text());
-    }
-    if (!process.env.ST_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    d.printLog();
   }
-  if (failed) process.exit(1);
-  log('PASS');
+  await h.endTest(d, dir, failed);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
