@@ -38,6 +38,7 @@
 #include "authz/audit.h"
 #include "ctl/ctl.h"
 #include "gateway/gateway.h"
+#include "net/handshake.h"
 #include "util/log.h"
 
 #define STRAITD_VERSION "0.1.0"
@@ -48,6 +49,8 @@
 #define OPT_SKIP_AUTHZ 0x101
 /* getopt value of --no-splice. */
 #define OPT_NO_SPLICE 0x102
+/* getopt value of --tls-handshake-threads. */
+#define OPT_HS_THREADS 0x103
 /* getopt values of the endpoint TLS file flags (0x110 + index into straitd_opts.ep_tls). */
 #define OPT_EP_TLS 0x110
 /* getopt values of the --upstream-* security flags. */
@@ -94,6 +97,7 @@ struct straitd_opts {
     const char *up_key;             /* --upstream-key PEM */
     const char *up_verify_host;     /* --upstream-ssl-verify-hostname true|false */
     struct st_ctl_tls_files ep_tls; /* --endpoint-ca-cert ... --endpoint-principal-mapping-rules */
+    int hs_threads;                 /* --tls-handshake-threads N (0 = on the loop, -1 = default) */
 };
 
 struct straitd {
@@ -105,6 +109,7 @@ struct straitd {
     struct st_admin *admin;        /* admin socket */
     struct st_ctl *ctl;            /* control plane (store, MSK API, VPC connections) */
     struct st_audit *audit;        /* authorization audit log or NULL (--audit-log none) */
+    struct st_hs_pool *hs_pool;    /* TLS handshake threads, NULL = handshakes on the loop */
     char admin_path[4096];         /* its path */
     struct evhttp *metrics;        /* --metrics-listen server or NULL */
     char metrics_addr[128];        /* its bound address */
@@ -170,6 +175,9 @@ usage(FILE *f)
         "                            mutual-TLS principals (default DATA_DIR/tls/\n"
         "                            principal-mapping-rules, else DEFAULT); the files are\n"
         "                            watched and reloaded without a restart\n"
+        "  --tls-handshake-threads N  threads running the TLS handshakes of endpoint\n"
+        "                            connections (default: online CPUs, at most 8; 0 = on\n"
+        "                            the event loop)\n"
         "  --upstream-security-protocol P  how strait connects to --upstream brokers:\n"
         "                            PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL\n"
         "  --upstream-sasl-mechanism M  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default)\n"
@@ -403,6 +411,7 @@ parse_opts(int argc, char **argv, struct straitd_opts *o)
     o->refresh_ms = 10000;
     o->price_gb = -1;
     o->price_conn_hour = -1;
+    o->hs_threads = -1;
     for (int i = 1; i < argc; i++) {
         const char *cfg = NULL;
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -493,6 +502,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"kafka-super-users", required_argument, NULL, OPT_SUPER_USERS},
         {"insecure-skip-authorization", no_argument, NULL, OPT_SKIP_AUTHZ},
         {"no-splice", no_argument, NULL, OPT_NO_SPLICE},
+        {"tls-handshake-threads", required_argument, NULL, OPT_HS_THREADS},
         {"endpoint-ca-cert", required_argument, NULL, OPT_EP_TLS + 0},
         {"endpoint-ca-key", required_argument, NULL, OPT_EP_TLS + 1},
         {"endpoint-cert", required_argument, NULL, OPT_EP_TLS + 2},
@@ -582,6 +592,16 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         case OPT_NO_SPLICE:
             o->no_splice = true;
             break;
+        case OPT_HS_THREADS: {
+            long t = strtol(optarg, &end, 10);
+            if (!*optarg || *end || t < 0 || t > ST_HS_MAX_THREADS) {
+                fprintf(stderr, "straitd: --tls-handshake-threads takes 0 to %d\n",
+                        ST_HS_MAX_THREADS);
+                return -1;
+            }
+            o->hs_threads = (int)t;
+            break;
+        }
         case OPT_EP_TLS + 0:
             o->ep_tls.ca_cert = optarg;
             break;
@@ -1036,6 +1056,19 @@ main(int argc, char **argv)
         st_error("cannot create the event loop");
         return 1;
     }
+    /* TLS handshakes of endpoint connections run on their own threads (net/handshake.h); the
+     * loop gets each connection back once its handshake is done. */
+    unsigned hs_threads = d.o.hs_threads < 0 ? st_hs_default_threads() : (unsigned)d.o.hs_threads;
+    if (hs_threads > 0) {
+        d.hs_pool = st_hs_pool_new(d.base, hs_threads, &err);
+        if (!d.hs_pool) {
+            st_error("TLS handshake threads: %s", err);
+            return 1;
+        }
+        st_info("TLS handshakes on %u threads (--tls-handshake-threads)", hs_threads);
+    } else {
+        st_info("TLS handshakes on the event loop (--tls-handshake-threads 0)");
+    }
     /* Numeric upstream hosts need no nameserver; names use the system's. */
     if (evdns_base_resolv_conf_parse(d.dns, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
         st_debug("no usable /etc/resolv.conf; only numeric upstream hosts will resolve");
@@ -1065,6 +1098,10 @@ main(int argc, char **argv)
             st_error("cluster: %s", err);
             return 1;
         }
+        if (st_gw_cluster_set_handshake_pool(d.cluster, d.hs_pool) != 0) {
+            st_error("cluster: the TLS handshake threads deliver to another loop");
+            return 1;
+        }
         if (apply_upstream_security(&d) != 0)
             return 1;
         st_warn("serving an UNAUTHENTICATED plaintext endpoint on %s (--insecure-endpoint): "
@@ -1091,7 +1128,8 @@ main(int argc, char **argv)
                                  .kafka_super_users = d.o.kafka_super_users,
                                  .skip_authorization = d.o.skip_authorization,
                                  .no_splice = d.o.no_splice,
-                                 .tls_files = d.o.ep_tls};
+                                 .tls_files = d.o.ep_tls,
+                                 .hs_pool = d.hs_pool};
     d.ctl = st_ctl_new(&ccfg, &err);
     if (!d.ctl) {
         st_error("control plane: %s", err);
@@ -1157,6 +1195,8 @@ main(int argc, char **argv)
     st_admin_free(d.admin);
     st_ctl_free(d.ctl);
     st_gw_cluster_free(d.cluster);
+    /* After every gateway: their connections have taken their handshakes back. */
+    st_hs_pool_free(d.hs_pool);
     st_audit_close(d.audit);
     free_argv(g_config_argv);
     event_free(sigterm);

@@ -195,6 +195,7 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         return NULL;
     }
     ctl->base = cfg->base;
+    ctl->hs_pool = cfg->hs_pool;
     ctl->dns = cfg->dns;
     ctl->data_dir = strdup(cfg->data_dir);
     ctl->port_min = cfg->port_min ? cfg->port_min : 14001;

@@ -23,6 +23,7 @@ struct st_acl_set;
 struct st_ctl;
 struct st_snapshot;
 struct st_audit;
+struct st_hs_pool;
 
 /* Operator-supplied endpoint TLS files (NULL = the DATA/tls default of that file). */
 struct st_ctl_tls_files {
@@ -53,6 +54,9 @@ struct st_ctl_config {
     const char *kafka_super_users;     /* Kafka super.users of every cluster ("User:a;User:b"), NULL
                                         * = none */
     struct st_ctl_tls_files tls_files; /* endpoint TLS files (all NULL = DATA/tls) */
+    struct st_hs_pool *hs_pool;        /* TLS handshake threads for every cluster's endpoints
+                                        * (home loop = base; must outlive the control plane),
+                                        * NULL = handshakes on the loop */
 };
 
 /*

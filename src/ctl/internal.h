@@ -103,6 +103,7 @@ struct st_ctl {
     } tls_files;                /* endpoint TLS files (gwauth.c) */
     char **super_users;         /* --kafka-super-users, NULL-terminated, NULL when none */
     size_t n_super_users;       /* their count */
+    struct st_hs_pool *hs_pool; /* TLS handshake threads of the gateways (not owned), or NULL */
 };
 
 /* ---- core.c */

@@ -11,6 +11,7 @@
 
 #include "auth/dn.h"
 #include "gateway/internal.h"
+#include "net/handshake.h"
 #include "util/log.h"
 
 void
@@ -116,6 +117,15 @@ st_gw_cluster_set_auth(struct st_gw_cluster *c, unsigned scheme,
     c->auth.ops = ops;
     c->auth.ctx = ctx;
     c->auth.version++;
+    return 0;
+}
+
+int
+st_gw_cluster_set_handshake_pool(struct st_gw_cluster *c, struct st_hs_pool *pool)
+{
+    if (pool && st_hs_pool_home(pool) != c->base)
+        return -1;
+    c->hs_pool = pool;
     return 0;
 }
 

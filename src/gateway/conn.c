@@ -33,6 +33,7 @@
 #include "auth/dn.h"
 #include "gateway/internal.h"
 #include "kafka/frame.h"
+#include "net/handshake.h"
 #include "net/sock.h"
 #include "net/splice.h"
 #include "net/tls.h"
@@ -126,6 +127,8 @@ struct st_conn {
                                        * holds read ahead is an incomplete record */
     bool tls_done;                    /* handshake finished and the client certificate judged */
     char tls_err[160];                /* last TLS failure, for the close reason */
+    struct st_hs_job *hs;             /* handshake on a handshake thread: the loop must not touch
+                                       * cfd or ssl until it comes back (on_handshake_done) */
     const struct conn_io *uio;        /* upstream side I/O: raw, or TLS / SASL session */
     struct st_gw_up *up;              /* upstream TLS / SASL session, NULL on PLAINTEXT */
     int up_want;                      /* ST_GW_UP_WANT_* while CONN_SECURING */
@@ -337,6 +340,11 @@ void
 st_conn_close(struct st_conn *conn, enum st_gw_close_reason why, const char *reason)
 {
     struct st_gw_cluster *c = conn->cluster;
+    /* A handshake still on a handshake thread is taken back first (no callback follows). */
+    if (conn->hs) {
+        st_hs_cancel(conn->hs);
+        conn->hs = NULL;
+    }
     if (reason)
         st_debug("C-%llu %s: closing: %s", (unsigned long long)conn->id, conn->peer, reason);
     st_debug("C-%llu %s: closed after %llu bytes in, %llu bytes out", (unsigned long long)conn->id,
@@ -1788,6 +1796,51 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     conn_update(conn);
 }
 
+/*
+ * A TLS handshake comes back from its handshake thread (net/handshake.h): the connection goes on
+ * as the loop's own path would after SSL_is_init_finished() (tls_identify(), then reading), or is
+ * closed with the reason the loop's path gives.
+ */
+static void
+on_handshake_done(void *arg, const struct st_hs_result *r)
+{
+    struct st_conn *conn = arg;
+    conn->hs = NULL;
+    switch (r->status) {
+    case ST_HS_OK:
+        break;
+    case ST_HS_PLAINTEXT:
+        /* Same text as on_client_read()'s check (handshakes on the loop). */
+        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+                  "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS "
+                  "handshake): configure the client with security.protocol=SASL_SSL (or SSL) "
+                  "and trust strait's CA",
+                  r->first_byte);
+        return;
+    case ST_HS_FAILED:
+        snprintf(conn->tls_err, sizeof(conn->tls_err), "%s", r->why);
+        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "%s", conn->tls_err);
+        return;
+    case ST_HS_TIMEOUT:
+        close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_INFO, "TLS handshake not done after %u ms",
+                  conn->cluster->limits.connect_timeout_ms);
+        return;
+    default:
+        close_fmt(conn, ST_GW_CLOSE_SHUTDOWN, ST_LOG_DEBUG, "TLS handshake threads stopped");
+        return;
+    }
+    conn->tls_checked = true;
+    if (tls_identify(conn) != 0)
+        return;
+    /* An unauthenticated TLS endpoint (in-VPC, encryption only) opens its broker connection now
+     * rather than at accept, so nothing arms this socket's events while the handshake is away. */
+    if (conn->ep->insecure && conn->state == CONN_DEFERRED) {
+        upstream_start(conn);
+        return;
+    }
+    conn_update(conn);
+}
+
 void
 st_conn_accept(struct st_gw_listener *l, int fd)
 {
@@ -1854,6 +1907,17 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     conn->timer = evtimer_new(c->base, on_connect_timeout, conn);
     if (!conn->c_rev || !conn->c_wev || !conn->timer) {
         close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
+        return;
+    }
+    if (conn->ssl && c->hs_pool) {
+        /* The handshake (and the plaintext-client check) runs on a handshake thread; the rest of
+         * what follows here happens in on_handshake_done(), on this loop. No broker connection
+         * and no socket event until then. */
+        conn->state = CONN_DEFERRED;
+        conn->hs = st_hs_submit(c->hs_pool, fd, conn->ssl, c->limits.connect_timeout_ms,
+                                on_handshake_done, conn);
+        if (!conn->hs)
+            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return;
     }
     if (!ep->insecure) {

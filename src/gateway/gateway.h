@@ -9,7 +9,9 @@
  * map, the endpoints and the metadata learner. Brokers named in any response are observed first,
  * so a new broker's port is bound on every endpoint before the response naming it is forwarded.
  *
- * Context: everything here runs on one libevent loop thread; nothing is locked.
+ * Context: everything here runs on one libevent loop thread; nothing is locked. The one exception
+ * is a TLS endpoint's handshake, which may run on a handshake thread (net/handshake.h) while the
+ * loop leaves that connection's socket and SSL alone.
  */
 #ifndef ST_GATEWAY_GATEWAY_H
 #define ST_GATEWAY_GATEWAY_H
@@ -356,6 +358,17 @@ struct ssl_ctx_st;
  * Returns 0 or -1.
  */
 int st_gw_endpoint_set_tls(struct st_gw_endpoint *e, struct ssl_ctx_st *ctx)
+    __attribute__((warn_unused_result));
+
+struct st_hs_pool;
+/*
+ * Runs the TLS handshakes of connections accepted from now on on `pool`'s worker threads
+ * (net/handshake.h) instead of on the loop; NULL = on the loop. The pool's home loop must be the
+ * cluster's (-1 otherwise, nothing changed) and the pool must outlive the cluster. While a
+ * connection's handshake is in a worker the loop leaves its socket alone; closing it (shutdown,
+ * rebuild) takes the job back first. Returns 0 or -1.
+ */
+int st_gw_cluster_set_handshake_pool(struct st_gw_cluster *c, struct st_hs_pool *pool)
     __attribute__((warn_unused_result));
 
 struct st_audit;

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 
 struct evdns_getaddrinfo_request;
+struct st_hs_pool;
 
 /* One bound port of an endpoint: connections accepted here go to `node_id`. */
 struct st_gw_listener {
@@ -106,6 +107,7 @@ struct st_gw_cluster {
     size_t cap_topic_ids, n_topic_ids;  /* capacity (power of two) / used */
     struct st_gw_upsec *upsec;          /* upstream security (one reference), NULL = PLAINTEXT */
     struct st_pipe_pool pipes;          /* pipes for splice(2) passthrough */
+    struct st_hs_pool *hs_pool;         /* handshake threads (not owned), NULL = on the loop */
 };
 
 /* cluster.c */
