@@ -176,8 +176,8 @@ usage(FILE *f)
         "                            principal-mapping-rules, else DEFAULT); the files are\n"
         "                            watched and reloaded without a restart\n"
         "  --tls-handshake-threads N  threads running the TLS handshakes of endpoint\n"
-        "                            connections (default: online CPUs, at most 8; 0 = on\n"
-        "                            the event loop)\n"
+        "                            connections (default: online CPUs - 1, at most 8;\n"
+        "                            0 = on the event loop)\n"
         "  --upstream-security-protocol P  how strait connects to --upstream brokers:\n"
         "                            PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL\n"
         "  --upstream-sasl-mechanism M  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default)\n"
@@ -1065,7 +1065,8 @@ main(int argc, char **argv)
             st_error("TLS handshake threads: %s", err);
             return 1;
         }
-        st_info("TLS handshakes on %u threads (--tls-handshake-threads)", hs_threads);
+        st_info("TLS handshakes on %u thread%s (--tls-handshake-threads)", hs_threads,
+                hs_threads == 1 ? "" : "s");
     } else {
         st_info("TLS handshakes on the event loop (--tls-handshake-threads 0)");
     }

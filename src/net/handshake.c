@@ -355,9 +355,9 @@ on_home(evutil_socket_t fd, short what, void *arg)
 unsigned
 st_hs_default_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
     if (n < 1)
-        return 1;
+        return 0;
     return n > 8 ? 8 : (unsigned)n;
 }
 

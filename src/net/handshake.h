@@ -80,7 +80,11 @@ unsigned st_hs_pool_threads(const struct st_hs_pool *p);
 /* The loop completions are delivered on. */
 struct event_base *st_hs_pool_home(const struct st_hs_pool *p);
 
-/* The default worker count: online CPUs, at most 8 (one home loop feeds them). */
+/*
+ * The default worker count: online CPUs minus one (the home loop's), at most 8 (one home loop
+ * feeds them); 0 on one CPU, where threads only add switching. Measured on 2 cores shared with a
+ * load generator: 2 threads cost more CPU per connection than they save (docs/performance.md).
+ */
 unsigned st_hs_default_threads(void);
 
 /*
