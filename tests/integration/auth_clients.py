@@ -223,9 +223,9 @@ def main():
 
     for what, var, word in (("expired OAUTHBEARER token", "ST_EXPIRED_TOKEN", "request expired"),
                             ("OAUTHBEARER token for another region", "ST_OTHER_REGION_TOKEN",
-                             "Access denied"),
+                             "wrong region"),
                             ("OAUTHBEARER token for another host", "ST_OTHER_HOST_TOKEN",
-                             "Access denied")):
+                             "another host")):
         tok = os.environ[var]
         expect_auth_error(dict(oauth, **{"oauth_cb": lambda c, t=tok: (t, time.time() + 600)}),
                           what, word)
