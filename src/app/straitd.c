@@ -51,6 +51,8 @@
 #define OPT_NO_SPLICE 0x102
 /* getopt value of --tls-handshake-threads. */
 #define OPT_HS_THREADS 0x103
+/* getopt value of --auth-timeout-ms. */
+#define OPT_AUTH_TIMEOUT 0x104
 /* getopt values of the endpoint TLS file flags (0x110 + index into straitd_opts.ep_tls). */
 #define OPT_EP_TLS 0x110
 /* getopt values of the --upstream-* security flags. */
@@ -88,6 +90,7 @@ struct straitd_opts {
     const char *kafka_super_users;  /* --kafka-super-users "User:a;User:b" */
     bool skip_authorization;        /* --insecure-skip-authorization (benchmarks only) */
     bool no_splice;                 /* --no-splice */
+    uint32_t auth_timeout_ms;       /* --auth-timeout-ms (0 = default 30000) */
     const char *up_protocol;        /* --upstream-security-protocol, NULL = PLAINTEXT */
     const char *up_mech;            /* --upstream-sasl-mechanism, NULL = SCRAM-SHA-512 */
     const char *up_user;            /* --upstream-sasl-username */
@@ -159,6 +162,8 @@ usage(FILE *f)
         "  --audit-keep N            rotated audit logs kept: FILE.1 ... FILE.N (default 5)\n"
         "  --insecure-skip-authorization  development and benchmarks only: authenticated\n"
         "                            clients of VPC-connection endpoints are not authorized\n"
+        "  --auth-timeout-ms MS      close endpoint clients not authenticated (TLS + SASL)\n"
+        "                            MS after connecting (default 30000)\n"
         "  --no-splice               copy passthrough bytes through user space instead of\n"
         "                            splice(2) on plaintext connections (troubleshooting)\n"
         "  --kafka-super-users LIST  Kafka super users of every cluster (SASL/SCRAM, mTLS),\n"
@@ -503,6 +508,7 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         {"insecure-skip-authorization", no_argument, NULL, OPT_SKIP_AUTHZ},
         {"no-splice", no_argument, NULL, OPT_NO_SPLICE},
         {"tls-handshake-threads", required_argument, NULL, OPT_HS_THREADS},
+        {"auth-timeout-ms", required_argument, NULL, OPT_AUTH_TIMEOUT},
         {"endpoint-ca-cert", required_argument, NULL, OPT_EP_TLS + 0},
         {"endpoint-ca-key", required_argument, NULL, OPT_EP_TLS + 1},
         {"endpoint-cert", required_argument, NULL, OPT_EP_TLS + 2},
@@ -592,6 +598,15 @@ parse_args(int argc, char **argv, struct straitd_opts *o)
         case OPT_NO_SPLICE:
             o->no_splice = true;
             break;
+        case OPT_AUTH_TIMEOUT: {
+            unsigned long t = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || t < 100 || t > 3600000) {
+                fprintf(stderr, "straitd: --auth-timeout-ms takes 100 to 3600000\n");
+                return -1;
+            }
+            o->auth_timeout_ms = (uint32_t)t;
+            break;
+        }
         case OPT_HS_THREADS: {
             long t = strtol(optarg, &end, 10);
             if (!*optarg || *end || t < 0 || t > ST_HS_MAX_THREADS) {
@@ -1092,6 +1107,8 @@ main(int argc, char **argv)
         st_gw_limits_default(&limits);
         limits.metadata_refresh_ms = d.o.refresh_ms;
         limits.no_splice = d.o.no_splice;
+        if (d.o.auth_timeout_ms)
+            limits.auth_timeout_ms = d.o.auth_timeout_ms;
         d.cluster =
             st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream", bootstrap,
                               portmap, d.o.port_min, d.o.port_max, &limits, &err);
@@ -1129,6 +1146,7 @@ main(int argc, char **argv)
                                  .kafka_super_users = d.o.kafka_super_users,
                                  .skip_authorization = d.o.skip_authorization,
                                  .no_splice = d.o.no_splice,
+                                 .auth_timeout_ms = d.o.auth_timeout_ms,
                                  .tls_files = d.o.ep_tls,
                                  .hs_pool = d.hs_pool};
     d.ctl = st_ctl_new(&ccfg, &err);

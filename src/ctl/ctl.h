@@ -51,6 +51,8 @@ struct st_ctl_config {
     bool skip_authorization; /* --insecure-skip-authorization: no data-plane authorization
                               * (development and benchmarks only) */
     bool no_splice;          /* --no-splice: endpoints copy passthrough bytes, no splice(2) */
+    uint32_t auth_timeout_ms; /* --auth-timeout-ms: close clients not authenticated by then (0 =
+                               * the gateway's default) */
     const char *kafka_super_users;     /* Kafka super.users of every cluster ("User:a;User:b"), NULL
                                         * = none */
     struct st_ctl_tls_files tls_files; /* endpoint TLS files (all NULL = DATA/tls) */

@@ -94,6 +94,7 @@ struct st_ctl {
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
     bool skip_authorization;   /* --insecure-skip-authorization */
     bool no_splice;            /* --no-splice */
+    uint32_t auth_timeout_ms;  /* --auth-timeout-ms, 0 = default */
     struct {
         char *ca_cert, *ca_key; /* --endpoint-ca-cert / --endpoint-ca-key, NULL = DATA/tls */
         char *cert, *key;       /* --endpoint-cert / --endpoint-key */

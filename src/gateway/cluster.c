@@ -23,6 +23,7 @@ st_gw_limits_default(struct st_gw_limits *l)
     l->buffer_high_water = 1u << 20;
     l->max_inflight = 1024;
     l->connect_timeout_ms = 10000;
+    l->auth_timeout_ms = 30000;      /* TLS handshake + SASL, from accept (pgbouncer: 60 s) */
     l->metadata_refresh_ms = 10000;
     l->auth_fail_delay_ms = 100;     /* Kafka's connection.failed.authentication.delay.ms */
     l->auth_fail_limit = 100;        /* failures per address per window before throttling */

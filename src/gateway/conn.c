@@ -1757,7 +1757,12 @@ static void
 on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
-    if (conn->state == CONN_SECURING)
+    if (conn->state == CONN_DEFERRED)
+        close_fmt(conn, ST_GW_CLOSE_AUTH_FAILED, ST_LOG_INFO,
+                  "not authenticated %u ms after connecting (TLS handshake and SASL must be done "
+                  "by then)",
+                  conn->cluster->limits.auth_timeout_ms);
+    else if (conn->state == CONN_SECURING)
         close_fmt(conn, ST_GW_CLOSE_UPSTREAM_UNREACHABLE, ST_LOG_WARN,
                   "upstream TLS/SASL with broker %d timed out", conn->node_id);
     else
@@ -1908,6 +1913,14 @@ st_conn_accept(struct st_gw_listener *l, int fd)
     if (!conn->c_rev || !conn->c_wev || !conn->timer) {
         close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory");
         return;
+    }
+    if (!ep->insecure) {
+        /* The TLS handshake and SASL must be done within auth_timeout_ms: a client that
+         * connects and stalls holds a socket and a connection for no longer than that. The same
+         * timer becomes the broker connect timeout once the client has authenticated. */
+        struct timeval tv = {c->limits.auth_timeout_ms / 1000,
+                             (c->limits.auth_timeout_ms % 1000) * 1000};
+        evtimer_add(conn->timer, &tv);
     }
     if (conn->ssl && c->hs_pool) {
         /* The handshake (and the plaintext-client check) runs on a handshake thread; the rest of

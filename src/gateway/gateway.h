@@ -40,6 +40,7 @@ struct st_gw_limits {
     uint32_t buffer_high_water;    /* stop reading a side when this many bytes wait to be sent */
     uint32_t max_inflight;         /* pipelined requests per connection before reads pause */
     uint32_t connect_timeout_ms;   /* upstream connect timeout */
+    uint32_t auth_timeout_ms;      /* a client not authenticated this long after accept is closed */
     uint32_t metadata_refresh_ms;  /* periodic broker discovery interval */
     uint32_t auth_fail_delay_ms;   /* delay before a failed authentication is answered */
     uint32_t auth_fail_limit;      /* failed authentications per source address per window */

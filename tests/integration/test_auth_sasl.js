@@ -395,6 +395,28 @@ async function main() {
       'the principal mapped by --endpoint-principal-mapping-rules', 10000, 100);
     log('--endpoint-ca-cert/--endpoint-ca-key issue the endpoint certificates; --endpoint-client-ca and '
       + '--endpoint-principal-mapping-rules apply to mutual TLS');
+
+    // ---- --auth-timeout-ms: a client that connects and never authenticates is closed, whether it
+    // stalls before the TLS handshake or after it; clients that authenticate are unaffected
+    await d.stop();
+    await d.start(['--auth-timeout-ms', '1500']);
+    const installCa = fs.readFileSync(caPath, 'utf8');
+    caPem = installCa; /* without --endpoint-ca-cert the installation CA issues again */
+    await waitFor(() => handshakeWith(installCa), 'the endpoint after the restart', 30000, 250);
+    const closed = (sock) => new Promise((resolve) => { sock.on('error', () => {}); sock.on('close', () => resolve(true)); });
+    const silent = net.connect({ host: epHost, port: Number(epPort) });
+    const tlsOnly = tls.connect({ host: epHost, port: Number(epPort), ca: [installCa] });
+    const bound = (p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(false), 8000))]);
+    const [silentClosed, tlsClosed] = await Promise.all([bound(closed(silent)), bound(closed(tlsOnly))]);
+    silent.destroy();
+    tlsOnly.destroy();
+    check(silentClosed, 'a client that sends nothing is closed after --auth-timeout-ms');
+    check(tlsClosed, 'a client that completes TLS but never authenticates is closed after --auth-timeout-ms');
+    await waitFor(() => /not authenticated 1500 ms after connecting/.test(d.text()),
+      'the close reason is logged', 10000, 100);
+    await produceConsume(client(iamBrokers, createMechanism({ region: REGION, credentials: KEYS.dev }), 'iam-deadline'),
+      'iam-deadline', 'with --auth-timeout-ms 1500');
+    log('--auth-timeout-ms: unauthenticated clients closed, authenticated ones unaffected');
   } catch (e) {
     failed = true;
     console.error(`FAIL: ${e.stack || e}`);
