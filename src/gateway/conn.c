@@ -1506,6 +1506,17 @@ tls_identify(struct st_conn *conn)
     return 0;
 }
 
+/* A client that spoke plaintext (first byte `b`) on a TLS endpoint: the close says what to fix. */
+static void
+close_plaintext_client(struct st_conn *conn, uint8_t b)
+{
+    close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
+              "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS handshake): "
+              "configure the client with security.protocol=SASL_SSL (or SSL) and trust strait's "
+              "CA",
+              b);
+}
+
 /* Client readable: read, scan, forward. */
 static void
 on_client_read(evutil_socket_t fd, short what, void *arg)
@@ -1519,11 +1530,7 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
         if (p < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (p == 1 && b != 0x16) {
-            close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
-                      "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS "
-                      "handshake): configure the client with security.protocol=SASL_SSL (or SSL) "
-                      "and trust strait's CA",
-                      b);
+            close_plaintext_client(conn, b);
             return;
         }
         conn->tls_checked = true;
@@ -1815,12 +1822,7 @@ on_handshake_done(void *arg, const struct st_hs_result *r)
     case ST_HS_OK:
         break;
     case ST_HS_PLAINTEXT:
-        /* Same text as on_client_read()'s check (handshakes on the loop). */
-        close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN,
-                  "plaintext client on a TLS endpoint (first byte 0x%02x is not a TLS "
-                  "handshake): configure the client with security.protocol=SASL_SSL (or SSL) "
-                  "and trust strait's CA",
-                  r->first_byte);
+        close_plaintext_client(conn, r->first_byte);
         return;
     case ST_HS_FAILED:
         snprintf(conn->tls_err, sizeof(conn->tls_err), "%s", r->why);
