@@ -54,28 +54,27 @@ principal_expiry(void *ctx, const void *principal)
 }
 
 static int
-authorize_connect(void *ctx, const void *principal, const char *cluster_arn, char *why,
+authorize_connect(void *ctx, const void *principal, const struct st_gw_authz_req *rq, char *why,
                   size_t why_len)
 {
     const struct st_snapshot *snap = ctx;
     const struct st_snap_cred *c = principal;
     const struct st_snap_principal *p = &snap->principals[c->principal];
+    const char *cluster_arn = rq->cluster_arn;
     const struct st_snap_cluster *cl = st_snapshot_cluster(snap, cluster_arn);
     if (!cl) {
         snprintf(why, why_len, "cluster %s no longer exists", cluster_arn);
         return -1;
     }
-    const char *acct_vals[] = {p->account};
-    const char *arn_vals[] = {p->role_arn ? p->role_arn : p->arn};
-    struct st_policy_ctx_value cv[] = {
-        {"aws:PrincipalAccount", acct_vals, 1, false},
-        {"aws:PrincipalArn", arn_vals, 1, false},
-    };
+    struct st_ctl_ctx k;
+    st_ctl_ctx_build(&k, p, cl,
+                     st_ctl_find_conn(snap, cluster_arn, rq->endpoint, p->account, "SASL_IAM"),
+                     rq->source_ip, rq->tls, true);
     struct st_policy_request r = {.principal = p->arn,
                                   .action = "kafka-cluster:Connect",
                                   .resource = cluster_arn,
-                                  .ctx = cv,
-                                  .n_ctx = 2};
+                                  .ctx = k.cv,
+                                  .n_ctx = k.n};
     struct st_policy_decision d;
     memset(&d, 0, sizeof(d));
     if (st_policy_evaluate(&r, (const struct st_policy *const *)p->policies, p->n_policies,

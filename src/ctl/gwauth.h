@@ -11,9 +11,38 @@
 #include <stdint.h>
 
 #include "ctl/snapshot.h"
+#include "policy/policy.h"
 #include "util/buf.h"
 
 struct st_gw_cluster;
+
+/* The most condition keys of one data-plane decision: the fixed ones and 50 cluster tags. */
+#define ST_CTL_CTX_MAX (10 + 50)
+
+/* The condition keys of one data-plane decision (storage for st_policy_request.ctx). */
+struct st_ctl_ctx {
+    struct st_policy_ctx_value cv[ST_CTL_CTX_MAX]; /* the keys */
+    size_t n;                                      /* used */
+    const char *vals[10];                          /* the single values of the fixed keys */
+    char now[32], epoch[24];                       /* aws:CurrentTime, aws:EpochTime */
+};
+
+/* The VPC connection of `cluster_arn` serving endpoint address `addr`, preferring one owned by
+ * `account` (NULL = any) with scheme `auth` (NULL = any); NULL when none does. */
+const struct st_snap_conn *st_ctl_find_conn(const struct st_snapshot *snap, const char *cluster_arn,
+                                            const char *addr, const char *account,
+                                            const char *auth);
+
+/*
+ * The context of an IAM principal's request (docs/internals/authorization.md): aws:PrincipalArn,
+ * PrincipalAccount, PrincipalType, username, SourceIp, SecureTransport, CurrentTime, EpochTime,
+ * SourceVpce and SourceVpc (when `vc`, the VPC connection the client came through, is known), and
+ * the cluster's aws:ResourceTag/<key> when the resource is the cluster itself (MSK: the only
+ * kafka-cluster resource tags apply to). Borrows from p, cl, vc and source_ip.
+ */
+void st_ctl_ctx_build(struct st_ctl_ctx *k, const struct st_snap_principal *p,
+                      const struct st_snap_cluster *cl, const struct st_snap_conn *vc,
+                      const char *source_ip, bool tls, bool cluster_resource);
 
 /*
  * Configures `gw` (the gateway of endpoint address `addr` of cluster `cluster_arn`) from `snap`:

@@ -22,10 +22,8 @@
 #include "policy/policy.h"
 #include "util/log.h"
 
-/* The VPC connection of `cluster_arn` serving endpoint address `addr`, preferring one owned by
- * `account` (NULL = any) with scheme `auth` (NULL = any). */
-static const struct st_snap_conn *
-find_conn(const struct st_snapshot *snap, const char *cluster_arn, const char *addr,
+const struct st_snap_conn *
+st_ctl_find_conn(const struct st_snapshot *snap, const char *cluster_arn, const char *addr,
           const char *account, const char *auth)
 {
     const struct st_snap_conn *any = NULL;
@@ -97,6 +95,48 @@ explain_reason(const struct st_policy_decision *d, const struct st_policy_explai
     }
 }
 
+/* One single-valued key of `k`. */
+static void
+ctx_put(struct st_ctl_ctx *k, const char *key, const char *value)
+{
+    size_t i = k->n;
+    k->vals[i] = value;
+    k->cv[k->n++] = (struct st_policy_ctx_value){key, &k->vals[i], 1, false};
+}
+
+void
+st_ctl_ctx_build(struct st_ctl_ctx *k, const struct st_snap_principal *p,
+                 const struct st_snap_cluster *cl, const struct st_snap_conn *vc,
+                 const char *source_ip, bool tls, bool cluster_resource)
+{
+    k->n = 0;
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(k->now, sizeof(k->now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(k->epoch, sizeof(k->epoch), "%lld", (long long)t);
+    ctx_put(k, "aws:PrincipalAccount", p->account);
+    ctx_put(k, "aws:PrincipalArn", p->role_arn ? p->role_arn : p->arn);
+    ctx_put(k, "aws:PrincipalType", p->role_arn ? "AssumedRole" : "User");
+    ctx_put(k, "aws:SourceIp", source_ip ? source_ip : "");
+    ctx_put(k, "aws:SecureTransport", tls ? "true" : "false");
+    ctx_put(k, "aws:CurrentTime", k->now);
+    ctx_put(k, "aws:EpochTime", k->epoch);
+    if (vc)
+        ctx_put(k, "aws:SourceVpce", vc->arn);
+    if (vc && vc->vpc_id[0])
+        ctx_put(k, "aws:SourceVpc", vc->vpc_id);
+    if (!p->role_arn) {
+        const char *slash = strrchr(p->arn, '/');
+        if (slash)
+            ctx_put(k, "aws:username", slash + 1);
+    }
+    /* After the at most 10 fixed keys: the cluster's tags (MSK allows 50). */
+    for (size_t i = 0; cluster_resource && cl && i < cl->n_tags && k->n < ST_CTL_CTX_MAX; i++)
+        k->cv[k->n++] = (struct st_policy_ctx_value){
+            cl->tag_keys[i], (const char *const *)&cl->tag_values[i], 1, false};
+}
+
 static int
 authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
               struct st_gw_authz_res *out)
@@ -111,7 +151,7 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
                  (int)(rq->name_len > 200 ? 200 : rq->name_len),
                  rq->name ? (const char *)rq->name : "");
     const struct st_snap_conn *vc =
-        find_conn(snap, rq->cluster_arn, rq->endpoint, p ? p->account : NULL, "SASL_IAM");
+        st_ctl_find_conn(snap, rq->cluster_arn, rq->endpoint, p ? p->account : NULL, "SASL_IAM");
     if (vc)
         snprintf(out->vpc_connection, sizeof(out->vpc_connection), "%s", vc->arn);
     if (!p) {
@@ -129,43 +169,13 @@ authorize_iam(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
                  st_kop_name(rq->op), st_kres_type_name(rq->type));
         return 0;
     }
-    /* Context keys (docs/internals/policy-semantics.md, data plane). */
-    const char *user = NULL;
-    if (!p->role_arn) {
-        const char *slash = strrchr(p->arn, '/');
-        user = slash ? slash + 1 : NULL;
-    }
-    char now[32], epoch[24];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
-    const char *v_acct[] = {p->account};
-    const char *v_parn[] = {p->role_arn ? p->role_arn : p->arn};
-    const char *v_type[] = {p->role_arn ? "AssumedRole" : "User"};
-    const char *v_ip[] = {rq->source_ip};
-    const char *v_tls[] = {rq->tls ? "true" : "false"};
-    const char *v_now[] = {now};
-    const char *v_epoch[] = {epoch};
-    const char *v_user[] = {user};
-    const char *v_vpce[] = {vc ? vc->arn : ""};
-    const char *v_vpc[] = {vc ? vc->vpc_id : ""};
-    struct st_policy_ctx_value cv[10] = {
-        {"aws:PrincipalAccount", v_acct, 1, false}, {"aws:PrincipalArn", v_parn, 1, false},
-        {"aws:PrincipalType", v_type, 1, false},    {"aws:SourceIp", v_ip, 1, false},
-        {"aws:SecureTransport", v_tls, 1, false},   {"aws:CurrentTime", v_now, 1, false},
-        {"aws:EpochTime", v_epoch, 1, false},
-    };
-    size_t n = 7;
-    if (vc)
-        cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpce", v_vpce, 1, false};
-    if (vc && vc->vpc_id[0])
-        cv[n++] = (struct st_policy_ctx_value){"aws:SourceVpc", v_vpc, 1, false};
-    if (user)
-        cv[n++] = (struct st_policy_ctx_value){"aws:username", v_user, 1, false};
-    struct st_policy_request r = {
-        .principal = p->arn, .action = action, .resource = out->resource, .ctx = cv, .n_ctx = n};
+    struct st_ctl_ctx k;
+    st_ctl_ctx_build(&k, p, cl, vc, rq->source_ip, rq->tls, rq->type == ST_KRES_CLUSTER);
+    struct st_policy_request r = {.principal = p->arn,
+                                  .action = action,
+                                  .resource = out->resource,
+                                  .ctx = k.cv,
+                                  .n_ctx = k.n};
     struct st_policy_explain x;
     st_policy_explain_init(&x);
     struct st_policy_decision d;
@@ -213,7 +223,7 @@ authorize_acl(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
         snprintf(out->resource, sizeof(out->resource), "%s:%.*s", st_acl_rtype_name(rt),
                  (int)(rq->name_len > 400 ? 400 : rq->name_len),
                  rq->name ? (const char *)rq->name : "");
-    const struct st_snap_conn *vc = find_conn(snap, rq->cluster_arn, rq->endpoint, NULL, NULL);
+    const struct st_snap_conn *vc = st_ctl_find_conn(snap, rq->cluster_arn, rq->endpoint, NULL, NULL);
     if (vc)
         snprintf(out->vpc_connection, sizeof(out->vpc_connection), "%s", vc->arn);
     if (!cl) {

@@ -1729,10 +1729,13 @@ op_tags(struct st_api *a)
         if (check_tags(a, tags) != 0)
             return;
         int rc = st_store_tags_merge(a->ctl->store, arn, tags, &err);
-        if (rc != 0)
+        if (rc != 0) {
             st_api_error(a, BAD, "tags", "%s", err);
-        else
+        } else {
+            /* aws:ResourceTag conditions of kafka-cluster actions read the snapshot's tags. */
+            st_ctl_changed(a->ctl);
             st_api_status(a, 204);
+        }
     } else {
         json_t *keys = json_array();
         for (size_t i = 0; i < a->q.n; i++)
@@ -1741,6 +1744,7 @@ op_tags(struct st_api *a)
         if (!json_array_size(keys)) {
             st_api_error(a, BAD, "tagKeys", "tagKeys is required (one or more query values)");
         } else if (!store_failed(a, st_store_tags_remove(a->ctl->store, arn, keys, &err), &err)) {
+            st_ctl_changed(a->ctl);
             st_api_status(a, 204);
         }
         json_decref(keys);

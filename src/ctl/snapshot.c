@@ -256,6 +256,32 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         c->vpc_tls = get_bool(va, "tls.enabled");
         c->unauthenticated =
             get_bool(json_object_get(r, "clientAuthentication"), "unauthenticated.enabled");
+        json_t *tags = st_store_tags_get(s, c->arn);
+        size_t ntags = json_object_size(tags);
+        if (ntags) {
+            c->tag_keys = calloc(ntags, sizeof(char *));
+            c->tag_values = calloc(ntags, sizeof(char *));
+            const char *tk;
+            json_t *tv;
+            json_object_foreach(tags, tk, tv)
+            {
+                if (!c->tag_keys || !c->tag_values || !json_is_string(tv))
+                    continue;
+                size_t kl = strlen(tk);
+                char *key = malloc(sizeof("aws:ResourceTag/") + kl);
+                char *val = strdup(json_string_value(tv));
+                if (!key || !val) {
+                    free(key);
+                    free(val);
+                    continue;
+                }
+                memcpy(key, "aws:ResourceTag/", sizeof("aws:ResourceTag/") - 1);
+                memcpy(key + sizeof("aws:ResourceTag/") - 1, tk, kl + 1);
+                c->tag_keys[c->n_tags] = key;
+                c->tag_values[c->n_tags++] = val;
+            }
+        }
+        json_decref(tags);
         c->acls = load_acls(s, c->arn);
         if (!c->acls) {
             *err = "cannot read the Kafka ACLs of a cluster to build a snapshot";
@@ -359,6 +385,12 @@ st_snapshot_unref(struct st_snapshot *snap)
         for (size_t j = 0; j < snap->clusters[i].n_super_users; j++)
             free(snap->clusters[i].super_users[j]);
         free(snap->clusters[i].super_users);
+        for (size_t j = 0; j < snap->clusters[i].n_tags; j++) {
+            free(snap->clusters[i].tag_keys[j]);
+            free(snap->clusters[i].tag_values[j]);
+        }
+        free(snap->clusters[i].tag_keys);
+        free(snap->clusters[i].tag_values);
     }
     free(snap->clusters);
     for (size_t i = 0; i < snap->n_conns; i++) {

@@ -56,6 +56,10 @@ struct st_snap_cluster {
     char **super_users;       /* Kafka super users ("User:admin"), NULL-terminated so it can be
                                * passed to st_acl_authorize(); owned; NULL when there are none */
     size_t n_super_users;     /* entries of super_users before the NULL */
+    char **tag_keys;          /* the cluster's tags as condition keys, "aws:ResourceTag/<key>"
+                               * (owned) */
+    char **tag_values;        /* their values (owned) */
+    size_t n_tags;            /* count (MSK allows 50) */
 };
 
 /* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */

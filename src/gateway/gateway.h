@@ -249,11 +249,13 @@ struct st_gw_auth_provider {
     /* When the principal's credential expires (epoch seconds), 0 = never. */
     int64_t (*principal_expiry)(void *ctx, const void *principal);
     /*
-     * kafka-cluster:Connect on `cluster_arn` for `principal` (identity policies, and the cluster
-     * policy for another account). Returns 0 when allowed, else -1 with a reason in `why`.
+     * kafka-cluster:Connect on `rq->cluster_arn` for `principal` (identity policies, and the
+     * cluster policy for another account), with the same condition keys as every later request
+     * (rq: source_ip, endpoint, tls; the principal is the opaque one, rq->principal unused).
+     * Returns 0 when allowed, else -1 with a reason in `why`.
      */
-    int (*authorize_connect)(void *ctx, const void *principal, const char *cluster_arn, char *why,
-                             size_t why_len);
+    int (*authorize_connect)(void *ctx, const void *principal, const struct st_gw_authz_req *rq,
+                             char *why, size_t why_len);
     /* The SCRAM credential of `username` on `cluster_arn` for `mech`; 0, or -1 when unknown. */
     int (*scram_lookup)(void *ctx, const char *cluster_arn, enum st_scram_mech mech,
                         const char *username, struct st_scram_cred *out);

@@ -456,7 +456,14 @@ iam_exchange(struct st_sasl *s, const struct st_sasl_env *env, const struct st_k
             life = left;
     }
     char why[768];
-    if (a->ops->authorize_connect(a->ctx, principal, a->cluster_arn, why, sizeof(why)) != 0) {
+    struct st_gw_authz_req crq = {.principal = arn,
+                                  .iam = true,
+                                  .cluster_arn = a->cluster_arn,
+                                  .source_ip = env->peer_ip,
+                                  .endpoint = env->host,
+                                  .tls = env->ep && env->ep->tls != NULL,
+                                  .type = ST_KRES_CLUSTER};
+    if (a->ops->authorize_connect(a->ctx, principal, &crq, why, sizeof(why)) != 0) {
         env->cluster->counters.auth_denied++;
         snprintf(msg, sizeof(msg), "[%s]: Access denied: %s", rid, why);
         return fail(s, env, h, out, msg, msg);

@@ -40,7 +40,7 @@ f_expiry(void *ctx, const void *p)
     return 0;
 }
 static int
-f_connect(void *ctx, const void *p, const char *cluster, char *why, size_t n)
+f_connect(void *ctx, const void *p, const struct st_gw_authz_req *rq, char *why, size_t n)
 {
     return 0;
 }

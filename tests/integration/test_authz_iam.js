@@ -19,7 +19,9 @@
 //     denied, then allowed again once the old policy is back (no reconnect);
 //  i. Metadata for all topics lists only the topics the principal may describe (orders*);
 //  j. DATA/audit.log has the DENY record of step b; `strait audit tail --denied --json` prints it;
-//  l. condition keys on data-plane requests: aws:SourceVpc, aws:SourceIp, aws:SecureTransport.
+//  l. condition keys on data-plane requests: aws:SourceVpc, aws:SourceIp, aws:SecureTransport;
+//  m. the same keys when connecting (kafka-cluster:Connect), and the cluster's tags
+//     (aws:ResourceTag/<key>) after TagResource / UntagResource.
 //
 // Environment: ST_BUILD_DIR (straitd, strait), ST_SOURCE_DIR, ST_AUTHZ_STEPS, ST_KEEP (keep the
 // temp dir), ST_LOG_LEVEL. Exit 77 (skip) only when the node modules are missing. Every wait is
@@ -29,7 +31,7 @@ const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const h = require('./harness');
-const { BUILD_DIR, REGION, log, check, waitFor, track, closeAll, expectKafkaError, produce, consumeValues, consumerFailure } = h;
+const { BUILD_DIR, REGION, log, check, errText, waitFor, track, closeAll, expectKafkaError, produce, consumeValues, consumerFailure } = h;
 
 const { K, createMechanism } = h.requireInteropOrSkip((interop) => {
   const sdk = interop('@aws-sdk/client-kafka');
@@ -153,7 +155,7 @@ function client(brokers, creds, id) {
 }
 
 // ---- steps
-const { selected, step, finish } = h.stepRunner('abcdefghijl', process.env.ST_AUTHZ_STEPS);
+const { selected, step, finish } = h.stepRunner('abcdefghijlm', process.env.ST_AUTHZ_STEPS);
 
 async function main() {
   const dir = h.tempDir('st_authz_iam_');
@@ -408,6 +410,38 @@ async function main() {
       await produce(dev, 'ctx-topic', [`l3-${RUN}`]);
       await putPolicy(clusterPolicy([deny({ Bool: { 'aws:SecureTransport': 'true' } })]), 'Deny WriteData over TLS');
       await expectKafkaError('produce over TLS', 'TOPIC_AUTHORIZATION_FAILED', () => produce(dev, 'ctx-topic', [`l4-${RUN}`]));
+      await putPolicy(clusterPolicy(), 'basic policy');
+    });
+
+    // ---- m
+    await step('m', 'kafka-cluster:Connect conditions: aws:SourceVpc, aws:SourceIp, aws:ResourceTag', async () => {
+      const denyConnect = (sid, cond) => ({ Sid: sid, Effect: 'Deny', Principal: { AWS: CLIENT },
+        Action: 'kafka-cluster:Connect', Resource: C.arn, Condition: cond });
+      const connects = async (id) => {
+        const adm = client(brokers, KEYS.dev, id).admin();
+        try { await adm.connect(); await adm.disconnect(); return 'connected'; } catch (e) { return errText(e); }
+      };
+      // Negated operators match when the key is missing: these Denies only stay out of the way
+      // if Connect knows the client's VPC and address.
+      await putPolicy(clusterPolicy([
+        denyConnect('OnlyFromVpcClient', { StringNotEquals: { 'aws:SourceVpc': 'vpc-client' } }),
+        denyConnect('OnlyFromLoopback', { NotIpAddress: { 'aws:SourceIp': '127.0.0.0/8' } })]),
+      'Deny Connect unless from vpc-client and 127.0.0.0/8');
+      const got1 = await connects('m-vpc');
+      check(got1 === 'connected', `Connect from vpc-client, 127.0.0.0/8: ${got1}`);
+      // The cluster's tags: a Deny on a quarantine tag applies once the cluster carries it.
+      await putPolicy(clusterPolicy([denyConnect('Quarantine', { StringEquals: { 'aws:ResourceTag/quarantine': 'true' } })]),
+        'Deny Connect when the cluster is tagged quarantine=true');
+      const got2 = await connects('m-untagged');
+      check(got2 === 'connected', `Connect to the untagged cluster: ${got2}`);
+      await admin.send(new K.TagResourceCommand({ ResourceArn: arn, Tags: { quarantine: 'true', team: 'payments' } }));
+      const got3 = await connects('m-tagged');
+      check(/SASL_AUTHENTICATION_FAILED|Access denied/.test(got3) && /Connect/.test(got3),
+        `Connect to the cluster tagged quarantine=true is refused: ${got3}`);
+      log(`  ok: tagged quarantine=true: ${got3.slice(0, 200)}`);
+      await admin.send(new K.UntagResourceCommand({ ResourceArn: arn, TagKeys: ['quarantine'] }));
+      const got4 = await connects('m-untagged-again');
+      check(got4 === 'connected', `Connect once the tag is removed: ${got4}`);
       await putPolicy(clusterPolicy(), 'basic policy');
     });
 

@@ -59,9 +59,15 @@ f_expiry(void *ctx, const void *p)
 {
     return 0;
 }
+/* What the last Connect question carried (the context keys come from it). */
+static char connect_source[64], connect_endpoint[64], connect_cluster[128];
 static int
-f_connect(void *ctx, const void *p, const char *cluster, char *why, size_t n)
+f_connect(void *ctx, const void *p, const struct st_gw_authz_req *rq, char *why, size_t n)
 {
+    snprintf(connect_source, sizeof(connect_source), "%s", rq->source_ip ? rq->source_ip : "");
+    snprintf(connect_endpoint, sizeof(connect_endpoint), "%s", rq->endpoint ? rq->endpoint : "");
+    snprintf(connect_cluster, sizeof(connect_cluster), "%s", rq->cluster_arn ? rq->cluster_arn : "");
+    assert_int_equal(rq->type, ST_KRES_CLUSTER);
     if (!deny_connect)
         return 0;
     snprintf(why, n, "%s may not connect", f_arn(ctx, p));
@@ -348,6 +354,10 @@ test_iam(void **state)
     const uint8_t *b = resp_bytes(&r, &n);
     assert_true(n > 0 && memmem(b, n, "\"version\":\"2020_10_22\"", 22) != NULL);
     assert_string_equal(st_sasl_principal(r.s), principals[0].arn);
+    /* Connect was asked with the client's address and the endpoint it dialled (aws:SourceIp,
+     * aws:SourceVpce come from them, as for every later request). */
+    assert_string_equal(connect_source, "10.0.0.4");
+    assert_string_equal(connect_endpoint, "127.0.0.9");
     /* SessionLifetimeMs: the signature's remaining lifetime (900 s at most). */
     int64_t life = st_rd_i64(b + n);
     assert_true(life > 0 && life <= 900 * 1000);
