@@ -74,7 +74,11 @@ def test():
     from confluent_kafka.admin import AdminClient
     with h.MockCluster(brokers=3, topics={TOPIC: 3}) as mc, \
             h.Straitd(upstream=mc.bootstrap.split(",")[0]) as sd:
-        p = Producer({"bootstrap.servers": sd.bootstrap, "acks": "all", "linger.ms": 50,
+        # Batches of ~1 MB whatever the machine's load: a Fetch returns whole batches up to its
+        # 1 MB limit, so a short first batch (a busy machine outlasting a short linger) followed
+        # by a full one made the first response ~100 KB. A long linger lets each batch fill up;
+        # flush() sends what is left at once.
+        p = Producer({"bootstrap.servers": sd.bootstrap, "acks": "all", "linger.ms": 2000,
                       "batch.size": 1000000, "message.max.bytes": 1000000})
         errs = []
         for part in range(3):
