@@ -24,7 +24,7 @@
 
 const struct st_snap_conn *
 st_ctl_find_conn(const struct st_snapshot *snap, const char *cluster_arn, const char *addr,
-          const char *account, const char *auth)
+                 const char *account, const char *auth)
 {
     const struct st_snap_conn *any = NULL;
     for (size_t i = 0; i < snap->n_conns; i++) {
@@ -223,7 +223,8 @@ authorize_acl(const struct st_snapshot *snap, const struct st_gw_authz_req *rq,
         snprintf(out->resource, sizeof(out->resource), "%s:%.*s", st_acl_rtype_name(rt),
                  (int)(rq->name_len > 400 ? 400 : rq->name_len),
                  rq->name ? (const char *)rq->name : "");
-    const struct st_snap_conn *vc = st_ctl_find_conn(snap, rq->cluster_arn, rq->endpoint, NULL, NULL);
+    const struct st_snap_conn *vc =
+        st_ctl_find_conn(snap, rq->cluster_arn, rq->endpoint, NULL, NULL);
     if (vc)
         snprintf(out->vpc_connection, sizeof(out->vpc_connection), "%s", vc->arn);
     if (!cl) {

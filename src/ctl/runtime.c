@@ -395,13 +395,36 @@ own_apply_auth(struct st_rt *rt)
     st_gwauth_apply_own(rt->ctl->snap, rt->ctl->region, rt->arn, rt->own_scheme, rt->gw);
 }
 
-/* Sets the ingress rules of one connection endpoint from the current snapshot. */
+/* Sets snapshot ingress rules `in` on every endpoint of `gw` (`what` names them in warnings). */
+static void
+gw_set_ingress(struct st_gw_cluster *gw, const struct st_snap_ingress *in, size_t n,
+               const char *what)
+{
+    struct st_gw_ingress *rules = n ? calloc(n, sizeof(*rules)) : NULL;
+    if (n && !rules)
+        return; /* keep the previous rules */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *err = NULL;
+        if (st_gw_ingress_parse(in[i].cidr, in[i].port_lo, in[i].port_hi, &rules[k], &err) == 0)
+            k++;
+        else
+            st_warn("%s: ignoring ingress rule %s: %s", what, in[i].cidr, err);
+    }
+    for (size_t i = 0; i < st_gw_cluster_endpoint_count(gw); i++)
+        if (st_gw_endpoint_set_ingress(st_gw_cluster_endpoint(gw, i), rules, k) != 0)
+            st_error("%s: cannot set the ingress rules", what);
+    free(rules);
+}
+
+/* Sets the ingress rules of one connection endpoint from the current snapshot: the rules of
+ * every live VPC connection served at its address. */
 static void
 ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
 {
     const struct st_snapshot *snap = rt->ctl->snap;
-    struct st_gw_ingress *rules = NULL;
-    size_t n = 0, cap = 0;
+    struct st_snap_ingress *in = NULL;
+    size_t n = 0;
     for (size_t i = 0; snap && i < snap->n_conns; i++) {
         const struct st_snap_conn *c = &snap->conns[i];
         if (strcmp(c->cluster_arn, rt->arn) != 0 ||
@@ -410,34 +433,39 @@ ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
         bool here = false;
         for (size_t j = 0; j < c->n_addresses && !here; j++)
             here = strcmp(c->addresses[j], e->addr) == 0;
-        for (size_t k = 0; here && k < c->n_ingress; k++) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                struct st_gw_ingress *nr = realloc(rules, cap * sizeof(*nr));
-                if (!nr) {
-                    free(rules);
-                    return; /* keep the previous rules */
-                }
-                rules = nr;
-            }
-            const char *err = NULL;
-            if (st_gw_ingress_parse(c->ingress[k].cidr, c->ingress[k].port_lo,
-                                    c->ingress[k].port_hi, &rules[n], &err) == 0)
-                n++;
-            else
-                st_warn("vpc connection %s: ignoring ingress rule %s: %s", c->arn,
-                        c->ingress[k].cidr, err);
+        if (!here || !c->n_ingress)
+            continue;
+        struct st_snap_ingress *more = realloc(in, (n + c->n_ingress) * sizeof(*in));
+        if (!more) {
+            free(in);
+            return; /* keep the previous rules */
         }
+        in = more;
+        memcpy(in + n, c->ingress, c->n_ingress * sizeof(*in));
+        n += c->n_ingress;
     }
     /* The connection's authentication scheme and the snapshot SASL rounds read. */
     st_gwauthz_bind(rt->ctl);
     st_gw_cluster_set_audit(e->gw, rt->ctl->audit);
     st_gw_cluster_set_authorization(e->gw, !rt->ctl->skip_authorization);
     st_gwauth_apply(rt->ctl->snap, rt->ctl->region, rt->arn, e->addr, e->gw);
-    for (size_t i = 0; i < st_gw_cluster_endpoint_count(e->gw); i++)
-        if (st_gw_endpoint_set_ingress(st_gw_cluster_endpoint(e->gw, i), rules, n) != 0)
-            st_error("cluster %s: cannot set the ingress rules of %s", rt->arn, e->addr);
-    free(rules);
+    char what[512];
+    snprintf(what, sizeof(what), "cluster %s endpoint %s", rt->arn, e->addr);
+    gw_set_ingress(e->gw, in, n, what);
+    free(in);
+}
+
+/* The cluster's own in-VPC endpoints admit what its security groups allow (when it names any). */
+static void
+own_apply_ingress(struct st_rt *rt)
+{
+    const struct st_snap_cluster *cl =
+        rt->gw && rt->ctl->snap ? st_snapshot_cluster(rt->ctl->snap, rt->arn) : NULL;
+    if (!cl || !cl->sg_enforced)
+        return;
+    char what[512];
+    snprintf(what, sizeof(what), "cluster %s in-VPC endpoints", rt->arn);
+    gw_set_ingress(rt->gw, cl->ingress, cl->n_ingress, what);
 }
 
 void
@@ -447,6 +475,7 @@ st_rt_apply_ingress(struct st_ctl *ctl)
         for (struct st_rt_ep *e = rt->eps; e; e = e->next)
             ep_apply_ingress(rt, e);
         own_apply_auth(rt);
+        own_apply_ingress(rt);
     }
 }
 
@@ -566,6 +595,7 @@ st_rt_rebuild(struct st_rt *rt, const char **err)
         }
         own_apply_auth(rt);
     }
+    own_apply_ingress(rt);
     if (rt->n_own_names)
         st_info("cluster %s: in-VPC endpoints %s%s (%s)", rt->arn, rt->own_names[0],
                 rt->n_own_names > 1 ? ",..." : "",

@@ -88,9 +88,10 @@ load_policies(struct st_store *s, const char *arn, struct st_snap_principal *p)
     json_decref(docs);
 }
 
-/* Resolves the TCP ingress rules of a connection's security groups (current definitions). */
+/* Resolves the TCP ingress rules of security groups `sgs` (current definitions), appended to
+ * *rules / *n_rules. */
 static void
-load_ingress(struct st_store *s, const json_t *sgs, struct st_snap_conn *c)
+load_ingress(struct st_store *s, const json_t *sgs, struct st_snap_ingress **rules, size_t *n_rules)
 {
     size_t i, j;
     json_t *id, *rule;
@@ -111,15 +112,15 @@ load_ingress(struct st_store *s, const json_t *sgs, struct st_snap_conn *c)
                 lo = (int)strtol(ports, &end, 10);
                 hi = *end == '-' ? (int)strtol(end + 1, NULL, 10) : lo;
             }
-            struct st_snap_ingress *arr = realloc(c->ingress, (c->n_ingress + 1) * sizeof(*arr));
+            struct st_snap_ingress *arr = realloc(*rules, (*n_rules + 1) * sizeof(*arr));
             if (!arr)
                 break;
-            c->ingress = arr;
-            snprintf(arr[c->n_ingress].cidr, sizeof(arr[c->n_ingress].cidr), "%s",
+            *rules = arr;
+            snprintf(arr[*n_rules].cidr, sizeof(arr[*n_rules].cidr), "%s",
                      cidr ? cidr : "0.0.0.0/0");
-            arr[c->n_ingress].port_lo = lo;
-            arr[c->n_ingress].port_hi = hi;
-            c->n_ingress++;
+            arr[*n_rules].port_lo = lo;
+            arr[*n_rules].port_hi = hi;
+            (*n_rules)++;
         }
         json_decref(sg);
     }
@@ -256,6 +257,12 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         c->vpc_tls = get_bool(va, "tls.enabled");
         c->unauthenticated =
             get_bool(json_object_get(r, "clientAuthentication"), "unauthenticated.enabled");
+        /* The cluster's own security groups guard its in-VPC endpoints (none named: not
+         * enforced, as strait models no VPC default group). */
+        const json_t *csgs =
+            json_object_get(json_object_get(r, "brokerNodeGroupInfo"), "securityGroups");
+        c->sg_enforced = json_array_size(csgs) > 0;
+        load_ingress(s, csgs, &c->ingress, &c->n_ingress);
         json_t *tags = st_store_tags_get(s, c->arn);
         size_t ntags = json_object_size(tags);
         if (ntags) {
@@ -325,7 +332,7 @@ st_snapshot_build(struct st_store *s, uint64_t generation, int64_t now, const ch
         json_t *a;
         json_array_foreach(addrs, j, a) if (c->addresses) c->addresses[c->n_addresses++] =
             dup_or_null(json_string_value(a));
-        load_ingress(s, json_object_get(r, "securityGroups"), c);
+        load_ingress(s, json_object_get(r, "securityGroups"), &c->ingress, &c->n_ingress);
     }
     qsort(snap->conns, snap->n_conns, sizeof(*snap->conns), cmp_conn);
     json_decref(principals);
@@ -389,6 +396,7 @@ st_snapshot_unref(struct st_snapshot *snap)
             free(snap->clusters[i].tag_keys[j]);
             free(snap->clusters[i].tag_values[j]);
         }
+        free(snap->clusters[i].ingress);
         free(snap->clusters[i].tag_keys);
         free(snap->clusters[i].tag_values);
     }

@@ -42,6 +42,12 @@ struct st_snap_cred {
     size_t principal;    /* index into principals */
 };
 
+/* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */
+struct st_snap_ingress {
+    char cidr[64];        /* IPv4 CIDR, e.g. "10.1.0.0/16" ("0.0.0.0/0" = anywhere) */
+    int port_lo, port_hi; /* destination port range (0-65535 for "all") */
+};
+
 /* A cluster as the data plane needs it. */
 struct st_snap_cluster {
     char *arn;                /* cluster ARN */
@@ -60,13 +66,12 @@ struct st_snap_cluster {
                                * (owned) */
     char **tag_values;        /* their values (owned) */
     size_t n_tags;            /* count (MSK allows 50) */
+    bool sg_enforced;         /* the cluster names security groups: its in-VPC endpoints admit
+                               * only what their ingress rules allow */
+    struct st_snap_ingress *ingress; /* those rules (owned) */
+    size_t n_ingress;                /* count (0 with sg_enforced = nothing may connect) */
 };
 
-/* One ingress rule of a connection's security groups: TCP from `cidr` to ports [lo, hi]. */
-struct st_snap_ingress {
-    char cidr[64];        /* IPv4 CIDR, e.g. "10.1.0.0/16" ("0.0.0.0/0" = anywhere) */
-    int port_lo, port_hi; /* destination port range (0-65535 for "all") */
-};
 
 /* A VPC connection and the addresses its endpoints listen on. */
 struct st_snap_conn {

@@ -88,7 +88,7 @@ function applyDoc() {
         vpcs: [{ id: 'vpc-provider', cidr: '10.0.0.0/16',
           subnets: [{ id: 'subnet-p1', azId: 'use1-az1', endpointAddress: ip(2), endpointAddresses: [ip(9)] },
             { id: 'subnet-p2', azId: 'use1-az2', endpointAddress: ip(3), endpointAddresses: [ip(10)] }],
-          securityGroups: [{ id: 'sg-p', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.0/8' }],
+          securityGroups: [{ id: 'sg-p', ingress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '127.0.0.1/32' }],
             egress: [{ protocol: 'tcp', ports: '14001-14100', cidr: '0.0.0.0/0' }] }] }] },
       { id: CLIENT, name: 'client',
         users: [
@@ -222,6 +222,20 @@ async function main() {
     await consumer.disconnect();
     check(consumed === 'through strait', `consumed ${consumed}`);
     log('produce/consume through the in-VPC endpoint');
+    // The cluster's security group (sg-p) guards its in-VPC endpoints as well: it admits
+    // 127.0.0.1 (where the clients above came from), not 127.0.0.2.
+    const inVpcOutsider = net.connect({ host: ip(2), port: 14001, localAddress: '127.0.0.2' });
+    let inVpcOutsiderClosed = false;
+    inVpcOutsider.on('close', () => { inVpcOutsiderClosed = true; });
+    inVpcOutsider.on('error', () => {});
+    await waitFor(() => inVpcOutsiderClosed, 'a client outside the cluster security group refused at the in-VPC endpoint', 10000);
+    const inVpcInsider = net.connect({ host: ip(2), port: 14001, localAddress: '127.0.0.1' });
+    inVpcInsider.on('error', () => {});
+    await waitFor(() => inVpcInsider.readyState === 'open', 'a client inside the cluster security group connects', 10000);
+    await new Promise((r) => setTimeout(r, 300));
+    check(!inVpcInsider.destroyed && inVpcInsider.readyState === 'open', 'the admitted client stays connected');
+    inVpcInsider.destroy();
+    log('the cluster security group admits 127.0.0.1 and refuses 127.0.0.2 at its in-VPC endpoint');
 
     // ---- multi-VPC refused on an unauthenticated cluster, then turned on
     await expectError('BadRequestException', admin.send(new K.UpdateConnectivityCommand({ ClusterArn: arn, CurrentVersion: info.CurrentVersion,
