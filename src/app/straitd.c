@@ -1100,18 +1100,21 @@ main(int argc, char **argv)
         st_info("embedded cluster: %d brokers at %s", d.o.embedded_brokers, bootstrap);
     }
 
+    /* Data-plane limits from the flags, for every cluster (the development cluster's discovery
+     * interval comes from --metadata-refresh-ms as well). */
+    struct st_gw_limits limits;
+    st_gw_limits_default(&limits);
+    limits.no_splice = d.o.no_splice;
+    if (d.o.auth_timeout_ms)
+        limits.auth_timeout_ms = d.o.auth_timeout_ms;
     char portmap[4096];
     snprintf(portmap, sizeof(portmap), "%s/portmap.json", d.o.data_dir);
     if (bootstrap) {
-        struct st_gw_limits limits;
-        st_gw_limits_default(&limits);
-        limits.metadata_refresh_ms = d.o.refresh_ms;
-        limits.no_splice = d.o.no_splice;
-        if (d.o.auth_timeout_ms)
-            limits.auth_timeout_ms = d.o.auth_timeout_ms;
+        struct st_gw_limits dev_limits = limits;
+        dev_limits.metadata_refresh_ms = d.o.refresh_ms;
         d.cluster =
             st_gw_cluster_new(d.base, d.dns, d.embedded ? "embedded" : "upstream", bootstrap,
-                              portmap, d.o.port_min, d.o.port_max, &limits, &err);
+                              portmap, d.o.port_min, d.o.port_max, &dev_limits, &err);
         if (!d.cluster) {
             st_error("cluster: %s", err);
             return 1;
@@ -1145,8 +1148,7 @@ main(int argc, char **argv)
                                  .usage_flush_seconds = d.o.usage_flush,
                                  .kafka_super_users = d.o.kafka_super_users,
                                  .skip_authorization = d.o.skip_authorization,
-                                 .no_splice = d.o.no_splice,
-                                 .auth_timeout_ms = d.o.auth_timeout_ms,
+                                 .limits = &limits,
                                  .tls_files = d.o.ep_tls,
                                  .hs_pool = d.hs_pool};
     d.ctl = st_ctl_new(&ccfg, &err);

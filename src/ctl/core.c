@@ -203,8 +203,10 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
     ctl->max_skew = cfg->max_skew > 0 ? cfg->max_skew : ST_SIGV4_DEFAULT_SKEW;
     ctl->create_timeout = cfg->create_timeout > 0 ? cfg->create_timeout : 120;
     ctl->skip_authorization = cfg->skip_authorization;
-    ctl->no_splice = cfg->no_splice;
-    ctl->auth_timeout_ms = cfg->auth_timeout_ms;
+    if (cfg->limits)
+        ctl->limits = *cfg->limits;
+    else
+        st_gw_limits_default(&ctl->limits);
     if (ctl->skip_authorization)
         st_warn("--insecure-skip-authorization: requests on VPC-connection endpoints are NOT "
                 "authorized (development and benchmarks only)");

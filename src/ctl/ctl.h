@@ -35,6 +35,8 @@ struct st_ctl_tls_files {
     const char *principal_rules; /* Kafka ssl.principal.mapping.rules (a string, not a file) */
 };
 
+struct st_gw_limits;
+
 struct st_ctl_config {
     struct event_base *base; /* the daemon's loop */
     struct evdns_base *dns;  /* resolver for upstream clusters */
@@ -50,9 +52,8 @@ struct st_ctl_config {
     int usage_flush_seconds; /* write metered usage this often (0 = 60) */
     bool skip_authorization; /* --insecure-skip-authorization: no data-plane authorization
                               * (development and benchmarks only) */
-    bool no_splice;          /* --no-splice: endpoints copy passthrough bytes, no splice(2) */
-    uint32_t auth_timeout_ms; /* --auth-timeout-ms: close clients not authenticated by then (0 =
-                               * the gateway's default) */
+    const struct st_gw_limits *limits; /* data-plane limits of every cluster's endpoints
+                                        * (copied), NULL = st_gw_limits_default() */
     const char *kafka_super_users;     /* Kafka super.users of every cluster ("User:a;User:b"), NULL
                                         * = none */
     struct st_ctl_tls_files tls_files; /* endpoint TLS files (all NULL = DATA/tls) */

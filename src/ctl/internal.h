@@ -16,6 +16,7 @@
 #include "ctl/ctl.h"
 #include "ctl/route.h"
 #include "ctl/snapshot.h"
+#include "gateway/gateway.h"
 
 struct evhttp;
 struct evhttp_request;
@@ -93,8 +94,7 @@ struct st_ctl {
     struct st_ctl_stats stats; /* API counters for /metrics */
     struct st_audit *audit;    /* authorization audit log (not owned), NULL = none */
     bool skip_authorization;   /* --insecure-skip-authorization */
-    bool no_splice;            /* --no-splice */
-    uint32_t auth_timeout_ms;  /* --auth-timeout-ms, 0 = default */
+    struct st_gw_limits limits; /* data-plane limits of every cluster's endpoints */
     struct {
         char *ca_cert, *ca_key; /* --endpoint-ca-cert / --endpoint-ca-key, NULL = DATA/tls */
         char *cert, *key;       /* --endpoint-cert / --endpoint-key */

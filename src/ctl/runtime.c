@@ -301,13 +301,8 @@ gw_new_plain(struct st_rt *rt, const char *name, const char *pm_suffix, const ch
         }
         copy_file(main_pm, pm);
     }
-    struct st_gw_limits limits;
-    st_gw_limits_default(&limits);
-    limits.no_splice = ctl->no_splice;
-    if (ctl->auth_timeout_ms)
-        limits.auth_timeout_ms = ctl->auth_timeout_ms;
     struct st_gw_cluster *gw = st_gw_cluster_new(ctl->base, ctl->dns, name, rt->bootstrap, pm,
-                                                 ctl->port_min, ctl->port_max, &limits, err);
+                                                 ctl->port_min, ctl->port_max, &ctl->limits, err);
     if (gw && st_gw_cluster_set_handshake_pool(gw, ctl->hs_pool) != 0) {
         *err = "the TLS handshake threads deliver to another event loop";
         st_gw_cluster_free(gw);
