@@ -194,6 +194,8 @@ st_ctl_new(const struct st_ctl_config *cfg, const char **err)
         *err = "out of memory";
         return NULL;
     }
+    /* Kafka ACL changes from clients (CreateAcls/DeleteAcls on any endpoint) go here. */
+    st_gwauthz_bind(ctl);
     ctl->base = cfg->base;
     ctl->hs_pool = cfg->hs_pool;
     ctl->dns = cfg->dns;
@@ -301,6 +303,7 @@ st_ctl_free(struct st_ctl *ctl)
 {
     if (!ctl)
         return;
+    st_gwauthz_bind(NULL);
     st_api_stop(ctl);
     while (ctl->tasks) {
         struct st_task *t = ctl->tasks;

@@ -97,7 +97,8 @@ int st_gwauthz_authorize(void *ctx, const struct st_gw_authz_req *rq, struct st_
  * bound with st_gwauthz_bind(). */
 int st_gwauthz_acl_answer(void *ctx, const char *cluster_arn, int16_t api_key, int16_t api_version,
                           const uint8_t *body, size_t len, struct st_buf *out, const char **err);
-/* The control plane ACL changes from clients go to (one per process). */
+/* The control plane ACL changes from clients go to (one per process): st_ctl_new() binds it,
+ * st_ctl_free() unbinds it. */
 void st_gwauthz_bind(struct st_ctl *ctl);
 
 #endif

@@ -440,7 +440,6 @@ ep_apply_ingress(struct st_rt *rt, struct st_rt_ep *e)
         n += c->n_ingress;
     }
     /* The connection's authentication scheme and the snapshot SASL rounds read. */
-    st_gwauthz_bind(rt->ctl);
     st_gw_cluster_set_audit(e->gw, rt->ctl->audit);
     st_gw_cluster_set_authorization(e->gw, !rt->ctl->skip_authorization);
     st_gwauth_apply(rt->ctl->snap, rt->ctl->region, rt->arn, e->addr, e->gw);
