@@ -89,40 +89,31 @@ arn_account(const char *arn, char out[13])
 }
 
 /* The connection that listens on `addr` for cluster `cluster_arn`: an AVAILABLE one first, else
- * one on its way out (the endpoint closes after its state changed). */
+ * one on its way out (the endpoint closes after its state changed). With `scheme`, one of that
+ * authentication scheme first, else whichever is there. One pass. */
 static const struct st_snap_conn *
 conn_on(const struct st_snapshot *snap, const char *cluster_arn, const char *addr,
         const char *scheme)
 {
-    const struct st_snap_conn *other = NULL;
-    if (scheme) {
-        /* The connection of that scheme on the address, else whichever is there. */
-        const struct st_snap_conn *c = conn_on(snap, cluster_arn, addr, NULL);
-        for (size_t i = 0; snap && i < snap->n_conns; i++) {
-            const struct st_snap_conn *x = &snap->conns[i];
-            if (strcmp(x->cluster_arn, cluster_arn) != 0 || strcmp(x->authentication, scheme) != 0)
-                continue;
-            for (size_t j = 0; j < x->n_addresses; j++)
-                if (strcmp(x->addresses[j], addr) == 0 &&
-                    (!other || strcmp(x->state, "AVAILABLE") == 0))
-                    other = x;
-        }
-        return other ? other : c;
-    }
+    const struct st_snap_conn *best[2] = {NULL, NULL}; /* [0] any scheme, [1] `scheme` */
     for (size_t i = 0; snap && i < snap->n_conns; i++) {
         const struct st_snap_conn *c = &snap->conns[i];
         if (strcmp(c->cluster_arn, cluster_arn) != 0)
             continue;
-        for (size_t j = 0; j < c->n_addresses; j++) {
-            if (strcmp(c->addresses[j], addr) != 0)
+        bool here = false;
+        for (size_t j = 0; j < c->n_addresses && !here; j++)
+            here = strcmp(c->addresses[j], addr) == 0;
+        if (!here)
+            continue;
+        bool avail = strcmp(c->state, "AVAILABLE") == 0;
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && (!scheme || strcmp(c->authentication, scheme) != 0))
                 continue;
-            if (strcmp(c->state, "AVAILABLE") == 0)
-                return c;
-            if (!other)
-                other = c;
+            if (!best[k] || (avail && strcmp(best[k]->state, "AVAILABLE") != 0))
+                best[k] = c;
         }
     }
-    return other;
+    return best[1] ? best[1] : best[0];
 }
 
 static void
