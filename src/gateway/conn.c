@@ -37,6 +37,7 @@
 #include "net/sock.h"
 #include "net/splice.h"
 #include "net/tls.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Requests up to this size are buffered whole before being scanned; bigger ones (Produce) are
@@ -143,14 +144,6 @@ struct st_conn {
 };
 
 static struct st_ratelimit proto_rl = ST_RATELIMIT_INIT(20);
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static const int16_t pre_keys[3] = {ST_KAFKA_API_VERSIONS, ST_KAFKA_SASL_HANDSHAKE,
                                     ST_KAFKA_SASL_AUTHENTICATE};
@@ -585,7 +578,7 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     if (!sasl_req) {
         if (conn->authenticated) {
             /* Requests may continue while a re-authentication is in progress (KIP-368). */
-            if (st_sasl_expired(conn->sasl, st_sasl_mono_ms())) {
+            if (st_sasl_expired(conn->sasl, st_mono_ms())) {
                 conn->cluster->counters.sessions_expired++;
                 conn->ep->counters.sessions_expired++;
                 close_fmt(conn, ST_GW_CLOSE_SESSION_EXPIRED, ST_LOG_INFO,
@@ -783,7 +776,7 @@ process_requests(struct st_conn *conn)
             return 0;
         /* KIP-368 upstream: new requests wait while the broker session re-authenticates. */
         if (conn->up && conn->state == CONN_OPEN &&
-            st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()))
+            st_gw_up_reauth_due(conn->up, st_mono_ms()))
             return 0;
         const uint8_t *p = st_buf_head(&f->buf) + f->ready;
         uint32_t usize;
@@ -802,7 +795,7 @@ process_requests(struct st_conn *conn)
             f->need = window - (avail - 4);
             return 0;
         }
-        int64_t t0 = mono_ns();
+        int64_t t0 = st_mono_ns();
         struct st_kreq_hdr h;
         if (st_kafka_req_hdr_parse(p + 4, window, &h, &err) != 0) {
             close_fmt(conn, ST_GW_CLOSE_PROTOCOL_ERROR, ST_LOG_WARN, "malformed request header: %s",
@@ -893,7 +886,7 @@ process_requests(struct st_conn *conn)
             }
             expect_response = acks != 0;
         }
-        int64_t now = mono_ns();
+        int64_t now = st_mono_ns();
         if (expect_response) {
             struct st_pending pe = {h.correlation_id, h.api_key, h.api_version, NULL, 0, az, now,
                                     now - t0};
@@ -1078,7 +1071,7 @@ process_responses(struct st_conn *conn)
                       corr, pe->correlation_id);
             return;
         }
-        int64_t now = mono_ns(), spent = 0;
+        int64_t now = st_mono_ns(), spent = 0;
         size_t out_bytes = 4 + (size_t)size;
         if (st_kafka_response_needs_rewrite(pe->api_key, pe->api_version) || pe->az.n_denials ||
             pe->az.filter_op || pe->az.ops_fix) {
@@ -1090,7 +1083,7 @@ process_responses(struct st_conn *conn)
             if (rewrite_in_place(conn, pe, f->buf.rpos + f->ready, size) != 0)
                 return;
             out_bytes = f->ready - before;
-            spent = mono_ns() - now;
+            spent = st_mono_ns() - now;
         } else if (avail >= 4 + (size_t)size) {
             f->ready += 4 + (size_t)size;
         } else {
@@ -1570,7 +1563,7 @@ static int
 maybe_reauth(struct st_conn *conn)
 {
     if (!conn->up || conn->state != CONN_OPEN ||
-        !st_gw_up_reauth_due(conn->up, st_sasl_mono_ms()) || conn->p_count || conn->req.ready ||
+        !st_gw_up_reauth_due(conn->up, st_mono_ms()) || conn->p_count || conn->req.ready ||
         conn->req.passthru || conn->req.piped)
         return 0;
     if (st_gw_up_reauth(conn->up) != 0) {

@@ -181,8 +181,6 @@ bool st_gw_up_take_read_wants_write(struct st_gw_up *u);
 bool st_gw_up_reauth_due(const struct st_gw_up *u, int64_t now_ms);
 /* Starts the SASL exchange again on the open session (then drive with st_gw_up_step()). */
 int st_gw_up_reauth(struct st_gw_up *u) __attribute__((warn_unused_result));
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t st_gw_up_mono_ms(void);
 
 /* conn.c */
 void st_conn_accept(struct st_gw_listener *l, int fd);
@@ -223,7 +221,7 @@ bool st_sasl_pre_handshake(const struct st_sasl *s);
 /* A mechanism exchange is in progress: only SaslAuthenticate is acceptable. */
 bool st_sasl_in_exchange(const struct st_sasl *s);
 /* The authenticated session has expired and no re-authentication is in progress. */
-bool st_sasl_expired(const struct st_sasl *s, int64_t now_mono_ms);
+bool st_sasl_expired(const struct st_sasl *s, int64_t now_mono_ms); /* st_mono_ms() */
 /* The authenticated principal, "" before authentication. */
 const char *st_sasl_principal(const struct st_sasl *s);
 /* The session authenticated with an IAM mechanism (AWS_MSK_IAM or OAUTHBEARER). */
@@ -235,8 +233,6 @@ bool st_sasl_is_iam(const struct st_sasl *s);
  */
 int st_sasl_patch_apiversions(int16_t version, const uint8_t *body, size_t len, struct st_buf *out)
     __attribute__((warn_unused_result));
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t st_sasl_mono_ms(void);
 
 /* authz.c: data-plane authorization of an authenticated connection's requests */
 struct st_authz_conn;

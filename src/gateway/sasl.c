@@ -22,6 +22,7 @@
 #include "auth/oauthbearer.h"
 #include "auth/scram.h"
 #include "gateway/internal.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 enum sasl_state {
@@ -80,14 +81,6 @@ static struct throttle_slot throttle[THROTTLE_SLOTS];
 static uint8_t scram_mock_key[32];
 static bool scram_mock_key_set;
 
-int64_t
-st_sasl_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint32_t
 ip_hash(const char *ip)
 {
@@ -123,7 +116,7 @@ throttled(const char *ip, const struct st_gw_limits *lim)
 {
     if (lim->auth_fail_limit == 0)
         return false;
-    int64_t now = st_sasl_mono_ms();
+    int64_t now = st_mono_ms();
     struct throttle_slot *s = throttle_slot(ip, lim, now);
     if (now - s->window_start >= (int64_t)lim->auth_fail_window_ms) {
         s->window_start = now;
@@ -135,7 +128,7 @@ throttled(const char *ip, const struct st_gw_limits *lim)
 static void
 note_failure(const char *ip, const struct st_gw_limits *lim)
 {
-    int64_t now = st_sasl_mono_ms();
+    int64_t now = st_mono_ms();
     struct throttle_slot *s = throttle_slot(ip, lim, now);
     if (now - s->window_start >= (int64_t)lim->auth_fail_window_ms) {
         s->window_start = now;
@@ -366,7 +359,7 @@ complete(struct st_sasl *s, const struct st_sasl_env *env, const struct st_kreq_
             return ST_SASL_CLOSE;
     }
     s->state = S_COMPLETE;
-    s->deadline_ms = lifetime_ms > 0 ? st_sasl_mono_ms() + lifetime_ms : 0;
+    s->deadline_ms = lifetime_ms > 0 ? st_mono_ms() + lifetime_ms : 0;
     bool was_reauth = s->reauth;
     s->reauth = false;
     env->cluster->counters.auth_by_mech[s->mech][0]++;

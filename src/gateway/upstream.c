@@ -27,6 +27,7 @@
 #include "auth/scram.h"
 #include "gateway/internal.h"
 #include "net/tls.h"
+#include "util/clock.h"
 
 #define UP_CLIENT_ID "strait"
 /* Largest SASL response frame accepted from a broker. */
@@ -207,15 +208,7 @@ st_gw_secret_free(char *s)
     free(s);
 }
 
-/* ---- sessions ---- */ /* ---- sessions ---- */
-
-int64_t
-st_gw_up_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ---- sessions ---- */
 
 static int sasl_start(struct st_gw_up *u);
 
@@ -511,7 +504,7 @@ sasl_response(struct st_gw_up *u, const uint8_t *p, size_t len, char *why, size_
      * year is treated as a year: it comes from the broker and must not overflow). */
     if (lifetime > 365LL * 24 * 3600 * 1000)
         lifetime = 365LL * 24 * 3600 * 1000;
-    u->reauth_at_ms = lifetime > 0 ? st_gw_up_mono_ms() + lifetime * 85 / 100 : 0;
+    u->reauth_at_ms = lifetime > 0 ? st_mono_ms() + lifetime * 85 / 100 : 0;
     u->phase = UP_DONE;
     return NULL;
 }

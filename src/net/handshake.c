@@ -32,6 +32,7 @@
 
 #include "net/handshake.h"
 #include "net/tls.h"
+#include "util/clock.h"
 
 /* What a client closing during the handshake most often means (same text as the loop's path). */
 #define HS_CLOSED_TEXT                                                                             \
@@ -90,14 +91,6 @@ struct st_hs_pool {
     unsigned n;                /* their count */
     unsigned rr;               /* home thread: where placement ties start */
 };
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 list_push(struct job_list *l, struct st_hs_job *j)
@@ -206,7 +199,7 @@ job_finish(struct st_hs_job *j, enum st_hs_status st)
 static void
 job_wait(struct st_hs_job *j, short what)
 {
-    int64_t left = j->deadline_ms - mono_ms();
+    int64_t left = j->deadline_ms - st_mono_ms();
     if (left <= 0) {
         job_finish(j, ST_HS_TIMEOUT);
         return;
@@ -235,7 +228,7 @@ job_step(struct st_hs_job *j)
     pthread_mutex_unlock(&p->mu);
     if (cancel)
         return;
-    if (mono_ms() >= j->deadline_ms) {
+    if (st_mono_ms() >= j->deadline_ms) {
         job_finish(j, ST_HS_TIMEOUT);
         return;
     }
@@ -506,7 +499,7 @@ st_hs_submit(struct st_hs_pool *p, int fd, SSL *ssl, uint32_t timeout_ms, st_hs_
     j->pool = p;
     j->fd = fd;
     j->ssl = ssl;
-    j->deadline_ms = mono_ms() + timeout_ms;
+    j->deadline_ms = st_mono_ms() + timeout_ms;
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&p->mu);

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include <time.h>
 
@@ -167,14 +168,6 @@ bind_texts(sqlite3_stmt *st, int n, const char *const *v)
     (const char *const[]){__VA_ARGS__},                                                            \
         (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 const double st_store_write_buckets[ST_STORE_WRITE_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
@@ -204,11 +197,11 @@ exec_w(struct st_store *s, const char *sql, const char *const *v, int n, const c
     if (!st)
         return db_fail(s, "prepare", err);
     bind_texts(st, n, v);
-    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int64_t t0 = s->in_tx ? 0 : st_mono_ns();
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (!s->in_tx)
-        ws_observe(s, mono_ns() - t0);
+        ws_observe(s, st_mono_ns() - t0);
     if (rc != SQLITE_DONE) {
         if (rc == SQLITE_CONSTRAINT) {
             *err = "the change conflicts with existing state (unknown reference or duplicate)";
@@ -312,9 +305,9 @@ int
 st_store_commit(struct st_store *s, const char **err)
 {
     s->in_tx = false;
-    int64_t t0 = mono_ns();
+    int64_t t0 = st_mono_ns();
     int crc = exec_plain(s, "COMMIT", err);
-    ws_observe(s, mono_ns() - t0);
+    ws_observe(s, st_mono_ns() - t0);
     if (crc != 0) {
         exec_plain(s, "ROLLBACK", err);
         return ST_STORE_ERR;
@@ -1083,11 +1076,11 @@ st_store_usage_add(struct st_store *s, const struct st_store_usage *u, const cha
     sqlite3_bind_int64(st, 7, u->bytes_in);
     sqlite3_bind_int64(st, 8, u->bytes_out);
     sqlite3_bind_int64(st, 9, u->requests);
-    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int64_t t0 = s->in_tx ? 0 : st_mono_ns();
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (!s->in_tx)
-        ws_observe(s, mono_ns() - t0);
+        ws_observe(s, st_mono_ns() - t0);
     return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "usage write", err);
 }
 
@@ -1114,11 +1107,11 @@ st_store_usage_api_add(struct st_store *s, const struct st_store_usage *u, int a
     sqlite3_bind_text(st, 6, u->conn_account, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 7, u->cluster_account, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 8, requests);
-    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int64_t t0 = s->in_tx ? 0 : st_mono_ns();
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (!s->in_tx)
-        ws_observe(s, mono_ns() - t0);
+        ws_observe(s, st_mono_ns() - t0);
     return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "usage by API write", err);
 }
 
@@ -1135,11 +1128,11 @@ st_store_conn_state_add(struct st_store *s, const struct st_store_conn_state *c,
                (const char *const[]){c->conn_arn, c->cluster_arn, c->scheme, c->conn_account,
                                      c->cluster_account, c->state});
     sqlite3_bind_int64(st, 7, c->at_ms);
-    int64_t t0 = s->in_tx ? 0 : mono_ns();
+    int64_t t0 = s->in_tx ? 0 : st_mono_ns();
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (!s->in_tx)
-        ws_observe(s, mono_ns() - t0);
+        ws_observe(s, st_mono_ns() - t0);
     return rc == SQLITE_DONE ? ST_STORE_OK : db_fail(s, "connection state write", err);
 }
 
