@@ -371,15 +371,26 @@ const double st_gw_latency_bounds[ST_GW_LAT_BUCKETS] = {
     0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1.0,   10.0,
 };
 
-void
-st_gw_hist_add(struct st_gw_hist *h, uint64_t ns)
+/* st_gw_latency_bounds in nanoseconds: buckets are found without floating point. */
+static const uint64_t bounds_ns[ST_GW_LAT_BUCKETS] = {
+    10000,   25000,    50000,    100000,    250000,    500000,     1000000,     2500000,
+    5000000, 10000000, 25000000, 50000000, 100000000, 250000000, 1000000000, 10000000000,
+};
+
+size_t
+st_gw_hist_bucket(uint64_t ns)
 {
-    double s = (double)ns / 1e9;
     size_t i = 0;
-    while (i < ST_GW_LAT_BUCKETS && s > st_gw_latency_bounds[i])
+    while (i < ST_GW_LAT_BUCKETS && ns > bounds_ns[i])
         i++;
-    if (i < ST_GW_LAT_BUCKETS)
-        h->bucket[i]++;
+    return i;
+}
+
+void
+st_gw_hist_put(struct st_gw_hist *h, size_t bucket, uint64_t ns)
+{
+    if (bucket < ST_GW_LAT_BUCKETS)
+        h->bucket[bucket]++;
     else
         h->over++;
     h->count++;

@@ -234,12 +234,20 @@ count_response(struct st_conn *conn, const struct st_pending *pe, size_t bytes, 
                int64_t resp_ns)
 {
     struct st_gw_counters *k[2] = {&conn->cluster->counters, &conn->ep->counters};
+    uint64_t up_ns = 0, gw_ns = 0;
+    size_t up_b = 0, gw_b = 0;
+    if (pe->t_ns) {
+        up_ns = (uint64_t)(now - pe->t_ns);
+        gw_ns = (uint64_t)(pe->gw_ns + resp_ns);
+        up_b = st_gw_hist_bucket(up_ns);
+        gw_b = st_gw_hist_bucket(gw_ns);
+    }
     for (int i = 0; i < 2; i++) {
         if (pe->api_key >= 0 && pe->api_key < ST_GW_API_KEYS)
             k[i]->api[pe->api_key].bytes_out += bytes;
         if (pe->t_ns) {
-            st_gw_hist_add(&k[i]->lat_upstream, (uint64_t)(now - pe->t_ns));
-            st_gw_hist_add(&k[i]->lat_gateway, (uint64_t)(pe->gw_ns + resp_ns));
+            st_gw_hist_put(&k[i]->lat_upstream, up_b, up_ns);
+            st_gw_hist_put(&k[i]->lat_gateway, gw_b, gw_ns);
         }
     }
 }

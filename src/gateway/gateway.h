@@ -64,7 +64,10 @@ struct st_gw_hist {
     uint64_t sum_ns;                    /* their sum, nanoseconds */
 };
 /* Records one observation of `ns` nanoseconds. */
-void st_gw_hist_add(struct st_gw_hist *h, uint64_t ns);
+/* The bucket of an observation of `ns` (ST_GW_LAT_BUCKETS = above the last bound), found once
+ * and then put into every histogram that counts it. */
+size_t st_gw_hist_bucket(uint64_t ns);
+void st_gw_hist_put(struct st_gw_hist *h, size_t bucket, uint64_t ns);
 
 /* Requests of one API key. */
 struct st_gw_api_counters {
