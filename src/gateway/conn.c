@@ -1143,9 +1143,7 @@ tls_result(struct st_conn *conn, int r, bool reading)
         return -1;
     }
     if (!session) {
-        snprintf(conn->tls_err, sizeof(conn->tls_err),
-                 "TLS handshake failed: the client closed the connection (does it trust strait's "
-                 "CA?)");
+        snprintf(conn->tls_err, sizeof(conn->tls_err), "%s", ST_TLS_CLIENT_CLOSED);
         return -1;
     }
     return n;
@@ -1524,13 +1522,11 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
 {
     struct st_conn *conn = arg;
     if (conn->ssl && !conn->tls_checked) {
-        /* A TLS client starts with a handshake record (0x16); a Kafka frame starts with the
-         * high byte of its size (0x00). */
         uint8_t b;
-        ssize_t p = recv(conn->cfd, &b, 1, MSG_PEEK);
-        if (p < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        int tls = st_tls_peek_client_hello(conn->cfd, &b);
+        if (tls == -2)
             return;
-        if (p == 1 && b != 0x16) {
+        if (tls == 0) {
             close_plaintext_client(conn, b);
             return;
         }

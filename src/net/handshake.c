@@ -35,8 +35,6 @@
 #include "util/clock.h"
 
 /* What a client closing during the handshake most often means (same text as the loop's path). */
-#define HS_CLOSED_TEXT                                                                             \
-    "TLS handshake failed: the client closed the connection (does it trust strait's CA?)"
 
 enum job_state {
     J_QUEUED,   /* in the worker's queue */
@@ -233,15 +231,14 @@ job_step(struct st_hs_job *j)
         return;
     }
     if (!j->checked) {
-        /* A TLS client starts with a handshake record (0x16); a Kafka frame starts with the high
-         * byte of its size (0x00). EOF or an error is left to the handshake to report. */
+        /* EOF or an error is left to the handshake to report. */
         uint8_t b;
-        ssize_t n = recv(j->fd, &b, 1, MSG_PEEK);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        int tls = st_tls_peek_client_hello(j->fd, &b);
+        if (tls == -2) {
             job_wait(j, EV_READ);
             return;
         }
-        if (n == 1 && b != 0x16) {
+        if (tls == 0) {
             j->res.first_byte = b;
             job_finish(j, ST_HS_PLAINTEXT);
             return;
@@ -264,7 +261,7 @@ job_step(struct st_hs_job *j)
     if (why[0])
         snprintf(j->res.why, sizeof(j->res.why), "TLS handshake failed: %s", why);
     else
-        snprintf(j->res.why, sizeof(j->res.why), "%s", HS_CLOSED_TEXT);
+        snprintf(j->res.why, sizeof(j->res.why), "%s", ST_TLS_CLIENT_CLOSED);
     job_finish(j, ST_HS_FAILED);
 }
 

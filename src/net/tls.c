@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -464,4 +465,18 @@ st_tls_io_result(SSL *ssl, int r, bool reading, bool *want_write, char *why, siz
     ERR_clear_error();
     bool eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !code);
     return reading && eof ? 0 : -1;
+}
+
+int
+st_tls_peek_client_hello(int fd, uint8_t *first)
+{
+    uint8_t b = 0;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return -2;
+    if (n == 1 && b != 0x16) {
+        *first = b;
+        return 0;
+    }
+    return 1;
 }

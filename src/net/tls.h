@@ -86,6 +86,18 @@ SSL *st_tls_client_session(SSL_CTX *ctx, int fd, const char *host, bool verify_h
  */
 void st_tls_client_error(SSL *ssl, char *out, size_t len);
 
+/* Why a server handshake failed when the client closed without an alert (OpenSSL gives none). */
+#define ST_TLS_CLIENT_CLOSED                                                                       \
+    "TLS handshake failed: the client closed the connection (does it trust strait's CA?)"
+
+/*
+ * Whether a client on a TLS port speaks TLS: peeks its first byte without consuming it (a TLS
+ * client starts with a handshake record, 0x16; a Kafka frame with the high byte of its size,
+ * 0x00). Returns 1 when it does (or when the socket ended or failed: the handshake reports that),
+ * 0 when it does not (*first = the byte), -2 when nothing has arrived yet.
+ */
+int st_tls_peek_client_hello(int fd, uint8_t *first);
+
 /*
  * Maps the result `r` of SSL_read (`reading`) or SSL_write on a non-blocking socket: bytes; 0
  * when the peer ended the stream (reads only: a write to a peer that is gone is an error, never
