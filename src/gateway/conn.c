@@ -33,6 +33,7 @@
 #include "auth/dn.h"
 #include "gateway/internal.h"
 #include "kafka/frame.h"
+#include "kafka/schema.h"
 #include "net/handshake.h"
 #include "net/sock.h"
 #include "net/splice.h"
@@ -469,13 +470,13 @@ apiversions_body(const struct st_gw_cluster *c, int16_t version, int16_t error, 
     bool flex = version >= 3;
     int rc = st_buf_append_i16(out, error);
     uint32_t n = 0;
-    /* Counted first (the compact count is a varint), then written. API keys are small numbers
-     * (under 100 today); 1000 leaves room for the future. */
+    /* Counted first (the compact count is a varint), then written. strait supports no key
+     * beyond its schema's last one. */
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         if (pass == 1)
             rc |= flex ? st_buf_append_uvarint(out, (uint64_t)n + 1)
                        : st_buf_append_i32(out, (int32_t)n);
-        for (int16_t key = 0; key <= 1000; key++) {
+        for (int16_t key = 0; key <= ST_KSCHEMA_MAX_KEY; key++) {
             int16_t mn, mx, bmn, bmx;
             if (!st_kafka_supported_range(key, &mn, &mx))
                 continue;
@@ -528,6 +529,20 @@ apiversions_patch(const struct st_conn *conn, int16_t version, const uint8_t *bo
     return rc;
 }
 
+/* A whole response frame for request `h` with `body` (header v0 or v1 as the request needs). */
+static int
+build_response_frame(const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
+                     struct st_buf *out)
+{
+    bool v1 = st_kafka_resp_hdr_version(h->api_key, h->api_version) >= 1;
+    size_t size = 4 + (v1 ? 1 : 0) + len;
+    int rc = st_buf_append_i32(out, (int32_t)size) | st_buf_append_i32(out, h->correlation_id);
+    if (v1)
+        rc |= st_buf_append_u8(out, 0);
+    rc |= st_buf_append(out, body, len);
+    return rc ? -1 : 0;
+}
+
 /*
  * A whole ApiVersions response frame (header v0) for request `h`, answered by strait itself:
  * the KIP-511 answer to a too-new request (v0, UNSUPPORTED_VERSION) or, before the client has
@@ -544,9 +559,7 @@ apiversions_answer(const struct st_conn *conn, const struct st_kreq_hdr *h, int1
     if (rc == 0)
         rc = apiversions_patch(conn, version, st_buf_head(&body), st_buf_used(&body), &patched);
     if (rc == 0)
-        rc = st_buf_append_i32(out, (int32_t)(4 + st_buf_used(&patched))) |
-             st_buf_append_i32(out, h->correlation_id) |
-             st_buf_append(out, st_buf_head(&patched), st_buf_used(&patched));
+        rc = build_response_frame(h, st_buf_head(&patched), st_buf_used(&patched), out);
     st_buf_free(&body);
     st_buf_free(&patched);
     return rc ? -1 : 0;
@@ -670,20 +683,6 @@ sasl_gate(struct st_conn *conn, const uint8_t *p, int32_t size, size_t window,
     evtimer_add(conn->fail_timer, &tv);
     conn_update(conn);
     return -1;
-}
-
-/* A whole response frame for request `h` with `body` (header v0 or v1 as the request needs). */
-static int
-build_response_frame(const struct st_kreq_hdr *h, const uint8_t *body, size_t len,
-                     struct st_buf *out)
-{
-    bool v1 = st_kafka_resp_hdr_version(h->api_key, h->api_version) >= 1;
-    size_t size = 4 + (v1 ? 1 : 0) + len;
-    int rc = st_buf_append_i32(out, (int32_t)size) | st_buf_append_i32(out, h->correlation_id);
-    if (v1)
-        rc |= st_buf_append_u8(out, 0);
-    rc |= st_buf_append(out, body, len);
-    return rc ? -1 : 0;
 }
 
 static void
