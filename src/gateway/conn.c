@@ -918,14 +918,14 @@ process_requests(struct st_conn *conn)
 
 /* ---- response scanning (upstream -> client) ---- */
 
-/* Replaces conn->scratch with `b`'s bytes. */
-static int
+/* Makes `b` conn->scratch (no copy); the previous scratch is freed and `b` left empty. */
+static void
 scratch_take(struct st_conn *conn, struct st_buf *b)
 {
-    st_buf_reset(&conn->scratch);
-    int rc = st_buf_append(&conn->scratch, st_buf_head(b), st_buf_used(b));
-    st_buf_free(b);
-    return rc ? -1 : 0;
+    struct st_buf old = conn->scratch;
+    conn->scratch = *b;
+    st_buf_free(&old);
+    st_buf_init(b, 0);
 }
 
 /*
@@ -976,10 +976,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
                       "malformed ApiVersions v%d response from broker", pe->api_version);
             return -1;
         }
-        if (scratch_take(conn, &patched) != 0) {
-            close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR, "out of memory rewriting a response");
-            return -1;
-        }
+        scratch_take(conn, &patched);
         rw = true;
     }
     /* Topic ids named in Metadata: requests that name topics by id are authorized by name. */
@@ -1000,11 +997,7 @@ rewrite_in_place(struct st_conn *conn, const struct st_pending *pe, size_t frame
             return -1;
         }
         if (changed) {
-            if (scratch_take(conn, &merged) != 0) {
-                close_fmt(conn, ST_GW_CLOSE_OTHER, ST_LOG_ERROR,
-                          "out of memory rewriting a response");
-                return -1;
-            }
+            scratch_take(conn, &merged);
             rw = true;
         } else {
             st_buf_free(&merged);
