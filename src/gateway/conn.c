@@ -74,6 +74,8 @@ struct st_conn;
 struct conn_io {
     ssize_t (*read)(struct st_conn *conn, int fd, void *buf, size_t n);
     ssize_t (*write)(struct st_conn *conn, int fd, const void *buf, size_t n);
+    /* Bytes already read from the socket and held by the session (no socket event for them). */
+    bool (*pending)(const struct st_conn *conn);
 };
 
 struct st_pending {
@@ -1173,9 +1175,27 @@ up_write(struct st_conn *conn, int fd, const void *buf, size_t n)
     return st_gw_up_write(conn->up, buf, n);
 }
 
-static const struct conn_io raw_io = {raw_read, raw_write};
-static const struct conn_io tls_io = {tls_read, tls_write};
-static const struct conn_io up_io = {up_read, up_write};
+static bool
+raw_pending(const struct st_conn *conn)
+{
+    return false;
+}
+
+static bool
+tls_pending(const struct st_conn *conn)
+{
+    return SSL_has_pending(conn->ssl);
+}
+
+static bool
+up_pending(const struct st_conn *conn)
+{
+    return st_gw_up_pending(conn->up) > 0;
+}
+
+static const struct conn_io raw_io = {raw_read, raw_write, raw_pending};
+static const struct conn_io tls_io = {tls_read, tls_write, tls_pending};
+static const struct conn_io up_io = {up_read, up_write, up_pending};
 
 /*
  * Reads what the socket has into `f` (bounded). Returns bytes read, 0 on EOF, -1 on error, or -2
@@ -1202,8 +1222,7 @@ read_into(struct st_conn *conn, const struct conn_io *io, int fd, struct st_flow
         return n;
     f->buf.len += (size_t)n;
     ssize_t total = n;
-    while (st_buf_room(&f->buf) > 0 && ((io == &tls_io && SSL_has_pending(conn->ssl)) ||
-                                        (io == &up_io && st_gw_up_pending(conn->up) > 0))) {
+    while (st_buf_room(&f->buf) > 0 && io->pending(conn)) {
         n = io->read(conn, fd, f->buf.data + f->buf.len, st_buf_room(&f->buf));
         if (n <= 0)
             break;
@@ -1404,7 +1423,7 @@ conn_update(struct st_conn *conn)
     /* Bytes TLS already holds (decrypted, or read ahead from the socket) raise no socket event:
      * deliver them, unless the last read showed they are only part of a record (then the socket
      * event for the rest comes). */
-    if (c_read && conn->ssl && SSL_has_pending(conn->ssl) && !conn->tls_starved)
+    if (c_read && conn->cio->pending(conn) && !conn->tls_starved)
         event_active(conn->c_rev, EV_READ, 0);
     set_event(conn->c_wev, &conn->c_wr_on,
               ((conn->resp.ready > 0 || conn->resp.piped > 0) && !conn->auth_failed) ||
@@ -1412,7 +1431,7 @@ conn_update(struct st_conn *conn)
     bool securing = conn->state == CONN_SECURING;
     set_event(conn->u_rev, &conn->u_rd_on,
               u_read || (securing && conn->up_want == ST_GW_UP_WANT_READ));
-    if (u_read && conn->up && st_gw_up_pending(conn->up) > 0)
+    if (u_read && conn->uio->pending(conn))
         event_active(conn->u_rev, EV_READ, 0);
     set_event(conn->u_wev, &conn->u_wr_on,
               conn->state == CONN_CONNECTING ||
