@@ -69,6 +69,11 @@ st_cli_api_call(const struct st_cli_api *cl, const char *method, const char *pat
     list = curl_slist_append(list, "Expect:");
     st_sigv4_signed_clear(&sig);
     CURL *curl = curl_easy_init();
+    if (!curl) {
+        curl_slist_free_all(list);
+        fprintf(stderr, "strait: cannot start an HTTP client (libcurl)\n");
+        return 0;
+    }
     struct st_buf resp = ST_BUF_INIT;
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);

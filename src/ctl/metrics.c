@@ -194,10 +194,10 @@ per_api(struct evbuffer *out, const struct msrcs *s)
         family(out, api[f].name, "counter", api[f].help);
         for (size_t i = 0; i < s->n; i++)
             for (int key = 0; key < ST_GW_API_KEYS; key++) {
-                uint64_t v;
-                memcpy(&v, (const char *)&s->v[i].k->api[key] + api[f].off, sizeof(v));
                 if (!s->v[i].k->api[key].requests)
                     continue;
+                uint64_t v;
+                memcpy(&v, (const char *)&s->v[i].k->api[key] + api[f].off, sizeof(v));
                 const char *an = st_kafka_api_name((int16_t)key);
                 src_labels(out, api[f].name, &s->v[i]);
                 evbuffer_add(out, ",api=\"", 6);
